@@ -1,0 +1,65 @@
+"""The answer whyrec returns: ranked items, reasons made of claims, each claim with its verifier verdict."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ClaimKind = Literal["attribute", "history", "request"]
+Verdict = Literal["supported", "unsupported", "unchecked"]
+
+
+class Claim(BaseModel):
+    """One atomic, checkable statement behind a reason.
+
+    attribute: the item has `attribute` = `value`.
+    history:   the user's past item `history_item_id` shares `attribute` = `value` (or is simply cited) .
+    request:   the item satisfies the request facet `attribute` (e.g. price_max) = `value` (e.g. "50").
+    """
+
+    kind: ClaimKind
+    attribute: str | None = None
+    value: str | None = None
+    history_item_id: str | None = None
+    verdict: Verdict = "unchecked"
+    why: str | None = Field(None, description="the verifier's reason for its verdict")
+
+
+class Reason(BaseModel):
+    text: str
+    claims: list[Claim] = Field(default_factory=list)
+    fallback: bool = Field(False, description="text rendered from verified claims because the model's text failed")
+
+
+class Recommendation(BaseModel):
+    item_id: str
+    title: str = ""
+    rank: int
+    score: float
+    price: float | None = None
+    attributes: list[tuple[str, str]] = Field(default_factory=list, description="key attributes shown on the card")
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Provenance(BaseModel):
+    """Enough to reproduce or audit an answer (STYLE.md: provenance on every result)."""
+
+    template_id: str
+    template_version: str
+    prompt_hash: str
+    backend: str
+    model: str
+    adapter: str | None = None
+    dataset: str
+    index_snapshot: str
+    git_commit: str
+
+
+class Answer(BaseModel):
+    user_id: str | None
+    message: str
+    recommendations: list[Recommendation]
+    notes: list[str] = Field(default_factory=list, description="cold start, relaxed filters, LLM fallback, …")
+    provenance: Provenance | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
