@@ -28,7 +28,8 @@ class Claim(BaseModel):
 
 class Reason(BaseModel):
     text: str
-    claims: list[Claim] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list, description="verified claims: the only ones shown as fact")
+    unverified: list[Claim] = Field(default_factory=list, description="claims the verifier rejected, kept for audit")
     fallback: bool = Field(False, description="text rendered from verified claims because the model's text failed")
 
 

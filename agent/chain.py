@@ -1,0 +1,250 @@
+"""The chain: understand → retrieve → rank → explain → verify, as named LCEL runnables built from their
+dependencies. `build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer;
+`stream_events` shows each step starting and the LLM's tokens as they come (the chat UI streams those)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+
+from agent.catalogue import Catalogue
+from agent.conversation import Conversation
+from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
+                           render_text)
+from agent.rank import Scored, history_similarity, rank
+from agent.schemas import Answer, Provenance, Reason, Recommendation
+from agent.settings import Settings
+from agent.understand import Request, understand
+from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from index.retrieve import Filters, Retriever
+from prompts.loader import Template, prompt_hash
+
+_SOFT_FACETS = ("tag", "spec", "genre")  # relaxed first when too few items match
+
+
+@cache
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=__file__.rsplit("/", 2)[0])
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@dataclass
+class Turn:
+    """What flows through the chain; each step fills its part."""
+
+    message: str
+    user_id: str | None
+    conversation: Conversation
+    request: Request | None = None
+    history: list[PastItem] = field(default_factory=list)
+    candidates: list[Scored] = field(default_factory=list)
+    handles: Handles | None = None
+    reasons: list[Reason | None] = field(default_factory=list)
+    raw_reply: str = ""
+    prompt_hash: str = ""
+    notes: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    answer: Answer | None = None
+
+
+def _filters(request: Request, history_ids: list[str], drop: set[str]) -> Filters:
+    v = request.values
+    return Filters(
+        price_max=request.price_max(),
+        price_min=request.price_min(),
+        brand=(v("brand") or [None])[0],
+        exclude_brands=v("exclude_brand"),
+        genres=[] if "genre" in drop else v("genre"),
+        tags=[] if "tag" in drop else v("tag"),
+        specs=[] if "spec" in drop else v("spec"),
+        exclude_ids=sorted(set(request.exclude_ids) | set(history_ids)),
+    )
+
+
+def build_chain(
+    llm: BaseChatModel,
+    retriever: Retriever,
+    catalogue: Catalogue,
+    template: Template,
+    settings: Settings,
+    index_snapshot: str = "unknown",
+    backend: tuple[str, str, str | None] = ("local", "unknown", None),
+) -> Runnable:
+    checker = TextChecker(catalogue.vocabulary)
+
+    def timed(name: str, turn: Turn, start: float) -> None:
+        turn.timings_ms[name] = round((time.perf_counter() - start) * 1000, 1)
+
+    def start(inputs: dict) -> Turn:
+        message = str(inputs.get("message") or "").strip()
+        turn = Turn(message=message, user_id=inputs.get("user_id"),
+                    conversation=inputs.get("conversation") or Conversation(user_id=inputs.get("user_id")))
+        if len(message) > settings.max_message_chars:
+            turn.message = message[: settings.max_message_chars]
+            turn.notes.append(f"Your message was long; I read its first {settings.max_message_chars} characters.")
+        return turn
+
+    def understand_step(turn: Turn) -> Turn:
+        t0 = time.perf_counter()
+        turn.request = understand(turn.message, catalogue, turn.conversation)
+        turn.notes += turn.request.notes
+        if not turn.message:
+            turn.notes.append("Tell me what you're looking for (an occasion, a budget, a brand, a game you like). "
+                              "Meanwhile, here are picks from your history and what's popular.")
+        timed("understand", turn, t0)
+        return turn
+
+    def retrieve_step(turn: Turn) -> Turn:
+        t0 = time.perf_counter()
+        request = turn.request
+        if turn.user_id and retriever.has_user(turn.user_id):
+            past = retriever.history(turn.user_id)
+            turn.history = [PastItem(item=h.item, rating=h.rating) for h in past]
+        elif turn.user_id:
+            turn.notes.append(f"I don't know shopper {turn.user_id!r} yet, so these picks rest on your request alone.")
+        turn.history += [PastItem(item=item, mentioned=True) for i in request.mentioned_item_ids
+                         if (item := catalogue.get(i)) is not None]
+        if request.intent == "why":
+            timed("retrieve", turn, t0)
+            return turn
+        history_ids = [p.item.item_id for p in turn.history]
+        if not request.query_text.strip():
+            request.query_text = " ".join(p.item.title for p in turn.history[:3]) or catalogue.name.replace("_", " ")
+        dropped: set[str] = set()
+        found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped), settings.n_candidates)
+        for facet_key in _SOFT_FACETS:
+            if len(found) >= settings.k or not request.values(facet_key):
+                continue
+            dropped.add(facet_key)
+            found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped),
+                                         settings.n_candidates)
+            turn.notes.append(f"Few items match every {facet_key} you asked for; I relaxed that one.")
+        if not found:
+            turn.notes.append("Nothing in the catalogue matches all of that; try loosening the price or brand.")
+        turn.candidates = [Scored(item=c.item, score=c.similarity, signals={"request": c.similarity}) for c in found]
+        timed("retrieve", turn, t0)
+        return turn
+
+    def rank_step(turn: Turn) -> Turn:
+        if turn.request.intent == "why" or not turn.candidates:
+            return turn
+        t0 = time.perf_counter()
+        items = [s.item for s in turn.candidates]
+        past = turn.history
+        vectors = retriever.embeddings([i.item_id for i in items] + [p.item.item_id for p in past])
+        cand_vecs = np.array([vectors[i.item_id] for i in items])
+        past_with_vec = [p for p in past if p.item.item_id in vectors]
+        past_vecs = np.array([vectors[p.item.item_id] for p in past_with_vec]).reshape(len(past_with_vec), -1)
+        hist_sim = history_similarity(cand_vecs, past_vecs, [p.rating for p in past_with_vec])
+        turn.candidates = rank(items, [s.signals["request"] for s in turn.candidates], hist_sim,
+                               [p.item.item_id for p in past], catalogue, settings.rank)[: settings.k]
+        timed("rank", turn, t0)
+        return turn
+
+    def explain_step(turn: Turn, config: RunnableConfig) -> Turn:
+        if turn.request.intent == "why" or not turn.candidates:
+            return turn
+        t0 = time.perf_counter()
+        handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
+                          turn.request.facets, settings.max_attributes)
+        messages = template.render(**prompt_inputs(turn.request, handles))
+        turn.prompt_hash = prompt_hash(messages)
+        schema = output_schema(handles, template)
+        bound = llm.bind(
+            response_format={"type": "json_schema", "json_schema": {"name": "reasons", "schema": schema, "strict": True}},
+            max_tokens=template.generation.max_new_tokens or settings.max_new_tokens,
+        )
+        try:
+            turn.raw_reply = str(bound.invoke(messages, config=config).content)
+            turn.reasons, errors = parse_reply(turn.raw_reply, handles)
+            if errors:
+                turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
+        except Exception as e:  # a dead/slow server must not cost the shopper the answer
+            turn.reasons = [None] * len(handles.candidates)
+            turn.notes.append(f"The language model is unavailable ({type(e).__name__}); "
+                              "reasons below are built from verified facts only.")
+        turn.handles = handles
+        timed("explain", turn, t0)
+        return turn
+
+    def verify_step(turn: Turn) -> Turn:
+        t0 = time.perf_counter()
+        if turn.request.intent == "why":
+            turn.answer = _why_answer(turn)
+            return turn
+        recs = []
+        handles = turn.handles
+        history = {p.item.item_id: p.item for p in turn.history}
+        past_by_id = {p.item.item_id: p for p in turn.history}
+        for i, scored in enumerate(turn.candidates):
+            evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message)
+            reason = turn.reasons[i] if i < len(turn.reasons) else None
+            supported, unsupported, problems = verify_reason(reason, evidence, checker) if reason else ([], [], [])
+            # The model's sentence is shown only when every claim behind it held and it states nothing else.
+            text_ok = bool(reason and reason.text and supported and not unsupported and not problems)
+            if not supported:
+                chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
+                supported = [c for c in chosen if c.verdict == "supported"]
+            text = reason.text if text_ok else render_text(supported, past_by_id, turn.request.facets)
+            recs.append(Recommendation(
+                item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
+                price=scored.item.price, attributes=handles.attributes[i] if handles else [],
+                reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
+            ))
+        timed("verify", turn, t0)
+        turn.answer = Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=turn.notes,
+                             provenance=provenance(turn), timings_ms=turn.timings_ms)
+        return turn
+
+    def _why_answer(turn: Turn) -> Answer:
+        """'Why the second one?': that suggestion again, with every verified fact behind it spelled out."""
+        previous = turn.conversation.last_recommendation()
+        chosen = [r for r in (previous.answer.recommendations if previous else []) if r.rank == turn.request.why_rank]
+        notes = list(turn.notes)
+        if not chosen:
+            notes.append(f"There is no suggestion number {turn.request.why_rank} in my last answer.")
+        past_by_id = {p.item.item_id: p for p in turn.history}
+        detailed = []
+        for rec in chosen:
+            item = catalogue.get(rec.item_id)
+            handles = Handles([item], turn.history, turn.request.facets, settings.max_attributes)
+            evidence = Evidence(item=item, history={k: p.item for k, p in past_by_id.items()},
+                                facets=turn.request.facets, message=turn.message)
+            claims = [c for c in (verify_claim(c, evidence) for c in fallback_claims(handles, 0, 6))
+                      if c.verdict == "supported"]
+            rec = rec.model_copy(deep=True)
+            rec.reasons.append(Reason(text=render_text(claims, past_by_id, turn.request.facets), claims=claims,
+                                      fallback=True))
+            detailed.append(rec)
+        return Answer(user_id=turn.user_id, message=turn.message, recommendations=detailed, notes=notes,
+                      provenance=provenance(turn), timings_ms=turn.timings_ms)
+
+    def provenance(turn: Turn) -> Provenance:
+        name, model, adapter = backend
+        return Provenance(template_id=template.id, template_version=template.version, prompt_hash=turn.prompt_hash,
+                          backend=name, model=model, adapter=adapter, dataset=catalogue.name,
+                          index_snapshot=index_snapshot, git_commit=git_commit())
+
+    def finish(turn: Turn) -> Answer:
+        turn.conversation.add(turn.request, turn.answer)
+        return turn.answer
+
+    return (
+        RunnableLambda(start, name="start")
+        | RunnableLambda(understand_step, name="understand")
+        | RunnableLambda(retrieve_step, name="retrieve")
+        | RunnableLambda(rank_step, name="rank")
+        | RunnableLambda(explain_step, name="explain")
+        | RunnableLambda(verify_step, name="verify")
+        | RunnableLambda(finish, name="answer")
+    ).with_config(run_name="whyrec")

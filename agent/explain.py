@@ -1,0 +1,196 @@
+"""Explain: show the LLM the top candidates with short handles for their attributes, the user's history and the
+request, and constrain its reply to a schema built for THIS request, so it can only cite handles that exist and
+each candidate only its own attributes (the grounding contract, DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from agent.schemas import Claim, Reason
+from agent.understand import Facet, Request
+from agent.verify import facet_satisfied, shared_attribute
+from index.models import Item
+from prompts.loader import Template
+
+# Per key, how many values a candidate shows the model (tags and feature bullets are many and long).
+_SHOWN_PER_KEY = {"tag": 4, "feature": 2, "spec": 3, "category": 2, "genre": 3}
+_KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item_form",
+              "material", "color", "diet_type", "gift_amount", "sentiment", "release_year")
+_CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
+
+
+def quote(text: str, limit: int = 160) -> str:
+    """Untrusted text made inert for a prompt: no chat-control tokens, no data delimiters, one line, capped."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_attributes(item: Item, limit: int) -> list[tuple[str, str]]:
+    """The attributes a candidate offers as claim handles: telling keys first, a few values per key."""
+    per_key: dict[str, int] = {}
+    ordered = sorted(item.attributes, key=lambda kv: _KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else len(_KEY_ORDER))
+    shown = []
+    for key, value in ordered:
+        if per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
+            continue
+        per_key[key] = per_key.get(key, 0) + 1
+        shown.append((key, value))
+    return shown[:limit]
+
+
+@dataclass
+class PastItem:
+    item: Item
+    rating: float | None = None
+    mentioned: bool = False  # named by the shopper in this chat rather than bought/reviewed
+
+
+@dataclass
+class Handles:
+    """Everything the prompt names, by handle: C1.. candidates, a1.. per-candidate attributes, h1.. history, r1.."""
+
+    candidates: list[Item]
+    history: list[PastItem]
+    facets: list[Facet]
+    max_attributes: int = 12
+    attributes: list[list[tuple[str, str]]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.attributes = [shown_attributes(c, self.max_attributes) for c in self.candidates]
+
+    def satisfied_facets(self, index: int) -> list[Facet]:
+        past = {p.item.item_id: p.item for p in self.history}
+        return [f for f in self.facets if facet_satisfied(f, self.candidates[index], past)[0]]
+
+    def claim_handles(self, index: int) -> list[str]:
+        return ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
+                + [f"h{j + 1}" for j in range(len(self.history))]
+                + [f.handle for f in self.satisfied_facets(index)])
+
+    def to_claim(self, index: int, handle: str) -> Claim:
+        """Map a handle the model chose to the claim it stands for; an unknown handle becomes a failing claim."""
+        item = self.candidates[index]
+        if m := re.fullmatch(r"a(\d+)", handle):
+            j = int(m.group(1)) - 1
+            if 0 <= j < len(self.attributes[index]):
+                key, value = self.attributes[index][j]
+                return Claim(kind="attribute", attribute=key, value=value)
+        if m := re.fullmatch(r"h(\d+)", handle):
+            j = int(m.group(1)) - 1
+            if 0 <= j < len(self.history):
+                past = self.history[j].item
+                shared = shared_attribute(item, past)
+                return Claim(kind="history", history_item_id=past.item_id,
+                             attribute=shared[0] if shared else None, value=shared[1] if shared else None)
+        facet = next((f for f in self.facets if f.handle == handle), None)
+        if facet is not None:
+            return Claim(kind="request", attribute=facet.key, value=facet.value)
+        return Claim(kind="attribute", attribute="unknown handle", value=handle)
+
+
+def output_schema(handles: Handles, template: Template) -> dict:
+    """The JSON schema for this request: one required key per candidate, each citing only its own handles."""
+    gen = template.generation
+    properties = {
+        f"C{i + 1}": {
+            "type": "object",
+            "properties": {
+                "claims": {"type": "array", "items": {"type": "string", "enum": handles.claim_handles(i)},
+                           "minItems": 1, "maxItems": gen.max_claims},
+                "text": {"type": "string", "maxLength": gen.reason_max_chars},
+            },
+            "required": ["claims", "text"],
+            "additionalProperties": False,
+        }
+        for i in range(len(handles.candidates))
+    }
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _stars(rating: float | None) -> str:
+    return f"{rating:g}★" if rating is not None else ""
+
+
+def prompt_inputs(request: Request, handles: Handles) -> dict[str, str]:
+    """The template's inputs; every piece of catalogue or shopper text is quoted and delimited as data."""
+    facets = "\n".join(f"{f.handle}: {quote(f.label)}" for f in handles.facets) or "(nothing specific)"
+    history_lines = []
+    for j, past in enumerate(handles.history):
+        how = "you named it" if past.mentioned else f"you rated it {_stars(past.rating)}".strip()
+        attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 4))
+        history_lines.append(f"h{j + 1}: <data>{quote(past.item.title, 80)}</data> ({how}) {attrs}")
+    candidate_blocks = []
+    for i, item in enumerate(handles.candidates):
+        lines = [f"C{i + 1}: <data>{quote(item.title, 100)}</data>"]
+        lines += [f"  a{j + 1} {k}: <data>{quote(v, 80)}</data>" for j, (k, v) in enumerate(handles.attributes[i])]
+        met = [f.handle for f in handles.satisfied_facets(i)]
+        if met:
+            lines.append(f"  meets: {', '.join(met)}")
+        candidate_blocks.append("\n".join(lines))
+    return {
+        "request": quote(request.message, 400),
+        "facets": facets,
+        "history": "\n".join(history_lines) or "(none)",
+        "candidates": "\n".join(candidate_blocks),
+    }
+
+
+def parse_reply(raw: str, handles: Handles) -> tuple[list[Reason | None], list[str]]:
+    """Reasons per candidate from the model's raw JSON (None where it gave none), plus what was wrong with it."""
+    errors: list[str] = []
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+    except ValueError as e:
+        return [None] * len(handles.candidates), [f"reply is not valid JSON: {e}"]
+    expected = {f"C{i + 1}" for i in range(len(handles.candidates))}
+    errors += [f"cites a candidate that was not offered: {key!r}" for key in data if key not in expected]
+    reasons: list[Reason | None] = []
+    for i in range(len(handles.candidates)):
+        entry = data.get(f"C{i + 1}")
+        if not isinstance(entry, dict):
+            reasons.append(None)
+            continue
+        claims = entry.get("claims") if isinstance(entry.get("claims"), list) else []
+        text = entry.get("text") if isinstance(entry.get("text"), str) else ""
+        reasons.append(Reason(text=text.strip(), claims=[handles.to_claim(i, str(h)) for h in claims]))
+    return reasons, errors
+
+
+def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
+    """Claims chosen without the model: what the shopper asked for, then a shared trait with their history, then
+    the item's most telling attributes. Each is true by construction and is verified like any other."""
+    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in handles.satisfied_facets(index)][:2]
+    for past in handles.history:
+        if shared_attribute(handles.candidates[index], past.item):
+            claims.append(handles.to_claim(index, f"h{handles.history.index(past) + 1}"))
+            break
+    for key, value in handles.attributes[index]:
+        if key in ("brand", "genre", "category", "price", "flavor", "item_form", "tag"):
+            claims.append(Claim(kind="attribute", attribute=key, value=value))
+    return claims[:limit] or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
+
+
+def render_claim(claim: Claim, history: dict[str, PastItem], facets: list[Facet]) -> str:
+    if claim.kind == "request":
+        label = next((f.label for f in facets if f.key == claim.attribute and f.value == claim.value), claim.value)
+        return f"{label}, as you asked"
+    if claim.kind == "history":
+        past = history.get(claim.history_item_id or "")
+        title = past.item.title if past else claim.history_item_id
+        how = "you mentioned" if past and past.mentioned else f"you rated {_stars(past.rating if past else None)}".strip()
+        shared = f" (both: {claim.attribute.replace('_', ' ')} {claim.value})" if claim.attribute else ""
+        return f"like {title}, which {how}{shared}"
+    if claim.attribute == "price":
+        return f"priced at {claim.value}"
+    if claim.attribute == "brand":
+        return f"by {claim.value}"
+    return f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"
+
+
+def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet]) -> str:
+    text = "; ".join(render_claim(c, history, facets) for c in claims)
+    return (text[:1].upper() + text[1:] + ".") if text else ""

@@ -1,0 +1,142 @@
+"""The verifier: every claim and every reason text is re-checked against the item's real attributes, this user's
+real history and the request, whatever the decoder was told (a server can ignore a schema).
+
+Pure functions; the verdict of a claim is deterministic (STYLE.md #6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.catalogue import VOCABULARY_KEYS, normalise, squash
+from agent.schemas import Claim, Reason
+from agent.understand import Facet
+from index.models import Item
+
+_MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
+_SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
+                "item_form", "gift_amount")
+
+
+@dataclass
+class Evidence:
+    """What a reason about `item` may rest on: the item, this user's history (and items they named), the request."""
+
+    item: Item
+    history: dict[str, Item] = field(default_factory=dict)
+    facets: list[Facet] = field(default_factory=list)
+    message: str = ""
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def has_attribute(item: Item, key: str | None, value: str | None) -> bool:
+    return any(_same(k, key) and _same(v, value) for k, v in item.attributes)
+
+
+def shared_attribute(item: Item, other: Item) -> tuple[str, str] | None:
+    """The first (key, value) both items have, most telling keys first."""
+    theirs = {(k, v.casefold()) for k, v in other.attributes}
+    for key in _SHARED_KEYS:
+        for k, v in item.attributes:
+            if k == key and (k, v.casefold()) in theirs:
+                return k, v
+    return None
+
+
+def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple[bool, str]:
+    """Does the item meet what the shopper asked for? Returns (ok, why)."""
+    price = item.price
+    match facet.key:
+        case "price_max":
+            ok = price is not None and price <= float(facet.value) + 1e-9
+            return ok, f"price {price} vs max {facet.value}"
+        case "price_min":
+            ok = price is not None and price >= float(facet.value) - 1e-9
+            return ok, f"price {price} vs min {facet.value}"
+        case "brand":
+            return has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"
+        case "exclude_brand":
+            return not has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"
+        case "genre" | "tag" | "spec":
+            return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
+        case "like_item":
+            named = next((h for h in history.values() if _same(h.title, facet.value)), None)
+            shared = shared_attribute(item, named) if named else None
+            return shared is not None, f"shares {shared} with {facet.value!r}" if shared else "nothing shared"
+    return False, f"unknown facet {facet.key}"
+
+
+def verify_claim(claim: Claim, evidence: Evidence) -> Claim:
+    """Return the claim with its verdict and the reason for it."""
+    item = evidence.item
+    if claim.kind == "attribute":
+        ok = has_attribute(item, claim.attribute, claim.value)
+        why = "in the item's metadata" if ok else f"item has no {claim.attribute}={claim.value!r}"
+    elif claim.kind == "history":
+        past = evidence.history.get(claim.history_item_id or "")
+        if past is None:
+            ok, why = False, "not in this user's history"
+        elif claim.attribute is None:
+            ok, why = True, "in this user's history"
+        else:
+            ok = has_attribute(past, claim.attribute, claim.value) and has_attribute(item, claim.attribute, claim.value)
+            why = "shared by the item and the past item" if ok else f"{claim.attribute}={claim.value!r} not shared"
+    else:  # request
+        facet = next((f for f in evidence.facets if f.key == claim.attribute and _same(f.value, claim.value)), None)
+        if facet is None:
+            ok, why = False, "the shopper did not ask for this"
+        else:
+            ok, why = facet_satisfied(facet, item, evidence.history)
+    return claim.model_copy(update={"verdict": "supported" if ok else "unsupported", "why": why})
+
+
+class TextChecker:
+    """Finds values a reason's text states that nothing supports: prices, and catalogue vocabulary (brands,
+    genres, tags, …) that the item, the cited history items and the request do not have."""
+
+    def __init__(self, vocabulary: dict[str, set[str]]):
+        self._vocab: dict[str, tuple[str, str]] = {}
+        for key in VOCABULARY_KEYS:
+            for value in vocabulary.get(key, ()):
+                s = squash(value)
+                if len(s) >= 4:
+                    self._vocab.setdefault(s, (key, value))
+
+    def problems(self, text: str, claims: list[Claim], evidence: Evidence) -> list[str]:
+        sources = [evidence.item] + [evidence.history[c.history_item_id] for c in claims
+                                     if c.kind == "history" and c.history_item_id in evidence.history]
+        allowed_values = {squash(v) for src in sources for _, v in src.attributes}
+        allowed_text = " ".join([normalise(src.title) for src in sources] + [normalise(evidence.message)]
+                                + [normalise(f.value) for f in evidence.facets])
+        allowed_squashed = allowed_text.replace(" ", "")
+        found: list[str] = []
+
+        prices = {round(p, 2) for src in sources if (p := src.price) is not None}
+        prices |= {round(float(f.value), 2) for f in evidence.facets if f.key in ("price_max", "price_min")}
+        prices |= {round(float(m.replace(",", "")), 2) for m in re.findall(r"\d+(?:\.\d+)?", evidence.message)}
+        for _, v in evidence.item.attributes:
+            prices |= {round(float(m), 2) for m in re.findall(r"\d+(?:\.\d+)?", v.replace(",", ""))}
+        for m in _MONEY_IN_TEXT.finditer(text):
+            amount = round(float(m.group(1).replace(",", "")), 2)
+            if amount not in prices:
+                found.append(f"states price ${m.group(1)} which the item and request do not support")
+
+        words = normalise(text).split()
+        for i in range(len(words)):
+            for j in range(i + 1, min(i + 4, len(words)) + 1):
+                gram = "".join(words[i:j])
+                if gram in self._vocab and gram not in allowed_values and gram not in allowed_squashed:
+                    key, value = self._vocab[gram]
+                    found.append(f"states {key} {value!r} which the item does not have")
+        return sorted(set(found))
+
+
+def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker) -> tuple[list[Claim], list[Claim], list[str]]:
+    """(supported claims, unsupported claims, text problems) of one reason."""
+    checked = [verify_claim(c, evidence) for c in reason.claims]
+    supported = [c for c in checked if c.verdict == "supported"]
+    unsupported = [c for c in checked if c.verdict != "supported"]
+    return supported, unsupported, checker.problems(reason.text, supported, evidence)

@@ -1,0 +1,72 @@
+"""The verifier with hand-made true and false claims: it is the last line of the grounding contract."""
+
+from agent.catalogue import Catalogue
+from agent.schemas import Claim, Reason
+from agent.understand import Facet
+from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from index.models import Dataset, Item, LoadReport
+
+STARBUCKS = Item(item_id="S1", title="Starbucks Gift Card", text="", source="t", price=25.0,
+                 attributes=[("brand", "Starbucks"), ("price", "$25.00"), ("category", "Gift Cards")])
+AMAZON = Item(item_id="A1", title="Amazon.com eGift Card", text="", source="t", price=50.0,
+              attributes=[("brand", "Amazon"), ("price", "$50.00"), ("category", "Gift Cards")])
+ITUNES = Item(item_id="I1", title="iTunes Gift Card", text="", source="t", price=None,
+              attributes=[("brand", "Apple"), ("category", "Music")])
+CATALOGUE = Catalogue(Dataset(name="t", items=[STARBUCKS, AMAZON, ITUNES], report=LoadReport(dataset="t")))
+UNDER_30 = Facet(handle="r1", key="price_max", value="30", label="under $30")
+
+
+def evidence(item=STARBUCKS, history=(AMAZON,), facets=(UNDER_30,), message="a gift card under $30"):
+    return Evidence(item=item, history={h.item_id: h for h in history}, facets=list(facets), message=message)
+
+
+def test_attribute_claim_is_supported_only_when_the_item_has_that_value():
+    assert verify_claim(Claim(kind="attribute", attribute="brand", value="Starbucks"), evidence()).verdict == "supported"
+    wrong = verify_claim(Claim(kind="attribute", attribute="brand", value="Amazon"), evidence())
+    assert wrong.verdict == "unsupported" and "no brand" in wrong.why
+
+
+def test_history_claim_must_cite_this_users_own_past_item():
+    mine = Claim(kind="history", history_item_id="A1", attribute="category", value="Gift Cards")
+    assert verify_claim(mine, evidence()).verdict == "supported"
+    someone_elses = Claim(kind="history", history_item_id="I1")
+    assert verify_claim(someone_elses, evidence()).verdict == "unsupported"
+
+
+def test_history_claim_with_a_shared_value_needs_both_items_to_have_it():
+    claim = Claim(kind="history", history_item_id="A1", attribute="brand", value="Amazon")
+    assert verify_claim(claim, evidence()).verdict == "unsupported"  # Starbucks card is not an Amazon one
+
+
+def test_request_claim_checks_the_item_meets_the_request():
+    claim = Claim(kind="request", attribute="price_max", value="30")
+    assert verify_claim(claim, evidence()).verdict == "supported"
+    assert verify_claim(claim, evidence(item=AMAZON)).verdict == "unsupported"  # $50 > $30
+    assert verify_claim(claim, evidence(item=ITUNES)).verdict == "unsupported"  # unknown price is not "under"
+    never_asked = Claim(kind="request", attribute="price_max", value="100")
+    assert verify_claim(never_asked, evidence()).verdict == "unsupported"
+
+
+def test_text_stating_a_value_the_item_does_not_have_is_caught():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    claims = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    assert checker.problems("A Starbucks card for $25.00, under your budget.", claims, evidence()) == []
+    problems = checker.problems("A Music gift from Apple for $10.", claims, evidence())
+    assert any("price $10" in p for p in problems)
+    assert any("'Apple'" in p for p in problems) and any("'Music'" in p for p in problems)
+
+
+def test_text_may_name_the_cited_history_item_values_and_what_the_shopper_said():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    claims = [Claim(kind="history", history_item_id="A1", attribute="category", value="Gift Cards")]
+    assert checker.problems("Like the Amazon card you rated 5 stars.", claims, evidence()) == []
+    assert checker.problems("Like the Amazon card.", [], evidence()) != []  # Amazon not cited, not on the item
+
+
+def test_verify_reason_splits_supported_unsupported_and_text_problems():
+    reason = Reason(text="By Apple.", claims=[Claim(kind="attribute", attribute="brand", value="Starbucks"),
+                                              Claim(kind="attribute", attribute="price", value="$5.00")])
+    supported, unsupported, problems = verify_reason(reason, evidence(), TextChecker(CATALOGUE.vocabulary))
+    assert [c.value for c in supported] == ["Starbucks"]
+    assert [c.value for c in unsupported] == ["$5.00"]
+    assert problems == ["states brand 'Apple' which the item does not have"]
