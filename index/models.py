@@ -15,6 +15,7 @@ class Item(BaseModel):
     text: str = Field(description="what gets embedded: title + key attributes + a little description")
     attributes: list[tuple[str, str]] = Field(default_factory=list)
     price: float | None = Field(default=None, description="numeric price in USD; None when unknown or free-text")
+    popularity: float = Field(0.0, description="interaction count, rating count or similar prior; higher = more popular")
     source: str
 
     def values(self, key: str) -> list[str]:
@@ -51,6 +52,8 @@ class LoadReport(BaseModel):
     rows_read: Counter[str] = Field(default_factory=Counter, description="rows read per file")
     skipped: Counter[str] = Field(default_factory=Counter, description="rows dropped, by reason")
     repaired: Counter[str] = Field(default_factory=Counter, description="rows kept after a fix, by reason")
+    unused: Counter[str] = Field(
+        default_factory=Counter, description="valid rows outside the catalogue scope, e.g. unreviewed items' metadata")
 
 
 class Dataset(BaseModel):

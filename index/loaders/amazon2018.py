@@ -1,0 +1,95 @@
+"""Amazon 2018 (Ni, Li, McAuley 2019): `meta_<Category>.json.gz` plus `<Category>_5.json.gz` (5-core reviews) or
+`<Category>.json.gz` (all reviews). When both review files are present the 5-core is used.
+
+Interaction: rating = overall, timestamp = unixReviewTime, review = summary + reviewText. Review `style` values
+(`{"Gift Amount:": " 50"}`) become item attributes (`gift_amount` = "50"), most frequent first.
+Popularity = the item's interaction count in the reviews file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from index.loaders.amazon import (ReviewFields, files_matching, keep_catalogue_interactions, read_catalogue,
+                                  read_interactions)
+from index.loaders.registry import LoaderSpec, register
+from index.models import Dataset, Item, LoadReport
+from index.normalise import (Attributes, add_details, add_features, build_text, clean_text, description_text,
+                            format_price, is_markup_junk, parse_price, pick_title)
+
+SUFFIXES = (".json.gz", ".json")
+REVIEWS = ReviewFields(user="reviewerID", items=("asin",), rating="overall", timestamp="unixReviewTime",
+                       summary="summary", text="reviewText")
+
+
+def review_files(folder: Path) -> list[Path]:
+    reviews = files_matching(folder, SUFFIXES, meta=False)
+    five_core = [p for p in reviews if p.name.split(".json")[0].endswith("_5")]
+    return five_core or reviews
+
+
+def data_files(folder: Path) -> list[Path]:
+    meta = files_matching(folder, SUFFIXES, meta=True)
+    return meta + review_files(folder) if meta else []
+
+
+def categories(raw: Any) -> list[str]:
+    """The category breadcrumb. In 2018 feature sentences and stray `</span>` tags leaked into the end of some
+    lists, so the breadcrumb ends at the first entry that is markup or reads like a sentence."""
+    out: list[str] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, str) or is_markup_junk(entry):
+            break
+        value = clean_text(entry)
+        if not value or len(value) > 60 or value.endswith("."):
+            break
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadReport,
+               style: list[tuple[str, str]]) -> Item | None:
+    title, reason = pick_title([("title", record.get("title"))])
+    if title is None:
+        report.skipped[f"meta_{reason}"] += 1
+        return None
+    if reason:
+        report.repaired[f"meta_{reason}"] += 1
+    attributes = Attributes()
+    attributes.add("brand", record.get("brand"))
+    price, unparsed = parse_price(record.get("price"))
+    if unparsed:
+        report.repaired["meta_unparsed_price"] += 1
+    if price is not None:
+        attributes.add("price", format_price(price))
+    attributes.add_all("category", categories(record.get("category")))
+    add_details(attributes, record.get("details"))
+    for key, value in style:
+        attributes.add(key, value)
+    add_features(attributes, record.get("feature"))
+    text = build_text(title, attributes, description_text(record.get("description")))
+    return Item(item_id=item_id, title=title, text=text, attributes=attributes.pairs, price=price, source=source)
+
+
+def load(folder: Path, name: str) -> Dataset:
+    report = LoadReport(dataset=name)
+    reviews = review_files(folder)
+    interactions, styles = read_interactions(reviews, report, REVIEWS)
+    wanted = {i.item_id for i in interactions} if reviews else None
+    items = read_catalogue(files_matching(folder, SUFFIXES, meta=True), report, ("asin",),
+                           lambda record, item_id, style: build_item(record, item_id, name, report, style),
+                           wanted, styles)
+    interactions = keep_catalogue_interactions(interactions, items, report)
+    return Dataset(name=name, items=items, interactions=interactions, report=report)
+
+
+SPEC = register(LoaderSpec(
+    name="amazon2018",
+    description="Amazon reviews 2018: 5-core or full reviews with item metadata",
+    file_patterns="meta_<Category>.json[.gz] + <Category>_5.json[.gz] or <Category>.json[.gz]",
+    has_interactions=True,
+    data_files=data_files,
+    load=load,
+))
