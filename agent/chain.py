@@ -55,6 +55,9 @@ class Turn:
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     answer: Answer | None = None
+    # Evaluation hook: candidates and history were given by the caller (inputs `candidate_ids`, `history`), so
+    # retrieval and ranking are skipped and the chain returns this Turn (raw reply, unverified reasons, handles).
+    given: bool = False
 
 
 def _filters(request: Request, history_ids: list[str], drop: set[str]) -> Filters:
@@ -87,8 +90,16 @@ def build_chain(
 
     def start(inputs: dict) -> Turn:
         message = str(inputs.get("message") or "").strip()
-        turn = Turn(message=message, user_id=inputs.get("user_id"),
-                    conversation=inputs.get("conversation") or Conversation(user_id=inputs.get("user_id")))
+        user_id = inputs.get("user_id")
+        conversation = inputs.get("conversation")
+        if conversation is None or conversation.user_id != user_id:  # one user's chat never carries into another's
+            conversation = Conversation(user_id=user_id)
+        turn = Turn(message=message, user_id=user_id, conversation=conversation)
+        if inputs.get("candidate_ids") is not None:
+            turn.given = True
+            turn.history = list(inputs.get("history") or [])
+            turn.candidates = [Scored(item=item, score=0.0) for i in inputs["candidate_ids"]
+                               if (item := catalogue.get(i)) is not None]
         if len(message) > settings.max_message_chars:
             turn.message = message[: settings.max_message_chars]
             turn.notes.append(f"Your message was long; I read its first {settings.max_message_chars} characters.")
@@ -105,6 +116,8 @@ def build_chain(
         return turn
 
     def retrieve_step(turn: Turn) -> Turn:
+        if turn.given:
+            return turn
         t0 = time.perf_counter()
         request = turn.request
         if turn.user_id and retriever.has_user(turn.user_id):
@@ -136,7 +149,7 @@ def build_chain(
         return turn
 
     def rank_step(turn: Turn) -> Turn:
-        if turn.request.intent == "why" or not turn.candidates:
+        if turn.request.intent == "why" or not turn.candidates or turn.given:
             return turn
         t0 = time.perf_counter()
         items = [s.item for s in turn.candidates]
@@ -144,7 +157,8 @@ def build_chain(
         vectors = retriever.embeddings([i.item_id for i in items] + [p.item.item_id for p in past])
         cand_vecs = np.array([vectors[i.item_id] for i in items])
         past_with_vec = [p for p in past if p.item.item_id in vectors]
-        past_vecs = np.array([vectors[p.item.item_id] for p in past_with_vec]).reshape(len(past_with_vec), -1)
+        past_vecs = np.array([vectors[p.item.item_id] for p in past_with_vec]).reshape(len(past_with_vec),
+                                                                                       cand_vecs.shape[1])
         hist_sim = history_similarity(cand_vecs, past_vecs, [p.rating for p in past_with_vec])
         turn.candidates = rank(items, [s.signals["request"] for s in turn.candidates], hist_sim,
                                [p.item.item_id for p in past], catalogue, settings.rank)[: settings.k]
@@ -235,9 +249,9 @@ def build_chain(
                           backend=name, model=model, adapter=adapter, dataset=catalogue.name,
                           index_snapshot=index_snapshot, git_commit=git_commit())
 
-    def finish(turn: Turn) -> Answer:
+    def finish(turn: Turn) -> Answer | Turn:
         turn.conversation.add(turn.request, turn.answer)
-        return turn.answer
+        return turn if turn.given else turn.answer
 
     return (
         RunnableLambda(start, name="start")

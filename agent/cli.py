@@ -50,3 +50,7 @@ def main() -> None:
     Settings come from WHYREC_* environment variables or a .env file (see agent/settings.py);
     flags override them per command.
     """
+
+
+if __name__ == "__main__":
+    main()

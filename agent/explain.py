@@ -18,6 +18,9 @@ from prompts.loader import Template
 _SHOWN_PER_KEY = {"tag": 4, "feature": 2, "spec": 3, "category": 2, "genre": 3}
 _KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item_form",
               "material", "color", "diet_type", "gift_amount", "sentiment", "release_year")
+# Logistics facts are true but never a reason to buy: not offered to the model as claims.
+_NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxwxh", "item_weight", "package_weight",
+                "number_of_items", "item_package_quantity", "package_information", "number_of_compartments"}
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
 
@@ -33,7 +36,7 @@ def shown_attributes(item: Item, limit: int) -> list[tuple[str, str]]:
     ordered = sorted(item.attributes, key=lambda kv: _KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else len(_KEY_ORDER))
     shown = []
     for key, value in ordered:
-        if per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
+        if key in _NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
             continue
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))

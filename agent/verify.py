@@ -14,6 +14,7 @@ from agent.understand import Facet
 from index.models import Item
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
+_HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
 _SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
                 "item_form", "gift_amount")
 
@@ -124,6 +125,8 @@ class TextChecker:
             if amount not in prices:
                 found.append(f"states price ${m.group(1)} which the item and request do not support")
 
+        if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text):
+            found.append("is not a sentence a shopper can read (too short, or prompt handles)")
         words = normalise(text).split()
         for i in range(len(words)):
             for j in range(i + 1, min(i + 4, len(words)) + 1):

@@ -64,9 +64,15 @@ def test_text_may_name_the_cited_history_item_values_and_what_the_shopper_said()
 
 
 def test_verify_reason_splits_supported_unsupported_and_text_problems():
-    reason = Reason(text="By Apple.", claims=[Claim(kind="attribute", attribute="brand", value="Starbucks"),
+    reason = Reason(text="A nice card made by Apple.", claims=[Claim(kind="attribute", attribute="brand", value="Starbucks"),
                                               Claim(kind="attribute", attribute="price", value="$5.00")])
     supported, unsupported, problems = verify_reason(reason, evidence(), TextChecker(CATALOGUE.vocabulary))
     assert [c.value for c in supported] == ["Starbucks"]
     assert [c.value for c in unsupported] == ["$5.00"]
     assert problems == ["states brand 'Apple' which the item does not have"]
+
+
+def test_text_that_is_not_a_readable_sentence_is_a_problem():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    assert checker.problems("a1", [], evidence())
+    assert checker.problems("Good because of a2 and h1.", [], evidence())

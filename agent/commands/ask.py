@@ -1,0 +1,54 @@
+"""`whyrec ask`: one turn from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from agent.commands.options import settings_options
+
+
+def format_answer(answer) -> str:
+    """The answer as a shopper reads it: ranked items, each reason, its verified facts, what could not be verified."""
+    lines = [f"  ! {note}" for note in answer.notes]
+    for rec in answer.recommendations:
+        price = f"${rec.price:.2f}" if rec.price is not None else "price n/a"
+        lines.append(f"{rec.rank}. {rec.title} [{rec.item_id}] — {price} (score {rec.score:.3f})")
+        for reason in rec.reasons:
+            lines.append(f"   why: {reason.text}" + ("  (built from verified facts)" if reason.fallback else ""))
+            for c in reason.claims:
+                cited = f"your past item {c.history_item_id}" if c.kind == "history" else c.kind
+                value = f" {c.attribute}={c.value}" if c.attribute else ""
+                lines.append(f"     ✓ {cited}{value}")
+            for c in reason.unverified:
+                lines.append(f"     ✗ not verified: {c.attribute}={c.value} ({c.why})")
+    if not answer.recommendations and not answer.notes:
+        lines.append("No recommendations.")
+    return "\n".join(lines)
+
+
+@click.command("ask")
+@settings_options
+@click.option("--user", "user_id", default=None, help="Shopper id (a reviewer id in the dataset); omit for a new shopper.")
+@click.option("--k", type=int, default=None, help="How many recommendations (default from settings: 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON, with claims and provenance.")
+@click.argument("message")
+def command(settings, user_id: str | None, k: int | None, as_json: bool, message: str) -> None:
+    """Recommend items for MESSAGE, each with reasons whose claims cite the item's real attributes and the
+    shopper's real history, verified before they are shown.
+
+    \b
+    Example:
+      whyrec ask --dataset amazon2018_gift_cards --user A1B2C3 "a birthday gift card under $50"
+    """
+    from agent.service import Whyrec
+
+    if k is not None:
+        settings.k = k
+    answer = Whyrec(settings).ask(message, user_id=user_id)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+    else:
+        click.echo(format_answer(answer))
+    sys.stdout.flush()

@@ -1,0 +1,122 @@
+"""The composition root: build everything a turn needs once per process (catalogue, index, model, chain) and
+answer turns. CLI, chat UI, evaluation and benchmarks all go through here."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from agent.catalogue import Catalogue
+from agent.chain import build_chain
+from agent.conversation import Conversation
+from agent.schemas import Answer
+from agent.settings import Settings
+from index.retrieve import Retriever
+from prompts.loader import get_template
+
+STEP_LABELS = {"understand": "Reading your request…", "retrieve": "Retrieving candidates…",
+               "rank": "Ranking…", "explain": "Explaining with cited facts…", "verify": "Verifying every claim…"}
+
+
+@dataclass
+class Progress:
+    step: str
+    label: str
+
+
+@dataclass
+class Token:
+    text: str
+
+
+class Whyrec:
+    """One dataset, one backend, one template: ready to answer turns. Safe to share across chat sessions:
+    per-user state lives only in the Conversation each caller passes in."""
+
+    def __init__(self, settings: Settings, llm: BaseChatModel | None = None, catalogue: Catalogue | None = None,
+                 retriever: Retriever | None = None):
+        self.settings = settings
+        self._llm = llm
+        self._catalogue = catalogue
+        self._retriever = retriever
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            from index.loaders import load_dataset
+
+            self._catalogue = Catalogue(load_dataset(self.settings.dataset, self.settings.data_dir))
+        return self._catalogue
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return self._retriever or Retriever(self.settings.dataset, self.settings)
+
+    @cached_property
+    def llm(self) -> BaseChatModel:
+        if self._llm is None:
+            from agent.llm import build_llm
+
+            self._llm = build_llm(self.settings)
+        return self._llm
+
+    @cached_property
+    def chain(self) -> Runnable:
+        from agent.llm import describe
+        from index.build import index_snapshot
+
+        return build_chain(self.llm, self.retriever, self.catalogue, get_template(self.settings.template),
+                           self.settings, index_snapshot=index_snapshot(self.settings.dataset, self.settings),
+                           backend=describe(self.llm))
+
+    def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:
+        return self.chain.invoke(self._inputs(message, user_id, conversation))
+
+    def stream(self, message: str, user_id: str | None = None,
+               conversation: Conversation | None = None) -> Iterator[Progress | Token | Answer]:
+        """Progress as each step starts, the model's tokens as they come, then the Answer."""
+        for event in self._events(self._inputs(message, user_id, conversation)):
+            kind, name = event["event"], event.get("name", "")
+            if kind == "on_chain_start" and name in STEP_LABELS:
+                yield Progress(step=name, label=STEP_LABELS[name])
+            elif kind == "on_chat_model_stream":
+                chunk = event["data"]["chunk"]
+                if chunk.content:
+                    yield Token(text=str(chunk.content))
+            elif kind == "on_chain_end" and name == "whyrec":
+                yield event["data"]["output"]
+
+    def _events(self, inputs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The chain's v2 events as a plain iterator. langchain-core's sync `stream_events` supports only v3 (it
+        raises for v2), so the async one runs on its own loop in a helper thread and hands events over a queue."""
+        events: queue.Queue = queue.Queue()
+        done = object()
+
+        async def pump() -> None:
+            async for event in self.chain.astream_events(inputs, version="v2"):
+                events.put(event)
+
+        def run() -> None:
+            try:
+                asyncio.run(pump())
+            except BaseException as e:  # re-raised in the caller's thread below
+                events.put(e)
+            finally:
+                events.put(done)
+
+        threading.Thread(target=run, name="whyrec-stream", daemon=True).start()
+        while (event := events.get()) is not done:
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+
+    def _inputs(self, message: str, user_id: str | None, conversation: Conversation | None) -> dict[str, Any]:
+        return {"message": message, "user_id": user_id, "conversation": conversation or Conversation(user_id=user_id)}

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real datasets indexed once per test session (idempotent, so a warm index costs seconds)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.settings import Settings
+
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="session")
+def indexed() -> Callable[[str], Settings]:
+    """`indexed("steam")` -> Settings of the default home with that dataset's index built (once per session)."""
+    from index.build import build_index
+
+    done: dict[str, Settings] = {}
+
+    def ensure(dataset: str) -> Settings:
+        if dataset not in done:
+            settings = Settings(dataset=dataset)
+            build_index(dataset, settings, progress=False)
+            done[dataset] = settings
+        return done[dataset]
+
+    return ensure
+
+
+@pytest.fixture(scope="session")
+def gift_cards_index(indexed) -> Settings:
+    return indexed("amazon2018_gift_cards")

@@ -1,0 +1,133 @@
+"""The chain's logic with a canned LLM and an in-memory retriever (narrow unit tests; the real tiny model, real
+Chroma and real data are exercised in test_ask.py)."""
+
+import json
+
+import numpy as np
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from agent.catalogue import Catalogue
+from agent.chain import build_chain
+from agent.conversation import Conversation
+from agent.settings import Settings
+from index.models import Dataset, Interaction, Item, LoadReport
+from index.retrieve import Candidate, HistoryEntry
+from prompts.loader import get_template
+
+
+def item(item_id, title, price, brand, category="Gift Cards"):
+    attrs = [("brand", brand), ("price", f"${price:.2f}"), ("category", category)]
+    return Item(item_id=item_id, title=title, text=title, price=price, source="t", attributes=attrs)
+
+
+ITEMS = [item("A", "Amazon eGift Card", 50.0, "Amazon"), item("S", "Starbucks Card", 25.0, "Starbucks"),
+         item("V", "Visa Gift Card", 40.0, "Visa"), item("T", "Target GiftCard", 20.0, "Target"),
+         item("B", "Barnes & Noble Card", 15.0, "Barnes & Noble", "Books")]
+DATASET = Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"),
+                  interactions=[Interaction(user_id="u1", item_id="A", rating=5.0, timestamp=1)])
+VECTORS = {i.item_id: np.eye(len(ITEMS))[n] for n, i in enumerate(ITEMS)}
+
+
+class MemoryRetriever:
+    """Duck-typed stand-in for index.retrieve.Retriever: same filters semantics, no Chroma."""
+
+    def __init__(self):
+        self.history_calls = []
+
+    def candidates(self, query, filters, n):
+        out = []
+        for i in ITEMS:
+            if i.item_id in filters.exclude_ids or (filters.price_max is not None and (i.price or 1e9) > filters.price_max):
+                continue
+            if i.first("brand") in filters.exclude_brands:
+                continue
+            out.append(Candidate(item=i, similarity=0.5))
+        return out[:n]
+
+    def has_user(self, user_id):
+        return user_id == "u1"
+
+    def history(self, user_id):
+        self.history_calls.append(user_id)
+        return [HistoryEntry(item=ITEMS[0], rating=5.0, timestamp=1, review="great")] if user_id == "u1" else []
+
+    def embeddings(self, ids):
+        return {i: VECTORS[i] for i in ids if i in VECTORS}
+
+
+def chain_with(replies, k=2):
+    settings = Settings(k=k)
+    llm = FakeListChatModel(responses=replies)
+    retriever = MemoryRetriever()
+    chain = build_chain(llm, retriever, Catalogue(DATASET), get_template("explain_default"), settings)
+    return chain, retriever
+
+
+def ask(chain, message, user="u1", conversation=None):
+    return chain.invoke({"message": message, "user_id": user, "conversation": conversation})
+
+
+def test_grounded_reply_is_kept_and_every_claim_verified():
+    reply = json.dumps({"C1": {"claims": ["a1", "r1"], "text": "A Target card at $20.00."},
+                        "C2": {"claims": ["a1"], "text": "From Visa."}})
+    chain, _ = chain_with([reply])
+    answer = ask(chain, "a gift card under $45")
+    assert [r.rank for r in answer.recommendations] == [1, 2]
+    assert all(r.price <= 45 for r in answer.recommendations)
+    assert "A" not in {r.item_id for r in answer.recommendations}  # already in u1's history
+    for rec in answer.recommendations:
+        assert rec.reasons[0].claims and all(c.verdict == "supported" for c in rec.reasons[0].claims)
+
+
+def test_reason_text_stating_a_value_the_item_lacks_is_replaced_by_verified_facts():
+    chain, _ = chain_with([json.dumps({"C1": {"claims": ["a1"], "text": "A Starbucks treat for $3."},
+                                       "C2": {"claims": ["a1"], "text": "ok"}})], k=2)
+    answer = ask(chain, "gift card under $45")
+    first = answer.recommendations[0].reasons[0]
+    assert first.fallback and "Starbucks" not in first.text or answer.recommendations[0].title.startswith("Starbucks")
+    assert "$3" not in first.text
+
+
+def test_claims_citing_unknown_handles_are_never_shown_as_fact():
+    chain, _ = chain_with([json.dumps({"C1": {"claims": ["a99", "h7"], "text": "Trust me."},
+                                       "C2": {"claims": ["zz"], "text": "Also great."}})])
+    answer = ask(chain, "a gift card")
+    for rec in answer.recommendations:
+        reason = rec.reasons[0]
+        assert reason.fallback and reason.unverified  # the bad claims are kept for audit, marked unverified
+        assert all(c.verdict == "supported" for c in reason.claims) and reason.claims  # fallback facts are verified
+
+
+def test_an_llm_that_is_down_still_gives_verified_reasons_and_a_note():
+    class Down(FakeListChatModel):
+        def _call(self, *a, **k):
+            raise ConnectionError("server down")
+
+    chain = build_chain(Down(responses=[""]), MemoryRetriever(), Catalogue(DATASET), get_template("explain_default"),
+                        Settings(k=2))
+    answer = ask(chain, "a gift card")
+    assert len(answer.recommendations) == 2
+    assert any("unavailable" in n for n in answer.notes)
+    assert all(r.reasons[0].claims for r in answer.recommendations)
+
+
+def test_multi_turn_cheaper_then_why_the_second_one():
+    replies = [json.dumps({"C1": {"claims": ["a1"], "text": "x"}, "C2": {"claims": ["a1"], "text": "y"}})] * 3
+    chain, _ = chain_with(replies)
+    conversation = Conversation(user_id="u1")
+    first = ask(chain, "a gift card under $45", conversation=conversation)
+    cheaper = ask(chain, "cheaper", conversation=conversation)
+    assert max(r.price for r in cheaper.recommendations) < min(r.price for r in first.recommendations)
+    why = ask(chain, "why the second one?", conversation=conversation)
+    assert [r.item_id for r in why.recommendations] == [cheaper.recommendations[1].item_id]
+
+
+def test_a_conversation_of_another_user_is_not_carried_over():
+    chain, retriever = chain_with([json.dumps({"C1": {"claims": ["a1"], "text": "x"},
+                                               "C2": {"claims": ["a1"], "text": "y"}})] * 2)
+    conversation = Conversation(user_id="u1")
+    ask(chain, "a gift card under $45", conversation=conversation)
+    answer = ask(chain, "cheaper", user="stranger", conversation=conversation)
+    assert retriever.history_calls == ["u1"]  # the stranger's turn never read u1's history
+    assert all(c.kind != "history" for r in answer.recommendations for c in r.reasons[0].claims)
+    assert any("don't know shopper" in n for n in answer.notes)
