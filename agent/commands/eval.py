@@ -1,0 +1,78 @@
+"""`whyrec eval`: offline evaluation as a grid (templates × backends/adapters × datasets) and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("eval")
+def command() -> None:
+    """Offline evaluation on held-out (user, item) pairs: faithfulness of the reasons, their overlap with the
+    held-out review (BLEU/ROUGE/USR/FMR/FCR/DIV) and ranking (HR/NDCG/MRR) against baselines."""
+
+
+@command.command("run")
+@click.option("--grid", "grid_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Grid YAML (see eval/grids/quick.yaml).")
+@click.option("--limit", type=int, default=None, help="Only the first N held-out users (overrides the grid).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder that receives <run_id>/ (default eval/runs).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets.")
+@click.option("--no-report", is_flag=True, help="Do not write report.md and the plots into the run folder.")
+def run(grid_file: Path, limit: int | None, out_root: Path | None, data_dir: Path | None, no_report: bool) -> None:
+    """Run every cell of the grid; write results.json and samples/*.jsonl under eval/runs/<run_id>/.
+
+    \b
+    Example:
+      whyrec eval run --grid eval/grids/quick.yaml --limit 5
+    """
+    from agent.settings import Settings
+    from eval.grid import load_grid
+    from eval.report import write_report
+    from eval.runner import RUNS_DIR, GridRunner
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    runner = GridRunner(load_grid(grid_file), settings, out_root or RUNS_DIR, limit)
+    run_dir = runner.run()
+    click.echo(f"run: {run_dir}")
+    if not no_report:
+        click.echo(f"report: {write_report([run_dir])}")
+
+
+@command.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where report.md and the PNGs go (default: the first run folder).")
+def report(run_dirs: tuple[Path, ...], out_dir: Path | None) -> None:
+    """Markdown tables and PNG plots from one or more run folders."""
+    from eval.report import write_report
+
+    click.echo(write_report(list(run_dirs), out_dir))
+
+
+@command.command("split")
+@click.option("--dataset", default=None, help="Dataset folder (default from settings).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def split(dataset: str | None, seed: int) -> None:
+    """Make (or load) the saved leave-last-out split and print its counts and sha256."""
+    from agent.settings import Settings
+    from eval.split import get_split, split_path
+    from index.loaders import load_dataset
+
+    settings = Settings(**({"dataset": dataset} if dataset else {}))
+    s = get_split(load_dataset(settings.dataset, settings.data_dir), settings.data_dir, seed)
+    click.echo(f"{split_path(s.dataset, seed)}\n  users {len(s.history)}, test {len(s.test)}, "
+               f"validation {len(s.validation)}, history {sum(map(len, s.history.values()))}, skipped {s.skipped}\n"
+               f"  sha256 {s.sha256}")
+
+
+@command.command("metrics")
+def metrics() -> None:
+    """List the registered metrics: group, direction, inputs, definition."""
+    from eval.metrics import METRICS
+
+    for m in METRICS.values():
+        direction = "higher" if m.higher_is_better else "lower"
+        click.echo(f"{m.name:28} {m.group:13} {direction:6} {m.level:8} {','.join(m.requires):40} {m.description}")

@@ -1,0 +1,75 @@
+"""The LLM preference signal: the model orders the candidate handles (C1, C2, …) by fit, under a schema that
+enumerates exactly those handles. `agent.rank.rank(..., llm_order=...)` fuses the order as a reciprocal rank.
+
+The reply is parsed leniently and everything the model emitted is kept, so the evaluation can count RecLM-eval
+item-id errors (ids outside the candidates, repeated ids, ids from the history) even from a server that ignored
+the constraint."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+
+from agent.explain import Handles, prompt_inputs
+from agent.understand import Request
+from prompts.loader import Template, prompt_hash
+
+
+@dataclass
+class LlmOrder:
+    order: list[str] = field(default_factory=list)  # candidate ids in the model's order, repeats dropped
+    emitted: list[str] = field(default_factory=list)  # every id the model emitted, repeats and strays included
+    raw_reply: str = ""
+    prompt_hash: str = ""
+    error: str | None = None
+
+
+def order_schema(n_candidates: int) -> dict:
+    handles = [f"C{i + 1}" for i in range(n_candidates)]
+    return {"type": "object",
+            "properties": {"order": {"type": "array", "items": {"type": "string", "enum": handles},
+                                     "minItems": 1, "maxItems": n_candidates}},
+            "required": ["order"], "additionalProperties": False}
+
+
+def emitted_ids(handles_out: list[str], handles: Handles) -> list[str]:
+    """Map handles to item ids: C-handles to candidates, h-handles to history items; anything else kept as is."""
+    ids = []
+    for h in handles_out:
+        h = str(h).strip()
+        if (m := re.fullmatch(r"[Cc](\d+)", h)) and 0 < int(m.group(1)) <= len(handles.candidates):
+            ids.append(handles.candidates[int(m.group(1)) - 1].item_id)
+        elif (m := re.fullmatch(r"h(\d+)", h)) and 0 < int(m.group(1)) <= len(handles.history):
+            ids.append(handles.history[int(m.group(1)) - 1].item.item_id)
+        else:
+            ids.append(h)
+    return ids
+
+
+def llm_preference(llm: BaseChatModel, template: Template, request: Request, handles: Handles,
+                   max_new_tokens: int, config: RunnableConfig | None = None) -> LlmOrder:
+    """Ask the model for its order of `handles.candidates`. Never raises: a dead server or a bad reply gives an
+    empty order (the ranking then rests on the other signals) and says why in `error`."""
+    messages = template.render(**prompt_inputs(request, handles))
+    result = LlmOrder(prompt_hash=prompt_hash(messages))
+    schema = order_schema(len(handles.candidates))
+    bound = llm.bind(response_format={"type": "json_schema", "json_schema": {"name": "order", "schema": schema,
+                                                                             "strict": True}},
+                     max_tokens=template.generation.max_new_tokens or max_new_tokens)
+    try:
+        result.raw_reply = str(bound.invoke(messages, config=config).content)
+        data = json.loads(result.raw_reply)
+        order = data.get("order") if isinstance(data, dict) else None
+        if not isinstance(order, list):
+            raise ValueError("no 'order' list in the reply")
+    except Exception as e:  # noqa: BLE001 — a ranking hint must never cost the answer
+        result.error = f"{type(e).__name__}: {e}"[:300]
+        return result
+    result.emitted = emitted_ids(order, handles)
+    candidate_ids = {c.item_id for c in handles.candidates}
+    result.order = list(dict.fromkeys(i for i in result.emitted if i in candidate_ids))
+    return result

@@ -1,0 +1,119 @@
+"""Explain one held-out (user, item) pair through the real chain and record everything its metrics need: the
+model's raw reply and claims (before the verifier's fallback), what the shopper is shown, and the held-out review.
+
+The chain is invoked with the evaluation hook (`candidate_ids`, `history`; see agent/chain.py `Turn.given`): it
+explains exactly the held-out item, for a history that excludes it, and returns the Turn."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.runnables import Runnable
+
+from agent.rank_llm import emitted_ids
+from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from eval.heldout import HeldOut
+from eval.metrics import evaluate, features_in, metric_names, score_example
+from eval.split import Pair
+
+VIEWS = ("raw", "displayed")
+ID_ERROR_METRICS = ("outside_candidates_rate", "duplicate_rate", "in_history_rate")
+
+
+class _Object(list):
+    """A JSON object kept as its (key, value) pairs, so repeated keys stay visible."""
+
+
+def reply_keys(raw: str) -> list[str]:
+    """Top-level keys of the model's JSON reply, in order, repeats kept; [] when it is not a JSON object."""
+    try:
+        top = json.loads(raw, object_pairs_hook=_Object)
+    except ValueError:
+        return []
+    return [str(k) for k, _ in top] if isinstance(top, _Object) else []
+
+
+def _claims(claims) -> list[dict]:
+    return [c.model_dump(exclude_none=True) for c in claims]
+
+
+def explain_pair(chain: Runnable, heldout: HeldOut, pair: Pair, message: str, checker: TextChecker) -> dict[str, Any]:
+    history = heldout.history(pair.user_id)
+    turn = chain.invoke({"message": message, "user_id": pair.user_id, "candidate_ids": [pair.item_id],
+                         "history": history})
+    item = heldout.catalogue.get(pair.item_id)
+    evidence = Evidence(item=item, history={p.item.item_id: p.item for p in turn.history},
+                        facets=turn.request.facets, message=turn.message)
+
+    raw_reason = turn.reasons[0] if turn.reasons else None
+    raw: dict[str, Any] = {"text": "", "claims": [], "problems": []}
+    if raw_reason is not None:
+        supported, unsupported, problems = verify_reason(raw_reason, evidence, checker)
+        raw = {"text": raw_reason.text, "claims": _claims(supported + unsupported), "problems": problems}
+
+    displayed: dict[str, Any] = {"text": "", "claims": [], "unverified": [], "fallback": True, "problems": []}
+    if turn.answer and turn.answer.recommendations and turn.answer.recommendations[0].reasons:
+        shown = turn.answer.recommendations[0].reasons[0]
+        # re-verified here, not trusted: the displayed view checks the verifier's own contract
+        rechecked = [verify_claim(c, evidence) for c in shown.claims]
+        displayed = {"text": shown.text, "claims": _claims(rechecked), "unverified": _claims(shown.unverified),
+                     "fallback": shown.fallback,
+                     "problems": checker.problems(shown.text, [c for c in rechecked if c.verdict == "supported"],
+                                                  evidence)}
+
+    review = heldout.review(pair)
+    return {
+        "user_id": pair.user_id, "item_id": pair.item_id, "review": review,
+        "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_reply, "parsed": raw_reason is not None,
+        "raw": raw, "displayed": displayed,
+        "emitted_ids": emitted_ids(reply_keys(turn.raw_reply), turn.handles) if turn.handles else [],
+        "candidate_ids": [pair.item_id], "history_ids": [p.item.item_id for p in history],
+        "features": {"review": sorted(features_in(review, heldout.features)),
+                     "raw": sorted(features_in(raw["text"], heldout.features)),
+                     "displayed": sorted(features_in(displayed["text"], heldout.features))},
+        "notes": turn.notes, "timings_ms": turn.timings_ms,
+    }
+
+
+def example(row: dict[str, Any], view: str) -> dict[str, Any]:
+    """A sample row seen as the metrics' inputs for one view (raw model output, or what is displayed)."""
+    reason = row[view]
+    return {"claims": reason["claims"], "text_problems": reason["problems"], "generated": reason["text"],
+            "reference": row["review"], "generated_features": row["features"][view],
+            "reference_features": row["features"]["review"], "emitted_ids": row["emitted_ids"],
+            "candidate_ids": row["candidate_ids"], "history_ids": row["history_ids"]}
+
+
+def _names(view: str) -> list[str]:
+    names = metric_names("faithfulness") + metric_names("explanation")
+    # ids are what the model emitted; the displayed answer has no ids of its own to get wrong
+    return names if view == "raw" else [n for n in names if n not in ID_ERROR_METRICS]
+
+
+def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, float]:
+    """Per-sample values of the example-level metrics, for the JSONL (NaN written as null)."""
+    from eval.metrics import get_metric
+
+    scores = {}
+    for view in VIEWS:
+        for name in _names(view):
+            if get_metric(name).level == "example":
+                value = score_example(name, example(row, view), {"feature_vocabulary": features})
+                scores[f"{name}/{view}"] = None if value != value else round(value, 4)
+    return scores
+
+
+def explain_metrics(rows: list[dict[str, Any]], features: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Aggregate metrics of an explanation cell, keyed `metric/view`, each {value, n}; plus diagnostics."""
+    ok = [r for r in rows if "error" not in r]
+    out: dict[str, dict[str, float]] = {}
+    for view in VIEWS:
+        scores = evaluate(_names(view), [example(r, view) for r in ok], {"feature_vocabulary": list(features)})
+        out |= {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
+    n = len(ok)
+    out["parsed_rate"] = {"value": sum(r["parsed"] for r in ok) / n if n else float("nan"), "n": n}
+    out["fallback_rate"] = {"value": sum(r["displayed"]["fallback"] for r in ok) / n if n else float("nan"), "n": n}
+    out["explain_ms_mean"] = {"value": sum(r["timings_ms"].get("explain", 0.0) for r in ok) / n if n else float("nan"),
+                              "n": n}
+    return out

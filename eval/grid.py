@@ -1,0 +1,92 @@
+"""An experiment grid: explanation templates × backends/adapters × datasets, read from a strict YAML file
+(eval/grids/*.yaml). Each explanation cell generates one reason per held-out (user, item) pair; each
+(dataset, backend) also gets one ranking cell: the baselines, whyrec's ranker, and — with a rank template — the LLM
+preference signal, all on the same pairs."""
+
+from __future__ import annotations
+
+import difflib
+from itertools import product
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_MESSAGE = "Recommend something for me based on my past purchases."
+
+
+class BackendSpec(BaseModel):
+    """One LLM configuration; fields left out keep the value from Settings (WHYREC_* / .env)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="short label used in tables and file names")
+    backend: Literal["local", "openai"] = "local"
+    model_dir: Path | None = Field(None, description="local base model dir (default: the converted SmolLM2)")
+    adapter: Path | None = Field(None, description="peft LoRA adapter dir (local backend), relative to the repo")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. a vLLM server")
+    model: str | None = Field(None, description="server model name; with vLLM a LoRA module name")
+
+    def settings_overrides(self) -> dict:
+        overrides = {"backend": self.backend, "model_dir": self.model_dir, "adapter": self.adapter,
+                     "openai_base_url": self.base_url, "openai_model": self.model}
+        return {k: v for k, v in overrides.items() if v is not None}
+
+
+class Grid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    datasets: list[str] = Field(min_length=1)
+    templates: list[str] = Field(min_length=1, description="explanation template ids (prompts/explain_*.yaml)")
+    backends: list[BackendSpec] = Field(min_length=1)
+    rank_template: str | None = Field(None, description="LLM ordering template; None = no LLM ranking signal")
+    target: Literal["test", "validation"] = "test"
+    seed: int = Field(0, description="split tie-breaks and negative sampling")
+    limit: int | None = Field(None, description="first N held-out users (sorted by id); None = all")
+    negatives: int = Field(19, description="sampled negatives per positive in the sampled protocol")
+    message: str = Field(DEFAULT_MESSAGE, description="the shopper message of every evaluated turn; it never "
+                                                       "contains the held-out review (that would leak)")
+    rank_max_attributes: int = Field(4, description="attributes per candidate shown to the LLM ranking step")
+    tasks: list[Literal["explain", "ranking"]] = Field(default_factory=lambda: ["explain", "ranking"])
+
+    @model_validator(mode="after")
+    def _known_templates(self) -> Grid:
+        from prompts.loader import all_templates
+
+        templates = all_templates()
+        for tid, kind in [(t, "explain") for t in self.templates] + [(self.rank_template, "rank")]:
+            if tid is None:
+                continue
+            if tid not in templates:
+                close = difflib.get_close_matches(tid, templates, n=3)
+                raise ValueError(f"unknown template {tid!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+            if templates[tid].kind != kind:
+                raise ValueError(f"template {tid!r} is a {templates[tid].kind} template, expected {kind}")
+        names = [b.name for b in self.backends]
+        if len(set(names)) != len(names):
+            raise ValueError(f"backend names must be unique: {names}")
+        return self
+
+    def explain_cells(self) -> list[tuple[str, BackendSpec, str]]:
+        if "explain" not in self.tasks:
+            return []
+        return list(product(self.datasets, self.backends, self.templates))
+
+    def ranking_cells(self) -> list[tuple[str, BackendSpec]]:
+        if "ranking" not in self.tasks:
+            return []
+        backends = self.backends if self.rank_template else self.backends[:1]  # no LLM signal: one cell is enough
+        return list(product(self.datasets, backends))
+
+
+def load_grid(path: Path) -> Grid:
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a grid file must be a YAML mapping")
+    try:
+        return Grid.model_validate(data)
+    except ValueError as e:
+        raise ValueError(f"{Path(path).name}: {e}") from e

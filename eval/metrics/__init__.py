@@ -1,0 +1,9 @@
+"""Evaluation metrics: pure functions registered by name (`METRICS`), grouped as faithfulness, explanation and
+ranking. Importing the package registers them all."""
+
+from eval.metrics import faithfulness, ranking, text  # noqa: F401  (registration)
+from eval.metrics.features import feature_vocabulary, features_in
+from eval.metrics.registry import METRICS, Metric, Score, evaluate, get_metric, metric_names, register, score_example
+
+__all__ = ["METRICS", "Metric", "Score", "evaluate", "feature_vocabulary", "features_in", "get_metric",
+           "metric_names", "register", "score_example"]

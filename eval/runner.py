@@ -1,0 +1,223 @@
+"""Run a grid: every explanation cell and ranking cell on the same held-out pairs, with tqdm progress, writing
+
+eval/runs/<run_id>/results.json            the grid, the resolved settings, provenance and metrics of every cell
+eval/runs/<run_id>/samples/<cell>.jsonl    one row per held-out pair: raw reply, claims, verdicts, ranks, …
+
+results.json is rewritten after every cell, so an interrupted run keeps what it finished. A pair that fails is
+recorded with its error and counted by reason; it never stops the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from agent.settings import PROJECT_ROOT, Settings
+from eval.grid import BackendSpec, Grid
+from eval.heldout import HeldOut, load_heldout
+
+RUNS_DIR = PROJECT_ROOT / "eval" / "runs"
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=PROJECT_ROOT).stdout
+        except OSError:
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD").strip() or "unknown",
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/inf become null: JSON has no NaN, and a metric that does not apply is 'no value', not a number."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def resolved_settings(settings: Settings) -> dict[str, Any]:
+    return settings.model_dump(mode="json", exclude={"openai_api_key"})
+
+
+def _index_snapshot(dataset: str, settings: Settings) -> str:
+    try:
+        from index.build import index_snapshot
+
+        return index_snapshot(dataset, settings)
+    except Exception as e:  # noqa: BLE001 — provenance must not stop a run
+        return f"unavailable ({type(e).__name__})"
+
+
+class GridRunner:
+    def __init__(self, grid: Grid, settings: Settings | None = None, out_root: Path = RUNS_DIR,
+                 limit: int | None = None, progress: bool = True):
+        self.grid = grid
+        self.base = settings or Settings()
+        self.limit = limit if limit is not None else grid.limit
+        self.progress = progress
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.git = git_state()
+        self.run_id = f"{grid.name}-{stamp}-{self.git['commit'][:8]}"
+        self.run_dir = Path(out_root) / self.run_id
+        self._llms: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+
+    # -- building blocks -------------------------------------------------------------------------------------
+    def settings_for(self, dataset: str, backend: BackendSpec) -> Settings:
+        return self.base.model_copy(update={"dataset": dataset, **backend.settings_overrides()})
+
+    def llm_for(self, dataset: str, backend: BackendSpec):
+        if backend.name not in self._llms:
+            from agent.llm import build_llm
+
+            self._llms[backend.name] = build_llm(self.settings_for(dataset, backend))
+        return self._llms[backend.name]
+
+    def pairs(self, heldout: HeldOut):
+        return heldout.pairs[: self.limit] if self.limit else heldout.pairs
+
+    # -- the run ---------------------------------------------------------------------------------------------
+    def run(self) -> Path:
+        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        self.results = {"run_id": self.run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "git": self.git, "grid": self.grid.model_dump(mode="json"), "limit": self.limit,
+                        "settings": resolved_settings(self.base), "datasets": {}, "cells": []}
+        for dataset in self.grid.datasets:
+            heldout = load_heldout(dataset, self.base.data_dir, self.grid.seed, self.grid.target)
+            split = heldout.split
+            self.results["datasets"][dataset] = {
+                "split_sha256": split.sha256, "split_seed": split.seed, "split_method": split.method,
+                "dataset_fingerprint": split.dataset_fingerprint, "target": self.grid.target,
+                "pairs": len(self.pairs(heldout)), "pairs_available": len(heldout.pairs),
+                "index_snapshot": _index_snapshot(dataset, self.base), "feature_vocabulary": len(heldout.features)}
+            for _, backend, template_id in (c for c in self.grid.explain_cells() if c[0] == dataset):
+                self._record(self.explain_cell(heldout, backend, template_id))
+            for _, backend in (c for c in self.grid.ranking_cells() if c[0] == dataset):
+                self._record(self.ranking_cell(heldout, backend))
+        return self.run_dir
+
+    def _record(self, cell: dict[str, Any]) -> None:
+        self.results["cells"].append(cell)
+        (self.run_dir / "results.json").write_text(json.dumps(_jsonable(self.results), indent=1) + "\n")
+
+    def _provenance(self, heldout: HeldOut, backend: BackendSpec, llm) -> dict[str, Any]:
+        from agent.llm import describe
+
+        name, model, adapter = describe(llm) if llm is not None else ("none", "none", None)
+        info = self.results["datasets"][heldout.dataset.name]
+        return {"backend_name": backend.name, "backend": name, "model": model, "adapter": adapter,
+                "dataset": heldout.dataset.name, "dataset_fingerprint": info["dataset_fingerprint"],
+                "split_sha256": info["split_sha256"], "index_snapshot": info["index_snapshot"],
+                "git_commit": self.git["commit"], "git_dirty": self.git["dirty"],
+                "settings": resolved_settings(self.settings_for(heldout.dataset.name, backend))}
+
+    def explain_cell(self, heldout: HeldOut, backend: BackendSpec, template_id: str) -> dict[str, Any]:
+        from agent.chain import build_chain
+        from agent.llm import describe
+        from agent.verify import TextChecker
+        from eval.explain_eval import example_scores, explain_metrics, explain_pair
+        from prompts.loader import TEMPLATE_DIR, get_template
+
+        dataset = heldout.dataset.name
+        settings = self.settings_for(dataset, backend)
+        template = get_template(template_id)
+        llm = self.llm_for(dataset, backend)
+        chain = build_chain(llm, None, heldout.catalogue, template, settings,
+                            index_snapshot=self.results["datasets"][dataset]["index_snapshot"], backend=describe(llm))
+        checker = TextChecker(heldout.catalogue.vocabulary)
+        cell_id = f"{dataset}__{backend.name}__{template_id}"
+        rows, errors = [], Counter()
+        started = time.perf_counter()
+        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out:
+            for pair in tqdm(self.pairs(heldout), desc=cell_id, unit="pair", disable=not self.progress):
+                try:
+                    row = explain_pair(chain, heldout, pair, self.grid.message, checker)
+                    row["scores"] = example_scores(row, heldout.features)
+                except Exception as e:  # noqa: BLE001 — one bad pair is counted, never fatal
+                    errors[type(e).__name__] += 1
+                    row = {"user_id": pair.user_id, "item_id": pair.item_id, "error": f"{type(e).__name__}: {e}"[:500]}
+                rows.append(row)
+                out.write(json.dumps(_jsonable(row)) + "\n")
+                out.flush()
+        hashes = sorted(r["prompt_hash"] for r in rows if r.get("prompt_hash"))
+        return {
+            "kind": "explain", "cell": cell_id, "dataset": dataset, "backend": backend.name, "template": template_id,
+            "provenance": self._provenance(heldout, backend, llm) | {
+                "template_id": template.id, "template_version": template.version,
+                "template_sha256": _sha256_file(TEMPLATE_DIR / f"{template.id}.yaml"),
+                "prompt_hashes_sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest(),
+                "distinct_prompts": len(set(hashes))},
+            "n": len(rows), "errors": dict(errors), "seconds": round(time.perf_counter() - started, 1),
+            "samples": f"samples/{cell_id}.jsonl", "metrics": explain_metrics(rows, heldout.features),
+        }
+
+    def ranking_cell(self, heldout: HeldOut, backend: BackendSpec) -> dict[str, Any]:
+        from agent.explain import Handles
+        from agent.understand import understand
+        from agent.conversation import Conversation
+        from agent.rank_llm import llm_preference
+        from eval.ranking_eval import rank_pair, ranking_metrics
+        from index.retrieve import Filters, Retriever
+        from prompts.loader import TEMPLATE_DIR, get_template
+
+        dataset = heldout.dataset.name
+        settings = self.settings_for(dataset, backend)
+        retriever = Retriever(dataset, settings)
+        catalogue = heldout.catalogue
+        vectors = retriever.embeddings(list(catalogue.items))
+        llm, ranker, template = None, None, None
+        if self.grid.rank_template:
+            template = get_template(self.grid.rank_template)
+            llm = self.llm_for(dataset, backend)
+
+            def ranker(pair, handles: Handles):
+                request = understand(self.grid.message, catalogue, Conversation(user_id=pair.user_id))
+                shown = Handles(handles.candidates, handles.history[: settings.max_history], [],
+                                self.grid.rank_max_attributes)
+                return llm_preference(llm, template, request, shown, settings.max_new_tokens)
+
+        cell_id = f"{dataset}__{backend.name if template else 'no-llm'}__ranking"
+        rows, errors = [], Counter()
+        started = time.perf_counter()
+        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out:
+            for pair in tqdm(self.pairs(heldout), desc=cell_id, unit="pair", disable=not self.progress):
+                try:
+                    query = heldout.request_text(pair.user_id)
+                    found = retriever.candidates(query, Filters(exclude_ids=sorted(heldout.past_ids(pair.user_id))),
+                                                 len(catalogue.items))
+                    similarity = {c.item.item_id: c.similarity for c in found}
+                    row = rank_pair(heldout, pair, similarity, vectors, settings.rank, self.grid.negatives,
+                                    self.grid.seed, ranker, settings.n_explain_candidates)
+                    row["query"] = query
+                except Exception as e:  # noqa: BLE001
+                    errors[type(e).__name__] += 1
+                    row = {"user_id": pair.user_id, "item_id": pair.item_id, "error": f"{type(e).__name__}: {e}"[:500]}
+                rows.append(row)
+                out.write(json.dumps(_jsonable(row)) + "\n")
+                out.flush()
+        provenance = self._provenance(heldout, backend, llm)
+        if template is not None:
+            provenance |= {"template_id": template.id, "template_version": template.version,
+                           "template_sha256": _sha256_file(TEMPLATE_DIR / f"{template.id}.yaml")}
+        return {"kind": "ranking", "cell": cell_id, "dataset": dataset, "backend": backend.name if template else None,
+                "template": template.id if template else None, "provenance": provenance, "n": len(rows),
+                "errors": dict(errors), "seconds": round(time.perf_counter() - started, 1),
+                "samples": f"samples/{cell_id}.jsonl", "metrics": ranking_metrics(rows)}
