@@ -18,12 +18,13 @@ from agent.conversation import Conversation
 from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
                            render_text)
 from agent.rank import Scored, history_similarity, rank
+from agent.rank_llm import llm_preference
 from agent.schemas import Answer, Provenance, Reason, Recommendation
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.retrieve import Filters, Retriever
-from prompts.loader import Template, prompt_hash
+from prompts.loader import Template, get_template, prompt_hash
 
 _SOFT_FACETS = ("tag", "spec", "genre")  # relaxed first when too few items match
 
@@ -84,6 +85,7 @@ def build_chain(
     backend: tuple[str, str, str | None] = ("local", "unknown", None),
 ) -> Runnable:
     checker = TextChecker(catalogue.vocabulary)
+    rank_template = get_template(settings.rank_template) if settings.rank_template else None
 
     def timed(name: str, turn: Turn, start: float) -> None:
         turn.timings_ms[name] = round((time.perf_counter() - start) * 1000, 1)
@@ -148,7 +150,7 @@ def build_chain(
         timed("retrieve", turn, t0)
         return turn
 
-    def rank_step(turn: Turn) -> Turn:
+    def rank_step(turn: Turn, config: RunnableConfig) -> Turn:
         if turn.request.intent == "why" or not turn.candidates or turn.given:
             return turn
         t0 = time.perf_counter()
@@ -160,8 +162,17 @@ def build_chain(
         past_vecs = np.array([vectors[p.item.item_id] for p in past_with_vec]).reshape(len(past_with_vec),
                                                                                        cand_vecs.shape[1])
         hist_sim = history_similarity(cand_vecs, past_vecs, [p.rating for p in past_with_vec])
-        turn.candidates = rank(items, [s.signals["request"] for s in turn.candidates], hist_sim,
-                               [p.item.item_id for p in past], catalogue, settings.rank)[: settings.k]
+        signals = (items, [s.signals["request"] for s in turn.candidates], hist_sim, [p.item.item_id for p in past],
+                   catalogue, settings.rank)
+        ranked = rank(*signals)
+        if rank_template is not None:  # the LLM's own order of the best few, fused as one more signal
+            shortlist = Handles([s.item for s in ranked[: settings.n_explain_candidates]],
+                                turn.history[: settings.max_history], turn.request.facets, settings.max_attributes)
+            order = llm_preference(llm, rank_template, turn.request, shortlist, settings.max_new_tokens, config)
+            if order.error:
+                turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
+            ranked = rank(*signals, llm_order=order.order or None)
+        turn.candidates = ranked[: settings.k]
         timed("rank", turn, t0)
         return turn
 

@@ -131,3 +131,16 @@ def test_a_conversation_of_another_user_is_not_carried_over():
     assert retriever.history_calls == ["u1"]  # the stranger's turn never read u1's history
     assert all(c.kind != "history" for r in answer.recommendations for c in r.reasons[0].claims)
     assert any("don't know shopper" in n for n in answer.notes)
+
+
+def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
+    settings = Settings(k=2, rank_template="rank_default")
+    settings.rank.llm = 10.0  # let the model's order dominate, to see it act
+    order = json.dumps({"order": ["C4", "C3"]})
+    explain = json.dumps({"C1": {"claims": ["a1"], "text": "x"}, "C2": {"claims": ["a1"], "text": "y"}})
+    chain = build_chain(FakeListChatModel(responses=[order, explain]), MemoryRetriever(), Catalogue(DATASET),
+                        get_template("explain_default"), settings)
+    without = build_chain(FakeListChatModel(responses=[explain]), MemoryRetriever(), Catalogue(DATASET),
+                          get_template("explain_default"), Settings(k=4))
+    shortlist = [r.item_id for r in ask(without, "a gift card").recommendations]
+    assert [r.item_id for r in ask(chain, "a gift card").recommendations] == [shortlist[3], shortlist[2]]
