@@ -88,6 +88,8 @@ def read_interactions(paths: list[Path], report: LoadReport, fields: ReviewField
                 report.repaired["reviews_missing_timestamp"] += 1
             review = join_review(record.get(fields.summary), record.get(fields.text))
             rating = _rating(record.get(fields.rating))
+            if rating is None and record.get(fields.rating) is not None:  # kept, rating unknown: still counted
+                report.repaired["reviews_unparsed_rating"] += 1
             fingerprint = hash((user, item, timestamp, rating, review))
             if fingerprint in seen:
                 report.skipped["reviews_duplicate_interaction"] += 1

@@ -1,0 +1,52 @@
+"""`whyrec bench`: speed benchmarks, printed as a table and written as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("bench")
+@click.option("--only", default=None, metavar="NAMES",
+              help="Comma-separated benchmarks to run (default: all). See the list below.")
+@click.option("--quick", is_flag=True, help="A 3,000-item Steam sample instead of the full 32k (about a minute).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON instead of the table.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the results JSON (default: .whyrec/bench/latest.json).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder holding the steam dataset folder (default ../shared/data).")
+def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data_dir: Path | None) -> None:
+    """Measure how fast whyrec is on this machine and write the figures as JSON.
+
+    \b
+    Benchmarks:
+      index      Steam index build rate (items/s) and the raw MiniLM encode rate on the same texts in the same run;
+                 build_over_encode is the figure that matters (the index adds little beyond encoding).
+      retrieval  filtered top-50 candidates from the 32k-item Steam index: p50/p95 ms over a mix of filters
+                 (query vectors precomputed), and with the query encoding included.
+    The run also records the peak RSS and the machine (cores, CPU, load, date, git commit).
+
+    Everything runs in a temporary Chroma directory: your own index is never touched.
+
+    \b
+    Examples:
+      whyrec bench --quick
+      whyrec bench --only retrieval --json
+    """
+    from agent.settings import Settings
+    from eval.bench import BENCHMARKS, format_table, run_benchmarks, unknown_benchmarks
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    if names and (bad := unknown_benchmarks(names)):
+        click.echo(f"error: unknown benchmark(s) {', '.join(bad)}; known: {', '.join(BENCHMARKS)}", err=True)
+        sys.exit(2)
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    results = run_benchmarks(settings, names, quick=quick, progress=lambda line: click.echo(line, err=True))
+    out = out or settings.home / "bench" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
+    click.echo(f"wrote {out}", err=True)

@@ -1,0 +1,188 @@
+"""The typed retrieval API the chain reads: candidates for a request, one user's history, items and vectors by id.
+
+Every query embedding is computed here (MiniLM, cached) and passed to Chroma, which never embeds anything.
+Similarity = 1 - cosine distance. A user's history is read with `where user_id == X` and nothing else, so no
+request text can widen it to another user's rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.settings import Settings
+from index import embed, store
+from index.models import Interaction, Item
+
+
+class Filters(BaseModel):
+    """Hard constraints on candidates. Every given condition must hold (the facet lists: every value)."""
+
+    price_max: float | None = None
+    price_min: float | None = None
+    brand: str | None = None
+    exclude_brands: list[str] = Field(default_factory=list)
+    category: str | None = None
+    genres: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    specs: list[str] = Field(default_factory=list)
+    exclude_ids: list[str] = Field(default_factory=list)
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    item: Item
+    similarity: float = Field(description="1 - cosine distance to the request")
+    embedding: np.ndarray | None = None
+
+
+class HistoryEntry(BaseModel):
+    item: Item
+    rating: float | None = None
+    timestamp: int = 0
+    review: str = ""
+
+
+def build_where(filters: Filters) -> dict[str, Any] | None:
+    """chromadb 1.x `where`: None for no condition, the bare condition for one, `$and` for two or more (it rejects
+    both a multi-key dict and a one-element `$and`)."""
+    conditions: list[dict[str, Any]] = []
+    if filters.price_max is not None:
+        conditions.append({"price": {"$lte": float(filters.price_max)}})
+    if filters.price_min is not None:
+        conditions.append({"price": {"$gte": float(filters.price_min)}})
+    if filters.brand:
+        conditions.append({"brand": {"$eq": filters.brand}})
+    if filters.exclude_brands:  # $nin also keeps items with no brand at all
+        conditions.append({"brand": {"$nin": list(filters.exclude_brands)}})
+    if filters.category:
+        conditions.append({store.facet_key("category", filters.category): {"$eq": True}})
+    for key, values in (("genre", filters.genres), ("tag", filters.tags), ("spec", filters.specs)):
+        conditions += [{store.facet_key(key, v): {"$eq": True}} for v in dict.fromkeys(values)]
+    if filters.exclude_ids:
+        conditions.append({"item_id": {"$nin": sorted(set(filters.exclude_ids))}})
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+class Retriever:
+    """Read side of one dataset's index (embedded Chroma or a server, by settings)."""
+
+    def __init__(self, dataset: str, settings: Settings, client=None):
+        self.dataset = dataset
+        self.settings = settings
+        self._client = client
+        self.exact_fallbacks = 0  # searches where HNSW came back short and every match was scored exactly
+
+    @cached_property
+    def client(self):
+        return self._client or store.open_client(self.settings)
+
+    @cached_property
+    def items_col(self):
+        return store.get_collection(self.client, store.items_collection_name(self.dataset))
+
+    @cached_property
+    def history_col(self):
+        return store.get_collection(self.client, store.history_collection_name(self.dataset))
+
+    # candidates -----------------------------------------------------------------------------------------------
+
+    def candidates(self, query: str, filters: Filters | None = None, n: int = 50,
+                   with_embeddings: bool = False) -> list[Candidate]:
+        """Top `n` items most similar to `query` that satisfy `filters`, best first."""
+        return self.candidates_for_vector(embed.encode_query(query), filters, n, with_embeddings)
+
+    def candidates_for_vector(self, vector: np.ndarray, filters: Filters | None = None, n: int = 50,
+                              with_embeddings: bool = False) -> list[Candidate]:
+        if n <= 0:
+            return []
+        where = build_where(filters or Filters())
+        include = ["metadatas", "documents", "distances"] + (["embeddings"] if with_embeddings else [])
+        got = self.items_col.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=n,
+                                   where=where, include=include)
+        rows = _query_rows(got, include)
+        if len(rows) < n and where is not None:
+            rows = self._exact_if_short(vector, where, n, rows, with_embeddings)
+        return [Candidate(item=store.item_from_row(r["document"], r["metadata"]),
+                          similarity=1.0 - float(r["distance"]),
+                          embedding=np.asarray(r["embedding"], dtype=np.float32) if with_embeddings else None)
+                for r in rows]
+
+    def _exact_if_short(self, vector: np.ndarray, where: dict, n: int, rows: list[dict],
+                        with_embeddings: bool) -> list[dict]:
+        """A filtered approximate (HNSW) search can return fewer than `n` rows while more match; then score every
+        matching row exactly. Selective filters match few rows, so this stays cheap when it happens."""
+        matching = self.items_col.get(where=where, include=[])["ids"]
+        if len(matching) <= len(rows):
+            return rows
+        self.exact_fallbacks += 1
+        got = self.items_col.get(ids=matching, include=["metadatas", "documents", "embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        similarity = vectors @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(-similarity, kind="stable")[:n]
+        return [{"id": got["ids"][i], "metadata": got["metadatas"][i], "document": got["documents"][i],
+                 "distance": 1.0 - float(similarity[i]), "embedding": vectors[i] if with_embeddings else None}
+                for i in order]
+
+    # items and vectors ----------------------------------------------------------------------------------------
+
+    def get_items(self, ids: list[str]) -> list[Item]:
+        """Items in the order of `ids`; unknown ids are left out."""
+        if not ids:
+            return []
+        got = self.items_col.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
+        by_id = {i: store.item_from_row(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored unit vectors by item id (for history similarity in the ranker); unknown ids are left out."""
+        if not ids:
+            return {}
+        got = self.items_col.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
+    # users ----------------------------------------------------------------------------------------------------
+
+    def history(self, user_id: str) -> list[HistoryEntry]:
+        """This user's interactions, oldest first, with their items. Only rows whose user_id equals `user_id`."""
+        got = self.history_col.get(where={"user_id": {"$eq": user_id}}, include=["metadatas", "documents"])
+        rows = [store.interaction_from_row(d, m) for d, m in zip(got["documents"], got["metadatas"])]
+        rows = [r for r in rows if r.user_id == user_id]  # belt and braces: never hand out another user's row
+        rows.sort(key=lambda r: (r.timestamp, r.item_id))
+        items = {i.item_id: i for i in self.get_items([r.item_id for r in rows])}
+        return [HistoryEntry(item=items[r.item_id], rating=r.rating, timestamp=r.timestamp, review=r.review)
+                for r in rows if r.item_id in items]
+
+    def has_user(self, user_id: str) -> bool:
+        return bool(self.history_col.get(where={"user_id": {"$eq": user_id}}, limit=1, include=[])["ids"])
+
+    def users(self, limit: int | None = None) -> list[str]:
+        """User ids, most interactions first (ties by id), at most `limit`."""
+        ranked = sorted(self._user_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [u for u, _ in ranked[:limit]]
+
+    @cached_property
+    def _user_counts(self) -> Counter[str]:
+        return Counter(row["metadata"]["user_id"] for row in store.iter_rows(self.history_col, include=["metadatas"]))
+
+    def interactions(self) -> list[Interaction]:
+        """Every interaction back from the history collection (co-occurrence statistics without the files)."""
+        return [store.interaction_from_row(r["document"], r["metadata"])
+                for r in store.iter_rows(self.history_col, include=["metadatas", "documents"])]
+
+
+def _query_rows(got: dict, include: list[str]) -> list[dict]:
+    rows = []
+    for n, row_id in enumerate(got["ids"][0]):
+        row = {"id": row_id, "embedding": None}
+        for field in include:
+            row[field[:-1]] = got[field][0][n]
+        rows.append(row)
+    return rows

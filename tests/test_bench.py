@@ -1,0 +1,37 @@
+"""`whyrec bench`: the registry, and a real quick run (3k Steam items, real MiniLM, real Chroma in a temp dir)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import main as cli
+from eval.bench import BENCHMARKS
+
+
+def test_unknown_benchmark_is_a_clear_error():
+    result = CliRunner().invoke(cli, ["bench", "--only", "index,retreival"])
+    assert result.exit_code == 2 and "retreival" in result.stderr and "retrieval" in result.stderr
+
+
+def test_registry_names_index_and_retrieval():
+    assert {"index", "retrieval"} <= set(BENCHMARKS)
+    assert all(b.description for b in BENCHMARKS.values())
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_figures_and_leaves_the_users_index_alone(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--json", "--only", "index,retrieval", "--out", str(out)],
+                                env={"WHYREC_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 0, result.output
+    results = json.loads(out.read_text())
+    assert json.loads(result.stdout) == results
+    index, retrieval = results["benchmarks"]["index"], results["benchmarks"]["retrieval"]
+    assert index["items"] == index["encoded"] == 3000
+    assert index["build_items_per_s"] > 0 and index["encode_items_per_s"] > 0 and 0 < index["build_over_encode"]
+    assert retrieval["items"] == 3000 and retrieval["queries"] >= 100 and retrieval["p50_ms"] > 0
+    assert results["peak_rss_mib"] > 0 and results["machine"]["cores"] >= 1 and results["machine"]["git_commit"]
+    assert not (tmp_path / "home" / "chroma").exists()  # the benchmark's Chroma lived in a temp dir
