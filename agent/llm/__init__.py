@@ -1,0 +1,51 @@
+"""LLM backends behind one interface: both are LangChain `BaseChatModel`s, chosen by `settings.backend`.
+
+The chain composes either the same way:
+
+    llm = build_llm(settings)
+    reply = llm.bind(response_format={"type": "json_schema",
+                                      "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True}}
+                     ).invoke(messages)
+    reply.content                          # the raw JSON text (never parsed or hidden by the backend)
+    reply.usage_metadata                   # input_tokens / output_tokens / total_tokens
+    reply.response_metadata["timing"]      # first_token_s, total_s, tokens_per_s
+
+`max_tokens` may be bound per call on both. Heavy imports happen inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from agent.settings import Settings
+
+BACKENDS = ("local", "openai")
+
+
+def build_llm(settings: Settings) -> BaseChatModel:
+    if settings.backend == "local":
+        from agent.llm.local import LocalChatModel
+
+        return LocalChatModel(model_dir=settings.base_model_dir, adapter=settings.adapter, device=settings.device,
+                              max_new_tokens=settings.max_new_tokens)
+    if settings.backend == "openai":
+        from agent.llm.openai_backend import build_openai_llm
+
+        return build_openai_llm(settings)
+    raise ValueError(f"unknown backend {settings.backend!r}; expected one of {BACKENDS}")
+
+
+def describe(llm: Any) -> tuple[str, str, str | None]:
+    """(backend, model, adapter) for provenance. On the openai backend a LoRA module *is* the model name."""
+    from agent.llm.local import LocalChatModel
+
+    bound = getattr(llm, "bound", llm)  # see through .bind(...)
+    if isinstance(bound, LocalChatModel):
+        return "local", bound.model_name, bound.adapter.name if bound.adapter else None
+    model = getattr(bound, "model_name", None)
+    if model is not None:
+        return "openai", str(model), None
+    return type(bound).__name__, "unknown", None

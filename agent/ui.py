@@ -1,0 +1,286 @@
+"""The Gradio shopping chat: a thin adapter over `Whyrec`.
+
+One `Whyrec` (one loaded model) serves every browser session; what belongs to a session — who the shopper is, their
+`Conversation` — lives in `gr.State`, so sessions never see each other's chat. Choosing another shopper starts a
+fresh conversation. Handlers catch every error, log it with its traceback (stderr and <home>/logs/ui.log) and show
+the shopper a plain sentence instead.
+
+Endpoints (gradio_client): `/choose_shopper(user_id)` then `/respond(message, chat)` are the chat, with the client's
+session holding the conversation; `/recommend(user_id, message) -> dict` is one stateless, non-streaming turn
+returning `Answer.model_dump()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.conversation import Conversation
+from agent.schemas import Answer
+from agent.service import Progress, Token
+from agent.ui_cards import CSS, CardContext, PastItem, answer_html, esc, message_html, stars
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from agent.service import Whyrec
+
+log = logging.getLogger("whyrec.ui")
+
+NEW_SHOPPER = "New shopper"
+MODEL_QUEUE = "model"  # every event that runs the chain shares this queue: one model, one set of cores
+SHOWN_MESSAGE_CHARS = 400  # a pasted essay is echoed clipped; the chain reads up to settings.max_message_chars
+FIRST_REQUEST = {  # a request that makes sense for each shipped catalogue; refinements work for any of them
+    "amazon2018_gift_cards": "a birthday gift card under $50",
+    "steam": "a co-op strategy game under $20",
+    "amazon2023_health_personal_care_meta": "an unscented moisturiser under $15",
+}
+REFINEMENTS = ["cheaper", "another brand", "why the second one?"]
+EMPTY_MESSAGE = ("Tell me what you're looking for — an occasion, a budget, a brand — "
+                 "and I'll pick items and show why.")
+FAILED = ("Sorry, something went wrong on my side ({kind}). Nothing was lost: the page still works, and you can "
+          "try again or rephrase.")
+
+
+@dataclass
+class Session:
+    """Per-browser state: who the shopper is, their past items (for citations) and their conversation."""
+
+    user_id: str | None = None
+    known: bool = False
+    past: dict[str, PastItem] = field(default_factory=dict)
+    conversation: Conversation = field(default_factory=Conversation)
+
+
+def shopper_id(choice: str | None) -> str | None:
+    choice = (choice or "").strip()
+    return None if not choice or choice == NEW_SHOPPER else choice
+
+
+def start_session(whyrec: Whyrec, choice: str | None) -> Session:
+    """A fresh session for the chosen shopper, with their rated items when the dataset knows them."""
+    user_id = shopper_id(choice)
+    session = Session(user_id=user_id, conversation=Conversation(user_id=user_id))
+    if user_id and whyrec.retriever.has_user(user_id):
+        session.known = True
+        session.past = {h.item.item_id: PastItem(title=h.item.title, rating=h.rating)
+                        for h in whyrec.retriever.history(user_id)}
+    return session
+
+
+def history_panel(session: Session, limit: int = 8) -> str:
+    if session.user_id is None:
+        return '<div class="wr-history-panel"><b>New shopper</b>: picks rest on your request and what is popular.</div>'
+    if not session.known:
+        return (f'<div class="wr-history-panel"><b>{esc(session.user_id)}</b> is not in this dataset; '
+                "you'll be treated as a new shopper.</div>")
+    latest_first = list(session.past.values())[::-1]  # the retriever returns oldest first
+    rows = "".join(f'<li><span class="wr-stars">{esc(stars(p.rating))}</span>{esc(p.title)}</li>'
+                   for p in latest_first[:limit])
+    more = f"<li>… and {len(session.past) - limit} more</li>" if len(session.past) > limit else ""
+    return (f'<div class="wr-history-panel"><b>{esc(session.user_id)}</b> has rated {len(session.past)} '
+            f"item{'s' if len(session.past) != 1 else ''}, latest first:<ul>{rows}{more}</ul></div>")
+
+
+def card_context(whyrec: Whyrec, session: Session) -> CardContext:
+    """Past items and the facet labels of the turn just answered ("cheaper than $25")."""
+    past = dict(session.past)
+    last = session.conversation.last()
+    facets = last.request.facets if last else []
+    for item_id in getattr(last.request, "mentioned_item_ids", []) if last else []:
+        if item_id not in past and (item := whyrec.catalogue.get(item_id)) is not None:
+            past[item_id] = PastItem(title=item.title)
+    return CardContext(past=past, facet_labels={(f.key, f.value): f.label for f in facets})
+
+
+def shown_message(message: str) -> str:
+    if len(message) <= SHOWN_MESSAGE_CHARS:
+        return esc(message)
+    return f"{esc(message[:SHOWN_MESSAGE_CHARS])}… <i>({len(message):,} characters)</i>"
+
+
+def timings_line(answer: Answer) -> str:
+    """The progress bubble's final title; Gradio appends the total duration itself."""
+    steps = " · ".join(f"{k} {v / 1000:.1f} s" if v >= 1000 else f"{k} {v:.0f} ms"
+                       for k, v in answer.timings_ms.items())
+    return f"Checked and done — {steps}" if steps else "Done"
+
+
+def respond_events(whyrec: Whyrec, message: str, history: list, session: Session):
+    """The chat turn as a generator of (history, session, answer_json): progress first, then the cards."""
+    history = list(history or [])
+    message = (message or "").strip()
+    if not message:
+        history.append({"role": "assistant", "content": message_html(EMPTY_MESSAGE)})
+        yield history, session, None
+        return
+    history.append({"role": "user", "content": shown_message(message)})
+    progress = {"role": "assistant", "content": "", "metadata": {"title": "Working on it…", "status": "pending"}}
+    history.append(progress)
+    yield history, session, None
+    started, steps, n_tokens, answer = time.perf_counter(), [], 0, None
+    try:
+        for event in whyrec.stream(message, session.user_id, session.conversation):
+            if isinstance(event, Answer):
+                answer = event
+            elif isinstance(event, Progress):
+                steps.append(event.label)
+                progress["metadata"]["title"] = event.label
+                progress["content"] = "\n".join(f"- {s}" for s in steps)
+                yield history, session, None
+            elif isinstance(event, Token):
+                n_tokens += 1
+                if n_tokens % 8 == 0:  # a re-render per token would cost more than the token
+                    progress["metadata"]["title"] = f"Explaining with cited facts… ({n_tokens} tokens)"
+                    yield history, session, None
+        if answer is None:
+            raise RuntimeError("the chain finished without an answer")
+    except Exception as e:  # the shopper gets a sentence; the log gets the traceback
+        log.exception("chat turn failed (user %s)", session.user_id)
+        progress["metadata"].update(title="Stopped", status="done")
+        history.append({"role": "assistant", "content": message_html(FAILED.format(kind=type(e).__name__), "error")})
+        yield history, session, None
+        return
+    wall_s = time.perf_counter() - started
+    log.info("turn user=%s wall_s=%.2f timings_ms=%s", session.user_id, wall_s, answer.timings_ms)
+    progress["metadata"].update(title=timings_line(answer), status="done", duration=round(wall_s, 1))
+    history.append({"role": "assistant", "content": answer_html(answer, card_context(whyrec, session))})
+    yield history, session, answer.model_dump(mode="json")
+
+
+def recommend_once(whyrec: Whyrec, user_id: str, message: str) -> dict[str, Any]:
+    """One stateless turn for API clients: the structured answer, or a gr.Error with a plain sentence."""
+    import gradio as gr
+
+    message = (message or "").strip()
+    if not message:
+        raise gr.Error(EMPTY_MESSAGE)
+    try:
+        user, started = shopper_id(user_id), time.perf_counter()
+        answer = whyrec.ask(message, user_id=user, conversation=Conversation(user_id=user))
+        log.info("api turn user=%s wall_s=%.2f timings_ms=%s", user, time.perf_counter() - started, answer.timings_ms)
+        return answer.model_dump(mode="json")
+    except Exception as e:
+        log.exception("api turn failed (user %s)", user_id)
+        raise gr.Error(FAILED.format(kind=type(e).__name__)) from None
+
+
+def theme() -> gr.themes.Base:
+    import gradio as gr
+
+    # System fonts only: the default theme asks Google Fonts, which an offline machine cannot reach.
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate",
+                          font=["Inter", "ui-sans-serif", "system-ui", "Segoe UI", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
+    import gradio as gr
+
+    settings = whyrec.settings
+    users = whyrec.retriever.users(user_limit)
+    examples = [FIRST_REQUEST.get(settings.dataset, "something under $30")] + REFINEMENTS
+
+    def choose_shopper(choice: str | None):
+        try:
+            session = start_session(whyrec, choice)
+        except Exception as e:
+            log.exception("could not load shopper %r", choice)
+            session = Session(user_id=shopper_id(choice), conversation=Conversation(user_id=shopper_id(choice)))
+            return session, [], message_html(FAILED.format(kind=type(e).__name__), "error"), None
+        return session, [], history_panel(session), None
+
+    def respond(message: str, history: list, session: Session | None):
+        session = session or Session()
+        for chat, state, answer_json in respond_events(whyrec, message, history, session):
+            yield chat, state, answer_json, ""
+
+    def recommend(user_id: str, message: str) -> dict:
+        """One turn without chat state: the structured answer (recommendations, claims with verdicts, provenance)."""
+        return recommend_once(whyrec, user_id, message)
+
+    with gr.Blocks(title="whyrec — picks that show their evidence", analytics_enabled=False) as demo:
+        session = gr.State(Session())
+        gr.HTML(f'<div class="wr-header"><h1>whyrec</h1><p>Recommendations that show their evidence: every reason '
+                f"cites the item's real attributes and your real history, checked before it is shown.</p>"
+                f'<p class="wr-meta">catalogue <b>{esc(settings.dataset)}</b> · model <b>{esc(settings.backend)}</b>'
+                f"{' · ' + esc(settings.openai_base_url) if settings.backend == 'openai' else ''}</p></div>")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=260):
+                shopper = gr.Dropdown([NEW_SHOPPER] + users, value=NEW_SHOPPER, label="Who are you?",
+                                      info=f"{len(users)} shoppers from the dataset; type any id.",
+                                      allow_custom_value=True, elem_id="wr-shopper")
+                past = gr.HTML(history_panel(Session()), elem_id="wr-past")
+                gr.Markdown("**Try**: a request, then a refinement.")
+                example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in examples]
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Chat", show_label=False, height="76vh", min_height=480, elem_id="wr-chat",
+                                  latex_delimiters=[], feedback_options=None, buttons=["copy"], placeholder=(
+                                      f"<b>Ask for something</b><br>e.g. “{esc(examples[0])}”, then "
+                                      "“cheaper” or “why the second one?”"))
+                with gr.Row():
+                    box = gr.Textbox(placeholder="What are you shopping for?", show_label=False, scale=5,
+                                     autofocus=True, elem_id="wr-message", submit_btn=False)
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="wr-send")
+                with gr.Accordion("Answer JSON — claims, verdicts, provenance", open=False):
+                    answer_json = gr.JSON(label="Last answer", elem_id="wr-json")
+
+        shopper.change(choose_shopper, shopper, [session, chat, past, answer_json], api_name="choose_shopper",
+                       concurrency_limit=4, concurrency_id="shopper")
+        turn = dict(fn=respond, inputs=[box, chat, session], outputs=[chat, session, answer_json, box],
+                    concurrency_id=MODEL_QUEUE)
+        box.submit(**turn, api_name="respond")
+        send.click(**turn, api_name=False)
+        for button in example_buttons:
+            button.click(lambda b=button.value: b, None, box, api_name=False, queue=False).then(
+                **turn, api_name=False)
+        gr.api(recommend, api_name="recommend", concurrency_id=MODEL_QUEUE)
+    return demo
+
+
+def configure_logging(home: Path) -> Path:
+    path = home / "logs" / "ui.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in log.handlers):
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.addHandler(logging.StreamHandler())
+        log.setLevel(logging.INFO)
+    return path
+
+
+def warm_up(whyrec: Whyrec) -> None:
+    """Load catalogue, index, embedder and model now, once: the first shopper should not wait for them, and
+    sessions must not race to build the shared objects (cached properties are not locked)."""
+    whyrec.chain
+    whyrec.retriever.candidates("gift", None, 1)  # opens Chroma and loads MiniLM
+    load = getattr(whyrec.llm, "loaded", None)  # the local backend loads its weights lazily; a server has none
+    if callable(load):
+        load()
+
+
+def launch(whyrec: Whyrec, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           concurrency: int = 1, user_limit: int = 200, block: bool = True) -> tuple[gr.Blocks, str]:
+    """Build the app around an already-built Whyrec and serve it. Returns (app, local url).
+
+    `concurrency` is how many chain runs may proceed at once across all sessions (see agent/commands/chat.py)."""
+    configure_logging(whyrec.settings.home)
+    warm_up(whyrec)
+    demo = build_app(whyrec, user_limit)
+    demo.queue(default_concurrency_limit=concurrency)
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block,
+                            theme=theme(), css=CSS + PAGE_CSS, ssr_mode=False, show_error=False, quiet=not block,
+                            footer_links=["api"])
+    return demo, url
+
+
+PAGE_CSS = """
+.wr-header h1 { margin: 0; font-size: 1.9em; letter-spacing: -.02em; }
+.wr-header p { margin: 2px 0; opacity: .8; }
+.wr-header .wr-meta { font-size: .85em; opacity: .6; }
+#wr-chat .message-wrap .bot { max-width: 100%; }
+"""
