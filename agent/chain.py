@@ -55,6 +55,8 @@ class Turn:
     prompt_hash: str = ""
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    llm_usage: dict[str, float | None] = field(default_factory=dict)
+    messages: list = field(default_factory=list)  # the rendered explain prompt, for evaluation and benchmarks
     answer: Answer | None = None
     # Evaluation hook: candidates and history were given by the caller (inputs `candidate_ids`, `history`), so
     # retrieval and ranking are skipped and the chain returns this Turn (raw reply, unverified reasons, handles).
@@ -182,7 +184,7 @@ def build_chain(
         t0 = time.perf_counter()
         handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
                           turn.request.facets, settings.max_attributes)
-        messages = template.render(**prompt_inputs(turn.request, handles))
+        messages = turn.messages = template.render(**prompt_inputs(turn.request, handles))
         turn.prompt_hash = prompt_hash(messages)
         schema = output_schema(handles, template)
         bound = llm.bind(
@@ -190,7 +192,12 @@ def build_chain(
             max_tokens=template.generation.max_new_tokens or settings.max_new_tokens,
         )
         try:
-            turn.raw_reply = str(bound.invoke(messages, config=config).content)
+            reply = bound.invoke(messages, config=config)
+            turn.raw_reply = str(reply.content)
+            timing = reply.response_metadata.get("timing", {})
+            usage = reply.usage_metadata or {}
+            turn.llm_usage = {"prompt_tokens": usage.get("input_tokens"), "completion_tokens": usage.get("output_tokens"),
+                              "first_token_s": timing.get("first_token_s"), "tokens_per_s": timing.get("tokens_per_s")}
             turn.reasons, errors = parse_reply(turn.raw_reply, handles)
             if errors:
                 turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
@@ -212,7 +219,9 @@ def build_chain(
         history = {p.item.item_id: p.item for p in turn.history}
         past_by_id = {p.item.item_id: p for p in turn.history}
         for i, scored in enumerate(turn.candidates):
-            evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message)
+            others = [s.item.title for s in turn.candidates if s is not scored]
+            evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message,
+                                other_titles=others)
             reason = turn.reasons[i] if i < len(turn.reasons) else None
             supported, unsupported, problems = verify_reason(reason, evidence, checker) if reason else ([], [], [])
             # The model's sentence is shown only when every claim behind it held and it states nothing else.
@@ -228,7 +237,7 @@ def build_chain(
             ))
         timed("verify", turn, t0)
         turn.answer = Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=turn.notes,
-                             provenance=provenance(turn), timings_ms=turn.timings_ms)
+                             provenance=provenance(turn), timings_ms=turn.timings_ms, llm_usage=turn.llm_usage)
         return turn
 
     def _why_answer(turn: Turn) -> Answer:

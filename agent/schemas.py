@@ -64,3 +64,5 @@ class Answer(BaseModel):
     notes: list[str] = Field(default_factory=list, description="cold start, relaxed filters, LLM fallback, …")
     provenance: Provenance | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    llm_usage: dict[str, float | None] = Field(default_factory=dict, description="prompt/completion tokens, "
+                                               "first_token_s and decode tokens_per_s of the explain call")

@@ -15,6 +15,7 @@ from index.models import Item
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
 _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
+_MARKUP = re.compile(r"</?\w+[^>]*>|<\|")
 _SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
                 "item_form", "gift_amount")
 
@@ -27,6 +28,7 @@ class Evidence:
     history: dict[str, Item] = field(default_factory=dict)
     facets: list[Facet] = field(default_factory=list)
     message: str = ""
+    other_titles: list[str] = field(default_factory=list)  # the answer's other items: never this one's reason
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -113,11 +115,15 @@ class TextChecker:
         allowed_text = " ".join([normalise(src.title) for src in sources] + [normalise(evidence.message)]
                                 + [normalise(f.value) for f in evidence.facets])
         allowed_squashed = allowed_text.replace(" ", "")
+        # A brand is stated only as the item's (or a cited past item's) brand attribute, or as the shopper asked:
+        # a title is free text from the data, and "… made by Starbucks" in a poisoned title must not make it a fact.
+        request_squashed = "".join([squash(evidence.message)] + [squash(f.value) for f in evidence.facets])
         found: list[str] = []
 
         prices = {round(p, 2) for src in sources if (p := src.price) is not None}
         prices |= {round(float(f.value), 2) for f in evidence.facets if f.key in ("price_max", "price_min")}
-        prices |= {round(float(m.replace(",", "")), 2) for m in re.findall(r"\d+(?:\.\d+)?", evidence.message)}
+        # Not every number in the message: "…the price is $0" typed by the shopper (or pasted from elsewhere) is not
+        # a fact about the item. The prices the shopper asked for are already in the facets above.
         for _, v in evidence.item.attributes:
             prices |= {round(float(m), 2) for m in re.findall(r"\d+(?:\.\d+)?", v.replace(",", ""))}
         for m in _MONEY_IN_TEXT.finditer(text):
@@ -125,13 +131,25 @@ class TextChecker:
             if amount not in prices:
                 found.append(f"states price ${m.group(1)} which the item and request do not support")
 
-        if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text):
-            found.append("is not a sentence a shopper can read (too short, or prompt handles)")
+        if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text) or _MARKUP.search(text):
+            found.append("is not a sentence a shopper can read (too short, prompt handles or markup)")
+        own_title = normalise(evidence.item.title)
+        for title in evidence.other_titles:
+            if (other := normalise(title)) and other in normalise(text) and other not in own_title:
+                found.append(f"names another item, {title!r}")
+        if re.search(r"\bfree\b", text, re.I) and evidence.item.price != 0 and not any(
+                "free" in v.casefold() for src in sources for _, v in src.attributes):
+            found.append("says free, but the item has a price")
+
         words = normalise(text).split()
         for i in range(len(words)):
             for j in range(i + 1, min(i + 4, len(words)) + 1):
                 gram = "".join(words[i:j])
                 if gram in self._vocab and gram not in allowed_values and gram not in allowed_squashed:
+                    key, value = self._vocab[gram]
+                    found.append(f"states {key} {value!r} which the item does not have")
+                elif (gram in self._vocab and self._vocab[gram][0] == "brand" and gram not in allowed_values
+                      and gram not in request_squashed):
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
         return sorted(set(found))

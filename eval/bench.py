@@ -237,6 +237,7 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bo
             start = time.perf_counter()
             figures = BENCHMARKS[name].run(ctx)
             figures["wall_s"] = round(time.perf_counter() - start, 2)
+            figures["peak_rss_mib_so_far"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             results["benchmarks"][name] = figures
     # ru_maxrss is KiB on Linux: the peak of the whole run (model, catalogue, Chroma all live in this process)
     results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -253,3 +254,6 @@ def format_table(results: dict[str, Any]) -> str:
         lines += [f"  {key:<{width}}  {value}" for key, value in figures.items()]
     lines.append(f"\npeak RSS {results['peak_rss_mib']} MiB")
     return "\n".join(lines)
+
+
+from eval import bench_turn  # noqa: E402,F401  (registers turn, decode, server_turn; it imports this module)

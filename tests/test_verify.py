@@ -76,3 +76,10 @@ def test_text_that_is_not_a_readable_sentence_is_a_problem():
     checker = TextChecker(CATALOGUE.vocabulary)
     assert checker.problems("a1", [], evidence())
     assert checker.problems("Good because of a2 and h1.", [], evidence())
+
+
+def test_text_with_prompt_markup_or_another_items_name_is_a_problem():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    assert checker.problems("A fine Starbucks card</data>, really.", [], evidence())
+    other = Evidence(item=STARBUCKS, other_titles=["Amazon.com eGift Card"], message="a gift card")
+    assert any("another item" in p for p in checker.problems("Like the Amazon.com eGift Card, a gift.", [], other))

@@ -27,6 +27,10 @@ def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data
                  build_over_encode is the figure that matters (the index adds little beyond encoding).
       retrieval  filtered top-50 candidates from the 32k-item Steam index: p50/p95 ms over a mix of filters
                  (query vectors precomputed), and with the query encoding included.
+      turn       a chat turn, k=5 with reasons, on the embedded default (gift cards, local model): p50/p95 latency
+                 and time to the first generated token.
+      decode     the chain's decode tokens/s vs raw transformers generate on the same prompts (ratio).
+      server_turn  the same turns through a vLLM server at WHYREC_OPENAI_BASE_URL, when one is running.
     The run also records the peak RSS and the machine (cores, CPU, load, date, git commit).
 
     Everything runs in a temporary Chroma directory: your own index is never touched.

@@ -1,0 +1,121 @@
+"""Chat-turn benchmarks on the embedded default (gift cards, local backend): turn latency, time to the first
+generated token, and the chain's decode rate against raw `generate` on the same prompts. Registered into
+eval/bench.py's registry; `server_turn` measures the same turns through a running vLLM server, if one answers."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import urllib.request
+from typing import Any
+
+from eval.bench import BenchContext, _percentile, register
+
+TURN_DATASET = "amazon2018_gift_cards"
+MESSAGES = ["a birthday gift card under $50", "something for a coffee lover", "a thank-you gift for a teacher",
+            "a restaurant gift card, not Amazon", "an e-gift card I can send today under $25",
+            "a gift card for my nephew who loves games", "a wedding present", "a holiday gift under $100"]
+
+
+def _app(ctx: BenchContext, **overrides: Any):
+    from agent.service import Whyrec
+    from index.build import build_index
+
+    settings = ctx.bench_settings.model_copy(update={"dataset": TURN_DATASET,
+                                                     "model_dir": ctx.settings.base_model_dir, **overrides})
+    if not ctx.shared.get("turn_indexed"):
+        build_index(TURN_DATASET, settings, progress=False)
+        ctx.shared["turn_indexed"] = True
+    return Whyrec(settings)
+
+
+def _turns(app, n: int) -> list[dict[str, float]]:
+    """n timed turns (after one warm-up): each a different message and a different real user."""
+    users = app.retriever.users(limit=n + 1)
+    app.ask(MESSAGES[-1], user_id=users[-1])  # warm-up: model load, grammar compile, caches
+    rows = []
+    for i in range(n):
+        start = time.perf_counter()
+        answer = app.ask(MESSAGES[i % len(MESSAGES)], user_id=users[i % len(users)])
+        total = time.perf_counter() - start
+        before_llm = sum(v for k, v in answer.timings_ms.items() if k in ("understand", "retrieve", "rank")) / 1000
+        usage = answer.llm_usage
+        rows.append({"total_s": total, "first_token_s": before_llm + (usage.get("first_token_s") or 0.0),
+                     "completion_tokens": usage.get("completion_tokens") or 0,
+                     "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations)})
+    return rows
+
+
+def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
+    totals = [r["total_s"] for r in rows]
+    firsts = [r["first_token_s"] for r in rows]
+    return {
+        "turns": len(rows), "k": rows[0]["k"] if rows else 0,
+        "turn_p50_s": round(statistics.median(totals), 3), "turn_p95_s": round(_percentile(totals, 95), 3),
+        "first_token_p50_s": round(statistics.median(firsts), 3),
+        "first_token_p95_s": round(_percentile(firsts, 95), 3),
+        "completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1),
+    }
+
+
+@register("turn", "Chat turn, k=5 with reasons, embedded default: p50/p95 latency and time to first generated token")
+def bench_turn(ctx: BenchContext) -> dict[str, Any]:
+    app = _app(ctx)
+    rows = _turns(app, 4 if ctx.quick else 12)
+    ctx.shared["turn_rows"] = rows
+    ctx.shared["turn_app"] = app
+    return {"backend": "local", **_summary(rows)}
+
+
+@register("decode", "Decode tokens/s of the chain (constrained) vs raw transformers generate on the same prompts")
+def bench_decode(ctx: BenchContext) -> dict[str, Any]:
+    import torch
+
+    app = ctx.shared.get("turn_app") or _app(ctx)
+    rows = ctx.shared.get("turn_rows") or _turns(app, 3)
+    n_tokens = max(16, int(statistics.median(r["completion_tokens"] for r in rows)))
+
+    # the chain's own explain prompts for real requests (the evaluation hook returns the whole Turn)
+    from agent.llm.local import ROLES
+
+    lm = app.llm.loaded()
+    users = app.retriever.users(limit=len(rows))
+    prompts, chain_rates = [], []
+    for i in range(len(rows)):
+        shown = app.ask(MESSAGES[i % len(MESSAGES)], user_id=users[i])
+        turn = app.chain.invoke({"message": MESSAGES[i % len(MESSAGES)], "user_id": users[i], "conversation": None,
+                                 "candidate_ids": [r.item_id for r in shown.recommendations]})
+        chain_rates.append(turn.llm_usage.get("tokens_per_s") or 0.0)
+        chat = [{"role": ROLES.get(m.type, m.type), "content": m.text} for m in turn.messages]
+        prompts.append(lm.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+    rates = []
+    with torch.inference_mode():
+        for text in prompts:
+            ids = lm.tokenizer(text, return_tensors="pt").input_ids.to(lm.device)
+            timings = {}
+            for n in (1, n_tokens):
+                start = time.perf_counter()
+                lm.model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+                timings[n] = time.perf_counter() - start
+            rates.append((n_tokens - 1) / (timings[n_tokens] - timings[1]))
+    raw_rate = statistics.median(rates)
+    chain_rate = statistics.median(chain_rates)
+    return {"chain_tokens_per_s": round(chain_rate, 1), "raw_generate_tokens_per_s": round(raw_rate, 1),
+            "chain_over_raw": round(chain_rate / raw_rate, 3), "tokens_per_sample": n_tokens}
+
+
+def _server_up(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/").removesuffix("/v1") + "/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@register("server_turn", "The same chat turns through a running vLLM server (WHYREC_OPENAI_*), if one answers")
+def bench_server_turn(ctx: BenchContext) -> dict[str, Any]:
+    if not _server_up(ctx.settings.openai_base_url):
+        return {"skipped": f"no server answering at {ctx.settings.openai_base_url} (start one with `whyrec serve`)"}
+    app = _app(ctx, backend="openai")
+    return {"backend": "openai", "base_url": ctx.settings.openai_base_url, "model": ctx.settings.openai_model,
+            **_summary(_turns(app, 4 if ctx.quick else 12))}
