@@ -111,7 +111,8 @@ class TextChecker:
     def problems(self, text: str, claims: list[Claim], evidence: Evidence) -> list[str]:
         sources = [evidence.item] + [evidence.history[c.history_item_id] for c in claims
                                      if c.kind == "history" and c.history_item_id in evidence.history]
-        allowed_values = {squash(v) for src in sources for _, v in src.attributes}
+        # a value like "Cherry, Grape" supports "Cherry" and "Grape" too
+        allowed_values = {squash(part) for src in sources for _, v in src.attributes for part in [v, *v.split(",")]}
         allowed_text = " ".join([normalise(src.title) for src in sources] + [normalise(evidence.message)]
                                 + [normalise(f.value) for f in evidence.facets])
         allowed_squashed = allowed_text.replace(" ", "")

@@ -43,10 +43,16 @@ def command(settings, user_id: str | None, k: int | None, as_json: bool, message
       whyrec ask --dataset amazon2018_gift_cards --user A1B2C3 "a birthday gift card under $50"
     """
     from agent.service import Whyrec
+    from index.build import IndexNotBuilt
+    from index.loaders import DatasetError
 
     if k is not None:
         settings.k = k
-    answer = Whyrec(settings).ask(message, user_id=user_id)
+    try:
+        answer = Whyrec(settings).ask(message, user_id=user_id)
+    except (DatasetError, IndexNotBuilt) as e:  # a wrong --dataset or a missing index: a sentence, not a traceback
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     else:

@@ -1,0 +1,89 @@
+"""`whyrec train`: LoRA-tune the base model to explain in the chain's own format, from real reviews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agent.settings import PROJECT_ROOT
+
+DEFAULT_OUT = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"
+
+
+@click.command("train")
+@click.option("--base", type=click.Path(path_type=Path), default=None,
+              help="Base model dir (default: the SmolLM2 converted by `whyrec setup`).")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="Where the adapter and train_config.json go.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets (default ../shared/data).")
+@click.option("--steps", type=int, default=200, show_default=True, help="Optimizer steps.")
+@click.option("--batch", type=int, default=4, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, cosine decay).")
+@click.option("--rank", type=click.Choice(["8", "16", "32", "64"]), default="8", show_default=True,
+              help="LoRA rank (values vLLM's --max-lora-rank accepts).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
+@click.option("--max-len", type=int, default=1024, show_default=True,
+              help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
+@click.option("--max-candidates", type=int, default=5, show_default=True, help="Candidates per example (up to).")
+@click.option("--max-history", type=int, default=8, show_default=True, help="History items per example (up to).")
+@click.option("--n-catalogue", type=int, default=300, show_default=True,
+              help="Examples each from the H&PC and Steam catalogues (0: Gift Cards only).")
+@click.option("--limit", type=int, default=None, help="Train on the first N examples only (a quick slice).")
+@click.option("--time-limit", type=float, default=None, help="Stop training after this many seconds (and save).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_candidates, max_history, n_catalogue,
+            limit, time_limit, device, quiet) -> None:
+    """Build training examples from real Gift Cards reviews (held-out test and validation pairs excluded) and
+    the H&PC and Steam catalogues, train a LoRA adapter on q/k/v/o with loss on the reply only, and save it
+    with train_config.json (data hash, split hash, seed, steps, loss curve).
+
+    \b
+    Example:
+      whyrec train --steps 200 --out agent/adapters/whyrec-gift
+      WHYREC_ADAPTER=agent/adapters/whyrec-gift whyrec ask "a gift card under $50"
+    """
+    import json
+    import platform
+
+    import torch
+
+    from agent.settings import Settings
+    from agent.train.data import Shape, build_examples
+    from agent.train.loop import TrainConfig, config_record, train
+    from prompts.loader import get_template
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    template = get_template(settings.template)
+    shape = Shape(max_candidates=max_candidates, max_history=max_history, max_attributes=settings.max_attributes)
+    click.echo("building examples …")
+    built, split = build_examples(settings.data_dir, template, seed=seed, shape=shape, n_catalogue=n_catalogue)
+    examples = built.examples[:limit] if limit else built.examples
+    click.echo(f"{len(examples)} examples (data hash {built.data_hash[:12]}); {dict(built.counts)}")
+    config = TrainConfig(base=base or settings.base_model_dir, out=out, steps=steps, batch=batch, lr=lr,
+                         rank=int(rank), alpha=2 * int(rank), seed=seed, max_len=max_len, device=device,
+                         time_limit_s=time_limit)
+    result = train(config, examples, built.validation, progress=not quiet)
+    record = {
+        "config": config_record(config),
+        "template": {"id": template.id, "version": template.version},
+        "data": {"hash": built.data_hash, "examples": len(examples), "trained_on": result.n_train,
+                 "dropped_too_long": result.dropped_too_long, "limit": limit, "counts": dict(built.counts),
+                 "shape": vars(shape), "n_catalogue": n_catalogue},
+        "split": {"dataset": split.dataset, "seed": split.seed, "sha256": split.sha256,
+                  "excluded": "test and validation pairs (eval.split.held_out_pairs)"},
+        "steps_done": result.steps_done,
+        "train_seconds": result.seconds,
+        "seconds_per_step": round(result.seconds / max(1, result.steps_done), 2),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "eval_loss_validation_pairs": {"before": result.eval_loss_before, "after": result.eval_loss_after,
+                                       "n": min(config.n_eval, len(built.validation))},
+        "losses": result.losses,
+    }
+    (out / "train_config.json").write_text(json.dumps(record, indent=1) + "\n")
+    first, last = result.losses[:5], result.losses[-5:]
+    click.echo(f"{result.steps_done} steps in {result.seconds:.0f} s; loss {sum(first) / len(first):.3f} (first 5) -> "
+               f"{sum(last) / len(last):.3f} (last 5); validation loss {result.eval_loss_before} -> "
+               f"{result.eval_loss_after}; saved {out}")

@@ -1,0 +1,447 @@
+"""Training examples for the explain step, in the chain's OWN format: the same template render of
+`prompt_inputs(request, Handles(...))`, and a target that fits the same `output_schema` (compact JSON
+{"C1": {"claims": [...], "text": "..."}, ...}, properties in schema order, as the grammar decodes it).
+
+How each part of an example is derived (all choices seeded; nothing is written by a model):
+
+Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u, i) — an item in
+`split.history[u]`, so no test or validation pair of `eval/split.py` is ever used — :
+  - request: a shopper-style message built from FACTS of item i, never from the review: one of "a gift card",
+    "a gift card from {brand}", "a gift card under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price),
+    or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
+  - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
+  - candidates: i plus items sampled from the catalogue that meet every request facet (as retrieval's hard
+    filters would) and that u never reviewed; i sits at a seeded random position.
+  - target claims of i, in this order, at most `max_claims`:
+      1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
+         in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
+         the category when the review says "gift card"; a feature bullet sharing a content word with the review
+         (occasion words are mapped first: "xmas" -> christmas/holiday, "bday" -> birthday); at most two;
+      2. one request handle that i satisfies (the request was built from i's facts);
+      3. the most recent history item that shares an attribute with i (same brand preferred), as its h-handle.
+    An interaction whose review names no attribute of i is skipped (counted as `review_names_no_attribute`):
+    the review is the only evidence of what mattered to that shopper; so is one where none of the review's
+    handles fits the text limit (`review_claims_do_not_fit_the_text_limit`).
+Health & Personal Care and Steam (catalogues without users): for a seeded sample of items, a request naming 1-2 of
+  the item's own shown values (H&PC: diet type, flavor, item form; Steam: genres, tags, specs), plus a price bucket
+  and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
+  claims of that item are the request handles it satisfies, then the attribute handles whose values the request
+  names. No history (there are no users).
+Every other candidate: `fallback_claims` (true by construction).
+Every target text is `render_text` of its claims — a rendering of facts, never text posing as a review. Claims
+  are taken in the order above and one is left out when the text with it would exceed the schema's
+  `reason_max_chars` or fail the verifier's text check; if none is left, the item's own attributes are tried
+  in the prompt's order.
+Every target claim is checked with `verify_claim` and every text with the `TextChecker`; a failure raises.
+
+The data hash is sha256 over the rendered prompts and completions of all examples, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage
+
+from agent.catalogue import Catalogue, normalise, squash
+from agent.explain import Handles, PastItem, fallback_claims, output_schema, prompt_inputs, render_text
+from agent.schemas import Claim
+from agent.understand import Request, understand
+from agent.verify import Evidence, TextChecker, facet_satisfied, shared_attribute, verify_claim
+from eval.split import Split, get_split, held_out_pairs
+from index.models import Dataset, Interaction, Item
+from prompts.loader import Template
+
+GIFT = "amazon2018_gift_cards"
+HPC = "amazon2023_health_personal_care_meta"
+STEAM = "steam"
+
+_PRICE_BUCKETS = (10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500)
+_OCCASIONS = {"xmas": "christmas", "bday": "birthday", "holidays": "holiday", "christmas": "holiday",
+              "bdays": "birthday", "wedding": "wedding", "graduation": "graduation"}
+# Words too generic to show that a review talks about one particular feature bullet.
+_GENERIC = set("""gift gifts card cards great good nice love loved loves perfect easy this that with have from your
+will they were them their very would been just like also more what when which there then than here give given
+gave giving bought buying purchase purchased order ordered recipient received receive always really well thank
+thanks product item items amazon five stars star work works worked time every much many some only other
+about after before could should because still into over being best better make made used using need needs
+into want wanted enough excellent awesome happy friend friends family daughter son mother father""".split())
+_AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:dollars?|bucks|usd)\b", re.I)
+
+
+@dataclass
+class Example:
+    """One training (or evaluation) example: the chain's prompt and the target reply for it."""
+
+    dataset: str
+    user_id: str | None
+    item_id: str  # the item the target's evidence is about (the reviewed item, or the item the request fits)
+    request: Request
+    handles: Handles
+    messages: list[BaseMessage]
+    target: dict[str, dict]
+    review_handles: list[str] = field(default_factory=list)  # a-handles of the item that its review talks about
+
+    @property
+    def completion(self) -> str:
+        """The reply as the grammar decodes it: compact JSON, keys in schema order."""
+        return json.dumps(self.target, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def item_index(self) -> int:
+        return next(i for i, c in enumerate(self.handles.candidates) if c.item_id == self.item_id)
+
+
+@dataclass
+class Built:
+    examples: list[Example]
+    counts: Counter[str]
+    data_hash: str
+    validation: list[Example] = field(default_factory=list)  # validation pairs: for eval loss, never trained on
+
+
+# ---------------------------------------------------------------- review -> attribute handles
+
+def _words(text: str) -> set[str]:
+    words = set()
+    for w in normalise(text).split():
+        w = _OCCASIONS.get(w, w)
+        words.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
+    return words
+
+
+def _amounts(text: str) -> set[float]:
+    return {float(a or b) for a, b in _AMOUNT.findall(text)}
+
+
+def _names(text: str, value: str) -> bool:
+    """Does `text` name `value` as whole words ('Cold Stone' counts once squashed: 'coldstone')?"""
+    target = squash(value)
+    words = normalise(text).split()
+    return len(target) >= 3 and any("".join(words[i:j]) == target
+                                    for i in range(len(words)) for j in range(i + 1, min(i + 5, len(words)) + 1))
+
+
+def review_mentions(review: str, item: Item, shown: list[tuple[str, str]]) -> list[str]:
+    """The a-handles (of `shown`, the item's attributes as the prompt lists them) whose values the review
+    talks about. Rules in the module docstring; brand words never make a feature bullet count."""
+    found: list[str] = []
+    review_words = _words(review) - _GENERIC
+    brand_words = {w for b in item.values("brand") for w in _words(b)}
+    amounts = _amounts(review)
+    says_gift_card = bool(re.search(r"gift\s?cards?\b", review, re.I))
+    for j, (key, value) in enumerate(shown):
+        handle = f"a{j + 1}"
+        if key == "brand":
+            hit = _names(review, value)
+        elif key in ("gift_amount", "price"):
+            hit = any(abs(a - float(n)) < 0.005 for a in amounts for n in re.findall(r"\d+(?:\.\d+)?", value))
+        elif key == "category":
+            hit = says_gift_card and "gift card" in value.lower()
+        elif key == "feature":
+            hit = bool((review_words & {w for w in _words(value) if len(w) >= 4}) - brand_words)
+        else:
+            hit = _names(review, value)
+        if hit:
+            found.append(handle)
+    return found
+
+
+# ---------------------------------------------------------------- requests from item facts
+
+def price_bucket(price: float | None) -> int | None:
+    if price is None or price <= 0:
+        return None
+    return next((b for b in _PRICE_BUCKETS if b >= price), None)
+
+
+def gift_request(item: Item, rng: random.Random) -> str:
+    brand, bucket = item.first("brand"), price_bucket(item.price)
+    options = ["a gift card"]
+    if brand:
+        options.append(f"a gift card from {brand}")
+    if bucket:
+        options.append(f"a gift card under ${bucket}")
+    if brand and bucket:
+        options.append(f"a gift card from {brand} under ${bucket}")
+    return rng.choice(options)
+
+
+def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str, ...], noun: str,
+                      rng: random.Random) -> tuple[str, list[str]] | None:
+    """A request naming 1-2 of the item's shown values among `keys` (+ price bucket, sometimes brand);
+    returns (message, the named values) or None when the item has none of those values."""
+    values = [v for k, v in shown if k in keys and 2 < len(v) <= 30]
+    if not values:
+        return None
+    named = rng.sample(values, min(len(values), rng.choice((1, 2))))
+    parts = [" ".join(v.lower() for v in named), noun]
+    if (bucket := price_bucket(item.price)) and rng.random() < 0.7:
+        parts.append(f"under ${bucket}")
+    if (brand := item.first("brand")) and rng.random() < 0.3:
+        parts.append(f"from {brand}")
+    return " ".join(parts), named
+
+
+# ---------------------------------------------------------------- targets
+
+class TargetBuilder:
+    def __init__(self, catalogue: Catalogue, template: Template):
+        self.catalogue = catalogue
+        self.template = template
+        self.checker = TextChecker(catalogue.vocabulary)
+
+    def fit(self, claims: list[Claim], handles: Handles, request: Request, index: int,
+            last_resort: bool = True) -> tuple[list[str], str]:
+        """Keep claims, in priority order, while the rendered text fits the schema and passes the text check;
+        every kept claim must pass the verifier. When none fits, the item's own attributes are tried in the
+        prompt's order. Returns (handles, text)."""
+        gen = self.template.generation
+        by_handle = {h: handles.to_claim(index, h) for h in handles.claim_handles(index)}
+        past_by_id = {p.item.item_id: p for p in handles.history}
+        evidence = Evidence(item=handles.candidates[index], history={p.item.item_id: p.item for p in handles.history},
+                            facets=request.facets, message=request.message)
+        chosen: list[str] = []
+        for claim in claims:
+            handle = next((h for h, c in by_handle.items() if _same_claim(c, claim)), None)
+            if handle is None or handle in chosen or len(chosen) >= gen.max_claims:
+                continue
+            verdict = verify_claim(by_handle[handle], evidence)
+            assert verdict.verdict == "supported", f"target claim fails the verifier: {verdict}"
+            trial = [by_handle[h] for h in chosen + [handle]]
+            text = render_text(trial, past_by_id, request.facets)
+            # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
+            # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
+            if len(text) <= gen.reason_max_chars and not self.checker.problems(text, trial, evidence):
+                chosen.append(handle)
+        if not chosen and last_resort:  # e.g. every claim renders longer than the schema allows
+            return self.fit(fallbacks_of_attributes(handles, index), handles, request, index, last_resort=False)
+        if not chosen:
+            raise ValueError("no claim fits")
+        return chosen, render_text([by_handle[h] for h in chosen], past_by_id, request.facets)
+
+    def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
+                others: list[Item], lead: list[Claim], rng: random.Random, max_attributes: int,
+                review: str | None = None) -> Example | str:
+        """The example, or the reason it cannot be made. `lead`: the item's claims after the review's."""
+        candidates = list(others)
+        candidates.insert(rng.randint(0, len(others)), item)
+        handles = Handles(candidates, history, request.facets, max_attributes)
+        index = candidates.index(item)
+        mentioned = review_mentions(review, item, handles.attributes[index]) if review is not None else []
+        if review is not None and not mentioned:
+            return "review_names_no_attribute"
+        target: dict[str, dict] = {}
+        for i in range(len(candidates)):
+            if i == index:
+                wanted = [handles.to_claim(i, h) for h in mentioned[:2]] + lead
+            else:
+                wanted = fallback_claims(handles, i, self.template.generation.max_claims)
+            try:
+                chosen, text = self.fit(wanted, handles, request, i)
+            except ValueError:
+                return "no_claim_fits_the_text_limit"
+            if i == index and mentioned and not set(mentioned) & set(chosen):
+                return "review_claims_do_not_fit_the_text_limit"
+            target[f"C{i + 1}"] = {"claims": chosen, "text": text}
+        schema = output_schema(handles, self.template)
+        for key, entry in target.items():  # the target must be a reply the grammar could decode
+            assert set(entry["claims"]) <= set(schema["properties"][key]["properties"]["claims"]["items"]["enum"])
+        messages = self.template.render(**prompt_inputs(request, handles))
+        return Example(dataset, user_id, item.item_id, request, handles, messages, target, mentioned)
+
+
+def fallbacks_of_attributes(handles: Handles, index: int) -> list[Claim]:
+    return [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index]]
+
+
+def _same_claim(a: Claim, b: Claim) -> bool:
+    return (a.kind, a.attribute, a.value, a.history_item_id) == (b.kind, b.attribute, b.value, b.history_item_id)
+
+
+def satisfied_request_claims(item: Item, request: Request, history: list[PastItem]) -> list[Claim]:
+    past = {p.item.item_id: p.item for p in history}
+    return [Claim(kind="request", attribute=f.key, value=f.value)
+            for f in request.facets if facet_satisfied(f, item, past)[0]]
+
+
+def history_claim(item: Item, history: list[PastItem]) -> list[Claim]:
+    """The most recent past item sharing an attribute with `item` (the same brand first), as a history claim."""
+    sharing = [(p, s) for p in history if (s := shared_attribute(item, p.item))]
+    sharing.sort(key=lambda ps: ps[1][0] != "brand")  # stable: recency kept within each group
+    return [Claim(kind="history", history_item_id=p.item.item_id, attribute=s[0], value=s[1]) for p, s in sharing[:1]]
+
+
+# ---------------------------------------------------------------- per dataset
+
+def _meets(item: Item, request: Request) -> bool:
+    return all(facet_satisfied(f, item, {})[0] for f in request.facets if f.key != "like_item")
+
+
+def _others(pool: list[Item], item: Item, request: Request, exclude: set[str], n: int, rng: random.Random) -> list[Item]:
+    """Items retrieval could have returned beside `item`: they meet every facet (hard filters) and the user
+    never reviewed them."""
+    fitting = [c for c in pool if c.item_id != item.item_id and c.item_id not in exclude and _meets(c, request)]
+    return rng.sample(fitting, min(n, len(fitting)))
+
+
+@dataclass
+class Shape:
+    """How big an example's prompt may be (the chain's own limits are the upper bounds)."""
+
+    max_candidates: int = 5
+    max_history: int = 8
+    max_attributes: int = 12
+
+
+class GiftCards:
+    """The Gift Cards catalogue with each user's latest review per item: makes one example per (user, item)."""
+
+    def __init__(self, dataset: Dataset, template: Template, shape: Shape, seed: int):
+        self.catalogue = Catalogue(dataset)
+        self.builder = TargetBuilder(self.catalogue, template)
+        self.shape, self.seed = shape, seed
+        self.latest: dict[tuple[str, str], Interaction] = {}
+        for it in dataset.interactions:
+            key = (it.user_id, it.item_id)
+            if key not in self.latest or it.timestamp > self.latest[key].timestamp:
+                self.latest[key] = it
+        self.reviewed_by: dict[str, set[str]] = {}
+        for user_id, item_id in self.latest:
+            self.reviewed_by.setdefault(user_id, set()).add(item_id)
+        self.pool = sorted(self.catalogue.items.values(), key=lambda x: x.item_id)
+
+    def example(self, user_id: str, item_id: str, earlier: list[str], require_review: bool = True) -> Example | str:
+        """(user, item) with `earlier` (the user's items before it, oldest first) as history."""
+        rng = random.Random(f"{self.seed}:{user_id}:{item_id}")
+        item = self.catalogue.get(item_id)
+        if item is None:
+            return "item_not_in_catalogue"
+        history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
+                   for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
+        request = understand(gift_request(item, rng), self.catalogue)
+        n_others = rng.randint(1, self.shape.max_candidates - 1)
+        others = _others(self.pool, item, request, self.reviewed_by[user_id], n_others, rng)
+        lead = satisfied_request_claims(item, request, history)[:1] + history_claim(item, history)
+        review = self.latest[(user_id, item_id)].review
+        made = self.builder.example(GIFT, user_id, item, request, history, others, lead, rng,
+                                    self.shape.max_attributes, review=review)
+        if made == "review_names_no_attribute" and not require_review:
+            made = self.builder.example(GIFT, user_id, item, request, history, others, lead, rng,
+                                        self.shape.max_attributes, review=None)
+        return made
+
+
+def gift_card_examples(gift: GiftCards, split: Split, counts: Counter[str]) -> list[Example]:
+    """One example per held-in interaction of a Gift Cards user (see the module docstring)."""
+    held_out = held_out_pairs(split)
+    examples = []
+    for user_id in sorted(split.history):
+        items = split.history[user_id]
+        for j, item_id in enumerate(items):
+            assert (user_id, item_id) not in held_out, "the split put a held-out pair in history"
+            made = gift.example(user_id, item_id, items[:j])
+            if isinstance(made, str):
+                counts[f"{GIFT}: {made}"] += 1
+                continue
+            examples.append(made)
+    counts[f"{GIFT}: examples"] = len(examples)
+    return examples
+
+
+def held_out_examples(gift: GiftCards, split: Split, which: str = "test", limit: int | None = None) -> list[Example]:
+    """Examples for the held-out pairs, for evaluation only: history is what the split lets a model know
+    (for test: history + the validation item). Kept even when the review names no attribute."""
+    pairs = split.test if which == "test" else split.validation
+    val_item = {p.user_id: p.item_id for p in split.validation}
+    examples = []
+    for pair in pairs[:limit]:
+        earlier = list(split.history[pair.user_id]) + ([val_item[pair.user_id]] if which == "test" else [])
+        made = gift.example(pair.user_id, pair.item_id, earlier, require_review=False)
+        if isinstance(made, Example):
+            examples.append(made)
+    return examples
+
+
+_CATALOGUE_REQUESTS = {
+    # dataset: (keys the request names, the noun of the request)
+    HPC: (("diet_type", "flavor", "item_form"), ""),
+    STEAM: (("genre", "tag", "spec"), "game"),
+}
+
+
+def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed: int, n: int, pool_size: int,
+                       counts: Counter[str]) -> list[Example]:
+    """`n` examples from a catalogue without users: the request names the item's own values (module docstring)."""
+    keys, noun = _CATALOGUE_REQUESTS[dataset.name]
+    catalogue = Catalogue(dataset)
+    builder = TargetBuilder(catalogue, template)
+    order = sorted(catalogue.items.values(), key=lambda x: x.item_id)
+    random.Random(f"{seed}:{dataset.name}:order").shuffle(order)
+    pool = order[:pool_size]  # the Steam catalogue is 32k items: candidates come from a seeded sample of it
+    examples = []
+    for item in order:
+        if len(examples) >= n:
+            break
+        rng = random.Random(f"{seed}:{dataset.name}:{item.item_id}")
+        made_request = catalogue_request(item, Handles([item], [], [], shape.max_attributes).attributes[0], keys,
+                                         noun or _noun(item), rng)
+        if made_request is None:
+            counts[f"{dataset.name}: item_has_no_requestable_value"] += 1
+            continue
+        message, named = made_request
+        request = understand(message, catalogue)
+        others = _others(pool, item, request, set(), rng.randint(1, shape.max_candidates - 1), rng)
+        named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if k in keys and v in named]
+        lead = satisfied_request_claims(item, request, [])[:2] + named_claims
+        made = builder.example(dataset.name, None, item, request, [], others, lead, rng, shape.max_attributes)
+        if isinstance(made, str):
+            counts[f"{dataset.name}: {made}"] += 1
+            continue
+        examples.append(made)
+    counts[f"{dataset.name}: examples"] = len(examples)
+    return examples
+
+
+def _noun(item: Item) -> str:
+    """H&PC: the item form names the thing ('powder'); otherwise a neutral noun."""
+    return "" if item.first("item_form") else "product"
+
+
+# ---------------------------------------------------------------- everything
+
+def data_hash(examples: list[Example]) -> str:
+    h = hashlib.sha256()
+    for ex in examples:
+        for m in ex.messages:
+            h.update(m.type.encode() + b"\0" + str(m.content).encode() + b"\0")
+        h.update(ex.completion.encode() + b"\n")
+    return h.hexdigest()
+
+
+def build_examples(data_dir: Path, template: Template, *, seed: int = 0, shape: Shape | None = None,
+                   n_catalogue: int = 300, n_validation: int = 16, split_seed: int = 0) -> tuple[Built, Split]:
+    """All training examples: every usable held-in Gift Cards interaction, then `n_catalogue` each from H&PC and
+    Steam (none: those catalogues are not even loaded); shuffled with `seed`. Also `n_validation` examples of
+    validation pairs for an eval loss. Returns them with the split they respect."""
+    from index.loaders import load_dataset
+
+    shape = shape or Shape()
+    counts: Counter[str] = Counter()
+    gift_data = load_dataset(GIFT, data_dir)
+    split = get_split(gift_data, data_dir, seed=split_seed)
+    gift = GiftCards(gift_data, template, shape, seed)
+    examples = gift_card_examples(gift, split, counts)
+    if n_catalogue > 0:
+        for name, pool_size in ((HPC, 2000), (STEAM, 3000)):
+            examples += catalogue_examples(load_dataset(name, data_dir), template, shape, seed, n_catalogue,
+                                           pool_size, counts)
+    random.Random(f"{seed}:shuffle").shuffle(examples)
+    validation = held_out_examples(gift, split, "validation", n_validation)
+    return Built(examples, counts, data_hash(examples), validation), split

@@ -1,0 +1,119 @@
+"""Training data and the LoRA loop, on the real Gift Cards reviews and the real SmolLM2 base model."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from agent.explain import output_schema
+from agent.settings import Settings
+from agent.train.data import GIFT, GiftCards, Shape, gift_card_examples, held_out_examples, review_mentions
+from agent.verify import Evidence, TextChecker, verify_claim
+from eval.split import get_split, held_out_pairs
+from index.loaders import load_dataset
+from prompts.loader import get_template
+
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def gift():
+    dataset = load_dataset(GIFT, SETTINGS.data_dir)
+    split = get_split(dataset, SETTINGS.data_dir, seed=0)
+    template = get_template("explain_default")
+    return GiftCards(dataset, template, Shape(), seed=0), split, template
+
+
+@pytest.fixture(scope="module")
+def examples(gift):
+    cards, split, _ = gift
+    counts: Counter[str] = Counter()
+    return gift_card_examples(cards, split, counts), counts
+
+
+def test_no_training_example_is_a_held_out_pair(gift, examples):
+    _, split, _ = gift
+    made, _ = examples
+    held_out = held_out_pairs(split)  # test + validation
+    assert made and not any((ex.user_id, ex.item_id) in held_out for ex in made)
+    # nor does a held-out item of that user show up as a history item or a sampled candidate
+    for ex in made:
+        shown = {p.item.item_id for p in ex.handles.history} | {c.item_id for c in ex.handles.candidates}
+        assert not any((ex.user_id, i) in held_out for i in shown)
+
+
+def test_every_target_claim_verifies_and_fits_the_schema(gift, examples):
+    cards, _, template = gift
+    made, _ = examples
+    checker = TextChecker(cards.catalogue.vocabulary)
+    for ex in made:
+        schema = output_schema(ex.handles, template)
+        assert list(ex.target) == list(schema["properties"])  # every candidate, in schema order
+        history = {p.item.item_id: p.item for p in ex.handles.history}
+        for i, (key, entry) in enumerate(ex.target.items()):
+            assert 1 <= len(entry["claims"]) <= template.generation.max_claims
+            assert set(entry["claims"]) <= set(schema["properties"][key]["properties"]["claims"]["items"]["enum"])
+            assert len(entry["text"]) <= template.generation.reason_max_chars
+            evidence = Evidence(item=ex.handles.candidates[i], history=history, facets=ex.request.facets,
+                                message=ex.request.message)
+            claims = [verify_claim(ex.handles.to_claim(i, h), evidence) for h in entry["claims"]]
+            assert all(c.verdict == "supported" for c in claims), claims
+            assert checker.problems(entry["text"], claims, evidence) == []
+
+
+def test_the_reviewed_item_cites_what_its_review_talks_about(examples):
+    made, counts = examples
+    for ex in made:
+        cited = ex.target[f"C{ex.item_index + 1}"]["claims"]
+        assert ex.review_handles and set(ex.review_handles) & set(cited)
+    assert counts[f"{GIFT}: review_names_no_attribute"] > 0  # 'Five stars. Great!' teaches nothing; skipped
+
+
+def test_review_mentions_reads_values_not_sentiment(gift):
+    cards, _, _ = gift
+    item = next(i for i in cards.catalogue.items.values() if i.first("brand") == "Starbucks")
+    shown = [("brand", "Starbucks"), ("price", f"${item.price:.2f}"), ("category", "Gift Cards")]
+    assert review_mentions(f"My sister loves Starbucks, the ${item.price:g} card was perfect", item, shown) == ["a1", "a2"]
+    assert review_mentions("Five Stars. Great!", item, shown) == []
+    assert review_mentions("a nice gift card", item, shown) == ["a3"]
+
+
+def test_examples_are_deterministic(gift):
+    cards, split, _ = gift
+    user = next(u for u, items in split.history.items() if len(items) >= 3)
+    items = split.history[user]
+    a, b = cards.example(user, items[2], items[:2], False), cards.example(user, items[2], items[:2], False)
+    assert a.completion == b.completion and [m.content for m in a.messages] == [m.content for m in b.messages]
+
+
+def test_held_out_examples_are_the_test_pairs(gift):
+    cards, split, _ = gift
+    made = held_out_examples(cards, split, "test", 5)
+    assert [(e.user_id, e.item_id) for e in made] == [(p.user_id, p.item_id) for p in split.test[:5]]
+
+
+@pytest.mark.slow
+def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
+    import torch
+    from click.testing import CliRunner
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from agent.commands.train import command
+
+    out = tmp_path / "adapter"
+    result = CliRunner().invoke(command, ["--steps", "20", "--batch", "2", "--limit", "8", "--max-len", "512",
+                                          "--max-candidates", "2", "--max-history", "2", "--n-catalogue", "0",
+                                          "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "train_config.json").read_text())
+    losses = record["losses"]
+    assert len(losses) == 20
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5  # 8 examples, 20 steps: it must fit them
+    assert record["split"]["sha256"] and record["data"]["hash"] and record["config"]["seed"] == 0
+    base = AutoModelForCausalLM.from_pretrained(SETTINGS.base_model_dir, dtype=torch.bfloat16)
+    model = PeftModel.from_pretrained(base, out)
+    lora = [n for n, _ in model.named_parameters() if "lora_A" in n]
+    assert any("q_proj" in n for n in lora) and any("o_proj" in n for n in lora)
