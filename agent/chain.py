@@ -226,9 +226,10 @@ def build_chain(
             supported, unsupported, problems = verify_reason(reason, evidence, checker) if reason else ([], [], [])
             # The model's sentence is shown only when every claim behind it held and it states nothing else.
             text_ok = bool(reason and reason.text and supported and not unsupported and not problems)
-            if not supported:
+            if not text_ok:  # the reason is rendered from facts: add what the shopper asked for and shares
                 chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
-                supported = [c for c in chosen if c.verdict == "supported"]
+                supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
+                supported = supported[:3]
             text = reason.text if text_ok else render_text(supported, past_by_id, turn.request.facets)
             recs.append(Recommendation(
                 item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
