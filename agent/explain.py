@@ -127,8 +127,7 @@ def prompt_inputs(request: Request, handles: Handles) -> dict[str, str]:
     candidate_blocks = []
     for i, item in enumerate(handles.candidates):
         lines = [f"C{i + 1}: <data>{quote(item.title, 100)}</data>"]
-        # values are quote()d (no control tokens, no delimiters), so one line each cannot turn into instructions
-        lines += [f"  a{j + 1} {k}: {quote(v, 80)}" for j, (k, v) in enumerate(handles.attributes[i])]
+        lines += [f"  a{j + 1} {k}: <data>{quote(v, 80)}</data>" for j, (k, v) in enumerate(handles.attributes[i])]
         met = [f.handle for f in handles.satisfied_facets(i)]
         if met:
             lines.append(f"  meets: {', '.join(met)}")
