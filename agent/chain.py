@@ -126,7 +126,7 @@ def build_chain(
         request = turn.request
         if turn.user_id and retriever.has_user(turn.user_id):
             past = retriever.history(turn.user_id)
-            turn.history = [PastItem(item=h.item, rating=h.rating) for h in past]
+            turn.history = [PastItem(item=h.item, rating=h.rating) for h in reversed(past)]  # newest first
         elif turn.user_id:
             turn.notes.append(f"I don't know shopper {turn.user_id!r} yet, so these picks rest on your request alone.")
         turn.history += [PastItem(item=item, mentioned=True) for i in request.mentioned_item_ids
