@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from agent.settings import Settings
-
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
-
-def read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt") as f:
-        return [json.loads(line) for line in f]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def steam_subset(root: Path, n_lines: int) -> Path:
             dst.write(line)
     shutil.copyfile(DATA_DIR / "steam" / "bundle_data.json.gz", folder / "bundle_data.json.gz")
     return root
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f]
 
 
 def settings_for(home: Path, data_dir: Path = DATA_DIR, chroma_url: str | None = None, **kw) -> Settings:

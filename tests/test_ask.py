@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.catalogue import squash
-from conftest import DATA_DIR, read_jsonl_gz
+from index_helpers import DATA_DIR, read_jsonl_gz
 
 pytestmark = pytest.mark.slow
 WHYREC = [sys.executable, "-m", "agent.cli"]
