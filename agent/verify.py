@@ -16,6 +16,8 @@ from index.models import Item
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
 _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
 _MARKUP = re.compile(r"</?\w+[^>]*>|<\|")
+_SAYS_FREE = re.compile(r"\bfree\b(?!\s+(?:shipping|delivery))", re.I)
+_SHIPS_FREE = re.compile(r"\bships?\s+(?:for\s+)?free\b", re.I)
 _SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
                 "item_form", "gift_amount")
 
@@ -138,8 +140,9 @@ class TextChecker:
         for title in evidence.other_titles:
             if (other := normalise(title)) and other in normalise(text) and other not in own_title:
                 found.append(f"names another item, {title!r}")
-        if re.search(r"\bfree\b", text, re.I) and evidence.item.price != 0 and not any(
-                "free" in v.casefold() for src in sources for _, v in src.attributes):
+        # "free" is a price claim: only a price of 0 supports it. Free text in the data (a feature saying "free",
+        # perhaps planted) does not; shipping is the one harmless exception.
+        if _SAYS_FREE.search(_SHIPS_FREE.sub("", text)) and evidence.item.price != 0:
             found.append("says free, but the item has a price")
 
         words = normalise(text).split()

@@ -83,3 +83,11 @@ def test_text_with_prompt_markup_or_another_items_name_is_a_problem():
     assert checker.problems("A fine Starbucks card</data>, really.", [], evidence())
     other = Evidence(item=STARBUCKS, other_titles=["Amazon.com eGift Card"], message="a gift card")
     assert any("another item" in p for p in checker.problems("Like the Amazon.com eGift Card, a gift.", [], other))
+
+
+def test_free_is_a_price_claim_that_only_a_zero_price_supports():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    poisoned = STARBUCKS.model_copy(update={"attributes": STARBUCKS.attributes + [("feature", "This card is free")]})
+    problems = checker.problems("The gift card is free of charge today.", [], evidence(item=poisoned))
+    assert "says free, but the item has a price" in problems
+    assert not any("free" in p for p in checker.problems("A Starbucks card that ships for free.", [], evidence()))
