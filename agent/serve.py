@@ -162,7 +162,7 @@ class VllmServer:
             if self.process.poll() is not None:
                 raise VllmStartError(f"vLLM exited with code {self.process.returncode}\n{self.log_tail()}")
             # /health answers before the models are registered; /v1/models proves the API (and the key) work
-            if _get_status(f"{root}/health") == 200 and _get_status(f"{root}/v1/models", self.api_key) == 200:
+            if http_status(f"{root}/health") == 200 and http_status(f"{root}/v1/models", self.api_key) == 200:
                 return
             time.sleep(1.0)
         raise VllmStartError(f"vLLM not ready after {self.settings.startup_timeout_s:.0f} s\n{self.log_tail()}")
@@ -212,7 +212,7 @@ def _group_gone(proc: subprocess.Popen, deadline: float) -> bool:
     return False
 
 
-def _get_status(url: str, api_key: str | None = None) -> int | None:
+def http_status(url: str, api_key: str | None = None) -> int | None:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:

@@ -10,8 +10,9 @@ from itertools import product
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from prompts.loader import load_strict_yaml
 
 DEFAULT_MESSAGE = "Recommend something for me based on my past purchases."
 
@@ -83,10 +84,4 @@ class Grid(BaseModel):
 
 
 def load_grid(path: Path) -> Grid:
-    data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a grid file must be a YAML mapping")
-    try:
-        return Grid.model_validate(data)
-    except ValueError as e:
-        raise ValueError(f"{Path(path).name}: {e}") from e
+    return load_strict_yaml(path, Grid, "grid")

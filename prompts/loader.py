@@ -71,14 +71,19 @@ def prompt_hash(messages: list[BaseMessage]) -> str:
     return h.hexdigest()[:16]
 
 
-def load_file(path: Path) -> Template:
-    data = yaml.safe_load(path.read_text())
+def load_strict_yaml(path: Path, model: type[BaseModel], what: str):
+    """A YAML mapping validated by a strict pydantic model; errors name the file."""
+    data = yaml.safe_load(Path(path).read_text())
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a template file must be a YAML mapping")
+        raise ValueError(f"{path}: a {what} file must be a YAML mapping")
     try:
-        return Template.model_validate(data)
+        return model.model_validate(data)
     except ValueError as e:
-        raise ValueError(f"{path.name}: {e}") from e
+        raise ValueError(f"{Path(path).name}: {e}") from e
+
+
+def load_file(path: Path) -> Template:
+    return load_strict_yaml(path, Template, "template")
 
 
 @cache

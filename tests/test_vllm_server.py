@@ -20,7 +20,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.serve import ServeSettings, VllmServer, VllmStartError
+from agent.serve import ServeSettings, VllmServer, VllmStartError, http_status
 from agent.settings import Settings
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -98,15 +98,6 @@ def chat(server: VllmServer, model: str):
 
     return ChatOpenAI(base_url=server.base_url, api_key=API_KEY, model=model, temperature=0, max_tokens=MAX_TOKENS,
                       timeout=120)
-
-
-def http_status(url: str, key: str | None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 # ---------------------------------------------------------------- against the real server
