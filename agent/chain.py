@@ -17,12 +17,13 @@ from agent.catalogue import Catalogue
 from agent.conversation import Conversation
 from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
                            render_text)
+from agent.llm import invoke_all
 from agent.rank import Scored, history_similarity, rank
 from agent.rank_llm import llm_preference
 from agent.schemas import Answer, Provenance, Reason, Recommendation
 from agent.settings import Settings
 from agent.understand import Request, understand
-from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from agent.verify import Evidence, TextChecker, facet_satisfied, verify_claim, verify_reason
 from index.retrieve import Filters, Retriever
 from prompts.loader import Template, get_template, prompt_hash
 
@@ -51,16 +52,34 @@ class Turn:
     candidates: list[Scored] = field(default_factory=list)
     handles: Handles | None = None
     reasons: list[Reason | None] = field(default_factory=list)
-    raw_reply: str = ""
+    raw_replies: list[str] = field(default_factory=list)  # the model's raw JSON, one per candidate
     prompt_hash: str = ""
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, float | None] = field(default_factory=dict)
-    messages: list = field(default_factory=list)  # the rendered explain prompt, for evaluation and benchmarks
+    prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per candidate (eval, bench)
     answer: Answer | None = None
     # Evaluation hook: candidates and history were given by the caller (inputs `candidate_ids`, `history`), so
     # retrieval and ranking are skipped and the chain returns this Turn (raw reply, unverified reasons, handles).
     given: bool = False
+
+
+def usage_of(replies: list) -> dict[str, float | None]:
+    """Token counts of a turn's LLM calls, summed; first token = the earliest; tokens/s = output tokens after each
+    call's first token over the wall time from the earliest first token to the last end (the calls run together)."""
+    usage = [r.usage_metadata or {} for r in replies]
+    timing = [r.response_metadata.get("timing") or {} for r in replies]
+    firsts = [t["first_token_s"] for t in timing if t.get("first_token_s") is not None]
+    after = [t["tokens_after_first"] for t in timing if t.get("tokens_after_first") is not None]
+    chosen = [t["chosen_after_first"] for t in timing if t.get("chosen_after_first") is not None]
+    window = max((t.get("total_s") or 0.0 for t in timing), default=0.0) - min(firsts, default=0.0)
+    return {"calls": len(replies),
+            "prompt_tokens": sum(u.get("input_tokens") or 0 for u in usage),
+            "completion_tokens": sum(u.get("output_tokens") or 0 for u in usage),
+            "first_token_s": min(firsts, default=None),
+            "tokens_per_s": sum(after) / window if after and window > 0 else None,
+            # the same without the tokens the grammar forced (jump-forward): the rate of tokens the model chose
+            "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None}
 
 
 def _filters(request: Request, history_ids: list[str], drop: set[str]) -> Filters:
@@ -137,14 +156,21 @@ def build_chain(
         history_ids = [p.item.item_id for p in turn.history]
         if not request.query_text.strip():
             request.query_text = " ".join(p.item.title for p in turn.history[:3]) or catalogue.name.replace("_", " ")
+        excluded = [f for f in request.facets if f.key == "exclude_brand"]
+
+        def search(dropped: set[str]) -> list:
+            found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped),
+                                         settings.n_candidates)
+            # the index filters on the brand field; an excluded brand named only in the title is dropped here
+            return [c for c in found if all(facet_satisfied(f, c.item, {})[0] for f in excluded)]
+
         dropped: set[str] = set()
-        found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped), settings.n_candidates)
+        found = search(dropped)
         for facet_key in _SOFT_FACETS:
             if len(found) >= settings.k or not request.values(facet_key):
                 continue
             dropped.add(facet_key)
-            found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped),
-                                         settings.n_candidates)
+            found = search(dropped)
             turn.notes.append(f"Few items match every {facet_key} you asked for; I relaxed that one.")
         if not found:
             turn.notes.append("Nothing in the catalogue matches all of that; try loosening the price or brand.")
@@ -182,30 +208,34 @@ def build_chain(
         if turn.request.intent == "why" or not turn.candidates:
             return turn
         t0 = time.perf_counter()
-        handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
-                          turn.request.facets, settings.max_attributes)
-        messages = turn.messages = template.render(**prompt_inputs(turn.request, handles))
-        turn.prompt_hash = prompt_hash(messages)
-        schema = output_schema(handles, template)
-        bound = llm.bind(
-            response_format={"type": "json_schema", "json_schema": {"name": "reasons", "schema": schema, "strict": True}},
-            max_tokens=template.generation.max_new_tokens or settings.max_new_tokens,
-        )
-        try:
-            reply = bound.invoke(messages, config=config)
-            turn.raw_reply = str(reply.content)
-            timing = reply.response_metadata.get("timing", {})
-            usage = reply.usage_metadata or {}
-            turn.llm_usage = {"prompt_tokens": usage.get("input_tokens"), "completion_tokens": usage.get("output_tokens"),
-                              "first_token_s": timing.get("first_token_s"), "tokens_per_s": timing.get("tokens_per_s")}
-            turn.reasons, errors = parse_reply(turn.raw_reply, handles)
-            if errors:
-                turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
-        except Exception as e:  # a dead/slow server must not cost the shopper the answer
-            turn.reasons = [None] * len(handles.candidates)
-            turn.notes.append(f"The language model is unavailable ({type(e).__name__}); "
+        handles = turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
+                                         turn.request.facets, settings.max_attributes)
+        # one prompt and one schema per candidate: each reply can cite only its own candidate's handles
+        indices = range(len(handles.candidates))
+        turn.prompts = [template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
+        turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
+        max_tokens = template.generation.max_new_tokens or settings.max_new_tokens
+        calls = [(prompt, {"response_format": {"type": "json_schema", "json_schema": {
+                     "name": "reason", "schema": output_schema(handles, template, i), "strict": True}},
+                  "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
+        replies = invoke_all(llm, calls, config)
+        turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
+        for i, reply in zip(indices, replies):
+            if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
+                failures.add(type(reply).__name__)
+                turn.reasons.append(None)
+                turn.raw_replies.append("")
+                continue
+            turn.raw_replies.append(str(reply.content))
+            reason, errors = parse_reply(turn.raw_replies[-1], handles, i)
+            turn.reasons.append(reason)
+            unusable |= bool(errors)
+        turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])
+        if failures:
+            turn.notes.append(f"The language model is unavailable ({', '.join(sorted(failures))}); "
                               "reasons below are built from verified facts only.")
-        turn.handles = handles
+        if unusable:
+            turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
         timed("explain", turn, t0)
         return turn
 

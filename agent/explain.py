@@ -1,6 +1,6 @@
-"""Explain: show the LLM the top candidates with short handles for their attributes, the user's history and the
-request, and constrain its reply to a schema built for THIS request, so it can only cite handles that exist and
-each candidate only its own attributes (the grounding contract, DESIGN.md)."""
+"""Explain: show the LLM each top candidate with short handles for its attributes, the user's history and the
+request, one prompt per candidate, and constrain each reply to a schema built for THAT candidate, so it can only
+cite handles that exist and only its own attributes (the grounding contract, DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -93,74 +93,73 @@ class Handles:
         return Claim(kind="attribute", attribute="unknown handle", value=handle)
 
 
-def output_schema(handles: Handles, template: Template) -> dict:
-    """The JSON schema for this request: one required key per candidate, each citing only its own handles."""
+def output_schema(handles: Handles, template: Template, index: int) -> dict:
+    """The JSON schema for candidate `index`'s reason: it can cite only that candidate's own handles."""
     gen = template.generation
-    properties = {
-        f"C{i + 1}": {
-            "type": "object",
-            "properties": {
-                "claims": {"type": "array", "items": {"type": "string", "enum": handles.claim_handles(i)},
-                           "minItems": 1, "maxItems": gen.max_claims},
-                "text": {"type": "string", "maxLength": gen.reason_max_chars},
-            },
-            "required": ["claims", "text"],
-            "additionalProperties": False,
-        }
-        for i in range(len(handles.candidates))
+    return {
+        "type": "object",
+        "properties": {
+            "claims": {"type": "array", "items": {"type": "string", "enum": handles.claim_handles(index)},
+                       "minItems": 1, "maxItems": gen.max_claims},
+            "text": {"type": "string", "maxLength": gen.reason_max_chars},
+        },
+        "required": ["claims", "text"],
+        "additionalProperties": False,
     }
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def _stars(rating: float | None) -> str:
     return f"{rating:g}★" if rating is not None else ""
 
 
-def prompt_inputs(request: Request, handles: Handles) -> dict[str, str]:
-    """The template's inputs; every piece of catalogue or shopper text is quoted and delimited as data."""
+def _shopper_inputs(request: Request, handles: Handles) -> dict[str, str]:
     facets = "\n".join(f"{f.handle}: {quote(f.label)}" for f in handles.facets) or "(nothing specific)"
     history_lines = []
     for j, past in enumerate(handles.history):
         how = "you named it" if past.mentioned else f"you rated it {_stars(past.rating)}".strip()
-        attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 4))
+        # a few short facts: enough to compare with a candidate, short enough to keep the prompt (prefill) small
+        attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 6) if k != "feature")
         history_lines.append(f"h{j + 1}: <data>{quote(past.item.title, 80)}</data> ({how}) {attrs}")
-    candidate_blocks = []
-    for i, item in enumerate(handles.candidates):
-        lines = [f"C{i + 1}: <data>{quote(item.title, 100)}</data>"]
-        lines += [f"  a{j + 1} {k}: <data>{quote(v, 80)}</data>" for j, (k, v) in enumerate(handles.attributes[i])]
-        met = [f.handle for f in handles.satisfied_facets(i)]
-        if met:
-            lines.append(f"  meets: {', '.join(met)}")
-        candidate_blocks.append("\n".join(lines))
-    return {
-        "request": quote(request.message, 400),
-        "facets": facets,
-        "history": "\n".join(history_lines) or "(none)",
-        "candidates": "\n".join(candidate_blocks),
-    }
+    return {"request": quote(request.message, 400), "facets": facets, "history": "\n".join(history_lines) or "(none)"}
 
 
-def parse_reply(raw: str, handles: Handles) -> tuple[list[Reason | None], list[str]]:
-    """Reasons per candidate from the model's raw JSON (None where it gave none), plus what was wrong with it."""
-    errors: list[str] = []
+def candidate_block(handles: Handles, index: int, label: str) -> str:
+    item = handles.candidates[index]
+    lines = [f"{label}: <data>{quote(item.title, 100)}</data>"]
+    lines += [f"  a{j + 1} {k}: <data>{quote(v, 80)}</data>" for j, (k, v) in enumerate(handles.attributes[index])]
+    met = [f.handle for f in handles.satisfied_facets(index)]
+    if met:
+        lines.append(f"  meets: {', '.join(met)}")
+    return "\n".join(lines)
+
+
+def prompt_inputs(request: Request, handles: Handles, index: int) -> dict[str, str]:
+    """An explain template's inputs for candidate `index`; every piece of catalogue or shopper text is quoted and
+    delimited as data. Only `candidate` differs between the candidates of one turn, and templates put it last,
+    so the prompts of a turn share everything before it (the local backend prefills that once)."""
+    return _shopper_inputs(request, handles) | {"candidate": candidate_block(handles, index, "Candidate")}
+
+
+def ranking_inputs(request: Request, handles: Handles) -> dict[str, str]:
+    """A rank template's inputs: every candidate as C1, C2, ... in one prompt."""
+    blocks = [candidate_block(handles, i, f"C{i + 1}") for i in range(len(handles.candidates))]
+    return _shopper_inputs(request, handles) | {"candidates": "\n".join(blocks)}
+
+
+def parse_reply(raw: str, handles: Handles, index: int) -> tuple[Reason | None, list[str]]:
+    """Candidate `index`'s reason from the model's raw JSON (None when there is none), plus what was wrong."""
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("top level is not an object")
     except ValueError as e:
-        return [None] * len(handles.candidates), [f"reply is not valid JSON: {e}"]
-    expected = {f"C{i + 1}" for i in range(len(handles.candidates))}
-    errors += [f"cites a candidate that was not offered: {key!r}" for key in data if key not in expected]
-    reasons: list[Reason | None] = []
-    for i in range(len(handles.candidates)):
-        entry = data.get(f"C{i + 1}")
-        if not isinstance(entry, dict):
-            reasons.append(None)
-            continue
-        claims = entry.get("claims") if isinstance(entry.get("claims"), list) else []
-        text = entry.get("text") if isinstance(entry.get("text"), str) else ""
-        reasons.append(Reason(text=text.strip(), claims=[handles.to_claim(i, str(h)) for h in claims]))
-    return reasons, errors
+        return None, [f"reply is not valid JSON: {e}"]
+    errors = [f"unexpected key {key!r}" for key in data if key not in ("claims", "text")]
+    claims = data.get("claims") if isinstance(data.get("claims"), list) else []
+    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    if not claims and not text:
+        return None, errors + ["no claims and no text"]
+    return Reason(text=text.strip(), claims=[handles.to_claim(index, str(h)) for h in claims]), errors
 
 
 def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:

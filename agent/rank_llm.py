@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
-from agent.explain import Handles, prompt_inputs
+from agent.explain import Handles, ranking_inputs
 from agent.understand import Request
 from prompts.loader import Template, prompt_hash
 
@@ -54,7 +54,7 @@ def llm_preference(llm: BaseChatModel, template: Template, request: Request, han
                    max_new_tokens: int, config: RunnableConfig | None = None) -> LlmOrder:
     """Ask the model for its order of `handles.candidates`. Never raises: a dead server or a bad reply gives an
     empty order (the ranking then rests on the other signals) and says why in `error`."""
-    messages = template.render(**prompt_inputs(request, handles))
+    messages = template.render(**ranking_inputs(request, handles))
     result = LlmOrder(prompt_hash=prompt_hash(messages))
     schema = order_schema(len(handles.candidates))
     bound = llm.bind(response_format={"type": "json_schema", "json_schema": {"name": "order", "schema": schema,

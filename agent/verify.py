@@ -63,8 +63,9 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple
             return ok, f"price {price} vs min {facet.value}"
         case "brand":
             return has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"
-        case "exclude_brand":
-            return not has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"
+        case "exclude_brand":  # the title counts too: 'Amazon eGift Card' may have no brand field at all
+            named = re.search(rf"(?<!\w){re.escape(facet.value)}(?!\w)", item.title, re.I) is not None
+            return not (has_attribute(item, "brand", facet.value) or named), f"brand {item.first('brand')!r}"
         case "genre" | "tag" | "spec":
             return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
         case "like_item":
@@ -136,6 +137,8 @@ class TextChecker:
 
         if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text) or _MARKUP.search(text):
             found.append("is not a sentence a shopper can read (too short, prompt handles or markup)")
+        elif claims and not any(_states(text, c, evidence) for c in claims):
+            found.append("states none of the facts it cites (a copied instruction or filler is not a reason)")
         own_title = normalise(evidence.item.title)
         for title in evidence.other_titles:
             if (other := normalise(title)) and other in normalise(text) and other not in own_title:
@@ -157,6 +160,23 @@ class TextChecker:
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
         return sorted(set(found))
+
+
+def _states(text: str, claim: Claim, evidence: Evidence) -> bool:
+    """Does the text name the fact behind `claim`: its value (any comma part, or the same number), or for a history
+    claim the past item's title or brand?"""
+    said = squash(text)
+    numbers = {round(float(n), 2) for n in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
+    values = [claim.value or ""]
+    if claim.kind == "history" and (past := evidence.history.get(claim.history_item_id or "")):
+        values += [past.title, *past.values("brand")]
+    for value in values:
+        parts = [p for p in [value, *value.split(",")] if len(squash(p)) >= 3]
+        if any(squash(p) in said for p in parts):
+            return True
+        if numbers & {round(float(n), 2) for n in re.findall(r"\d+(?:\.\d+)?", value.replace(",", ""))}:
+            return True
+    return False
 
 
 def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker) -> tuple[list[Claim], list[Claim], list[str]]:

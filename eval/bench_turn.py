@@ -67,41 +67,52 @@ def bench_turn(ctx: BenchContext) -> dict[str, Any]:
     return {"backend": "local", **_summary(rows)}
 
 
-@register("decode", "Decode tokens/s of the chain (constrained) vs raw transformers generate on the same prompts")
+@register("decode", "Decode tokens/s of the chain (constrained, batched) vs raw transformers generate on the same "
+                    "prompts, batched the same way")
 def bench_decode(ctx: BenchContext) -> dict[str, Any]:
+    """A turn's explain step decodes one prompt per candidate as one batch, so raw `generate` gets the same
+    prompts as one (left-padded) batch. Rates are output tokens after the first over the time after it, for the
+    whole batch; the chain's is given with and without the tokens its grammar forced (jump-forward)."""
     import torch
 
-    app = ctx.shared.get("turn_app") or _app(ctx)
-    rows = ctx.shared.get("turn_rows") or _turns(app, 3)
-    n_tokens = max(16, int(statistics.median(r["completion_tokens"] for r in rows)))
-
-    # the chain's own explain prompts for real requests (the evaluation hook returns the whole Turn)
     from agent.llm.local import ROLES
 
+    app = ctx.shared.get("turn_app") or _app(ctx)
     lm = app.llm.loaded()
-    users = app.retriever.users(limit=len(rows))
-    prompts, chain_rates = [], []
-    for i in range(len(rows)):
-        shown = app.ask(MESSAGES[i % len(MESSAGES)], user_id=users[i])
-        turn = app.chain.invoke({"message": MESSAGES[i % len(MESSAGES)], "user_id": users[i], "conversation": None,
+    users = app.retriever.users(limit=4 if ctx.quick else 8)
+    chain_rates, chosen_rates, raw_rates, batch_sizes, lengths = [], [], [], [], []
+    for i, user in enumerate(users):
+        message = MESSAGES[i % len(MESSAGES)]
+        shown = app.ask(message, user_id=user)
+        turn = app.chain.invoke({"message": message, "user_id": user, "conversation": None,
                                  "candidate_ids": [r.item_id for r in shown.recommendations]})
-        chain_rates.append(turn.llm_usage.get("tokens_per_s") or 0.0)
-        chat = [{"role": ROLES.get(m.type, m.type), "content": m.text} for m in turn.messages]
-        prompts.append(lm.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
-    rates = []
-    with torch.inference_mode():
-        for text in prompts:
-            ids = lm.tokenizer(text, return_tensors="pt").input_ids.to(lm.device)
-            timings = {}
+        usage = turn.llm_usage
+        if not usage.get("tokens_per_s"):
+            continue
+        chain_rates.append(usage["tokens_per_s"])
+        chosen_rates.append(usage["chosen_tokens_per_s"] or 0.0)
+        n_tokens = max(8, round(usage["completion_tokens"] / usage["calls"]))
+        texts = [lm.tokenizer.apply_chat_template([{"role": ROLES.get(m.type, m.type), "content": m.text}
+                                                   for m in prompt], add_generation_prompt=True, tokenize=False)
+                 for prompt in turn.prompts]
+        lm.tokenizer.padding_side = "left"
+        batch = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
+        timings = {}
+        with torch.inference_mode():
             for n in (1, n_tokens):
                 start = time.perf_counter()
-                lm.model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+                lm.model.generate(**batch, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                                  pad_token_id=lm.tokenizer.pad_token_id or lm.stop_token_ids[0])
                 timings[n] = time.perf_counter() - start
-            rates.append((n_tokens - 1) / (timings[n_tokens] - timings[1]))
-    raw_rate = statistics.median(rates)
-    chain_rate = statistics.median(chain_rates)
-    return {"chain_tokens_per_s": round(chain_rate, 1), "raw_generate_tokens_per_s": round(raw_rate, 1),
-            "chain_over_raw": round(chain_rate / raw_rate, 3), "tokens_per_sample": n_tokens}
+        raw_rates.append(len(texts) * (n_tokens - 1) / (timings[n_tokens] - timings[1]))
+        batch_sizes.append(len(texts))
+        lengths.append(n_tokens)
+    chain_rate, raw_rate = statistics.median(chain_rates), statistics.median(raw_rates)
+    return {"turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
+            "tokens_per_prompt": statistics.median(lengths),
+            "chain_tokens_per_s": round(chain_rate, 1), "chain_chosen_tokens_per_s": round(statistics.median(chosen_rates), 1),
+            "raw_generate_tokens_per_s": round(raw_rate, 1), "chain_over_raw": round(chain_rate / raw_rate, 3),
+            "chain_chosen_over_raw": round(statistics.median(chosen_rates) / raw_rate, 3)}
 
 
 def _server_up(base_url: str) -> bool:

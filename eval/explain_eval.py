@@ -6,12 +6,10 @@ explains exactly the held-out item, for a history that excludes it, and returns 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from agent.rank_llm import emitted_ids
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
@@ -19,19 +17,6 @@ from eval.split import Pair
 
 VIEWS = ("raw", "displayed")
 ID_ERROR_METRICS = ("outside_candidates_rate", "duplicate_rate", "in_history_rate")
-
-
-class _Object(list):
-    """A JSON object kept as its (key, value) pairs, so repeated keys stay visible."""
-
-
-def reply_keys(raw: str) -> list[str]:
-    """Top-level keys of the model's JSON reply, in order, repeats kept; [] when it is not a JSON object."""
-    try:
-        top = json.loads(raw, object_pairs_hook=_Object)
-    except ValueError:
-        return []
-    return [str(k) for k, _ in top] if isinstance(top, _Object) else []
 
 
 def _claims(claims) -> list[dict]:
@@ -65,9 +50,9 @@ def explain_pair(chain: Runnable, heldout: HeldOut, pair: Pair, message: str, ch
     review = heldout.review(pair)
     return {
         "user_id": pair.user_id, "item_id": pair.item_id, "review": review,
-        "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_reply, "parsed": raw_reason is not None,
+        "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_replies[0] if turn.raw_replies else "",
+        "parsed": raw_reason is not None,
         "raw": raw, "displayed": displayed,
-        "emitted_ids": emitted_ids(reply_keys(turn.raw_reply), turn.handles) if turn.handles else [],
         "candidate_ids": [pair.item_id], "history_ids": [p.item.item_id for p in history],
         "features": {"review": sorted(features_in(review, heldout.features)),
                      "raw": sorted(features_in(raw["text"], heldout.features)),
@@ -81,14 +66,13 @@ def example(row: dict[str, Any], view: str) -> dict[str, Any]:
     reason = row[view]
     return {"claims": reason["claims"], "text_problems": reason["problems"], "generated": reason["text"],
             "reference": row["review"], "generated_features": row["features"][view],
-            "reference_features": row["features"]["review"], "emitted_ids": row["emitted_ids"],
-            "candidate_ids": row["candidate_ids"], "history_ids": row["history_ids"]}
+            "reference_features": row["features"]["review"]}
 
 
-def _names(view: str) -> list[str]:
-    names = metric_names("faithfulness") + metric_names("explanation")
-    # ids are what the model emitted; the displayed answer has no ids of its own to get wrong
-    return names if view == "raw" else [n for n in names if n not in ID_ERROR_METRICS]
+def _names() -> list[str]:
+    # Each reason is decoded under its own candidate's schema, so the explain step emits no item ids: the
+    # RecLM-eval id errors are measured on what the rank template emits (eval/ranking_eval.py).
+    return [n for n in metric_names("faithfulness") + metric_names("explanation") if n not in ID_ERROR_METRICS]
 
 
 def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, float]:
@@ -97,7 +81,7 @@ def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, f
 
     scores = {}
     for view in VIEWS:
-        for name in _names(view):
+        for name in _names():
             if get_metric(name).level == "example":
                 value = score_example(name, example(row, view), {"feature_vocabulary": features})
                 scores[f"{name}/{view}"] = None if value != value else round(value, 4)
@@ -109,7 +93,7 @@ def explain_metrics(rows: list[dict[str, Any]], features: dict[str, str]) -> dic
     ok = [r for r in rows if "error" not in r]
     out: dict[str, dict[str, float]] = {}
     for view in VIEWS:
-        scores = evaluate(_names(view), [example(r, view) for r in ok], {"feature_vocabulary": list(features)})
+        scores = evaluate(_names(), [example(r, view) for r in ok], {"feature_vocabulary": list(features)})
         out |= {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
     n = len(ok)
     out["parsed_rate"] = {"value": sum(r["parsed"] for r in ok) / n if n else float("nan"), "n": n}

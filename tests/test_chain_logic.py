@@ -55,9 +55,29 @@ class MemoryRetriever:
         return {i: VECTORS[i] for i in ids if i in VECTORS}
 
 
-def chain_with(replies, k=2):
+class Scripted(FakeListChatModel):
+    """Answers by what the prompt shows: an explain prompt gets the reply for its candidate's title (else
+    `default`); the rank prompt (every candidate as C1, C2, ...) gets `order`. Calls may come concurrently."""
+
+    responses: list = []
+    by_title: dict[str, str] = {}
+    default: str = ""
+    order: str = ""
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        prompt = messages[-1].content
+        if "\nC1: <data>" in prompt:
+            return self.order
+        return next((r for t, r in self.by_title.items() if f"Candidate: <data>{t}</data>" in prompt), self.default)
+
+
+def reply(claims, text):
+    return json.dumps({"claims": claims, "text": text})
+
+
+def chain_with(default="", k=2, **by_title):
     settings = Settings(k=k)
-    llm = FakeListChatModel(responses=replies)
+    llm = Scripted(default=default, by_title=by_title)
     retriever = MemoryRetriever()
     chain = build_chain(llm, retriever, Catalogue(DATASET), get_template("explain_default"), settings)
     return chain, retriever
@@ -68,9 +88,8 @@ def ask(chain, message, user="u1", conversation=None):
 
 
 def test_grounded_reply_is_kept_and_every_claim_verified():
-    reply = json.dumps({"C1": {"claims": ["a1", "r1"], "text": "A Target card at $20.00."},
-                        "C2": {"claims": ["a1"], "text": "From Visa."}})
-    chain, _ = chain_with([reply])
+    chain, _ = chain_with(**{"Target GiftCard": reply(["a1", "r1"], "A Target card at $20.00."),
+                             "Visa Gift Card": reply(["a1"], "From Visa.")})
     answer = ask(chain, "a gift card under $45")
     assert [r.rank for r in answer.recommendations] == [1, 2]
     assert all(r.price <= 45 for r in answer.recommendations)
@@ -80,8 +99,7 @@ def test_grounded_reply_is_kept_and_every_claim_verified():
 
 
 def test_reason_text_stating_a_value_the_item_lacks_is_replaced_by_verified_facts():
-    chain, _ = chain_with([json.dumps({"C1": {"claims": ["a1"], "text": "A Starbucks treat for $3."},
-                                       "C2": {"claims": ["a1"], "text": "ok"}})], k=2)
+    chain, _ = chain_with(reply(["a1"], "A Starbucks treat for $3."), k=2)
     answer = ask(chain, "gift card under $45")
     first = answer.recommendations[0].reasons[0]
     assert first.fallback and "Starbucks" not in first.text or answer.recommendations[0].title.startswith("Starbucks")
@@ -89,8 +107,7 @@ def test_reason_text_stating_a_value_the_item_lacks_is_replaced_by_verified_fact
 
 
 def test_claims_citing_unknown_handles_are_never_shown_as_fact():
-    chain, _ = chain_with([json.dumps({"C1": {"claims": ["a99", "h7"], "text": "Trust me."},
-                                       "C2": {"claims": ["zz"], "text": "Also great."}})])
+    chain, _ = chain_with(reply(["a99", "h7", "zz"], "Trust me."))
     answer = ask(chain, "a gift card")
     for rec in answer.recommendations:
         reason = rec.reasons[0]
@@ -112,8 +129,7 @@ def test_an_llm_that_is_down_still_gives_verified_reasons_and_a_note():
 
 
 def test_multi_turn_cheaper_then_why_the_second_one():
-    replies = [json.dumps({"C1": {"claims": ["a1"], "text": "x"}, "C2": {"claims": ["a1"], "text": "y"}})] * 3
-    chain, _ = chain_with(replies)
+    chain, _ = chain_with(reply(["a1"], "x"))
     conversation = Conversation(user_id="u1")
     first = ask(chain, "a gift card under $45", conversation=conversation)
     cheaper = ask(chain, "cheaper", conversation=conversation)
@@ -123,8 +139,7 @@ def test_multi_turn_cheaper_then_why_the_second_one():
 
 
 def test_a_conversation_of_another_user_is_not_carried_over():
-    chain, retriever = chain_with([json.dumps({"C1": {"claims": ["a1"], "text": "x"},
-                                               "C2": {"claims": ["a1"], "text": "y"}})] * 2)
+    chain, retriever = chain_with(reply(["a1"], "x"))
     conversation = Conversation(user_id="u1")
     ask(chain, "a gift card under $45", conversation=conversation)
     answer = ask(chain, "cheaper", user="stranger", conversation=conversation)
@@ -136,11 +151,10 @@ def test_a_conversation_of_another_user_is_not_carried_over():
 def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
     settings = Settings(k=2, rank_template="rank_default")
     settings.rank.llm = 10.0  # let the model's order dominate, to see it act
-    order = json.dumps({"order": ["C4", "C3"]})
-    explain = json.dumps({"C1": {"claims": ["a1"], "text": "x"}, "C2": {"claims": ["a1"], "text": "y"}})
-    chain = build_chain(FakeListChatModel(responses=[order, explain]), MemoryRetriever(), Catalogue(DATASET),
-                        get_template("explain_default"), settings)
-    without = build_chain(FakeListChatModel(responses=[explain]), MemoryRetriever(), Catalogue(DATASET),
+    explain = reply(["a1"], "x")
+    chain = build_chain(Scripted(order=json.dumps({"order": ["C4", "C3"]}), default=explain), MemoryRetriever(),
+                        Catalogue(DATASET), get_template("explain_default"), settings)
+    without = build_chain(Scripted(default=explain), MemoryRetriever(), Catalogue(DATASET),
                           get_template("explain_default"), Settings(k=4))
     shortlist = [r.item_id for r in ask(without, "a gift card").recommendations]
     assert [r.item_id for r in ask(chain, "a gift card").recommendations] == [shortlist[3], shortlist[2]]

@@ -162,3 +162,55 @@ def test_lora_adapter_is_applied_and_output_stays_valid_json(model_dir: Path, tm
 
     reply = tuned.bind(response_format=response_format("rating", RATING)).invoke(PROMPTS[1])
     assert_obeys(RATING, json.loads(reply.content))
+
+
+def candidate_prompt(title: str) -> list:
+    """Prompts that differ only at the end, as the chain's per-candidate prompts do."""
+    return [SystemMessage("Answer in JSON."),
+            HumanMessage(f"A shopper wants a gift for a coffee lover.\nCandidate: {title}\nWhy does it fit?")]
+
+
+def test_a_batch_answers_every_call_under_its_own_schema(llm: LocalChatModel) -> None:
+    schemas = [GIFT_CARDS, CLAIMS, RATING]
+    calls = [(candidate_prompt(t), {"response_format": response_format(f"s{n}", s)})
+             for n, (t, s) in enumerate(zip(["Starbucks card", "Amazon card", "Visa card"], schemas))]
+    replies = llm.generate_batch(calls)
+    assert len(replies) == 3
+    for schema, reply in zip(schemas, replies):
+        assert_obeys(schema, json.loads(reply.content))
+        assert reply.response_metadata["finish_reason"] == "stop"
+        assert reply.response_metadata["shared_prefix_tokens"] > 20  # system text + the shopper's line, once
+
+
+def test_a_batch_row_decodes_what_it_would_alone(llm: LocalChatModel) -> None:
+    # Padding and a shared prefix must not leak between rows. bf16 sums can differ in the last bit between a
+    # batch and a lone call, which may flip a near-tie, so most rows (not necessarily all) must match exactly.
+    titles = ["Starbucks card", "Amazon eGift card", "Visa prepaid card", "Home Depot card"]
+    fmt = {"response_format": response_format("claims", CLAIMS)}
+    batch = llm.generate_batch([(candidate_prompt(t), fmt) for t in titles])
+    alone = [llm.bind(**fmt).invoke(candidate_prompt(t)) for t in titles]
+    assert sum(b.content == a.content for b, a in zip(batch, alone)) >= 3
+
+
+def test_the_cached_system_prompt_never_changes_an_answer(llm: LocalChatModel) -> None:
+    constrained = llm.bind(response_format=response_format("gift_card", GIFT_CARDS))
+    llm.loaded().prefix.put([], None)  # cold: the system prompt is prefilled in this call
+    cold = constrained.invoke(PROMPTS[0]).content
+    assert llm.loaded().prefix.ids  # ... and kept
+    assert constrained.invoke(PROMPTS[0]).content == cold  # warm: copied from the cache, same answer
+
+
+def test_a_batch_streams_each_call_as_its_own_run(llm: LocalChatModel) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Counter(BaseCallbackHandler):
+        def __init__(self):
+            self.tokens: dict = {}
+
+        def on_llm_new_token(self, token, *, run_id, **kwargs):
+            self.tokens[run_id] = self.tokens.get(run_id, "") + token
+
+    counter = Counter()
+    fmt = {"response_format": response_format("rating", RATING)}
+    replies = llm.generate_batch([(candidate_prompt(t), fmt) for t in ("A", "B")], {"callbacks": [counter]})
+    assert sorted(counter.tokens.values()) == sorted(r.content for r in replies)

@@ -69,7 +69,18 @@ def test_verify_reason_splits_supported_unsupported_and_text_problems():
     supported, unsupported, problems = verify_reason(reason, evidence(), TextChecker(CATALOGUE.vocabulary))
     assert [c.value for c in supported] == ["Starbucks"]
     assert [c.value for c in unsupported] == ["$5.00"]
-    assert problems == ["states brand 'Apple' which the item does not have"]
+    assert problems == ["states brand 'Apple' which the item does not have",
+                        "states none of the facts it cites (a copied instruction or filler is not a reason)"]
+
+
+def test_a_reason_must_state_a_fact_it_cites():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    brand = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    assert checker.problems("The candidate's claim handles and one sentence.", brand, evidence()) == [
+        "states none of the facts it cites (a copied instruction or filler is not a reason)"]
+    assert checker.problems("A treat from Starbucks for a coffee lover.", brand, evidence()) == []
+    price = [Claim(kind="attribute", attribute="price", value="$5.00")]
+    assert checker.problems("A small gift at 5 dollars.", price, evidence()) == []
 
 
 def test_text_that_is_not_a_readable_sentence_is_a_problem():

@@ -23,9 +23,8 @@ DEFAULT_OUT = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"
 @click.option("--rank", type=click.Choice(["8", "16", "32", "64"]), default="8", show_default=True,
               help="LoRA rank (values vLLM's --max-lora-rank accepts).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
-@click.option("--max-len", type=int, default=1024, show_default=True,
+@click.option("--max-len", type=int, default=512, show_default=True,
               help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
-@click.option("--max-candidates", type=int, default=5, show_default=True, help="Candidates per example (up to).")
 @click.option("--max-history", type=int, default=8, show_default=True, help="History items per example (up to).")
 @click.option("--n-catalogue", type=int, default=300, show_default=True,
               help="Examples each from the H&PC and Steam catalogues (0: Gift Cards only).")
@@ -33,7 +32,7 @@ DEFAULT_OUT = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"
 @click.option("--time-limit", type=float, default=None, help="Stop training after this many seconds (and save).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_candidates, max_history, n_catalogue,
+def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_history, n_catalogue,
             limit, time_limit, device, quiet) -> None:
     """Build training examples from real Gift Cards reviews (held-out test and validation pairs excluded) and
     the H&PC and Steam catalogues, train a LoRA adapter on q/k/v/o with loss on the reply only, and save it
@@ -56,7 +55,7 @@ def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_cand
 
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     template = get_template(settings.template)
-    shape = Shape(max_candidates=max_candidates, max_history=max_history, max_attributes=settings.max_attributes)
+    shape = Shape(max_history=max_history, max_attributes=settings.max_attributes)
     click.echo("building examples …")
     built, split = build_examples(settings.data_dir, template, seed=seed, shape=shape, n_catalogue=n_catalogue)
     examples = built.examples[:limit] if limit else built.examples

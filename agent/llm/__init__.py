@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import RunnableConfig
 
     from agent.settings import Settings
 
@@ -36,6 +37,27 @@ def build_llm(settings: Settings) -> BaseChatModel:
 
         return build_openai_llm(settings)
     raise ValueError(f"unknown backend {settings.backend!r}; expected one of {BACKENDS}")
+
+
+def invoke_all(llm: BaseChatModel, calls: list[tuple[list, dict[str, Any]]],
+               config: RunnableConfig | None = None) -> list[Any]:
+    """Several calls at once, each `(messages, options as .bind takes them)`; returns the replies in order, an
+    exception in place of a call that failed. The local model decodes them as one batch; a server gets them
+    concurrently and batches them itself (vLLM's continuous batching)."""
+    generate_batch = getattr(llm, "generate_batch", None)
+    if generate_batch is not None:
+        return generate_batch(calls, config)
+    from langchain_core.runnables.config import get_executor_for_config
+
+    def one(call: tuple[list, dict[str, Any]]) -> Any:
+        messages, options = call
+        try:
+            return llm.bind(**options).invoke(messages, config=config)
+        except Exception as e:  # noqa: BLE001 — returned in its place: the other calls still count
+            return e
+
+    with get_executor_for_config(config) as executor:
+        return list(executor.map(one, calls))
 
 
 def describe(llm: Any) -> tuple[str, str, str | None]:

@@ -1,15 +1,14 @@
 """In-process backend: transformers + optional peft LoRA + xgrammar, as a LangChain chat model.
 
-Greedy decoding in a hand-written loop over the KV cache rather than `generate`: it streams token by token
-without a helper thread, applies the grammar mask directly, and reports prefill and decode time separately
-(prefill of a long prompt is what a 2 s chat turn is spent on).
+Greedy decoding in a hand-written loop over the KV cache rather than `generate` (agent/llm/decode.py): it streams
+token by token without a helper thread, applies each row's grammar mask directly, decodes several calls as one
+batch (`generate_batch`), and reports prefill and decode time separately.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,10 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import RunnableConfig
 from pydantic import Field
+
+from agent.llm.decode import DecodeStats, PrefixCache, shared_prefix_length
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -32,6 +34,8 @@ class LoadedModel:
     stop_token_ids: list[int]
     grammars: Any  # GrammarCache, built on first constrained call
     lock: threading.Lock  # one generation at a time: two would only fight over the same cores
+    message_start_id: int | None  # the chat template's message-start token: where the system prompt ends
+    prefix: PrefixCache = field(default_factory=PrefixCache)
 
 
 def resolve_device(device: str) -> str:
@@ -59,7 +63,9 @@ def load_model(model_dir: str, adapter: str | None, device: str, dtype: str) -> 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
     stop_ids = {tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)}
-    return LoadedModel(model, tokenizer, device, sorted(i for i in stop_ids if i is not None), None, threading.Lock())
+    message_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
+    return LoadedModel(model, tokenizer, device, sorted(i for i in stop_ids if i is not None), None, threading.Lock(),
+                       message_start if message_start != tokenizer.unk_token_id else None)
 
 
 def _as_list(value: int | list[int] | None) -> list[int]:
@@ -120,109 +126,98 @@ class LocalChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))
             yield ChatGenerationChunk(message=chunk)
 
-    def _decode(self, messages: list[BaseMessage], stop: list[str] | None, *,
-                response_format: dict[str, Any] | None = None, max_tokens: int | None = None,
-                **_openai_only: Any) -> Iterator[tuple[str, dict[str, Any] | None]]:
-        """Yield (new text, None) as tokens are decoded, then ("", metadata) once at the end.
+    def generate_batch(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
+                       config: RunnableConfig | None = None) -> list[AIMessage | Exception]:
+        """Several calls, each `(messages, options)` with options as `.bind` takes them (response_format,
+        max_tokens), decoded as ONE batch: rows share each forward pass and the prompts' common prefix.
+
+        Callbacks see each call as its own chat-model run (start, streamed tokens, end), as `invoke` would show it.
+        A call that fails gets its exception in its place; the others still answer."""
+        from langchain_core.callbacks import CallbackManager
+        from langchain_core.outputs import LLMResult
+        from langchain_core.runnables import ensure_config
+
+        config = ensure_config(config)
+        manager = CallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose, config.get("tags"),
+                                            self.tags, config.get("metadata"), self.metadata)
+        runs = manager.on_chat_model_start(self._serialized, [messages for messages, _ in calls],
+                                           name=config.get("run_name"))
+        texts, results = [""] * len(calls), [None] * len(calls)
+        try:
+            for n, piece, final in self._decode_rows(calls, None):
+                if piece:
+                    texts[n] += piece
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                    runs[n].on_llm_new_token(piece, chunk=chunk)
+                if final:
+                    results[n] = AIMessage(content=texts[n], response_metadata=final["response_metadata"],
+                                           usage_metadata=final["usage_metadata"])
+        except Exception as e:  # one batch, one failure: every call reports it
+            for run in runs:
+                run.on_llm_error(e)
+            return [e] * len(calls)
+        for run, message in zip(runs, results):
+            run.on_llm_end(LLMResult(generations=[[ChatGeneration(message=message)]]))
+        return results
+
+    def _decode(self, messages: list[BaseMessage], stop: list[str] | None,
+                **options: Any) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """One call: (new text, None) as tokens are decoded, then ("", metadata) once at the end."""
+        for _, piece, final in self._decode_rows([(messages, options)], stop):
+            yield piece, final
+
+    def _decode_rows(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
+                     stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+        """(row, new text, None) as tokens are decoded, then (row, "", metadata) once per row as it ends.
 
         Options only a server understands (temperature, ...) are ignored: local decoding is always greedy.
         """
         import torch
 
+        from agent.llm.decode import Row, greedy_batch
         from agent.llm.grammar import GrammarCache, TokenConstraint
 
         lm = self.loaded()
-        chat = [{"role": ROLES.get(m.type, m.type), "content": m.text} for m in messages]
-        prompt = lm.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        prompt_ids = lm.tokenizer(prompt, add_special_tokens=False).input_ids
-        text, generated = "", []
-
+        prompts = [self._prompt_ids(lm, messages) for messages, _ in calls]
         with lm.lock, torch.inference_mode():
-            stats = DecodeStats()  # timed from here: grammar compile counts, waiting for the lock does not
-            constraint = None
-            if response_format is not None:
-                if lm.grammars is None:
-                    lm.grammars = GrammarCache(lm.tokenizer, lm.model.config.vocab_size, lm.stop_token_ids)
-                constraint = TokenConstraint(lm.grammars.compile(response_format), lm.grammars.vocab_size)
-
-            for new_ids in greedy_steps(lm, prompt_ids, constraint, max_tokens or self.max_new_tokens, stats):
-                generated += new_ids
+            rows = []
+            for prompt_ids, (_, options) in zip(prompts, calls):
+                constraint = None  # compiled under the lock and timed: grammar compile counts, waiting does not
+                stats = DecodeStats()
+                if options.get("response_format") is not None:
+                    if lm.grammars is None:
+                        lm.grammars = GrammarCache(lm.tokenizer, lm.model.config.vocab_size, lm.stop_token_ids)
+                    constraint = TokenConstraint(lm.grammars.compile(options["response_format"]),
+                                                 lm.grammars.vocab_size)
+                rows.append(Row(prompt_ids, constraint, options.get("max_tokens") or self.max_new_tokens,
+                                lm.stop_token_ids, stats))
+            shared = shared_prefix_length(prompts)
+            generated: list[list[int]] = [[] for _ in rows]
+            texts = [""] * len(rows)
+            ended = [False] * len(rows)
+            for n, new_ids in greedy_batch(lm, rows, lm.tokenizer):
+                if ended[n]:
+                    continue
+                generated[n] += new_ids
                 # decode the whole tail so a character split over two tokens comes out whole
-                full = lm.tokenizer.decode(generated, skip_special_tokens=True)
+                full = lm.tokenizer.decode(generated[n], skip_special_tokens=True)
                 if full.endswith("\ufffd"):
                     continue
                 cut = min((full.find(s) for s in stop or [] if s in full), default=-1)
                 if cut >= 0:  # a caller's stop string: end before it (what was already streamed stays)
-                    yield full[len(text):cut], None
-                    text, stats.finish_reason = full[:cut], "stop"
-                    break
-                yield full[len(text):], None
-                text = full
+                    yield n, full[len(texts[n]):cut], None
+                    texts[n], rows[n].stats.finish_reason, ended[n] = full[:cut], "stop", True
+                    rows[n].done = True
+                    continue
+                yield n, full[len(texts[n]):], None
+                texts[n] = full
 
-        yield "", stats.metadata(self.model_name, len(prompt_ids), len(generated), constraint is not None)
+        for n, row in enumerate(rows):
+            yield n, "", row.stats.metadata(self.model_name, len(row.prompt_ids), len(generated[n]),
+                                            row.constraint is not None, shared)
 
-
-@dataclass
-class DecodeStats:
-    start: float = field(default_factory=time.perf_counter)
-    first_token_s: float | None = None
-    tokens_by_first: int = 0  # output tokens known after the first forward pass (forced prefix + first token)
-    forced_tokens: int = 0  # tokens the grammar dictated (jump-forward), fed in without a decode step each
-    finish_reason: str = "length"
-
-    def metadata(self, model_name: str, prompt_tokens: int, completion_tokens: int,
-                 constrained: bool) -> dict[str, Any]:
-        total_s = time.perf_counter() - self.start
-        decode_s = total_s - (self.first_token_s or 0.0)
-        # output tokens after the first forward pass over the time after it: the output rate, free of prefill
-        after_first = completion_tokens - self.tokens_by_first
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
-        return {
-            "usage_metadata": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens,
-                               "total_tokens": usage["total_tokens"]},
-            "response_metadata": {
-                "model_name": model_name, "model_provider": "whyrec-local", "finish_reason": self.finish_reason,
-                "token_usage": usage, "constrained": constrained, "forced_tokens": self.forced_tokens,
-                "timing": {"first_token_s": self.first_token_s, "total_s": total_s,
-                           "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else None},
-            },
-        }
-
-
-def greedy_steps(lm: LoadedModel, prompt_ids: list[int], constraint: Any, limit: int,
-                 stats: DecodeStats) -> Iterator[list[int]]:
-    """Greedy decoding over the KV cache; yields the token ids each step adds (the chosen token plus any text
-    the grammar forces after it). Ends at a stop token, at `limit` tokens, or when the grammar is complete."""
-    import torch
-
-    produced, step = 0, list(prompt_ids)
-    if constraint is not None:
-        prefix = constraint.jump_forward(lm.tokenizer, limit)  # e.g. '{"recommendations": [{"item_id": "'
-        stats.forced_tokens, produced, step = len(prefix), len(prefix), step + prefix
-        if prefix:
-            yield prefix
-    cache = None
-    while produced < limit:
-        out = lm.model(input_ids=torch.tensor([step], device=lm.device), past_key_values=cache, use_cache=True)
-        cache = out.past_key_values
-        logits = out.logits[:, -1, :].float()
-        if constraint is not None:
-            constraint.mask_(logits)
-        token = int(logits.argmax(dim=-1))
-        if stats.first_token_s is None:
-            stats.first_token_s, stats.tokens_by_first = time.perf_counter() - stats.start, produced + 1
-        if token in lm.stop_token_ids:
-            stats.finish_reason = "stop"
-            return
-        step = [token]
-        if constraint is not None:
-            constraint.accept(token)
-            forced = constraint.jump_forward(lm.tokenizer, limit - produced - 1)
-            stats.forced_tokens += len(forced)
-            step += forced
-        produced += len(step)
-        yield step
-        if constraint is not None and constraint.only_stop_allowed():
-            stats.finish_reason = "stop"  # the JSON is closed: skip the forward pass that would pick <|im_end|>
-            return
+    @staticmethod
+    def _prompt_ids(lm: LoadedModel, messages: list[BaseMessage]) -> list[int]:
+        chat = [{"role": ROLES.get(m.type, m.type), "content": m.text} for m in messages]
+        prompt = lm.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return lm.tokenizer(prompt, add_special_tokens=False).input_ids

@@ -1,14 +1,14 @@
 """Base model vs LoRA adapter on held-out Gift Cards TEST pairs, on the explain step alone.
 
 Each pair gets the prompt the chain would build (agent/train/data.py: request from the item's facts, the user's
-known history, the held-out item among sampled candidates) and both models answer it through the local backend,
+known history, the held-out item as the candidate) and both models answer it through the local backend,
 greedy. Two decoding modes:
-  - `schema`: the per-request JSON schema (as the chain sends it). Handles are enumerated, so raw claim precision
+  - `schema`: the per-candidate JSON schema (as the chain sends it). Handles are enumerated, so raw claim precision
     is high by construction; what differs is the text and which claims are chosen.
   - `json`: any JSON object (a server that ignores the schema): raw claim precision then measures the model.
 Per mode and model:
   raw_claim_precision   supported / total claims before the verifier drops anything (NaN when none)
-  fallback_share        share of candidate reasons the chain would replace with a rendering of verified facts
+  fallback_share        share of reasons the chain would replace with a rendering of verified facts
                         (missing reason, no supported claim, an unsupported claim, or text the checker rejects)
   review_hit_rate       share of held-out items whose reason cites >= 1 attribute the held-out review talks about
                         (pairs whose review names no attribute are left out of this rate)
@@ -29,31 +29,27 @@ from agent.verify import Evidence, TextChecker, verify_reason
 
 MODES = {
     "schema": lambda ex, template: {"type": "json_schema", "json_schema": {
-        "name": "reasons", "schema": output_schema(ex.handles, template), "strict": True}},
+        "name": "reason", "schema": output_schema(ex.handles, template, 0), "strict": True}},
     "json": lambda ex, template: {"type": "json_object"},
 }
 
 
 def score_reply(raw: str, ex: Example, checker: TextChecker) -> dict:
-    reasons, errors = parse_reply(raw, ex.handles)
-    history = {p.item.item_id: p.item for p in ex.handles.history}
-    supported = total = fallbacks = 0
-    review_hit = None
-    for i, reason in enumerate(reasons):
-        if reason is None:
-            fallbacks += 1
-            continue
-        evidence = Evidence(item=ex.handles.candidates[i], history=history, facets=ex.request.facets,
-                            message=ex.request.message)
+    reason, errors = parse_reply(raw, ex.handles, 0)
+    supported = total = 0
+    fallback, review_hit = True, None
+    if reason is not None:
+        evidence = Evidence(item=ex.handles.candidates[0], history={p.item.item_id: p.item for p in ex.handles.history},
+                            facets=ex.request.facets, message=ex.request.message)
         ok, bad, problems = verify_reason(reason, evidence, checker)
-        supported, total = supported + len(ok), total + len(ok) + len(bad)
-        fallbacks += not (reason.text and ok and not bad and not problems)
-        if i == ex.item_index and ex.review_handles:
-            reviewed = {(c.attribute, c.value) for c in (ex.handles.to_claim(i, h) for h in ex.review_handles)}
+        supported, total = len(ok), len(ok) + len(bad)
+        fallback = not (reason.text and ok and not bad and not problems)
+        if ex.review_handles:
+            reviewed = {(c.attribute, c.value) for c in (ex.handles.to_claim(0, h) for h in ex.review_handles)}
             review_hit = any(c.kind == "attribute" and (c.attribute, c.value) in reviewed for c in ok)
     if ex.review_handles and review_hit is None:
         review_hit = False
-    return {"supported": supported, "claims": total, "reasons": len(reasons), "fallbacks": fallbacks,
+    return {"supported": supported, "claims": total, "reasons": 1, "fallbacks": int(fallback),
             "review_hit": review_hit, "errors": errors}
 
 
@@ -86,10 +82,9 @@ def run_model(llm, examples: list[Example], template, checker: TextChecker, mode
 
 
 def compare(base: Path, adapter: Path, data_dir: Path, out: Path, n: int = 20, seed: int = 0,
-            modes: tuple[str, ...] = ("schema", "json"), device: str = "auto", k: int | None = None,
-            history: int | None = None) -> dict:
+            modes: tuple[str, ...] = ("schema", "json"), device: str = "auto", history: int | None = None) -> dict:
     """Write `out` (summary per model and mode) and `out`.samples.jsonl (every raw reply with its scores).
-    `k` / `history`: candidates and history items per prompt (default: the chain's settings)."""
+    `history`: history items per prompt (default: the chain's settings)."""
     from agent.llm.local import LocalChatModel
     from agent.settings import Settings
     from agent.train.data import GIFT, GiftCards, Shape, held_out_examples
@@ -101,7 +96,7 @@ def compare(base: Path, adapter: Path, data_dir: Path, out: Path, n: int = 20, s
     template = get_template(settings.template)
     dataset = load_dataset(GIFT, data_dir)
     split = get_split(dataset, data_dir, seed=0)
-    shape = Shape(k or settings.k, history or settings.max_history, settings.max_attributes)
+    shape = Shape(history or settings.max_history, settings.max_attributes)
     gift = GiftCards(dataset, template, shape, seed)
     examples = held_out_examples(gift, split, "test", n)
     checker = TextChecker(gift.catalogue.vocabulary)
@@ -134,11 +129,10 @@ if __name__ == "__main__":
     @click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT / "eval/results/lora_vs_base.json")
     @click.option("--n", type=int, default=20, help="held-out test pairs")
     @click.option("--modes", default="schema,json")
-    @click.option("--k", type=int, default=None, help="candidates per prompt (default: settings.k)")
     @click.option("--history", type=int, default=None, help="history items per prompt (default: settings.max_history)")
-    def main(adapter: Path, out: Path, n: int, modes: str, k: int | None, history: int | None) -> None:
+    def main(adapter: Path, out: Path, n: int, modes: str, history: int | None) -> None:
         """python -m agent.train.compare: base vs adapter on held-out Gift Cards test pairs."""
         s = Settings()
-        compare(s.base_model_dir, adapter, s.data_dir, out, n=n, modes=tuple(modes.split(",")), k=k, history=history)
+        compare(s.base_model_dir, adapter, s.data_dir, out, n=n, modes=tuple(modes.split(",")), history=history)
 
     main()

@@ -1,6 +1,6 @@
 """Training examples for the explain step, in the chain's OWN format: the same template render of
-`prompt_inputs(request, Handles(...))`, and a target that fits the same `output_schema` (compact JSON
-{"C1": {"claims": [...], "text": "..."}, ...}, properties in schema order, as the grammar decodes it).
+`prompt_inputs(request, Handles([item], ...), 0)` (one prompt per candidate, as the chain sends it), and a target
+that fits the same `output_schema` (compact JSON {"claims": [...], "text": "..."}, as the grammar decodes it).
 
 How each part of an example is derived (all choices seeded; nothing is written by a model):
 
@@ -10,8 +10,7 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
     "a gift card from {brand}", "a gift card under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price),
     or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
-  - candidates: i plus items sampled from the catalogue that meet every request facet (as retrieval's hard
-    filters would) and that u never reviewed; i sits at a seeded random position.
+  - candidate: i.
   - target claims of i, in this order, at most `max_claims`:
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
@@ -27,7 +26,6 @@ Health & Personal Care and Steam (catalogues without users): for a seeded sample
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
   claims of that item are the request handles it satisfies, then the attribute handles whose values the request
   names. No history (there are no users).
-Every other candidate: `fallback_claims` (true by construction).
 Every target text is `render_text` of its claims — a rendering of facts, never text posing as a review. Claims
   are taken in the order above and one is left out when the text with it would exceed the schema's
   `reason_max_chars` or fail the verifier's text check; if none is left, the item's own attributes are tried
@@ -85,17 +83,13 @@ class Example:
     request: Request
     handles: Handles
     messages: list[BaseMessage]
-    target: dict[str, dict]
+    target: dict[str, list[str] | str]  # {"claims": [...], "text": "..."}
     review_handles: list[str] = field(default_factory=list)  # a-handles of the item that its review talks about
 
     @property
     def completion(self) -> str:
         """The reply as the grammar decodes it: compact JSON, keys in schema order."""
         return json.dumps(self.target, separators=(",", ":"), ensure_ascii=False)
-
-    @property
-    def item_index(self) -> int:
-        return next(i for i, c in enumerate(self.handles.candidates) if c.item_id == self.item_id)
 
 
 @dataclass
@@ -227,34 +221,23 @@ class TargetBuilder:
         return chosen, render_text([by_handle[h] for h in chosen], past_by_id, request.facets)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
-                others: list[Item], lead: list[Claim], rng: random.Random, max_attributes: int,
-                review: str | None = None) -> Example | str:
+                lead: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
         """The example, or the reason it cannot be made. `lead`: the item's claims after the review's."""
-        candidates = list(others)
-        candidates.insert(rng.randint(0, len(others)), item)
-        handles = Handles(candidates, history, request.facets, max_attributes)
-        index = candidates.index(item)
-        mentioned = review_mentions(review, item, handles.attributes[index]) if review is not None else []
+        handles = Handles([item], history, request.facets, max_attributes)
+        mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         if review is not None and not mentioned:
             return "review_names_no_attribute"
-        target: dict[str, dict] = {}
-        for i in range(len(candidates)):
-            if i == index:
-                wanted = [handles.to_claim(i, h) for h in mentioned[:2]] + lead
-            else:
-                wanted = fallback_claims(handles, i, self.template.generation.max_claims)
-            try:
-                chosen, text = self.fit(wanted, handles, request, i)
-            except ValueError:
-                return "no_claim_fits_the_text_limit"
-            if i == index and mentioned and not set(mentioned) & set(chosen):
-                return "review_claims_do_not_fit_the_text_limit"
-            target[f"C{i + 1}"] = {"claims": chosen, "text": text}
-        schema = output_schema(handles, self.template)
-        for key, entry in target.items():  # the target must be a reply the grammar could decode
-            assert set(entry["claims"]) <= set(schema["properties"][key]["properties"]["claims"]["items"]["enum"])
-        messages = self.template.render(**prompt_inputs(request, handles))
-        return Example(dataset, user_id, item.item_id, request, handles, messages, target, mentioned)
+        try:
+            chosen, text = self.fit([handles.to_claim(0, h) for h in mentioned[:2]] + lead, handles, request, 0)
+        except ValueError:
+            return "no_claim_fits_the_text_limit"
+        if mentioned and not set(mentioned) & set(chosen):
+            return "review_claims_do_not_fit_the_text_limit"
+        schema = output_schema(handles, self.template, 0)  # the target must be a reply the grammar could decode
+        assert set(chosen) <= set(schema["properties"]["claims"]["items"]["enum"])
+        messages = self.template.render(**prompt_inputs(request, handles, 0))
+        return Example(dataset, user_id, item.item_id, request, handles, messages,
+                       {"claims": chosen, "text": text}, mentioned)
 
 
 def fallbacks_of_attributes(handles: Handles, index: int) -> list[Claim]:
@@ -284,18 +267,10 @@ def _meets(item: Item, request: Request) -> bool:
     return all(facet_satisfied(f, item, {})[0] for f in request.facets if f.key != "like_item")
 
 
-def _others(pool: list[Item], item: Item, request: Request, exclude: set[str], n: int, rng: random.Random) -> list[Item]:
-    """Items retrieval could have returned beside `item`: they meet every facet (hard filters) and the user
-    never reviewed them."""
-    fitting = [c for c in pool if c.item_id != item.item_id and c.item_id not in exclude and _meets(c, request)]
-    return rng.sample(fitting, min(n, len(fitting)))
-
-
 @dataclass
 class Shape:
     """How big an example's prompt may be (the chain's own limits are the upper bounds)."""
 
-    max_candidates: int = 5
     max_history: int = 8
     max_attributes: int = 12
 
@@ -315,7 +290,6 @@ class GiftCards:
         self.reviewed_by: dict[str, set[str]] = {}
         for user_id, item_id in self.latest:
             self.reviewed_by.setdefault(user_id, set()).add(item_id)
-        self.pool = sorted(self.catalogue.items.values(), key=lambda x: x.item_id)
 
     def example(self, user_id: str, item_id: str, earlier: list[str], require_review: bool = True) -> Example | str:
         """(user, item) with `earlier` (the user's items before it, oldest first) as history."""
@@ -326,15 +300,12 @@ class GiftCards:
         history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
                    for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
         request = understand(gift_request(item, rng), self.catalogue)
-        n_others = rng.randint(1, self.shape.max_candidates - 1)
-        others = _others(self.pool, item, request, self.reviewed_by[user_id], n_others, rng)
         lead = satisfied_request_claims(item, request, history)[:1] + history_claim(item, history)
         review = self.latest[(user_id, item_id)].review
-        made = self.builder.example(GIFT, user_id, item, request, history, others, lead, rng,
-                                    self.shape.max_attributes, review=review)
+        made = self.builder.example(GIFT, user_id, item, request, history, lead, self.shape.max_attributes,
+                                    review=review)
         if made == "review_names_no_attribute" and not require_review:
-            made = self.builder.example(GIFT, user_id, item, request, history, others, lead, rng,
-                                        self.shape.max_attributes, review=None)
+            made = self.builder.example(GIFT, user_id, item, request, history, lead, self.shape.max_attributes)
         return made
 
 
@@ -376,7 +347,7 @@ _CATALOGUE_REQUESTS = {
 }
 
 
-def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed: int, n: int, pool_size: int,
+def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed: int, n: int,
                        counts: Counter[str]) -> list[Example]:
     """`n` examples from a catalogue without users: the request names the item's own values (module docstring)."""
     keys, noun = _CATALOGUE_REQUESTS[dataset.name]
@@ -384,7 +355,6 @@ def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed:
     builder = TargetBuilder(catalogue, template)
     order = sorted(catalogue.items.values(), key=lambda x: x.item_id)
     random.Random(f"{seed}:{dataset.name}:order").shuffle(order)
-    pool = order[:pool_size]  # the Steam catalogue is 32k items: candidates come from a seeded sample of it
     examples = []
     for item in order:
         if len(examples) >= n:
@@ -397,10 +367,9 @@ def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed:
             continue
         message, named = made_request
         request = understand(message, catalogue)
-        others = _others(pool, item, request, set(), rng.randint(1, shape.max_candidates - 1), rng)
         named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if k in keys and v in named]
         lead = satisfied_request_claims(item, request, [])[:2] + named_claims
-        made = builder.example(dataset.name, None, item, request, [], others, lead, rng, shape.max_attributes)
+        made = builder.example(dataset.name, None, item, request, [], lead, shape.max_attributes)
         if isinstance(made, str):
             counts[f"{dataset.name}: {made}"] += 1
             continue
@@ -439,9 +408,8 @@ def build_examples(data_dir: Path, template: Template, *, seed: int = 0, shape: 
     gift = GiftCards(gift_data, template, shape, seed)
     examples = gift_card_examples(gift, split, counts)
     if n_catalogue > 0:
-        for name, pool_size in ((HPC, 2000), (STEAM, 3000)):
-            examples += catalogue_examples(load_dataset(name, data_dir), template, shape, seed, n_catalogue,
-                                           pool_size, counts)
+        for name in (HPC, STEAM):
+            examples += catalogue_examples(load_dataset(name, data_dir), template, shape, seed, n_catalogue, counts)
     random.Random(f"{seed}:shuffle").shuffle(examples)
     validation = held_out_examples(gift, split, "validation", n_validation)
     return Built(examples, counts, data_hash(examples), validation), split

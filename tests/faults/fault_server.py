@@ -6,7 +6,7 @@ fails, so the chain's handling of it can be tested on 127.0.0.1 in milliseconds.
     ok         a schema-valid reply built from the request's own schema (so the happy path is known to work)
     prose      HTTP 200 with chatty prose instead of JSON (a server that ignored response_format)
     truncated  JSON cut off mid-string, finish_reason "length"
-    lies       valid JSON that ignores the schema: unknown candidates, unknown handles, a made-up price in the text
+    lies       valid JSON that ignores the schema: an unknown key, unknown handles, a made-up price in the text
     slow       sleeps `delay_s` before answering (longer than the client's timeout)
     kill       sends the headers and part of the body (or of the SSE stream), then drops the connection
 """
@@ -14,6 +14,7 @@ fails, so the chain's handling of it can be tested on 127.0.0.1 in milliseconds.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,22 +32,19 @@ def free_port() -> int:
 
 
 def reply_for(mode: str, body: dict) -> str:
+    """One candidate's reason (the chain asks once per candidate, under that candidate's schema)."""
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
-    keys = list(schema.get("properties", {})) or ["C1"]
     if mode == "prose":
         return PROSE
     if mode == "truncated":
-        return '{"C1": {"claims": ["a1"], "text": "A lovely card that'
+        return '{"claims": ["a1"], "text": "A lovely card that'
     if mode == "lies":
-        data = {key: {"claims": ["a99", "h42", "r7"], "text": LIE_TEXT} for key in keys}
-        data["C99"] = {"claims": ["a1"], "text": "An item that was never offered."}
-        return json.dumps(data)
-    # ok: the first handle each candidate may cite, with a neutral sentence that states no value
-    data = {}
-    for key in keys:
-        handles = schema["properties"][key]["properties"]["claims"]["items"]["enum"]
-        data[key] = {"claims": handles[:1], "text": "A good match for your request."}
-    return json.dumps(data)
+        return json.dumps({"claims": ["a99", "h42", "r7"], "text": LIE_TEXT, "item_id": "C99"})
+    # ok: the first handle the candidate may cite, and a sentence stating that handle's value from the prompt
+    handle = schema["properties"]["claims"]["items"]["enum"][0]
+    prompt = str((body.get("messages") or [{}])[-1].get("content", ""))
+    value = re.search(rf"^\s*{handle} [\w ]+: <data>(.*?)</data>", prompt, re.M)
+    return json.dumps({"claims": [handle], "text": f"A good match: {value.group(1) if value else 'as you asked'}."})
 
 
 class FaultServer:
