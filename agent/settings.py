@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     home: Path = Field(PROJECT_ROOT / ".whyrec", description="local state: chroma db, converted model, runs, logs")
     chroma_url: str | None = Field(None, description="http://127.0.0.1:PORT of a `chroma run` server; None = embedded")
     embed_batch: int = Field(64, description="MiniLM encode batch size (64-128 is fastest on 2 cores)")
+    retrieval: Literal["memory", "chroma"] = Field(
+        "memory", description="memory = exact search over an in-memory snapshot of the Chroma collection, loaded once "
+                              "per process; chroma = every query goes to Chroma's HNSW index")
+    snapshot_check_s: float = Field(5.0, description="memory retrieval asks Chroma whether the index changed (and "
+                                                     "reloads if so) at most this often, in seconds")
 
     # LLM
     backend: Literal["local", "openai"] = Field("local", description="local = in-process transformers; openai = any OpenAI-compatible server")

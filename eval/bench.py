@@ -129,7 +129,8 @@ _QUERIES = [
 ]
 
 
-@register("retrieval", "Filtered top-50 candidates from the Steam index: p50/p95 latency over a mix of filters")
+@register("retrieval", "Filtered top-50 candidates from the Steam index: p50/p95 latency over a mix of filters, in "
+                      "memory (the default) and in Chroma")
 def bench_retrieval(ctx: BenchContext) -> dict[str, Any]:
     from index import embed
     from index.build import index_dataset
@@ -139,47 +140,70 @@ def bench_retrieval(ctx: BenchContext) -> dict[str, Any]:
     if not ctx.shared.get("indexed"):
         index_dataset(dataset, ctx.bench_settings, fingerprint, progress=False)
         ctx.shared["indexed"] = True
-    retriever = Retriever(BENCH_DATASET, ctx.bench_settings)
+    memory = Retriever(BENCH_DATASET, ctx.bench_settings.model_copy(update={"retrieval": "memory"}))
+    chroma = Retriever(BENCH_DATASET, ctx.bench_settings.model_copy(update={"retrieval": "chroma"}))
     vectors = embed.encode(_QUERIES, batch_size=len(_QUERIES))
 
+    rss_before, start = _rss_mib(), time.perf_counter()
+    memory.snapshot.get()
+    snapshot_load_s, snapshot_rss_mib = time.perf_counter() - start, _rss_mib() - rss_before
+
     cases = []
-    for q, vector in enumerate(vectors):
+    for vector in vectors:
         for mix in _FILTER_MIX:
             spec = dict(mix)
             if spec.get("exclude_ids") == "top50":  # a long exclusion list, as a user's history makes one
-                spec["exclude_ids"] = [c.item.item_id for c in retriever.candidates_for_vector(vector, None, 50)]
-            cases.append((q, vector, Filters(**spec)))
-    for _, vector, filters in cases[:16]:  # warm-up: caches, first-query paths
-        retriever.candidates_for_vector(vector, filters, 50)
+                spec["exclude_ids"] = [c.item.item_id for c in memory.candidates_for_vector(vector, None, 50)]
+            cases.append((vector, Filters(**spec)))
 
-    latencies, returned = [], []
-    for _, vector, filters in cases:
-        start = time.perf_counter()
-        found = retriever.candidates_for_vector(vector, filters, 50)
-        latencies.append((time.perf_counter() - start) * 1000)
-        returned.append(len(found))
+    memory_ms, memory_returned = _time_candidates(memory, cases)
+    chroma_ms, chroma_returned = _time_candidates(chroma, cases)
 
     # end to end as the chain calls it: a fresh query text (no cache hit) is encoded, then searched
     fresh = [f"{q} (variant {n})" for n in range(4) for q in _QUERIES][:50]
     end_to_end = []
     for n, text in enumerate(fresh):
         start = time.perf_counter()
-        retriever.candidates(text, cases[n % len(cases)][2], 50)
+        memory.candidates(text, cases[n % len(cases)][1], 50)
         end_to_end.append((time.perf_counter() - start) * 1000)
 
     return {
-        "items": retriever.items_col.count(),
-        "queries": len(latencies),
+        "items": memory.items_col.count(),
+        "queries": len(memory_ms),
         "filters_in_mix": len(_FILTER_MIX),
         "n": 50,
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p95_ms": round(_percentile(latencies, 95), 2),
-        "mean_ms": round(statistics.fmean(latencies), 2),
-        "mean_returned": round(statistics.fmean(returned), 1),
-        "exact_fallbacks": retriever.exact_fallbacks,
+        "p50_ms": round(statistics.median(memory_ms), 2),
+        "p95_ms": round(_percentile(memory_ms, 95), 2),
+        "mean_ms": round(statistics.fmean(memory_ms), 2),
+        "mean_returned": round(statistics.fmean(memory_returned), 1),
+        "snapshot_load_s": round(snapshot_load_s, 2),
+        "snapshot_rss_mib": round(snapshot_rss_mib, 1),
         "with_query_encode_p50_ms": round(statistics.median(end_to_end), 2),
         "with_query_encode_p95_ms": round(_percentile(end_to_end, 95), 2),
+        "chroma_p50_ms": round(statistics.median(chroma_ms), 2),
+        "chroma_p95_ms": round(_percentile(chroma_ms, 95), 2),
+        "chroma_mean_returned": round(statistics.fmean(chroma_returned), 1),
+        "chroma_exact_fallbacks": chroma.exact_fallbacks,
     }
+
+
+def _time_candidates(retriever, cases: list) -> tuple[list[float], list[int]]:
+    """Milliseconds per top-50 search and candidates returned, after a warm-up (caches, first-query paths)."""
+    for vector, filters in cases[:16]:
+        retriever.candidates_for_vector(vector, filters, 50)
+    latencies, returned = [], []
+    for vector, filters in cases:
+        start = time.perf_counter()
+        found = retriever.candidates_for_vector(vector, filters, 50)
+        latencies.append((time.perf_counter() - start) * 1000)
+        returned.append(len(found))
+    return latencies, returned
+
+
+def _rss_mib() -> float:
+    """Resident memory now (not the peak): /proc/self/statm counts pages."""
+    fields = _read("/proc/self/statm").split()
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20 if len(fields) > 1 else 0.0
 
 
 def _percentile(values: list[float], pct: float) -> float:

@@ -1,8 +1,13 @@
 """The typed retrieval API the chain reads: candidates for a request, one user's history, items and vectors by id.
 
-Every query embedding is computed here (MiniLM, cached) and passed to Chroma, which never embeds anything.
-Similarity = 1 - cosine distance. A user's history is read with `where user_id == X` and nothing else, so no
-request text can widen it to another user's rows.
+Every query embedding is computed here (MiniLM, cached); nothing else ever embeds. Candidates come by one of two
+paths (`settings.retrieval`), with the same filter semantics (`Filters`) and the same Candidates:
+- "memory" (default): exact search over an in-memory snapshot of the items collection (index/snapshot.py), loaded
+  from Chroma once per process and reloaded when the index changes; items and vectors by id are read from it too.
+- "chroma": every query goes to Chroma's HNSW index with a `where` built by `build_where`; a filtered search that
+  comes back short is redone exactly.
+Similarity = cosine = 1 - Chroma's cosine distance. A user's history is always read from Chroma with
+`where user_id == X` and nothing else, so no request text can widen it to another user's rows.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.settings import Settings
 from index import embed, store
 from index.models import Interaction, Item
+from index.snapshot import ItemSnapshot, LiveSnapshot
 
 
 class Filters(BaseModel):
@@ -89,6 +95,14 @@ class Retriever:
         return store.get_collection(self.client, store.items_collection_name(self.dataset))
 
     @cached_property
+    def snapshot(self) -> LiveSnapshot:
+        return LiveSnapshot(self.client, store.items_collection_name(self.dataset), self.settings.snapshot_check_s)
+
+    def _memory(self) -> ItemSnapshot | None:
+        """The current in-memory snapshot when retrieval is "memory", else None (read from Chroma)."""
+        return self.snapshot.get() if self.settings.retrieval == "memory" else None
+
+    @cached_property
     def history_col(self):
         return store.get_collection(self.client, store.history_collection_name(self.dataset))
 
@@ -103,6 +117,10 @@ class Retriever:
                               with_embeddings: bool = False) -> list[Candidate]:
         if n <= 0:
             return []
+        if snap := self._memory():
+            return [Candidate(item=snap.item(row), similarity=similarity,
+                              embedding=snap.vectors[row].copy() if with_embeddings else None)
+                    for row, similarity in snap.search(vector, filters or Filters(), n)]
         where = build_where(filters or Filters())
         include = ["metadatas", "documents", "distances"] + (["embeddings"] if with_embeddings else [])
         got = self.items_col.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=n,
@@ -137,6 +155,8 @@ class Retriever:
         """Items in the order of `ids`; unknown ids are left out."""
         if not ids:
             return []
+        if snap := self._memory():
+            return [snap.item(snap.row_of[i]) for i in ids if i in snap.row_of]
         got = self.items_col.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
         by_id = {i: store.item_from_row(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
@@ -145,6 +165,8 @@ class Retriever:
         """Stored unit vectors by item id (for history similarity in the ranker); unknown ids are left out."""
         if not ids:
             return {}
+        if snap := self._memory():
+            return {i: snap.vectors[snap.row_of[i]].copy() for i in ids if i in snap.row_of}
         got = self.items_col.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 

@@ -4,8 +4,10 @@ One Chroma (embedded or a `chroma run` server) holds several datasets, each as t
 - `{dataset}-items`: one row per Item; document = `Item.text`, embedding = its MiniLM vector.
 - `{dataset}-history`: one row per Interaction; document = the review, embedding = the item's vector (reused).
 
-chromadb 1.x metadata must be scalars, so an Item's multi-valued attributes become one boolean key per value
-(`"genre:Action": True`), which `where` can test for equality; the full ordered attribute list is kept as JSON so an
+chromadb 1.x metadata must be scalars, so the multi-valued attributes that `Filters` can ask for become one boolean
+key per value (`"genre:Action": True`), which `where` can test for equality. Only those: chromadb 1.5 keeps a schema
+entry per distinct key and reads it back on every call, so facet keys for every developer, publisher and year
+(~20,000 on Steam) made each query ~300 ms instead of a few; the full ordered attribute list is kept as JSON so an
 Item is rebuilt from Chroma alone. Keys may hold any characters except a leading `#` or `$` (checked on 1.5.9).
 """
 
@@ -22,8 +24,8 @@ from index.models import Interaction, Item
 
 # Single-valued attributes kept as a plain scalar for equality / range filters (first value when repeated).
 SCALAR_KEYS = ("brand", "category", "developer", "publisher", "release_year")
-# Attributes that get no boolean facet key: prose bullets, and price (a number, filtered by range).
-NOT_FACETS = frozenset({"feature", "price"})
+# Attributes that get a boolean facet key per value: those `index.retrieve.Filters` can filter on.
+FACET_KEYS = frozenset({"category", "genre", "tag", "spec"})
 # Metadata fields that are ours, not facets; a facet key always contains ":" so the two never collide.
 CONTENT_HASH = "content_hash"
 PAGE = 5000  # rows per `get` page: large pages are fast, and stay well under the client's max batch size
@@ -91,7 +93,7 @@ def item_metadata(item: Item) -> dict[str, Any]:
         if value:
             meta[key] = int(value) if key == "release_year" and value.isdigit() else value
     for key, value in item.attributes:
-        if key not in NOT_FACETS and value:
+        if key in FACET_KEYS and value:
             meta[facet_key(key, value)] = True
     return meta
 

@@ -18,7 +18,10 @@ import click
               help="Where to write the results JSON (default: .whyrec/bench/latest.json).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder holding the steam dataset folder (default ../shared/data).")
-def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data_dir: Path | None) -> None:
+@click.option("--readme", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Also rewrite this file's <!-- bench:begin --> … <!-- bench:end --> block with the figures.")
+def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data_dir: Path | None,
+            readme: Path | None) -> None:
     """Measure how fast whyrec is on this machine and write the figures as JSON.
 
     \b
@@ -26,7 +29,8 @@ def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data
       index      Steam index build rate (items/s) and the raw MiniLM encode rate on the same texts in the same run;
                  build_over_encode is the figure that matters (the index adds little beyond encoding).
       retrieval  filtered top-50 candidates from the 32k-item Steam index: p50/p95 ms over a mix of filters
-                 (query vectors precomputed), and with the query encoding included.
+                 (query vectors precomputed), and with the query encoding included; in memory (the default, with
+                 the snapshot's load time and resident memory) and, as chroma_*, through Chroma's HNSW index.
       turn       a chat turn, k=5 with reasons, on the embedded default (gift cards, local model): p50/p95 latency
                  and time to the first generated token.
       decode     the chain's decode tokens/s vs raw transformers generate on the same prompts (ratio).
@@ -39,6 +43,7 @@ def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data
     Examples:
       whyrec bench --quick
       whyrec bench --only retrieval --json
+      whyrec bench --out eval/results/bench.json --readme README.md
     """
     from agent.settings import Settings
     from eval.bench import BENCHMARKS, format_table, run_benchmarks, unknown_benchmarks
@@ -54,3 +59,8 @@ def command(only: str | None, quick: bool, as_json: bool, out: Path | None, data
     out.write_text(json.dumps(results, indent=2) + "\n")
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
     click.echo(f"wrote {out}", err=True)
+    if readme:
+        from eval.figures import bench_table, update_readme
+
+        update_readme(readme, bench_table(results, str(out)))
+        click.echo(f"updated the figures in {readme}", err=True)

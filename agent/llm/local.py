@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,10 +181,9 @@ class LocalChatModel(BaseChatModel):
         lm = self.loaded()
         prompts = [self._prompt_ids(lm, messages) for messages, _ in calls]
         with lm.lock, torch.inference_mode():
-            rows = []
+            rows, start = [], time.perf_counter()  # timed from here: grammar compiles count, waiting does not
             for prompt_ids, (_, options) in zip(prompts, calls):
-                constraint = None  # compiled under the lock and timed: grammar compile counts, waiting does not
-                stats = DecodeStats()
+                constraint, stats = None, DecodeStats(start=start)
                 if options.get("response_format") is not None:
                     if lm.grammars is None:
                         lm.grammars = GrammarCache(lm.tokenizer, lm.model.config.vocab_size, lm.stop_token_ids)

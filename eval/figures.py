@@ -1,0 +1,67 @@
+"""The README's speed figures, rendered from a `whyrec bench` results JSON, never typed by hand.
+
+`whyrec bench --readme README.md` (or `python -m eval.figures RESULTS.json README.md`) rewrites the block between
+`<!-- bench:begin -->` and `<!-- bench:end -->` with the table below; targets are issue 7's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def _row(figure: str, measured: str, target: str, met: bool | None) -> str:
+    return f"| {figure} | {measured} | {target} | {'—' if met is None else ('yes' if met else '**no**')} |"
+
+
+def bench_table(results: dict[str, Any], source: str) -> str:
+    """Markdown: where and when it ran, then one row per figure with its target and whether it is met."""
+    m, b = results["machine"], results["benchmarks"]
+    lines = [f"From `whyrec bench --out {source} --readme README.md` on {m['cores']} cores ({m['cpu']}), load "
+             f"{m['load_avg_1m_at_start']} at start, {m['date'][:10]}, commit `{m['git_commit'][:7]}`"
+             f"{' (quick: 3,000-item sample)' if results.get('quick') else ''}.", "",
+             "| figure | measured | target | met |", "|---|---|---|---|"]
+    if i := b.get("index"):
+        lines.append(_row("index build vs raw MiniLM encode, same texts (Steam)",
+                          f"{i['build_items_per_s']} vs {i['encode_items_per_s']} items/s = {i['build_over_encode']}",
+                          "≥ 0.9", i["build_over_encode"] >= 0.9))
+    if r := b.get("retrieval"):
+        lines.append(_row(f"filtered top-50 retrieval at {r['items']:,} items, p50 / p95",
+                          f"{r['p50_ms']} / {r['p95_ms']} ms", "p50 ≤ 10 ms", r["p50_ms"] <= 10))
+        if "chroma_p50_ms" in r:
+            lines.append(_row("… the same queries through Chroma's HNSW index, p50 / p95",
+                              f"{r['chroma_p50_ms']} / {r['chroma_p95_ms']} ms", "", None))
+    if t := b.get("turn"):
+        lines.append(_row(f"chat turn k={t['k']} with reasons, embedded default, p50 / p95",
+                          f"{t['turn_p50_s']} / {t['turn_p95_s']} s", "p50 ≤ 2.0 s", t["turn_p50_s"] <= 2.0))
+        lines.append(_row("time to first generated token, p50", f"{t['first_token_p50_s']} s", "≤ 0.5 s",
+                          t["first_token_p50_s"] <= 0.5))
+    if d := b.get("decode"):
+        lines.append(_row("chain decode vs raw `generate`, same prompts and batch",
+                          f"{d['chain_tokens_per_s']} vs {d['raw_generate_tokens_per_s']} tok/s = {d['chain_over_raw']}",
+                          "≥ 0.9", d["chain_over_raw"] >= 0.9))
+        lines.append(_row("… counting only tokens the model chose (not grammar-forced)",
+                          f"{d['chain_chosen_tokens_per_s']} tok/s = {d['chain_chosen_over_raw']}", "", None))
+    if s := b.get("server_turn"):
+        measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
+        lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))
+    lines.append(_row("peak RSS of the whole run", f"{results['peak_rss_mib']} MiB", "", None))
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, block: str) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no {BEGIN} … {END} block to fill")
+    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{block}\n{END}", text))
+
+
+if __name__ == "__main__":
+    results_path, readme_path = Path(sys.argv[1]), Path(sys.argv[2])
+    update_readme(readme_path, bench_table(json.loads(results_path.read_text()), str(results_path)))
