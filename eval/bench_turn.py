@@ -108,11 +108,30 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
         batch_sizes.append(len(texts))
         lengths.append(n_tokens)
     chain_rate, raw_rate = statistics.median(chain_rates), statistics.median(raw_rates)
-    return {"turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
+    return {**{f"forward_ms_batch{b}": _forward_ms(lm, b) for b in (1, 5)}, "turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
             "tokens_per_prompt": statistics.median(lengths),
             "chain_tokens_per_s": round(chain_rate, 1), "chain_chosen_tokens_per_s": round(statistics.median(chosen_rates), 1),
             "raw_generate_tokens_per_s": round(raw_rate, 1), "chain_over_raw": round(chain_rate / raw_rate, 3),
             "chain_chosen_over_raw": round(statistics.median(chosen_rates) / raw_rate, 3)}
+
+
+def _forward_ms(lm: Any, batch: int, context: int = 300, steps: int = 10) -> float:
+    """Median ms of one decode step (one new token per row) after a `context`-token prompt: the profile fact that
+    makes batching pay (the cost barely grows with the rows on a CPU)."""
+    import torch
+    from transformers import DynamicCache
+
+    ids = torch.randint(100, lm.model.config.vocab_size - 100, (batch, context), generator=torch.Generator().manual_seed(0))
+    times = []
+    with torch.inference_mode():
+        cache = DynamicCache()
+        lm.model(input_ids=ids.to(lm.device), past_key_values=cache, use_cache=True, logits_to_keep=1)
+        step = ids[:, -1:].to(lm.device)
+        for _ in range(steps):
+            start = time.perf_counter()
+            lm.model(input_ids=step, past_key_values=cache, use_cache=True)
+            times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 1)
 
 
 def _server_up(base_url: str) -> bool:

@@ -47,6 +47,8 @@ def bench_table(results: dict[str, Any], source: str) -> str:
                           "≥ 0.9", d["chain_over_raw"] >= 0.9))
         lines.append(_row("… counting only tokens the model chose (not grammar-forced)",
                           f"{d['chain_chosen_tokens_per_s']} tok/s = {d['chain_chosen_over_raw']}", "", None))
+        lines.append(_row("one decode step (forward pass) for 1 row / 5 rows, 300-token context",
+                          f"{d['forward_ms_batch1']} / {d['forward_ms_batch5']} ms", "", None))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))

@@ -35,3 +35,24 @@ def test_quick_bench_writes_figures_and_leaves_the_users_index_alone(tmp_path):
     assert retrieval["items"] == 3000 and retrieval["queries"] >= 100 and retrieval["p50_ms"] > 0
     assert results["peak_rss_mib"] > 0 and results["machine"]["cores"] >= 1 and results["machine"]["git_commit"]
     assert not (tmp_path / "home" / "chroma").exists()  # the benchmark's Chroma lived in a temp dir
+
+
+@pytest.mark.slow
+def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
+    from eval.figures import BEGIN, END, update_readme
+
+    out, readme = tmp_path / "bench.json", tmp_path / "README.md"
+    readme.write_text(f"# Figures\n{BEGIN}\nold numbers\n{END}\nafter\n")
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--only", "turn,decode", "--out", str(out),
+                                      "--readme", str(readme)])
+    assert result.exit_code == 0, result.output
+    turn, decode = (json.loads(out.read_text())["benchmarks"][n] for n in ("turn", "decode"))
+    assert turn["k"] == 5 and 0 < turn["first_token_p50_s"] < turn["turn_p50_s"] <= turn["turn_p95_s"]
+    assert decode["prompts_per_batch"] == 5 and decode["raw_generate_tokens_per_s"] > 0
+    assert 0 < decode["chain_chosen_tokens_per_s"] <= decode["chain_tokens_per_s"]
+    assert decode["forward_ms_batch1"] > 0 and decode["forward_ms_batch5"] > 0
+    text = readme.read_text()
+    assert "old numbers" not in text and text.endswith(f"{END}\nafter\n")
+    assert f"| chat turn k=5 with reasons, embedded default, p50 / p95 | {turn['turn_p50_s']} / {turn['turn_p95_s']} s" in text
+    with pytest.raises(ValueError):
+        update_readme(tmp_path / "bench.json", "x")  # no block to fill: a clear error, nothing written
