@@ -14,8 +14,9 @@ from agent.verify import facet_satisfied, shared_attribute
 from index.models import Item
 from prompts.loader import Template
 
-# Per key, how many values a candidate shows the model (tags and feature bullets are many and long).
-_SHOWN_PER_KEY = {"tag": 4, "feature": 2, "spec": 3, "category": 2, "genre": 3}
+# Per key, how many values a candidate shows the model (tags and feature bullets are many and long; every shown
+# value is prefilled once per candidate on every turn).
+_SHOWN_PER_KEY = {"tag": 4, "feature": 1, "spec": 3, "category": 2, "genre": 3}
 _KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item_form",
               "material", "color", "diet_type", "gift_amount", "sentiment", "release_year")
 # Logistics facts are true but never a reason to buy: not offered to the model as claims.
@@ -126,7 +127,7 @@ def _shopper_inputs(request: Request, handles: Handles) -> dict[str, str]:
 def candidate_block(handles: Handles, index: int, label: str) -> str:
     item = handles.candidates[index]
     lines = [f"{label}: <data>{quote(item.title, 100)}</data>"]
-    lines += [f"  a{j + 1} {k}: <data>{quote(v, 80)}</data>" for j, (k, v) in enumerate(handles.attributes[index])]
+    lines += [f"  a{j + 1} {k}: <data>{quote(v, 60)}</data>" for j, (k, v) in enumerate(handles.attributes[index])]
     met = [f.handle for f in handles.satisfied_facets(index)]
     if met:
         lines.append(f"  meets: {', '.join(met)}")
