@@ -122,6 +122,8 @@ class TextChecker:
         # A brand is stated only as the item's (or a cited past item's) brand attribute, or as the shopper asked:
         # a title is free text from the data, and "… made by Starbucks" in a poisoned title must not make it a fact.
         request_squashed = "".join([squash(evidence.message)] + [squash(f.value) for f in evidence.facets])
+        # ... or inside the name of a cited past item: "like IHOP Coffee Gift Cards, which you rated 5★" names it
+        cited_titles = "".join(squash(src.title) for src in sources[1:])
         found: list[str] = []
 
         prices = {round(p, 2) for src in sources if (p := src.price) is not None}
@@ -156,7 +158,7 @@ class TextChecker:
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
                 elif (gram in self._vocab and self._vocab[gram][0] == "brand" and gram not in allowed_values
-                      and gram not in request_squashed):
+                      and gram not in request_squashed and gram not in cited_titles):
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
         return sorted(set(found))

@@ -102,3 +102,13 @@ def test_free_is_a_price_claim_that_only_a_zero_price_supports():
     problems = checker.problems("The gift card is free of charge today.", [], evidence(item=poisoned))
     assert "says free, but the item has a price" in problems
     assert not any("free" in p for p in checker.problems("A Starbucks card that ships for free.", [], evidence()))
+
+
+def test_quoting_a_cited_past_items_name_is_not_stating_its_brand():
+    # the shopper's past card names Apple only in its title (no brand field), as many Gift Cards rows do
+    past = Item(item_id="P1", title="Apple Music Gift Card", text="", source="t", price=None,
+                attributes=[("category", "Gift Cards")])
+    claims = [Claim(kind="history", history_item_id="P1", attribute="category", value="Gift Cards")]
+    checker = TextChecker(CATALOGUE.vocabulary)
+    assert checker.problems("Like Apple Music Gift Card, which you rated 5 stars.", claims,
+                            evidence(history=(past,))) == []
