@@ -30,10 +30,11 @@ class DecodeStats:
     tokens_by_first: int = 0  # output tokens known after the first forward pass (forced prefix + first token)
     forced_tokens: int = 0  # tokens the grammar dictated (jump-forward), fed in without a decode step each
     forced_by_first: int = 0
+    shared_prefix_tokens: int = 0  # prompt tokens prefilled once for every row of the batch
     finish_reason: str = "length"
 
-    def metadata(self, model_name: str, prompt_tokens: int, completion_tokens: int, constrained: bool,
-                 shared_prefix_tokens: int = 0) -> dict[str, Any]:
+    def metadata(self, model_name: str, prompt_tokens: int, completion_tokens: int,
+                 constrained: bool) -> dict[str, Any]:
         total_s = time.perf_counter() - self.start
         decode_s = total_s - (self.first_token_s or 0.0)
         # output tokens after the first forward pass over the time after it: the output rate, free of prefill
@@ -47,7 +48,7 @@ class DecodeStats:
             "response_metadata": {
                 "model_name": model_name, "model_provider": "whyrec-local", "finish_reason": self.finish_reason,
                 "token_usage": usage, "constrained": constrained, "forced_tokens": self.forced_tokens,
-                "shared_prefix_tokens": shared_prefix_tokens,
+                "shared_prefix_tokens": self.shared_prefix_tokens,
                 "timing": {"first_token_s": self.first_token_s, "total_s": total_s, "tokens_after_first": after_first,
                            "chosen_after_first": chosen_after_first,
                            "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else None},
@@ -133,6 +134,7 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
 
     for n, row in enumerate(rows):
         row.pending = row.prompt_ids[shared:]
+        row.stats.shared_prefix_tokens = shared if len(rows) > 1 else 0
         if row.constraint is not None:  # e.g. '{"claims":["' is forced before the model chooses anything
             forced = row.constraint.jump_forward(tokenizer, row.limit)
             row.stats.forced_tokens, row.produced = len(forced), len(forced)

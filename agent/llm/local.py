@@ -22,7 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
-from agent.llm.decode import DecodeStats, PrefixCache, shared_prefix_length
+from agent.llm.decode import DecodeStats, PrefixCache
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -191,7 +191,6 @@ class LocalChatModel(BaseChatModel):
                                                  lm.grammars.vocab_size)
                 rows.append(Row(prompt_ids, constraint, options.get("max_tokens") or self.max_new_tokens,
                                 lm.stop_token_ids, stats))
-            shared = shared_prefix_length(prompts)
             generated: list[list[int]] = [[] for _ in rows]
             texts = [""] * len(rows)
             ended = [False] * len(rows)
@@ -214,7 +213,7 @@ class LocalChatModel(BaseChatModel):
 
         for n, row in enumerate(rows):
             yield n, "", row.stats.metadata(self.model_name, len(row.prompt_ids), len(generated[n]),
-                                            row.constraint is not None, shared)
+                                            row.constraint is not None)
 
     @staticmethod
     def _prompt_ids(lm: LoadedModel, messages: list[BaseMessage]) -> list[int]:
