@@ -1,13 +1,16 @@
 """The chain: understand → retrieve → rank → explain → verify, as named LCEL runnables built from their
 dependencies. `build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer;
-`stream_events` shows each step starting and the LLM's tokens as they come (the chat UI streams those)."""
+`stream_events` shows each step starting and the LLM's tokens as they come (the chat UI streams those);
+`batch` explains several turns in one LLM batch (the offline evaluation uses it)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -80,6 +83,23 @@ def usage_of(replies: list) -> dict[str, float | None]:
             "tokens_per_s": sum(after) / window if after and window > 0 else None,
             # the same without the tokens the grammar forced (jump-forward): the rate of tokens the model chose
             "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None}
+
+
+class BatchedStep(Runnable):
+    """A chain step written over a list of inputs, `func(inputs, configs) -> outputs`. `invoke` runs it on one;
+    `chain.batch(...)` runs each step over all inputs in turn, so this step sees every input at once (the explain
+    step sends all their LLM calls as one batch)."""
+
+    def __init__(self, func: Callable[[list, list[RunnableConfig]], list], name: str):
+        self.func, self.name = func, name
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self._call_with_config(lambda x, config: self.func([x], [config])[0], input, config)
+
+    def batch(self, inputs: list, config: RunnableConfig | list[RunnableConfig] | None = None, *,
+              return_exceptions: bool = False, **kwargs: Any) -> list:
+        return self._batch_with_config(lambda xs, config: self.func(xs, config), inputs, config,
+                                       return_exceptions=return_exceptions)
 
 
 def _filters(request: Request, history_ids: list[str], drop: set[str]) -> Filters:
@@ -204,30 +224,31 @@ def build_chain(
         timed("rank", turn, t0)
         return turn
 
-    def explain_step(turn: Turn, config: RunnableConfig) -> Turn:
+    def explain_calls(turn: Turn) -> list[tuple[list, dict]]:
+        """The turn's LLM calls: one prompt and one schema per candidate, so each reply can cite only its own
+        candidate's handles."""
         if turn.request.intent == "why" or not turn.candidates:
-            return turn
-        t0 = time.perf_counter()
+            return []
         handles = turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
                                          turn.request.facets, settings.max_attributes)
-        # one prompt and one schema per candidate: each reply can cite only its own candidate's handles
         indices = range(len(handles.candidates))
         turn.prompts = [template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
         turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
         max_tokens = template.generation.max_new_tokens or settings.max_new_tokens
-        calls = [(prompt, {"response_format": {"type": "json_schema", "json_schema": {
-                     "name": "reason", "schema": output_schema(handles, template, i), "strict": True}},
-                  "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
-        replies = invoke_all(llm, calls, config)
+        return [(prompt, {"response_format": {"type": "json_schema", "json_schema": {
+                    "name": "reason", "schema": output_schema(handles, template, i), "strict": True}},
+                 "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
+
+    def take_replies(turn: Turn, replies: list) -> None:
         turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
-        for i, reply in zip(indices, replies):
+        for i, reply in enumerate(replies):
             if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
                 failures.add(type(reply).__name__)
                 turn.reasons.append(None)
                 turn.raw_replies.append("")
                 continue
             turn.raw_replies.append(str(reply.content))
-            reason, errors = parse_reply(turn.raw_replies[-1], handles, i)
+            reason, errors = parse_reply(turn.raw_replies[-1], turn.handles, i)
             turn.reasons.append(reason)
             unusable |= bool(errors)
         turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])
@@ -236,8 +257,20 @@ def build_chain(
                               "reasons below are built from verified facts only.")
         if unusable:
             turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
-        timed("explain", turn, t0)
-        return turn
+
+    def explain_turns(turns: list[Turn], config: list[RunnableConfig]) -> list[Turn]:
+        """Every turn's calls go out together: one decode batch on the local model, concurrent requests to a
+        server. `timings_ms["explain"]` is the wall time of that shared batch."""
+        t0 = time.perf_counter()
+        per_turn = [explain_calls(turn) for turn in turns]
+        configs = [c for calls, c in zip(per_turn, config) for _ in calls]
+        replies = invoke_all(llm, [call for calls in per_turn for call in calls], configs)
+        for turn, calls in zip(turns, per_turn):
+            if calls:
+                take_replies(turn, replies[: len(calls)])
+                replies = replies[len(calls):]
+                timed("explain", turn, t0)
+        return turns
 
     def verify_step(turn: Turn) -> Turn:
         t0 = time.perf_counter()
@@ -309,7 +342,7 @@ def build_chain(
         | RunnableLambda(understand_step, name="understand")
         | RunnableLambda(retrieve_step, name="retrieve")
         | RunnableLambda(rank_step, name="rank")
-        | RunnableLambda(explain_step, name="explain")
+        | BatchedStep(explain_turns, name="explain")
         | RunnableLambda(verify_step, name="verify")
         | RunnableLambda(finish, name="answer")
     ).with_config(run_name="whyrec")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
 from agent.explain import Handles, ranking_inputs
+from agent.llm import invoke_all
 from agent.understand import Request
 from prompts.loader import Template, prompt_hash
 
@@ -54,14 +56,28 @@ def llm_preference(llm: BaseChatModel, template: Template, request: Request, han
                    max_new_tokens: int, config: RunnableConfig | None = None) -> LlmOrder:
     """Ask the model for its order of `handles.candidates`. Never raises: a dead server or a bad reply gives an
     empty order (the ranking then rests on the other signals) and says why in `error`."""
-    messages = template.render(**ranking_inputs(request, handles))
-    result = LlmOrder(prompt_hash=prompt_hash(messages))
-    schema = order_schema(len(handles.candidates))
-    bound = llm.bind(response_format={"type": "json_schema", "json_schema": {"name": "order", "schema": schema,
-                                                                             "strict": True}},
-                     max_tokens=template.generation.max_new_tokens or max_new_tokens)
+    return llm_preferences(llm, template, [(request, handles)], max_new_tokens, config)[0]
+
+
+def llm_preferences(llm: BaseChatModel, template: Template, asks: list[tuple[Request, Handles]],
+                    max_new_tokens: int, config: RunnableConfig | None = None) -> list[LlmOrder]:
+    """`llm_preference` for several (request, shortlist) pairs at once: one LLM batch."""
+    prompts = [template.render(**ranking_inputs(request, handles)) for request, handles in asks]
+    calls = [(messages, {"response_format": {"type": "json_schema", "json_schema": {
+                 "name": "order", "schema": order_schema(len(handles.candidates)), "strict": True}},
+              "max_tokens": template.generation.max_new_tokens or max_new_tokens})
+             for messages, (_, handles) in zip(prompts, asks)]
+    replies = invoke_all(llm, calls, config)
+    return [read_order(reply, handles, prompt_hash(messages))
+            for reply, (_, handles), messages in zip(replies, asks, prompts)]
+
+
+def read_order(reply: Any, handles: Handles, hash_of_prompt: str) -> LlmOrder:
+    result = LlmOrder(prompt_hash=hash_of_prompt)
     try:
-        result.raw_reply = str(bound.invoke(messages, config=config).content)
+        if isinstance(reply, Exception):
+            raise reply
+        result.raw_reply = str(reply.content)
         data = json.loads(result.raw_reply)
         order = data.get("order") if isinstance(data, dict) else None
         if not isinstance(order, list):

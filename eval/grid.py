@@ -51,6 +51,8 @@ class Grid(BaseModel):
     message: str = Field(DEFAULT_MESSAGE, description="the shopper message of every evaluated turn; it never "
                                                        "contains the held-out review (that would leak)")
     rank_max_attributes: int = Field(4, description="attributes per candidate shown to the LLM ranking step")
+    batch_size: int = Field(8, ge=1, description="held-out pairs whose LLM calls go out as one batch; part of the "
+                                                  "result, as batching may flip a near-tie in bf16")
     tasks: list[Literal["explain", "ranking"]] = Field(default_factory=lambda: ["explain", "ranking"])
 
     @model_validator(mode="after")

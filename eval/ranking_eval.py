@@ -17,7 +17,6 @@ The "request" of a held-out pair is the titles of the user's three most recent k
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,6 @@ from eval.metrics import evaluate, metric_names
 from eval.split import Pair
 
 PROTOCOLS = ("sampled", "full")
-LlmRanker = Callable[[Pair, Handles], LlmOrder]
 
 
 def scorer_weights(weights: RankWeights) -> dict[str, RankWeights]:
@@ -52,42 +50,50 @@ def random_order(ids: list[str], user_id: str, seed: int) -> list[str]:
     return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}\0random\0{user_id}\0{i}".encode()).digest())
 
 
-def rank_pair(heldout: HeldOut, pair: Pair, request_similarity: dict[str, float], vectors: dict[str, np.ndarray],
-              weights: RankWeights, negatives: int, seed: int, llm_ranker: LlmRanker | None = None,
-              n_llm_candidates: int = 20) -> dict[str, Any]:
-    catalogue = heldout.catalogue
-    history = heldout.history(pair.user_id)
-    past_ids = heldout.past_ids(pair.user_id)
-    past = [p for p in history if p.item.item_id in vectors]
-    past_vecs = np.array([vectors[p.item.item_id] for p in past]).reshape(len(past), -1)
-    known = set(past_ids)
-    candidates = {
-        "sampled": [pair.item_id] + heldout.negatives(pair, negatives, seed),
-        "full": [i for i in catalogue.items if i not in known],
-    }
-    row: dict[str, Any] = {"user_id": pair.user_id, "item_id": pair.item_id, "history_ids": past_ids, "ranks": {},
-                           "n_candidates": {}}
-    for protocol, ids in candidates.items():
-        items = [catalogue.get(i) for i in ids]
-        request = [request_similarity.get(i, 0.0) for i in ids]
-        cand_vecs = np.array([vectors[i] for i in ids])
-        hist = history_similarity(cand_vecs, past_vecs, [p.rating for p in past])
-        ranks = {"random": position(pair.item_id, random_order(ids, pair.user_id, seed))}
-        orders = {}
-        for scorer, w in scorer_weights(weights).items():
-            orders[scorer] = [s.item.item_id for s in rank(items, request, hist, past_ids, catalogue, w)]
-            ranks[scorer] = position(pair.item_id, orders[scorer])
-        if llm_ranker is not None and protocol == "sampled":
-            top = [catalogue.get(i) for i in orders["whyrec"][:n_llm_candidates]]
-            preference = llm_ranker(pair, Handles(top, history, []))
-            fused = rank(items, request, hist, past_ids, catalogue, weights, llm_order=preference.order or None)
-            ranks["whyrec+llm"] = position(pair.item_id, [s.item.item_id for s in fused])
-            row["llm"] = {"order": preference.order, "emitted": preference.emitted, "raw_reply": preference.raw_reply,
-                          "prompt_hash": preference.prompt_hash, "error": preference.error,
-                          "candidate_ids": [i.item_id for i in top]}
-        row["ranks"][protocol] = ranks
-        row["n_candidates"][protocol] = len(ids)
-    return row
+class PairRanking:
+    """Every scorer's rank of one held-out pair under both protocols. `row` is what the samples JSONL keeps;
+    `shortlist()` is whyrec's top of the sampled candidates, for the LLM to order; `add_llm(order)` fuses that
+    order in as `whyrec+llm` (the LLM calls of many pairs are batched by the caller)."""
+
+    def __init__(self, heldout: HeldOut, pair: Pair, request_similarity: dict[str, float],
+                 vectors: dict[str, np.ndarray], weights: RankWeights, negatives: int, seed: int):
+        catalogue = heldout.catalogue
+        self.pair, self.catalogue, self.weights = pair, catalogue, weights
+        self.history = heldout.history(pair.user_id)
+        self.past_ids = heldout.past_ids(pair.user_id)
+        past = [p for p in self.history if p.item.item_id in vectors]
+        past_vecs = np.array([vectors[p.item.item_id] for p in past]).reshape(len(past), -1)
+        known = set(self.past_ids)
+        candidates = {
+            "sampled": [pair.item_id] + heldout.negatives(pair, negatives, seed),
+            "full": [i for i in catalogue.items if i not in known],
+        }
+        self.row: dict[str, Any] = {"user_id": pair.user_id, "item_id": pair.item_id, "history_ids": self.past_ids,
+                                    "ranks": {}, "n_candidates": {}}
+        self.signals: dict[str, tuple] = {}
+        self.orders: dict[str, dict[str, list[str]]] = {}
+        for protocol, ids in candidates.items():
+            items = [catalogue.get(i) for i in ids]
+            request = [request_similarity.get(i, 0.0) for i in ids]
+            hist = history_similarity(np.array([vectors[i] for i in ids]), past_vecs, [p.rating for p in past])
+            self.signals[protocol] = (items, request, hist, self.past_ids, catalogue)
+            ranks = {"random": position(pair.item_id, random_order(ids, pair.user_id, seed))}
+            orders = self.orders[protocol] = {}
+            for scorer, w in scorer_weights(weights).items():
+                orders[scorer] = [s.item.item_id for s in rank(*self.signals[protocol], w)]
+                ranks[scorer] = position(pair.item_id, orders[scorer])
+            self.row["ranks"][protocol] = ranks
+            self.row["n_candidates"][protocol] = len(ids)
+
+    def shortlist(self, n: int) -> Handles:
+        return Handles([self.catalogue.get(i) for i in self.orders["sampled"]["whyrec"][:n]], self.history, [])
+
+    def add_llm(self, shortlist: Handles, preference: LlmOrder) -> None:
+        fused = rank(*self.signals["sampled"], self.weights, llm_order=preference.order or None)
+        self.row["ranks"]["sampled"]["whyrec+llm"] = position(self.pair.item_id, [s.item.item_id for s in fused])
+        self.row["llm"] = {"order": preference.order, "emitted": preference.emitted,
+                           "raw_reply": preference.raw_reply, "prompt_hash": preference.prompt_hash,
+                           "error": preference.error, "candidate_ids": [i.item_id for i in shortlist.candidates]}
 
 
 def ranking_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -94,6 +94,11 @@ class GridRunner:
     def pairs(self, heldout: HeldOut):
         return heldout.pairs[: self.limit] if self.limit else heldout.pairs
 
+    def chunks(self, heldout: HeldOut):
+        """The pairs, `grid.batch_size` at a time: each chunk's LLM calls go out as one batch."""
+        pairs = self.pairs(heldout)
+        return (pairs[i: i + self.grid.batch_size] for i in range(0, len(pairs), self.grid.batch_size))
+
     # -- the run ---------------------------------------------------------------------------------------------
     def run(self) -> Path:
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
@@ -133,7 +138,7 @@ class GridRunner:
         from agent.chain import build_chain
         from agent.llm import describe
         from agent.verify import TextChecker
-        from eval.explain_eval import example_scores, explain_metrics, explain_pair
+        from eval.explain_eval import example_scores, explain_metrics, explain_pairs
         from prompts.loader import TEMPLATE_DIR, get_template
 
         dataset = heldout.dataset.name
@@ -146,17 +151,20 @@ class GridRunner:
         cell_id = f"{dataset}__{backend.name}__{template_id}"
         rows, errors = [], Counter()
         started = time.perf_counter()
-        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out:
-            for pair in tqdm(self.pairs(heldout), desc=cell_id, unit="pair", disable=not self.progress):
-                try:
-                    row = explain_pair(chain, heldout, pair, self.grid.message, checker)
-                    row["scores"] = example_scores(row, heldout.features)
-                except Exception as e:  # noqa: BLE001 — one bad pair is counted, never fatal
-                    errors[type(e).__name__] += 1
-                    row = {"user_id": pair.user_id, "item_id": pair.item_id, "error": f"{type(e).__name__}: {e}"[:500]}
-                rows.append(row)
-                out.write(json.dumps(_jsonable(row)) + "\n")
+        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out, \
+                tqdm(total=len(self.pairs(heldout)), desc=cell_id, unit="pair", disable=not self.progress) as bar:
+            for chunk in self.chunks(heldout):
+                for pair, row in zip(chunk, explain_pairs(chain, heldout, chunk, self.grid.message, checker)):
+                    if isinstance(row, Exception):  # one bad pair is counted, never fatal
+                        errors[type(row).__name__] += 1
+                        row = {"user_id": pair.user_id, "item_id": pair.item_id,
+                               "error": f"{type(row).__name__}: {row}"[:500]}
+                    else:
+                        row["scores"] = example_scores(row, heldout.features)
+                    rows.append(row)
+                    out.write(json.dumps(_jsonable(row)) + "\n")
                 out.flush()
+                bar.update(len(chunk))
         hashes = sorted(r["prompt_hash"] for r in rows if r.get("prompt_hash"))
         return {
             "kind": "explain", "cell": cell_id, "dataset": dataset, "backend": backend.name, "template": template_id,
@@ -173,8 +181,8 @@ class GridRunner:
         from agent.explain import Handles
         from agent.understand import understand
         from agent.conversation import Conversation
-        from agent.rank_llm import llm_preference
-        from eval.ranking_eval import rank_pair, ranking_metrics
+        from agent.rank_llm import llm_preferences
+        from eval.ranking_eval import PairRanking, ranking_metrics
         from index.retrieve import Filters, Retriever
         from prompts.loader import TEMPLATE_DIR, get_template
 
@@ -183,36 +191,51 @@ class GridRunner:
         retriever = Retriever(dataset, settings)
         catalogue = heldout.catalogue
         vectors = retriever.embeddings(list(catalogue.items))
-        llm, ranker, template = None, None, None
+        llm, template = None, None
         if self.grid.rank_template:
             template = get_template(self.grid.rank_template)
             llm = self.llm_for(dataset, backend)
 
-            def ranker(pair, handles: Handles):
-                request = understand(self.grid.message, catalogue, Conversation(user_id=pair.user_id))
-                shown = Handles(handles.candidates, handles.history[: settings.max_history], [],
-                                self.grid.rank_max_attributes)
-                return llm_preference(llm, template, request, shown, settings.max_new_tokens)
-
-        cell_id = f"{dataset}__{backend.name if template else 'no-llm'}__ranking"
-        rows, errors = [], Counter()
-        started = time.perf_counter()
-        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out:
-            for pair in tqdm(self.pairs(heldout), desc=cell_id, unit="pair", disable=not self.progress):
+        def rank_chunk(chunk: list) -> list[dict[str, Any] | Exception]:
+            rankings: list[PairRanking | Exception] = []
+            for pair in chunk:
                 try:
                     query = heldout.request_text(pair.user_id)
                     found = retriever.candidates(query, Filters(exclude_ids=sorted(heldout.past_ids(pair.user_id))),
                                                  len(catalogue.items))
                     similarity = {c.item.item_id: c.similarity for c in found}
-                    row = rank_pair(heldout, pair, similarity, vectors, settings.rank, self.grid.negatives,
-                                    self.grid.seed, ranker, settings.n_explain_candidates)
-                    row["query"] = query
+                    rankings.append(PairRanking(heldout, pair, similarity, vectors, settings.rank,
+                                                self.grid.negatives, self.grid.seed))
+                    rankings[-1].row["query"] = query
                 except Exception as e:  # noqa: BLE001
-                    errors[type(e).__name__] += 1
-                    row = {"user_id": pair.user_id, "item_id": pair.item_id, "error": f"{type(e).__name__}: {e}"[:500]}
-                rows.append(row)
-                out.write(json.dumps(_jsonable(row)) + "\n")
+                    rankings.append(e)
+            ranked = [r for r in rankings if isinstance(r, PairRanking)]
+            if template is not None and ranked:
+                shortlists = [Handles(r.shortlist(settings.n_explain_candidates).candidates,
+                                      r.history[: settings.max_history], [], self.grid.rank_max_attributes)
+                              for r in ranked]
+                asks = [(understand(self.grid.message, catalogue, Conversation(user_id=r.pair.user_id)), shown)
+                        for r, shown in zip(ranked, shortlists)]
+                for r, shown, order in zip(ranked, shortlists,
+                                           llm_preferences(llm, template, asks, settings.max_new_tokens)):
+                    r.add_llm(shown, order)
+            return [r if isinstance(r, Exception) else r.row for r in rankings]
+
+        cell_id = f"{dataset}__{backend.name if template else 'no-llm'}__ranking"
+        rows, errors = [], Counter()
+        started = time.perf_counter()
+        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out, \
+                tqdm(total=len(self.pairs(heldout)), desc=cell_id, unit="pair", disable=not self.progress) as bar:
+            for chunk in self.chunks(heldout):
+                for pair, row in zip(chunk, rank_chunk(chunk)):
+                    if isinstance(row, Exception):
+                        errors[type(row).__name__] += 1
+                        row = {"user_id": pair.user_id, "item_id": pair.item_id,
+                               "error": f"{type(row).__name__}: {row}"[:500]}
+                    rows.append(row)
+                    out.write(json.dumps(_jsonable(row)) + "\n")
                 out.flush()
+                bar.update(len(chunk))
         provenance = self._provenance(heldout, backend, llm)
         if template is not None:
             provenance |= {"template_id": template.id, "template_version": template.version,

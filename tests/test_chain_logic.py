@@ -158,3 +158,24 @@ def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
                           get_template("explain_default"), Settings(k=4))
     shortlist = [r.item_id for r in ask(without, "a gift card").recommendations]
     assert [r.item_id for r in ask(chain, "a gift card").recommendations] == [shortlist[3], shortlist[2]]
+
+
+def test_a_batch_of_turns_answers_each_as_invoke_would_with_one_llm_batch():
+    class Counting(Scripted):
+        batches: list = []
+
+        def generate_batch(self, calls, config=None):  # the local model's batch entry point
+            self.batches.append(len(calls))
+            return [self.bind(**options).invoke(messages) for messages, options in calls]
+
+    llm = Counting(by_title={"Target GiftCard": reply(["a1"], "A Target card.")}, default=reply(["a2"], "$ fits."))
+    chain = build_chain(llm, MemoryRetriever(), Catalogue(DATASET), get_template("explain_default"), Settings(k=2))
+    inputs = [{"message": m, "user_id": u} for m, u in [("a gift card", "u1"), ("books", "stranger"),
+                                                         ("a gift card under $30", "u1")]]
+    alone = [chain.invoke(i) for i in inputs]
+    llm.batches.clear()
+    batched = chain.batch(inputs)
+    assert llm.batches == [sum(len(a.recommendations) for a in alone)]  # every turn's calls in one LLM batch
+    for a, b in zip(alone, batched):
+        assert [(r.item_id, r.reasons[0].text) for r in a.recommendations] == \
+               [(r.item_id, r.reasons[0].text) for r in b.recommendations]

@@ -47,7 +47,7 @@ def _hand_made_run(tmp_path: Path) -> Path:
            "datasets": {"d": {"pairs": 2, "pairs_available": 9, "target": "test", "split_sha256": "f" * 64,
                               "index_snapshot": "snap"}},
            "cells": [{"kind": "explain", "dataset": "d", "backend": "local-base", "template": t, "n": 2,
-                      "metrics": explain} for t in ("explain_default", "explain_terse")]
+                      "seconds": 3.0, "metrics": explain} for t in ("explain_default", "explain_terse")]
            + [{"kind": "ranking", "dataset": "d", "backend": None, "template": None, "n": 2, "metrics": ranking}]}
     (tmp_path / "results.json").write_text(json.dumps(run))
     return tmp_path
@@ -56,6 +56,7 @@ def _hand_made_run(tmp_path: Path) -> Path:
 def test_report_writes_tables_and_valid_pngs(tmp_path):
     report = write_report([_hand_made_run(tmp_path)]).read_text()
     assert "| d | local-base | explain_terse | 2 | 0.500 |" in report
+    assert "| 1.50 |" in report  # seconds per pair
     assert "| d | – | sampled | whyrec | 2 | 0.250 | 0.250 | 0.250 | 0.250 | 0.250 |" in report
     for png in ("claims_fmr.png", "ndcg.png"):
         with Image.open(tmp_path / png) as image:
@@ -86,6 +87,7 @@ def test_quick_grid_runs_end_to_end_with_the_real_model_and_index(tmp_path):
     assert set(ranking["metrics"]["full"]) == {"random", "popularity", "embedding", "whyrec"}
     rows = [json.loads(line) for line in (run_dir / ranking["samples"]).read_text().splitlines()]
     assert all(1 <= r["ranks"]["sampled"]["whyrec"] <= 20 and r["n_candidates"]["sampled"] == 20 for r in rows)
+    assert all(r["llm"]["raw_reply"] and len(r["llm"]["candidate_ids"]) > 1 for r in rows)  # each pair was asked
 
     report = (run_dir / "report.md").read_text()
     assert "| amazon2018_gift_cards | local-base | explain_terse | 2 |" in report and "NDCG@10" in report

@@ -40,24 +40,27 @@ def build_llm(settings: Settings) -> BaseChatModel:
 
 
 def invoke_all(llm: BaseChatModel, calls: list[tuple[list, dict[str, Any]]],
-               config: RunnableConfig | None = None) -> list[Any]:
-    """Several calls at once, each `(messages, options as .bind takes them)`; returns the replies in order, an
-    exception in place of a call that failed. The local model decodes them as one batch; a server gets them
-    concurrently and batches them itself (vLLM's continuous batching)."""
+               config: RunnableConfig | list[RunnableConfig] | None = None) -> list[Any]:
+    """Several calls at once, each `(messages, options as .bind takes them)`, with one config for all or one per
+    call; returns the replies in order, an exception in place of a call that failed. The local model decodes them
+    as one batch; a server gets them concurrently and batches them itself (vLLM's continuous batching)."""
+    if not calls:
+        return []
+    configs = config if isinstance(config, list) else [config] * len(calls)
     generate_batch = getattr(llm, "generate_batch", None)
     if generate_batch is not None:
-        return generate_batch(calls, config)
+        return generate_batch(calls, configs)
     from langchain_core.runnables.config import get_executor_for_config
 
-    def one(call: tuple[list, dict[str, Any]]) -> Any:
+    def one(call: tuple[list, dict[str, Any]], call_config: RunnableConfig | None) -> Any:
         messages, options = call
         try:
-            return llm.bind(**options).invoke(messages, config=config)
+            return llm.bind(**options).invoke(messages, config=call_config)
         except Exception as e:  # noqa: BLE001 — returned in its place: the other calls still count
             return e
 
-    with get_executor_for_config(config) as executor:
-        return list(executor.map(one, calls))
+    with get_executor_for_config(configs[0]) as executor:
+        return list(executor.map(one, calls, configs))
 
 
 def describe(llm: Any) -> tuple[str, str, str | None]:

@@ -128,21 +128,24 @@ class LocalChatModel(BaseChatModel):
             yield ChatGenerationChunk(message=chunk)
 
     def generate_batch(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
-                       config: RunnableConfig | None = None) -> list[AIMessage | Exception]:
+                       config: RunnableConfig | list[RunnableConfig] | None = None) -> list[AIMessage | Exception]:
         """Several calls, each `(messages, options)` with options as `.bind` takes them (response_format,
         max_tokens), decoded as ONE batch: rows share each forward pass and the prompts' common prefix.
 
-        Callbacks see each call as its own chat-model run (start, streamed tokens, end), as `invoke` would show it.
-        A call that fails gets its exception in its place; the others still answer."""
+        Callbacks see each call as its own chat-model run (start, streamed tokens, end), as `invoke` would show it,
+        under its own config when one is given per call. A call that fails gets its exception in its place; the
+        others still answer."""
         from langchain_core.callbacks import CallbackManager
         from langchain_core.outputs import LLMResult
         from langchain_core.runnables import ensure_config
 
-        config = ensure_config(config)
-        manager = CallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose, config.get("tags"),
-                                            self.tags, config.get("metadata"), self.metadata)
-        runs = manager.on_chat_model_start(self._serialized, [messages for messages, _ in calls],
-                                           name=config.get("run_name"))
+        runs = []
+        for (messages, _), call_config in zip(calls, config if isinstance(config, list) else [config] * len(calls)):
+            call_config = ensure_config(call_config)
+            manager = CallbackManager.configure(call_config.get("callbacks"), self.callbacks, self.verbose,
+                                                call_config.get("tags"), self.tags, call_config.get("metadata"),
+                                                self.metadata)
+            runs += manager.on_chat_model_start(self._serialized, [messages], name=call_config.get("run_name"))
         texts, results = [""] * len(calls), [None] * len(calls)
         try:
             for n, piece, final in self._decode_rows(calls, None):

@@ -48,7 +48,7 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.explain import Handles, PastItem, fallback_claims, output_schema, prompt_inputs, render_text
+from agent.explain import Handles, PastItem, output_schema, prompt_inputs, render_text
 from agent.schemas import Claim
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, facet_satisfied, shared_attribute, verify_claim
