@@ -1,6 +1,7 @@
-"""The chain: understand → retrieve → rank → explain → verify, as named LCEL runnables built from their
+"""The chain: understand → retrieve → rank → draft → explain → verify, as named LCEL runnables built from their
 dependencies. `build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer;
-`stream_events` shows each step starting and the LLM's tokens as they come (the chat UI streams those);
+`stream_events` shows each step starting, the draft cards (verified facts only) once ranked, and the LLM's tokens
+as they come (the chat UI streams those);
 `batch` explains several turns in one LLM batch (the offline evaluation uses it)."""
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Turn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, float | None] = field(default_factory=dict)
     prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per candidate (eval, bench)
+    draft: Answer | None = None  # the ranked cards with reasons from verified facts only, before the LLM writes
     answer: Answer | None = None
     # Evaluation hook: candidates and history were given by the caller (inputs `candidate_ids`, `history`), so
     # retrieval and ranking are skipped and the chain returns this Turn (raw reply, unverified reasons, handles).
@@ -227,10 +229,9 @@ def build_chain(
     def explain_calls(turn: Turn) -> list[tuple[list, dict]]:
         """The turn's LLM calls: one prompt and one schema per candidate, so each reply can cite only its own
         candidate's handles."""
-        if turn.request.intent == "why" or not turn.candidates:
+        if turn.handles is None:
             return []
-        handles = turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
-                                         turn.request.facets, settings.max_attributes)
+        handles = turn.handles
         indices = range(len(handles.candidates))
         turn.prompts = [template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
         turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
@@ -272,11 +273,31 @@ def build_chain(
                 timed("explain", turn, t0)
         return turns
 
+    def draft_step(turn: Turn) -> Turn:
+        """The ranked cards with reasons rendered from verified facts, before the LLM writes: the chat shows them at
+        once. A card whose LLM reason later fails verification is rendered the same way."""
+        if turn.request.intent == "why" or not turn.candidates:
+            return turn
+        t0 = time.perf_counter()
+        turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
+                               turn.request.facets, settings.max_attributes)
+        turn.draft = answer_of(turn, [None] * len(turn.candidates))
+        timed("draft", turn, t0)
+        return turn
+
     def verify_step(turn: Turn) -> Turn:
         t0 = time.perf_counter()
         if turn.request.intent == "why":
             turn.answer = _why_answer(turn)
             return turn
+        turn.answer = answer_of(turn, turn.reasons)
+        timed("verify", turn, t0)
+        turn.answer.timings_ms = turn.timings_ms
+        return turn
+
+    def answer_of(turn: Turn, reasons: list[Reason | None]) -> Answer:
+        """One card per candidate. The model's sentence is shown only when every claim behind it held and it states
+        nothing else; otherwise the reason is rendered from verified facts."""
         recs = []
         handles = turn.handles
         history = {p.item.item_id: p.item for p in turn.history}
@@ -285,11 +306,10 @@ def build_chain(
             others = [s.item.title for s in turn.candidates if s is not scored]
             evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message,
                                 other_titles=others)
-            reason = turn.reasons[i] if i < len(turn.reasons) else None
+            reason = reasons[i] if i < len(reasons) else None
             supported, unsupported, problems = verify_reason(reason, evidence, checker) if reason else ([], [], [])
-            # The model's sentence is shown only when every claim behind it held and it states nothing else.
             text_ok = bool(reason and reason.text and supported and not unsupported and not problems)
-            if not text_ok:  # the reason is rendered from facts: add what the shopper asked for and shares
+            if not text_ok:  # add what the shopper asked for and shares
                 chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
                 supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
                 supported = supported[:3]
@@ -299,10 +319,8 @@ def build_chain(
                 price=scored.item.price, attributes=handles.attributes[i] if handles else [],
                 reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
             ))
-        timed("verify", turn, t0)
-        turn.answer = Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=turn.notes,
-                             provenance=provenance(turn), timings_ms=turn.timings_ms, llm_usage=turn.llm_usage)
-        return turn
+        return Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=list(turn.notes),
+                      provenance=provenance(turn), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage)
 
     def _why_answer(turn: Turn) -> Answer:
         """'Why the second one?': that suggestion again, with every verified fact behind it spelled out."""
@@ -342,6 +360,7 @@ def build_chain(
         | RunnableLambda(understand_step, name="understand")
         | RunnableLambda(retrieve_step, name="retrieve")
         | RunnableLambda(rank_step, name="rank")
+        | RunnableLambda(draft_step, name="draft")
         | BatchedStep(explain_turns, name="explain")
         | RunnableLambda(verify_step, name="verify")
         | RunnableLambda(finish, name="answer")

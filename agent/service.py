@@ -37,6 +37,15 @@ class Token:
     text: str
 
 
+@dataclass
+class Draft:
+    """The ranked cards with reasons from verified facts only, sent before the model writes its own; `facets`
+    are the turn's request facets (cards label request claims with them)."""
+
+    answer: Answer
+    facets: list
+
+
 class Whyrec:
     """One dataset, one backend, one template: ready to answer turns. Safe to share across chat sessions:
     per-user state lives only in the Conversation each caller passes in."""
@@ -81,12 +90,16 @@ class Whyrec:
         return self.chain.invoke(self._inputs(message, user_id, conversation))
 
     def stream(self, message: str, user_id: str | None = None,
-               conversation: Conversation | None = None) -> Iterator[Progress | Token | Answer]:
-        """Progress as each step starts, the model's tokens as they come, then the Answer."""
+               conversation: Conversation | None = None) -> Iterator[Progress | Draft | Token | Answer]:
+        """Progress as each step starts, the Draft cards once ranked, the model's tokens as they come, then the
+        Answer."""
         for event in self._events(self._inputs(message, user_id, conversation)):
             kind, name = event["event"], event.get("name", "")
             if kind == "on_chain_start" and name in STEP_LABELS:
                 yield Progress(step=name, label=STEP_LABELS[name])
+            elif kind == "on_chain_end" and name == "draft" and getattr(event["data"]["output"], "draft", None):
+                turn = event["data"]["output"]
+                yield Draft(answer=turn.draft, facets=turn.request.facets)
             elif kind == "on_chat_model_stream":
                 chunk = event["data"]["chunk"]
                 if chunk.content:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.conversation import Conversation
 from agent.schemas import Answer
-from agent.service import Progress, Token
+from agent.service import Draft, Progress, Token
 from agent.ui_cards import CSS, CardContext, PastItem, answer_html, esc, message_html, stars
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ FIRST_REQUEST = {  # a request that makes sense for each shipped catalogue; refi
 REFINEMENTS = ["cheaper", "another brand", "why the second one?"]
 EMPTY_MESSAGE = ("Tell me what you're looking for — an occasion, a budget, a brand — "
                  "and I'll pick items and show why.")
+DRAFTING = "Here are my picks; every fact on them is checked. The model is now writing its own reasons…"
 FAILED = ("Sorry, something went wrong on my side ({kind}). Nothing was lost: the page still works, and you can "
           "try again or rephrase.")
 
@@ -85,11 +86,11 @@ def history_panel(session: Session, limit: int = 8) -> str:
             f"item{'s' if len(session.past) != 1 else ''}, latest first:<ul>{rows}{more}</ul></div>")
 
 
-def card_context(whyrec: Whyrec, session: Session) -> CardContext:
-    """Past items and the facet labels of the turn just answered ("cheaper than $25")."""
+def card_context(whyrec: Whyrec, session: Session, facets: list | None = None) -> CardContext:
+    """Past items and the facet labels ("cheaper than $25") of the turn just answered, or of `facets`."""
     past = dict(session.past)
     last = session.conversation.last()
-    facets = last.request.facets if last else []
+    facets = facets if facets is not None else last.request.facets if last else []
     for item_id in getattr(last.request, "mentioned_item_ids", []) if last else []:
         if item_id not in past and (item := whyrec.catalogue.get(item_id)) is not None:
             past[item_id] = PastItem(title=item.title)
@@ -121,11 +122,16 @@ def respond_events(whyrec: Whyrec, message: str, history: list, session: Session
     progress = {"role": "assistant", "content": "", "metadata": {"title": "Working on it…", "status": "pending"}}
     history.append(progress)
     yield history, session, None
-    started, steps, n_tokens, answer = time.perf_counter(), [], 0, None
+    started, steps, n_tokens, answer, draft = time.perf_counter(), [], 0, None, None
     try:
         for event in whyrec.stream(message, session.user_id, session.conversation):
             if isinstance(event, Answer):
                 answer = event
+            elif isinstance(event, Draft):  # the cards at once; their reasons are rewritten when the model is done
+                draft = {"role": "assistant", "content": message_html(DRAFTING) + answer_html(
+                    event.answer, card_context(whyrec, session, event.facets))}
+                history.append(draft)
+                yield history, session, None
             elif isinstance(event, Progress):
                 steps.append(event.label)
                 progress["metadata"]["title"] = event.label
@@ -141,13 +147,19 @@ def respond_events(whyrec: Whyrec, message: str, history: list, session: Session
     except Exception as e:  # the shopper gets a sentence; the log gets the traceback
         log.exception("chat turn failed (user %s)", session.user_id)
         progress["metadata"].update(title="Stopped", status="done")
+        if draft is not None:  # the checked cards stay; only the model's own wording is missing
+            draft["content"] = draft["content"].replace(message_html(DRAFTING), "", 1)
         history.append({"role": "assistant", "content": message_html(FAILED.format(kind=type(e).__name__), "error")})
         yield history, session, None
         return
     wall_s = time.perf_counter() - started
     log.info("turn user=%s wall_s=%.2f timings_ms=%s", session.user_id, wall_s, answer.timings_ms)
     progress["metadata"].update(title=timings_line(answer), status="done", duration=round(wall_s, 1))
-    history.append({"role": "assistant", "content": answer_html(answer, card_context(whyrec, session))})
+    final = answer_html(answer, card_context(whyrec, session))
+    if draft is not None:
+        draft["content"] = final
+    else:
+        history.append({"role": "assistant", "content": final})
     yield history, session, answer.model_dump(mode="json")
 
 

@@ -41,6 +41,9 @@ def bench_table(results: dict[str, Any], source: str) -> str:
                           f"{t['turn_p50_s']} / {t['turn_p95_s']} s", "p50 ≤ 2.0 s", t["turn_p50_s"] <= 2.0))
         lines.append(_row("time to first generated token, p50", f"{t['first_token_p50_s']} s", "≤ 0.5 s",
                           t["first_token_p50_s"] <= 0.5))
+        if "first_card_p50_s" in t:
+            lines.append(_row("… time to the first cards (ranked, reasons from verified facts), p50 / p95",
+                              f"{t['first_card_p50_s']} / {t['first_card_p95_s']} s", "", None))
     if d := b.get("decode"):
         lines.append(_row("chain decode vs raw `generate`, same prompts and batch",
                           f"{d['chain_tokens_per_s']} vs {d['raw_generate_tokens_per_s']} tok/s = {d['chain_over_raw']}",

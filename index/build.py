@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,17 +164,23 @@ def _snapshot_metadata(dataset: Dataset, fingerprint: str, item_rows: list[Row],
 
 def _write_items(items_col, rows: list[Row], batch_size: int, chunk_rows: int,
                  progress: bool) -> dict[str, np.ndarray]:
-    """Encode and upsert `rows` chunk by chunk; returns the new vectors so history rows reuse them."""
+    """Encode and upsert `rows` chunk by chunk; returns the new vectors so history rows reuse them. One upsert is in
+    flight on a writer thread while the next chunk encodes, so Chroma's write time hides behind the encoder's."""
     encoded: dict[str, np.ndarray] = {}
     # length-sorted chunks pad little: the encoder's cost per chunk follows its longest text
     rows = sorted(rows, key=lambda r: len(r.document))
-    with _bar(len(rows), "items", progress) as bar:
+    with _bar(len(rows), "items", progress) as bar, ThreadPoolExecutor(1, thread_name_prefix="whyrec-upsert") as writer:
+        writing: Future | None = None
         for chunk in _chunks(rows, chunk_rows):
             vectors = embed.encode([r.document for r in chunk], batch_size=batch_size)
-            items_col.upsert(ids=[r.id for r in chunk], embeddings=vectors, documents=[r.document for r in chunk],
-                             metadatas=[r.metadata for r in chunk])
+            if writing is not None:
+                writing.result()  # at most one write in flight; its error surfaces here
+            writing = writer.submit(items_col.upsert, ids=[r.id for r in chunk], embeddings=vectors,
+                                    documents=[r.document for r in chunk], metadatas=[r.metadata for r in chunk])
+            writing.add_done_callback(lambda _, n=len(chunk): bar.update(n))
             encoded.update(zip((r.id for r in chunk), vectors))
-            bar.update(len(chunk))
+        if writing is not None:
+            writing.result()
     return encoded
 
 

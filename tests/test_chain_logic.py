@@ -179,3 +179,29 @@ def test_a_batch_of_turns_answers_each_as_invoke_would_with_one_llm_batch():
     for a, b in zip(alone, batched):
         assert [(r.item_id, r.reasons[0].text) for r in a.recommendations] == \
                [(r.item_id, r.reasons[0].text) for r in b.recommendations]
+
+
+def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
+    from agent.service import Draft, Progress, Whyrec
+
+    class Streaming(Scripted):  # streams its reply in pieces, as a real model does
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            from langchain_core.messages import AIMessageChunk
+            from langchain_core.outputs import ChatGenerationChunk
+
+            text = self._call(messages)
+            for piece in (text[:5], text[5:]):
+                if run_manager:
+                    run_manager.on_llm_new_token(piece)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+    app = Whyrec(Settings(k=2), llm=Streaming(default=reply(["a1"], "x")), catalogue=Catalogue(DATASET),
+                 retriever=MemoryRetriever())
+    events = list(app.stream("a gift card under $45", user_id="u1"))
+    kinds = [type(e).__name__ for e in events if not isinstance(e, Progress)]
+    assert kinds[0] == "Draft" and "Token" in kinds and kinds[-1] == "Answer"
+    draft, answer = events[[type(e) for e in events].index(Draft)].answer, events[-1]
+    assert [r.item_id for r in draft.recommendations] == [r.item_id for r in answer.recommendations]
+    for rec in draft.recommendations:  # before any LLM text: every shown fact is verified
+        assert rec.reasons[0].fallback and rec.reasons[0].claims
+        assert all(c.verdict == "supported" for c in rec.reasons[0].claims)

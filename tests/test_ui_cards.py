@@ -3,6 +3,7 @@ catalogue text, visible citations and unverified marks, and errors that reach th
 
 from __future__ import annotations
 
+import copy
 import html
 from types import SimpleNamespace
 
@@ -12,8 +13,8 @@ import pytest
 from agent.commands.chat import parse_auth
 from agent.conversation import Conversation
 from agent.schemas import Answer, Claim, Reason, Recommendation
-from agent.service import Progress, Token
-from agent.ui import EMPTY_MESSAGE, Session, respond_events
+from agent.service import Draft, Progress, Token
+from agent.ui import DRAFTING, EMPTY_MESSAGE, Session, respond_events
 from agent.ui_cards import CardContext, PastItem, answer_html, highlight
 
 
@@ -83,7 +84,7 @@ def run_turn(service, message: str, seen_titles: list[str] | None = None):
     for history, session, answer_json in respond_events(service, message, [], session):
         if seen_titles is not None and "metadata" in history[-1]:
             seen_titles.append(history[-1]["metadata"]["title"])
-        steps.append((history, session, answer_json))
+        steps.append((copy.deepcopy(history), session, answer_json))  # the handler mutates one list in place
     return steps
 
 
@@ -98,6 +99,16 @@ def test_turn_streams_progress_then_cards_and_json():
     assert 'class="wr-card"' in history[2]["content"]
     assert answer_json["recommendations"][0]["item_id"] == "B0001"
     assert titles[:3] == ["Working on it…", "Reading your request…", "Explaining with cited facts… (8 tokens)"]
+
+
+def test_draft_cards_show_at_once_and_the_final_reasons_replace_them_in_place():
+    draft, final = make_answer(reason_text="A fine pick."), make_answer(reason_text="A card you can send today.")
+    steps = run_turn(FakeService([Progress("rank", "Ranking…"), Draft(draft, []), Token("x"), final]), "a gift card")
+    shown_early = next(h for h, _, _ in steps if len(h) == 3)[2]["content"]
+    assert html.escape(DRAFTING) in shown_early and "A fine pick." in shown_early  # cards before any token
+    history, _, answer_json = steps[-1]
+    assert len(history) == 3 and "A card you can send today." in history[2]["content"]
+    assert html.escape(DRAFTING) not in history[2]["content"] and answer_json is not None
 
 
 def test_errors_and_empty_messages_become_sentences():

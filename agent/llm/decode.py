@@ -106,7 +106,7 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
     """Decode every row greedily; yields (row index, token ids that row just added) as they come.
 
     A row ends at a stop token, at its `limit`, or when its grammar is complete. Rows share one forward pass per
-    step; a finished row feeds nothing more (its columns are padding)."""
+    step; a finished row is dropped from the batch (and its KV cache), so the rest decode at the cost of fewer rows."""
     import torch
     from transformers import DynamicCache
 
@@ -143,25 +143,31 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
             if forced:
                 yield n, forced
 
-    while any(not r.done for r in rows):
-        block = [r.pending if not r.done else [] for r in rows]
+    active = list(range(len(rows)))  # rows still decoding, in cache order
+    while True:
+        live = [n for n in active if not rows[n].done]
+        if not live:
+            return
+        if len(live) < len(active):  # a finished row leaves the batch: later steps compute only live rows
+            keep_rows = torch.tensor([active.index(n) for n in live], device=device)
+            cache.batch_select_indices(keep_rows)
+            mask = mask[keep_rows]
+            active = live
+        block = [rows[n].pending for n in active]
         width = max(len(b) for b in block)
         ids = torch.tensor([b + [pad_id] * (width - len(b)) for b in block], device=device)
         valid = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in block], dtype=torch.long, device=device)
         mask = torch.cat([mask, valid], dim=1)
-        pos = torch.tensor([[p + min(j, max(len(b) - 1, 0)) for j in range(width)] for p, b in zip(positions, block)],
+        pos = torch.tensor([[positions[n] + min(j, len(b) - 1) for j in range(width)] for n, b in zip(active, block)],
                            device=device)
-        last = [max(len(b) - 1, 0) for b in block]
+        last = [len(b) - 1 for b in block]
         keep = sorted(set(last))
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
                     logits_to_keep=torch.tensor(keep, device=device))
         logits = out.logits.float()
-        for n, row in enumerate(rows):
-            if row.done:
-                continue
-            positions[n] += len(block[n])
-            row_logits = logits[n, keep.index(last[n])].unsqueeze(0)
-            new_ids = _next(row, row_logits, tokenizer)
+        for slot, n in enumerate(active):
+            positions[n] += len(block[slot])
+            new_ids = _next(rows[n], logits[slot, keep.index(last[slot])].unsqueeze(0), tokenizer)
             if new_ids:
                 yield n, new_ids
 
