@@ -128,8 +128,9 @@ def respond_events(whyrec: Whyrec, message: str, history: list, session: Session
             if isinstance(event, Answer):
                 answer = event
             elif isinstance(event, Draft):  # the cards at once; their reasons are rewritten when the model is done
-                draft = {"role": "assistant", "content": message_html(DRAFTING) + answer_html(
-                    event.answer, card_context(whyrec, session, event.facets))}
+                draft_cards = answer_html(event.answer, card_context(whyrec, session, event.facets))
+                draft = {"role": "assistant",
+                         "content": f'<div class="wr-draft">{message_html(DRAFTING)}{draft_cards}</div>'}
                 history.append(draft)
                 yield history, session, None
             elif isinstance(event, Progress):
@@ -148,7 +149,7 @@ def respond_events(whyrec: Whyrec, message: str, history: list, session: Session
         log.exception("chat turn failed (user %s)", session.user_id)
         progress["metadata"].update(title="Stopped", status="done")
         if draft is not None:  # the checked cards stay; only the model's own wording is missing
-            draft["content"] = draft["content"].replace(message_html(DRAFTING), "", 1)
+            draft["content"] = draft_cards
         history.append({"role": "assistant", "content": message_html(FAILED.format(kind=type(e).__name__), "error")})
         yield history, session, None
         return

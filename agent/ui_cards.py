@@ -208,6 +208,7 @@ CSS = """
 .wr-notes { display: flex; flex-direction: column; gap: 4px; }
 .wr-note { margin: 0; padding: 6px 10px; border-radius: 8px; background: #eff6ff; color: #1e3a8a; font-size: .9em; }
 .wr-notice { padding: 8px 12px; border-radius: 10px; }
+.wr-draft { display: flex; flex-direction: column; gap: 10px; }
 .wr-info { background: #eff6ff; color: #1e3a8a; }
 .wr-error { background: #fef2f2; color: #991b1b; }
 .wr-empty { opacity: .7; }

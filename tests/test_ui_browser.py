@@ -105,10 +105,10 @@ def send(page, message: str) -> None:
 
 
 def wait_for_answers(page, n: int) -> float:
-    """Wait until the chat shows n answers; return the seconds it took."""
+    """Wait until the chat shows n finished answers (no draft cards left); return the seconds it took."""
     started = time.perf_counter()
-    page.wait_for_function(f"document.querySelectorAll('#wr-chat .wr-answer').length >= {n}",
-                           timeout=TURN_TIMEOUT_MS)
+    page.wait_for_function(f"document.querySelectorAll('#wr-chat .wr-answer').length >= {n}"
+                           " && !document.querySelector('#wr-chat .wr-draft')", timeout=TURN_TIMEOUT_MS)
     return time.perf_counter() - started
 
 
@@ -149,6 +149,7 @@ def test_a_shopper_asks_refines_and_sees_verified_evidence(page, raw_meta, raw_r
     page.wait_for_function(f"document.querySelector('#wr-past').innerText.includes('{shown}')", timeout=30_000)
 
     send(page, "a birthday gift card under $50")
+    page.wait_for_selector("#wr-chat .wr-draft .wr-card", timeout=TURN_TIMEOUT_MS)  # checked cards before the LLM
     first_s = wait_for_answers(page, 1)
     first = read_cards(page.locator("#wr-chat .wr-answer").nth(0))
     assert first, "no cards for a gift card request"

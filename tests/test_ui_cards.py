@@ -106,6 +106,7 @@ def test_draft_cards_show_at_once_and_the_final_reasons_replace_them_in_place():
     steps = run_turn(FakeService([Progress("rank", "Ranking…"), Draft(draft, []), Token("x"), final]), "a gift card")
     shown_early = next(h for h, _, _ in steps if len(h) == 3)[2]["content"]
     assert html.escape(DRAFTING) in shown_early and "A fine pick." in shown_early  # cards before any token
+    assert 'class="wr-draft"' in shown_early
     history, _, answer_json = steps[-1]
     assert len(history) == 3 and "A card you can send today." in history[2]["content"]
     assert html.escape(DRAFTING) not in history[2]["content"] and answer_json is not None
