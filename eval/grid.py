@@ -25,14 +25,15 @@ class BackendSpec(BaseModel):
     name: str = Field(description="short label used in tables and file names")
     backend: Literal["local", "openai"] = "local"
     model_dir: Path | None = Field(None, description="local base model dir (default: the converted SmolLM2)")
-    adapter: Path | None = Field(None, description="peft LoRA adapter dir (local backend), relative to the repo")
+    adapter: Path | None = Field(None, description="peft LoRA adapter dir (local backend), relative to the repo; "
+                                                   "none = the base model, whatever the settings' default")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. a vLLM server")
     model: str | None = Field(None, description="server model name; with vLLM a LoRA module name")
 
     def settings_overrides(self) -> dict:
-        overrides = {"backend": self.backend, "model_dir": self.model_dir, "adapter": self.adapter,
-                     "openai_base_url": self.base_url, "openai_model": self.model}
-        return {k: v for k, v in overrides.items() if v is not None}
+        overrides = {"backend": self.backend, "model_dir": self.model_dir, "openai_base_url": self.base_url,
+                     "openai_model": self.model}
+        return {k: v for k, v in overrides.items() if v is not None} | {"adapter": self.adapter}
 
 
 class Grid(BaseModel):
