@@ -28,6 +28,7 @@ from agent.settings import RankWeights
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, metric_names
 from eval.split import Pair
+from index.models import Item
 
 PROTOCOLS = ("sampled", "full")
 
@@ -85,8 +86,8 @@ class PairRanking:
             self.row["ranks"][protocol] = ranks
             self.row["n_candidates"][protocol] = len(ids)
 
-    def shortlist(self, n: int) -> Handles:
-        return Handles([self.catalogue.get(i) for i in self.orders["sampled"]["whyrec"][:n]], self.history, [])
+    def shortlist(self, n: int) -> list[Item]:
+        return [self.catalogue.get(i) for i in self.orders["sampled"]["whyrec"][:n]]
 
     def add_llm(self, shortlist: Handles, preference: LlmOrder) -> None:
         fused = rank(*self.signals["sampled"], self.weights, llm_order=preference.order or None)

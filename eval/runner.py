@@ -14,6 +14,7 @@ import math
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from agent.settings import PROJECT_ROOT, Settings
 from eval.grid import BackendSpec, Grid
 from eval.heldout import HeldOut, load_heldout
+from eval.split import Pair
 
 RUNS_DIR = PROJECT_ROOT / "eval" / "runs"
 
@@ -123,6 +125,25 @@ class GridRunner:
         self.results["cells"].append(cell)
         (self.run_dir / "results.json").write_text(json.dumps(_jsonable(self.results), indent=1) + "\n")
 
+    def _sample_rows(self, heldout: HeldOut, cell_id: str,
+                     rows_of: Callable[[list[Pair]], list[dict[str, Any] | Exception]]) -> tuple[list, Counter]:
+        """`rows_of` over the pairs a chunk at a time, each row written to samples/<cell>.jsonl as it comes. A pair
+        that failed is kept as its error and counted by kind; it never stops the cell."""
+        rows, errors = [], Counter()
+        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out, \
+                tqdm(total=len(self.pairs(heldout)), desc=cell_id, unit="pair", disable=not self.progress) as bar:
+            for chunk in self.chunks(heldout):
+                for pair, row in zip(chunk, rows_of(chunk)):
+                    if isinstance(row, Exception):
+                        errors[type(row).__name__] += 1
+                        row = {"user_id": pair.user_id, "item_id": pair.item_id,
+                               "error": f"{type(row).__name__}: {row}"[:500]}
+                    rows.append(row)
+                    out.write(json.dumps(_jsonable(row)) + "\n")
+                out.flush()
+                bar.update(len(chunk))
+        return rows, errors
+
     def _provenance(self, heldout: HeldOut, backend: BackendSpec, llm) -> dict[str, Any]:
         from agent.llm import describe
 
@@ -149,22 +170,13 @@ class GridRunner:
                             index_snapshot=self.results["datasets"][dataset]["index_snapshot"], backend=describe(llm))
         checker = TextChecker(heldout.catalogue.vocabulary)
         cell_id = f"{dataset}__{backend.name}__{template_id}"
-        rows, errors = [], Counter()
+
+        def rows_of(chunk: list[Pair]) -> list[dict[str, Any] | Exception]:
+            return [row if isinstance(row, Exception) else row | {"scores": example_scores(row, heldout.features)}
+                    for row in explain_pairs(chain, heldout, chunk, self.grid.message, checker)]
+
         started = time.perf_counter()
-        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out, \
-                tqdm(total=len(self.pairs(heldout)), desc=cell_id, unit="pair", disable=not self.progress) as bar:
-            for chunk in self.chunks(heldout):
-                for pair, row in zip(chunk, explain_pairs(chain, heldout, chunk, self.grid.message, checker)):
-                    if isinstance(row, Exception):  # one bad pair is counted, never fatal
-                        errors[type(row).__name__] += 1
-                        row = {"user_id": pair.user_id, "item_id": pair.item_id,
-                               "error": f"{type(row).__name__}: {row}"[:500]}
-                    else:
-                        row["scores"] = example_scores(row, heldout.features)
-                    rows.append(row)
-                    out.write(json.dumps(_jsonable(row)) + "\n")
-                out.flush()
-                bar.update(len(chunk))
+        rows, errors = self._sample_rows(heldout, cell_id, rows_of)
         hashes = sorted(r["prompt_hash"] for r in rows if r.get("prompt_hash"))
         return {
             "kind": "explain", "cell": cell_id, "dataset": dataset, "backend": backend.name, "template": template_id,
@@ -196,7 +208,7 @@ class GridRunner:
             template = get_template(self.grid.rank_template)
             llm = self.llm_for(dataset, backend)
 
-        def rank_chunk(chunk: list) -> list[dict[str, Any] | Exception]:
+        def rank_chunk(chunk: list[Pair]) -> list[dict[str, Any] | Exception]:
             rankings: list[PairRanking | Exception] = []
             for pair in chunk:
                 try:
@@ -211,8 +223,8 @@ class GridRunner:
                     rankings.append(e)
             ranked = [r for r in rankings if isinstance(r, PairRanking)]
             if template is not None and ranked:
-                shortlists = [Handles(r.shortlist(settings.n_explain_candidates).candidates,
-                                      r.history[: settings.max_history], [], self.grid.rank_max_attributes)
+                shortlists = [Handles(r.shortlist(settings.n_explain_candidates), r.history[: settings.max_history],
+                                      [], self.grid.rank_max_attributes)
                               for r in ranked]
                 asks = [(understand(self.grid.message, catalogue, Conversation(user_id=r.pair.user_id)), shown)
                         for r, shown in zip(ranked, shortlists)]
@@ -222,20 +234,8 @@ class GridRunner:
             return [r if isinstance(r, Exception) else r.row for r in rankings]
 
         cell_id = f"{dataset}__{backend.name if template else 'no-llm'}__ranking"
-        rows, errors = [], Counter()
         started = time.perf_counter()
-        with (self.run_dir / "samples" / f"{cell_id}.jsonl").open("w") as out, \
-                tqdm(total=len(self.pairs(heldout)), desc=cell_id, unit="pair", disable=not self.progress) as bar:
-            for chunk in self.chunks(heldout):
-                for pair, row in zip(chunk, rank_chunk(chunk)):
-                    if isinstance(row, Exception):
-                        errors[type(row).__name__] += 1
-                        row = {"user_id": pair.user_id, "item_id": pair.item_id,
-                               "error": f"{type(row).__name__}: {row}"[:500]}
-                    rows.append(row)
-                    out.write(json.dumps(_jsonable(row)) + "\n")
-                out.flush()
-                bar.update(len(chunk))
+        rows, errors = self._sample_rows(heldout, cell_id, rank_chunk)
         provenance = self._provenance(heldout, backend, llm)
         if template is not None:
             provenance |= {"template_id": template.id, "template_version": template.version,
