@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_ADAPTER = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"  # trained by `whyrec train`, see its train_config
 
 
 class RankWeights(BaseSettings):
@@ -42,9 +41,7 @@ class Settings(BaseSettings):
     # LLM
     backend: Literal["local", "openai"] = Field("local", description="local = in-process transformers; openai = any OpenAI-compatible server")
     model_dir: Path | None = Field(None, description="local base model dir; default: the SmolLM2 converted at setup")
-    adapter: Path | None = Field(
-        default_factory=lambda: SHIPPED_ADAPTER if SHIPPED_ADAPTER.is_dir() else None,
-        description="peft LoRA adapter dir for the local backend; default: the shipped one; `none` = the base model")
+    adapter: Path | None = Field(None, description="peft LoRA adapter dir for the local backend")
     openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (vLLM)")
     openai_api_key: str = Field("EMPTY", description="API key for the server (vLLM --api-key)", repr=False)
     openai_model: str = Field("whyrec", description="model name on the server; may be a LoRA module name")
@@ -62,11 +59,6 @@ class Settings(BaseSettings):
     max_attributes: int = Field(12, description="attribute handles per candidate in the prompt")
     max_message_chars: int = Field(2000, description="longer messages are truncated with a note")
     rank: RankWeights = Field(default_factory=RankWeights)
-
-    @field_validator("adapter", mode="before")
-    @classmethod
-    def _no_adapter(cls, value: object) -> object:
-        return None if value is not None and str(value).strip().lower() in ("", "none") else value
 
     @property
     def chroma_path(self) -> Path:

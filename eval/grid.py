@@ -26,7 +26,7 @@ class BackendSpec(BaseModel):
     backend: Literal["local", "openai"] = "local"
     model_dir: Path | None = Field(None, description="local base model dir (default: the converted SmolLM2)")
     adapter: Path | None = Field(None, description="peft LoRA adapter dir (local backend), relative to the repo; "
-                                                   "none = the base model, whatever the settings' default")
+                                                   "none = the base model, even if WHYREC_ADAPTER is set")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. a vLLM server")
     model: str | None = Field(None, description="server model name; with vLLM a LoRA module name")
 

@@ -11,7 +11,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from agent.llm import build_llm, describe
 from agent.llm.convert import convert_gguf
 from agent.llm.local import LocalChatModel
-from agent.settings import SHIPPED_ADAPTER, Settings
+from agent.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -135,10 +135,9 @@ def test_model_is_loaded_once_per_process(model_dir: Path, llm: LocalChatModel) 
 
 
 def test_build_llm_and_describe_from_settings(model_dir: Path) -> None:
-    llm = build_llm(Settings(backend="local", model_dir=model_dir, adapter="none"))
+    llm = build_llm(Settings(backend="local", model_dir=model_dir))
     assert isinstance(llm, LocalChatModel)
     assert describe(llm.bind(max_tokens=4)) == ("local", "SmolLM2-135M-Instruct", None)
-    assert Settings().adapter == SHIPPED_ADAPTER and SHIPPED_ADAPTER.is_dir()  # the trained adapter is the default
 
 
 def test_lora_adapter_is_applied_and_output_stays_valid_json(model_dir: Path, tmp_path: Path,

@@ -17,7 +17,7 @@ def settings_options(fn):
     @click.option("--backend", type=click.Choice(["local", "openai"]), default=None, help="LLM backend.")
     @click.option("--base-url", default=None, help="OpenAI-compatible server URL for --backend openai.")
     @click.option("--model", default=None, help="Server model name (a LoRA module name with vLLM).")
-    @click.option("--adapter", type=click.Path(path_type=Path), default=None, help="LoRA adapter dir for the local backend (default: the shipped one; `none`: the base model).")
+    @click.option("--adapter", type=click.Path(path_type=Path), default=None, help="LoRA adapter dir for the local backend.")
     @click.option("--template", default=None, help="Prompt template id (see `whyrec prompts ls`).")
     @functools.wraps(fn)
     def wrapper(dataset, data_dir, chroma_url, backend, base_url, model, adapter, template, **kwargs):
