@@ -97,9 +97,10 @@ class Whyrec:
             kind, name = event["event"], event.get("name", "")
             if kind == "on_chain_start" and name in STEP_LABELS:
                 yield Progress(step=name, label=STEP_LABELS[name])
-            elif kind == "on_chain_end" and name == "draft" and getattr(event["data"]["output"], "draft", None):
+            elif kind == "on_chain_end" and name == "draft":
                 turn = event["data"]["output"]
-                yield Draft(answer=turn.draft, facets=turn.request.facets)
+                if turn.draft is not None:  # none for "why the second one?" or when nothing matched
+                    yield Draft(answer=turn.draft, facets=turn.request.facets)
             elif kind == "on_chat_model_stream":
                 chunk = event["data"]["chunk"]
                 if chunk.content:
