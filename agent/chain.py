@@ -281,7 +281,8 @@ def build_chain(
         t0 = time.perf_counter()
         turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
                                turn.request.facets, settings.max_attributes)
-        turn.draft = answer_of(turn, [None] * len(turn.candidates))
+        if not turn.given:  # the evaluation hook reads the model's reasons, never shows cards
+            turn.draft = answer_of(turn, [None] * len(turn.candidates))
         timed("draft", turn, t0)
         return turn
 

@@ -32,7 +32,7 @@ def _app(ctx: BenchContext, **overrides: Any):
 def _turns(app, n: int) -> list[dict[str, float]]:
     """n timed turns (after one warm-up), streamed as the chat UI streams them: each a different message and a
     different real user. Times are from the call to the Draft cards (ranked, reasons from verified facts), to the
-    first generated token, and to the final Answer."""
+    first streamed token (the grammar-forced JSON opening counts), and to the final Answer."""
     from agent.schemas import Answer
     from agent.service import Draft, Token
 
