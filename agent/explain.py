@@ -117,21 +117,27 @@ def _shopper_inputs(request: Request, handles: Handles) -> dict[str, str]:
     facets = "\n".join(f"{f.handle}: {quote(f.label)}" for f in handles.facets) or "(nothing specific)"
     history_lines = []
     for j, past in enumerate(handles.history):
-        how = "you named it" if past.mentioned else f"you rated it {_stars(past.rating)}".strip()
+        how = "named" if past.mentioned else f"rated {_stars(past.rating)}".strip()
         # a few short facts: enough to compare with a candidate, short enough to keep the prompt (prefill) small
         attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 6) if k != "feature")
-        history_lines.append(f"h{j + 1}: <data>{quote(past.item.title, 80)}</data> ({how}) {attrs}")
-    return {"request": quote(request.message, 400), "facets": facets, "history": "\n".join(history_lines) or "(none)"}
+        history_lines.append(f"h{j + 1}: {quote(past.item.title, 80)} ({how}) {attrs}")
+    history = _data_block(history_lines) if history_lines else "(none)"
+    return {"request": quote(request.message, 400), "facets": facets, "history": history}
+
+
+def _data_block(lines: list[str]) -> str:
+    """Quoted lines inside ONE pair of data delimiters: quote() strips delimiters from the values, so none can
+    end the block early, and a block costs ~5 prompt tokens where a pair around every value cost ~5 each."""
+    return "<data>" + "\n".join(lines) + "</data>"
 
 
 def candidate_block(handles: Handles, index: int, label: str) -> str:
     item = handles.candidates[index]
-    lines = [f"{label}: <data>{quote(item.title, 100)}</data>"]
-    lines += [f"  a{j + 1} {k}: <data>{quote(v, 60)}</data>" for j, (k, v) in enumerate(handles.attributes[index])]
+    lines = [quote(item.title, 100)]
+    lines += [f"  a{j + 1} {k}: {quote(v, 60)}" for j, (k, v) in enumerate(handles.attributes[index])]
+    block = f"{label}: {_data_block(lines)}"
     met = [f.handle for f in handles.satisfied_facets(index)]
-    if met:
-        lines.append(f"  meets: {', '.join(met)}")
-    return "\n".join(lines)
+    return block + (f"\n  meets: {', '.join(met)}" if met else "")
 
 
 def prompt_inputs(request: Request, handles: Handles, index: int) -> dict[str, str]:

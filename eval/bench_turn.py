@@ -78,8 +78,10 @@ def bench_turn(ctx: BenchContext) -> dict[str, Any]:
                     "prompts, batched the same way")
 def bench_decode(ctx: BenchContext) -> dict[str, Any]:
     """A turn's explain step decodes one prompt per candidate as one batch, so raw `generate` gets the same
-    prompts as one (left-padded) batch. Rates are output tokens after the first over the time after it, for the
-    whole batch; the chain's is given with and without the tokens its grammar forced (jump-forward)."""
+    prompts as one (left-padded) batch and writes as many tokens per prompt as the chain's reply to it had (the
+    replies re-tokenized): the same prompts and the same output lengths, unconstrained. Rates are output tokens
+    after the first over the time after it, for the whole batch; the chain's is given with and without the tokens
+    its grammar forced (jump-forward)."""
     import torch
 
     from agent.llm.local import ROLES
@@ -98,7 +100,7 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
             continue
         chain_rates.append(usage["tokens_per_s"])
         chosen_rates.append(usage["chosen_tokens_per_s"] or 0.0)
-        n_tokens = max(8, round(usage["completion_tokens"] / usage["calls"]))
+        row_tokens = [max(2, len(lm.tokenizer(raw, add_special_tokens=False).input_ids)) for raw in turn.raw_replies]
         texts = [lm.tokenizer.apply_chat_template([{"role": ROLES.get(m.type, m.type), "content": m.text}
                                                    for m in prompt], add_generation_prompt=True, tokenize=False)
                  for prompt in turn.prompts]
@@ -106,20 +108,39 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
         batch = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
         timings = {}
         with torch.inference_mode():
-            for n in (1, n_tokens):
+            for lengths_now in ([1] * len(texts), row_tokens):
                 start = time.perf_counter()
-                lm.model.generate(**batch, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                lm.model.generate(**batch, max_new_tokens=max(lengths_now) + 1, do_sample=False,
+                                  logits_processor=[_EndAt(lengths_now, batch["input_ids"].shape[1],
+                                                           lm.stop_token_ids[0])],
                                   pad_token_id=lm.tokenizer.pad_token_id or lm.stop_token_ids[0])
-                timings[n] = time.perf_counter() - start
-        raw_rates.append(len(texts) * (n_tokens - 1) / (timings[n_tokens] - timings[1]))
+                timings[max(lengths_now)] = time.perf_counter() - start
+        raw_rates.append(sum(n - 1 for n in row_tokens) / (timings[max(row_tokens)] - timings[1]))
         batch_sizes.append(len(texts))
-        lengths.append(n_tokens)
+        lengths.append(statistics.median(row_tokens))
     chain_rate, raw_rate = statistics.median(chain_rates), statistics.median(raw_rates)
     return {**{f"forward_ms_batch{b}": _forward_ms(lm, b) for b in (1, 5)}, "turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
             "tokens_per_prompt": statistics.median(lengths),
             "chain_tokens_per_s": round(chain_rate, 1), "chain_chosen_tokens_per_s": round(statistics.median(chosen_rates), 1),
             "raw_generate_tokens_per_s": round(raw_rate, 1), "chain_over_raw": round(chain_rate / raw_rate, 3),
             "chain_chosen_over_raw": round(statistics.median(chosen_rates) / raw_rate, 3)}
+
+
+class _EndAt:
+    """A `generate` logits processor: row i writes exactly lengths[i] tokens, then its end-of-text token."""
+
+    def __init__(self, lengths: list[int], prompt_length: int, eos_id: int):
+        self.lengths, self.prompt_length, self.eos_id = lengths, prompt_length, eos_id
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        written = input_ids.shape[1] - self.prompt_length
+        for row, length in enumerate(self.lengths):
+            if written >= length:
+                scores[row, :] = float("-inf")
+                scores[row, self.eos_id] = 0.0
+            else:
+                scores[row, self.eos_id] = float("-inf")
+        return scores
 
 
 def _forward_ms(lm: Any, batch: int, context: int = 300, steps: int = 10) -> float:

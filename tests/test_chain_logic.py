@@ -2,6 +2,7 @@
 Chroma and real data are exercised in test_ask.py)."""
 
 import json
+import re
 
 import numpy as np
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -68,7 +69,8 @@ class Scripted(FakeListChatModel):
         prompt = messages[-1].content
         if "\nC1: <data>" in prompt:
             return self.order
-        return next((r for t, r in self.by_title.items() if f"Candidate: <data>{t}</data>" in prompt), self.default)
+        title = re.search(r"^Candidate: <data>(.*)$", prompt, re.M).group(1).removesuffix("</data>")
+        return self.by_title.get(title, self.default)
 
 
 def reply(claims, text):

@@ -43,7 +43,7 @@ def reply_for(mode: str, body: dict) -> str:
     # ok: the first handle the candidate may cite, and a sentence stating that handle's value from the prompt
     handle = schema["properties"]["claims"]["items"]["enum"][0]
     prompt = str((body.get("messages") or [{}])[-1].get("content", ""))
-    value = re.search(rf"^\s*{handle} [\w ]+: <data>(.*?)</data>", prompt, re.M)
+    value = re.search(rf"^\s*{handle} [\w ]+: (.*?)(?:</data>)?$", prompt, re.M)
     return json.dumps({"claims": [handle], "text": f"A good match: {value.group(1) if value else 'as you asked'}."})
 
 
