@@ -49,8 +49,11 @@ def _turns(app, n: int) -> list[dict[str, float]]:
                 answer = event
         total = time.perf_counter() - start
         usage = answer.llm_usage
+        before_llm_s = sum(ms for step, ms in answer.timings_ms.items() if step not in ("explain", "verify")) / 1000
         rows.append({"total_s": total, "first_card_s": marks.get("first_card_s", total),
                      "first_token_s": marks.get("first_token_s", total),
+                     # the first token the model chose (not grammar-forced): the steps before the LLM + its own clock
+                     "first_chosen_token_s": before_llm_s + (usage.get("first_token_s") or 0.0),
                      "completion_tokens": usage.get("completion_tokens") or 0,
                      "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations)})
     return rows
@@ -58,7 +61,8 @@ def _turns(app, n: int) -> list[dict[str, float]]:
 
 def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
     out: dict[str, Any] = {"turns": len(rows), "k": rows[0]["k"] if rows else 0}
-    for name, key in (("turn", "total_s"), ("first_card", "first_card_s"), ("first_token", "first_token_s")):
+    for name, key in (("turn", "total_s"), ("first_card", "first_card_s"), ("first_token", "first_token_s"),
+                      ("first_chosen_token", "first_chosen_token_s")):
         values = [r[key] for r in rows]
         out |= {f"{name}_p50_s": round(statistics.median(values), 3), f"{name}_p95_s": round(_percentile(values, 95), 3)}
     return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1)}
