@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.llm.dtype import choose_dtype
 from agent.settings import PROJECT_ROOT
 
 
@@ -39,7 +40,8 @@ class ServeSettings(BaseSettings):
     cpu_memory_utilization: float = Field(
         0.4, description="--gpu-memory-utilization on CPU: vLLM sizes it from one NUMA node, the default overflows"
     )
-    dtype: str = Field("bfloat16", description="weights/activations dtype (the converted SmolLM2 is bf16)")
+    dtype: str = Field("auto", description="weights/activations dtype; auto = vLLM's own choice on a GPU, and on a "
+                                         "CPU bf16 only where it is native, else fp32 (agent/llm/dtype.py)")
     startup_timeout_s: float = Field(600.0, description="give up if /health and /v1/models do not answer by then")
     shutdown_grace_s: float = Field(20.0, description="SIGTERM, then SIGKILL the process group after this")
     compact_json: bool = Field(
@@ -119,8 +121,10 @@ class VllmServer:
     def command(self) -> list[str]:
         s = self.settings
         cmd = [*vllm_launcher(s), "--model", str(self.model_dir), "--served-model-name", self.served_name]
-        cmd += ["--host", self.host, "--port", str(self.port), "--dtype", s.dtype, "--max-model-len", str(s.max_model_len)]
-        if cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]:
+        on_cpu = cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+        dtype = choose_dtype(s.dtype, "cpu") if on_cpu else s.dtype
+        cmd += ["--host", self.host, "--port", str(self.port), "--dtype", dtype, "--max-model-len", str(s.max_model_len)]
+        if on_cpu:
             cmd += ["--gpu-memory-utilization", str(s.cpu_memory_utilization)]
         if self.adapters:
             cmd += ["--enable-lora", "--max-lora-rank", str(s.max_lora_rank), "--max-loras", str(s.max_loras)]

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.llm.dtype import DtypeSetting
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, description="per LLM call")
     max_new_tokens: int = Field(320, description="cap on generated tokens per explanation call")
     device: str = Field("auto", description="auto | cpu | cuda")
+    dtype: DtypeSetting = Field(
+        "auto", description="auto = bf16 only where the CPU computes it natively (AVX512_BF16/AMX) or on a GPU, fp32 "
+                            "on other CPUs (bf16 is emulated there, ~5x slower prefill); inference and training")
 
     # chain
     template: str = Field("explain_default", description="prompt template id under prompts/")

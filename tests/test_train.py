@@ -99,6 +99,7 @@ def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
     from transformers import AutoModelForCausalLM
 
     from agent.commands.train import command
+    from agent.llm.dtype import choose_dtype
 
     out = tmp_path / "adapter"
     result = CliRunner().invoke(command, ["--steps", "20", "--batch", "2", "--limit", "8", "--max-len", "512",
@@ -110,6 +111,7 @@ def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
     assert len(losses) == 20
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5  # 8 examples, 20 steps: it must fit them
     assert record["split"]["sha256"] and record["data"]["hash"] and record["config"]["seed"] == 0
+    assert record["dtype"] == choose_dtype(Settings().dtype, "cpu")  # trained in the dtype inference would use
     base = AutoModelForCausalLM.from_pretrained(SETTINGS.base_model_dir, dtype=torch.bfloat16)
     model = PeftModel.from_pretrained(base, out)
     lora = [n for n, _ in model.named_parameters() if "lora_A" in n]

@@ -8,14 +8,15 @@ import click
 
 from agent.settings import PROJECT_ROOT
 
-DEFAULT_OUT = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"
+ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
 
 
 @click.command("train")
 @click.option("--base", type=click.Path(path_type=Path), default=None,
               help="Base model dir (default: the SmolLM2 converted by `whyrec setup`).")
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
-              help="Where the adapter and train_config.json go.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where the adapter and train_config.json go (default: a new agent/adapters/whyrec-<UTC time>).")
+@click.option("--replace", is_flag=True, help="Allow --out to be an existing adapter folder (it is overwritten).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets (default ../shared/data).")
 @click.option("--steps", type=int, default=200, show_default=True, help="Optimizer steps.")
 @click.option("--batch", type=int, default=4, show_default=True)
@@ -32,7 +33,7 @@ DEFAULT_OUT = PROJECT_ROOT / "agent" / "adapters" / "whyrec-gift"
 @click.option("--time-limit", type=float, default=None, help="Stop training after this many seconds (and save).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_history, n_catalogue,
+def command(base, out, replace, data_dir, steps, batch, lr, rank, seed, max_len, max_history, n_catalogue,
             limit, time_limit, device, quiet) -> None:
     """Build training examples from real Gift Cards reviews (held-out test and validation pairs excluded) and
     the H&PC and Steam catalogues, train a LoRA adapter on q/k/v/o with loss on the reply only, and save it
@@ -40,19 +41,25 @@ def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_hist
 
     \b
     Example:
-      whyrec train --steps 200 --out agent/adapters/whyrec-gift
+      whyrec train --steps 200 --out agent/adapters/whyrec-gift --replace
       WHYREC_ADAPTER=agent/adapters/whyrec-gift whyrec ask "a gift card under $50"
     """
     import json
     import platform
+    import time
 
     import torch
 
+    from agent.llm.dtype import cpu_info
     from agent.settings import Settings
     from agent.train.data import Shape, build_examples
     from agent.train.loop import TrainConfig, config_record, train
     from prompts.loader import get_template
 
+    if out is None:
+        out = ADAPTERS / f"whyrec-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    if (out / "adapter_config.json").exists() and not replace:
+        raise click.UsageError(f"{out} holds an adapter already; pass --replace to overwrite it, or another --out")
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     template = get_template(settings.template)
     shape = Shape(max_history=max_history, max_attributes=settings.max_attributes)
@@ -62,7 +69,7 @@ def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_hist
     click.echo(f"{len(examples)} examples (data hash {built.data_hash[:12]}); {dict(built.counts)}")
     config = TrainConfig(base=base or settings.base_model_dir, out=out, steps=steps, batch=batch, lr=lr,
                          rank=int(rank), alpha=2 * int(rank), seed=seed, max_len=max_len, device=device,
-                         time_limit_s=time_limit)
+                         dtype=settings.dtype, time_limit_s=time_limit)
     result = train(config, examples, built.validation, progress=not quiet)
     record = {
         "config": config_record(config),
@@ -77,6 +84,8 @@ def command(base, out, data_dir, steps, batch, lr, rank, seed, max_len, max_hist
         "seconds_per_step": round(result.seconds / max(1, result.steps_done), 2),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "cpu": cpu_info().model,
+        "dtype": result.dtype,
         "eval_loss_validation_pairs": {"before": result.eval_loss_before, "after": result.eval_loss_after,
                                        "n": min(config.n_eval, len(built.validation))},
         "losses": result.losses,

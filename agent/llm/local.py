@@ -23,6 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
 from agent.llm.decode import DecodeStats, PrefixCache
+from agent.llm.dtype import choose_dtype
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -85,7 +86,7 @@ class LocalChatModel(BaseChatModel):
     model_dir: Path = Field(description="folder of a transformers causal LM (safetensors + tokenizer)")
     adapter: Path | None = Field(None, description="peft LoRA adapter folder, merged at load")
     device: str = Field("auto", description="auto | cpu | cuda")
-    dtype: str = Field("bfloat16", description="torch dtype name; bf16 is fastest on these CPUs")
+    dtype: str = Field("auto", description="torch dtype name, or auto: chosen from the hardware (agent/llm/dtype.py)")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
 
     @property
@@ -95,15 +96,19 @@ class LocalChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "adapter": str(self.adapter) if self.adapter else None,
-                "device": self.device, "dtype": self.dtype, "max_new_tokens": self.max_new_tokens}
+                "device": self.device, "dtype": self.resolved_dtype, "max_new_tokens": self.max_new_tokens}
 
     @property
     def model_name(self) -> str:
         return self.model_dir.name
 
+    @property
+    def resolved_dtype(self) -> str:
+        return choose_dtype(self.dtype, resolve_device(self.device))
+
     def loaded(self) -> LoadedModel:
         return load_model(str(self.model_dir.resolve()), str(self.adapter.resolve()) if self.adapter else None,
-                          resolve_device(self.device), self.dtype)
+                          resolve_device(self.device), self.resolved_dtype)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -34,7 +34,7 @@ class TrainConfig:
     max_len: int = 1024
     warmup: int = 10
     device: str = "auto"
-    dtype: str = "bfloat16"
+    dtype: str = "auto"  # agent/llm/dtype.py: bf16 only where the CPU computes it natively
     n_eval: int = 16  # validation-pair examples scored before and after training
     time_limit_s: float | None = None  # stop (and save) once training has run this long
 
@@ -54,6 +54,7 @@ class TrainResult:
     dropped_too_long: int = 0
     n_train: int = 0
     steps_done: int = 0
+    dtype: str = ""  # what `auto` resolved to on this machine
 
 
 def chat_of(example: Example) -> list[dict[str, str]]:
@@ -131,17 +132,19 @@ def train(config: TrainConfig, train_examples: list[Example], eval_examples: lis
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from agent.llm.dtype import choose_dtype
     from agent.llm.local import resolve_device
 
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     device = resolve_device(config.device)
+    dtype = choose_dtype(config.dtype, device)
     tokenizer = AutoTokenizer.from_pretrained(config.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    model = AutoModelForCausalLM.from_pretrained(config.base, dtype=getattr(torch, config.dtype)).to(device)
+    model = AutoModelForCausalLM.from_pretrained(config.base, dtype=getattr(torch, dtype)).to(device)
     model = get_peft_model(model, LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                                              target_modules=LORA_TARGETS, task_type="CAUSAL_LM"))
-    result = TrainResult()
+    result = TrainResult(dtype=dtype)
     data, result.dropped_too_long = tokenize(train_examples, tokenizer, config.max_len)
     evals, _ = tokenize(eval_examples[: config.n_eval], tokenizer, config.max_len)
     if not data:
