@@ -211,12 +211,21 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+def machine(settings: Settings | None = None) -> dict[str, Any]:
+    """Where the figures come from: the CPU, its vector capability and the dtype the model runs in there (bf16 is
+    5x slower than fp32 on a CPU that only emulates it, so a figure means little without both)."""
+    from agent.llm.dtype import choose_dtype, cpu_info
+    from agent.llm.local import resolve_device
+
+    cpu, settings = cpu_info(), settings or Settings()
+    device = resolve_device(settings.device)
     return {
         "cores": os.cpu_count(),
-        "cpu": cpu,
+        "cpu": cpu.model,
+        "cpu_capability": cpu.capability,
+        "device": device,
+        "dtype": choose_dtype(settings.dtype, device, cpu),
+        "dtype_setting": settings.dtype,
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -252,7 +261,7 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bo
     names = list(BENCHMARKS) if names is None else names
     if bad := unknown_benchmarks(names):
         raise KeyError(f"unknown benchmark(s) {bad}; known: {', '.join(BENCHMARKS)}")
-    results: dict[str, Any] = {"machine": machine(), "quick": quick, "dataset": BENCH_DATASET, "benchmarks": {}}
+    results: dict[str, Any] = {"machine": machine(settings), "quick": quick, "dataset": BENCH_DATASET, "benchmarks": {}}
     with tempfile.TemporaryDirectory(prefix="whyrec-bench-") as tmp:
         ctx = BenchContext(settings=settings, quick=quick, home=Path(tmp))
         for name in names:
@@ -270,8 +279,8 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bo
 
 def format_table(results: dict[str, Any]) -> str:
     m = results["machine"]
-    lines = [f"whyrec bench ({'quick' if results['quick'] else 'full'}) on {m['cores']} cores, {m['cpu']}, "
-             f"load {m['load_avg_1m_at_start']}, {m['date']}, commit {m['git_commit']}"]
+    lines = [f"whyrec bench ({'quick' if results['quick'] else 'full'}) on {m['cores']} cores, {m['cpu']} "
+             f"({m.get('cpu_capability', '?')}), {m.get('dtype', '?')}, load {m['load_avg_1m_at_start']}, {m['date']}, commit {m['git_commit']}"]
     width = max((len(k) for figs in results["benchmarks"].values() for k in figs), default=10)
     for name, figures in results["benchmarks"].items():
         lines.append(f"\n[{name}]")

@@ -29,34 +29,48 @@ def _app(ctx: BenchContext, **overrides: Any):
     return Whyrec(settings)
 
 
-def _turns(app, n: int) -> list[dict[str, float]]:
+FOLLOW_UP = "cheaper"
+
+
+def _turns(app, n: int, follow_up: str | None = None) -> list[dict[str, float]]:
     """n timed turns (after one warm-up), streamed as the chat UI streams them: each a different message and a
     different real user. Times are from the call to the Draft cards (ranked, reasons from verified facts), to the
-    first streamed token (the grammar-forced JSON opening counts), and to the final Answer."""
-    from agent.schemas import Answer
-    from agent.service import Draft, Token
+    first streamed token (the grammar-forced JSON opening counts), and to the final Answer. With `follow_up`, each
+    turn is followed by that message in the same conversation, timed as `follow_up_s`."""
+    from agent.conversation import Conversation
 
     users = app.retriever.users(limit=n + 1)
     app.ask(MESSAGES[-1], user_id=users[-1])  # warm-up: model load, grammar compile, caches
     rows = []
     for i in range(n):
-        start, marks, answer = time.perf_counter(), {}, None
-        for event in app.stream(MESSAGES[i % len(MESSAGES)], user_id=users[i % len(users)]):
-            kind = {Draft: "first_card_s", Token: "first_token_s"}.get(type(event))
-            if kind and kind not in marks:
-                marks[kind] = time.perf_counter() - start
-            if isinstance(event, Answer):
-                answer = event
-        total = time.perf_counter() - start
-        usage = answer.llm_usage
-        before_llm_s = sum(ms for step, ms in answer.timings_ms.items() if step not in ("explain", "verify")) / 1000
-        rows.append({"total_s": total, "first_card_s": marks.get("first_card_s", total),
-                     "first_token_s": marks.get("first_token_s", total),
-                     # the first token the model chose (not grammar-forced): the steps before the LLM + its own clock
-                     "first_chosen_token_s": before_llm_s + (usage.get("first_token_s") or 0.0),
-                     "completion_tokens": usage.get("completion_tokens") or 0,
-                     "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations)})
+        user, conversation = users[i % len(users)], Conversation(user_id=users[i % len(users)])
+        row = _timed_turn(app, MESSAGES[i % len(MESSAGES)], user, conversation)
+        if follow_up:
+            row["follow_up_s"] = _timed_turn(app, follow_up, user, conversation)["total_s"]
+        rows.append(row)
     return rows
+
+
+def _timed_turn(app, message: str, user: str, conversation) -> dict[str, float]:
+    from agent.schemas import Answer
+    from agent.service import Draft, Token
+
+    start, marks, answer = time.perf_counter(), {}, None
+    for event in app.stream(message, user_id=user, conversation=conversation):
+        kind = {Draft: "first_card_s", Token: "first_token_s"}.get(type(event))
+        if kind and kind not in marks:
+            marks[kind] = time.perf_counter() - start
+        if isinstance(event, Answer):
+            answer = event
+    total = time.perf_counter() - start
+    usage = answer.llm_usage
+    before_llm_s = sum(ms for step, ms in answer.timings_ms.items() if step not in ("explain", "verify")) / 1000
+    return {"total_s": total, "first_card_s": marks.get("first_card_s", total),
+            "first_token_s": marks.get("first_token_s", total),
+            # the first token the model chose (not grammar-forced): the steps before the LLM + its own clock
+            "first_chosen_token_s": before_llm_s + (usage.get("first_token_s") or 0.0),
+            "completion_tokens": usage.get("completion_tokens") or 0,
+            "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations)}
 
 
 def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -65,6 +79,11 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
                       ("first_chosen_token", "first_chosen_token_s")):
         values = [r[key] for r in rows]
         out |= {f"{name}_p50_s": round(statistics.median(values), 3), f"{name}_p95_s": round(_percentile(values, 95), 3)}
+    if follow_ups := [r["follow_up_s"] for r in rows if "follow_up_s" in r]:
+        follow_up_p50 = statistics.median(follow_ups)
+        out |= {"follow_up_message": FOLLOW_UP, "follow_up_p50_s": round(follow_up_p50, 3),
+                "follow_up_p95_s": round(_percentile(follow_ups, 95), 3),
+                "follow_up_over_first": round(follow_up_p50 / out["turn_p50_s"], 3)}
     return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1)}
 
 
@@ -72,7 +91,7 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
                   "cards (verified facts) and to the first generated token")
 def bench_turn(ctx: BenchContext) -> dict[str, Any]:
     app = _app(ctx)
-    rows = _turns(app, 4 if ctx.quick else 12)
+    rows = _turns(app, 4 if ctx.quick else 12, follow_up=FOLLOW_UP)
     ctx.shared["turn_rows"] = rows
     ctx.shared["turn_app"] = app
     return {"backend": "local", **_summary(rows)}

@@ -33,7 +33,9 @@ def test_quick_bench_writes_figures_and_leaves_the_users_index_alone(tmp_path):
     assert index["items"] == index["encoded"] == 3000
     assert index["build_items_per_s"] > 0 and index["encode_items_per_s"] > 0 and 0 < index["build_over_encode"]
     assert retrieval["items"] == 3000 and retrieval["queries"] >= 100 and retrieval["p50_ms"] > 0
-    assert results["peak_rss_mib"] > 0 and results["machine"]["cores"] >= 1 and results["machine"]["git_commit"]
+    machine = results["machine"]
+    assert results["peak_rss_mib"] > 0 and machine["cores"] >= 1 and machine["git_commit"]
+    assert machine["cpu"] and machine["cpu_capability"] and machine["dtype"] in ("float32", "bfloat16")
     assert not (tmp_path / "home" / "chroma").exists()  # the benchmark's Chroma lived in a temp dir
 
 
@@ -51,6 +53,8 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     assert 0 < turn["first_card_p50_s"] < turn["first_token_p50_s"]  # the checked cards come before the LLM writes
     # the grammar-forced opening streams before the first token the model chooses, which comes before the end
     assert turn["first_token_p50_s"] < turn["first_chosen_token_p50_s"] < turn["turn_p50_s"]
+    assert turn["follow_up_message"] == "cheaper" and turn["follow_up_p50_s"] > 0
+    assert turn["follow_up_over_first"] == round(turn["follow_up_p50_s"] / turn["turn_p50_s"], 3)
     assert decode["prompts_per_batch"] == 5 and decode["raw_generate_tokens_per_s"] > 0
     assert 0 < decode["chain_chosen_tokens_per_s"] <= decode["chain_tokens_per_s"]
     assert decode["forward_ms_batch1"] > 0 and decode["forward_ms_batch5"] > 0
