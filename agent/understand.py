@@ -1,66 +1,58 @@
-"""Understand a chat message: what to search for, hard filters, and the request facets a reason may cite.
+"""Understand a chat message: what to search for, the active constraints after it, and the facets a reason may cite.
 
-Rule-based on purpose: it is fast, deterministic and cannot be talked into anything. It reads prices, brand
-exclusions, genre/tag/spec words that exist in the catalogue's vocabulary, "like <title>", and the refinements of a
-multi-turn chat ("cheaper", "another brand", "why the second one?")."""
+Rule-based on purpose: it is fast, deterministic and cannot be talked into anything. It reads prices, brands,
+catalogue values (genre, tag, spec, flavor, item form, diet type) asked for or ruled out ("not early access",
+"no Amazon", "without sugar"), "like <title>", occasions, and the refinements of a multi-turn chat ("cheaper",
+"another brand", "why the second one?").
+
+The constraints are carried from turn to turn (`Conversation.constraints`) and changed only by what the shopper
+says: a refinement keeps all of them; a new request replaces what the item IS (genres, tags, flavors, "like X")
+and keeps what the shopper set about price, brands and exclusions, saying so in a note."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from agent.catalogue import Catalogue, normalise, squash
 from agent.conversation import Conversation, Turn
+from agent.request import MATCHED_KEYS, Facet, FacetKey, Request
 
-FacetKey = Literal["price_max", "price_min", "brand", "exclude_brand", "genre", "tag", "spec", "like_item"]
+__all__ = ["Facet", "FacetKey", "Request", "Turn", "understand", "parse_facets"]
 
 _MONEY = r"\$?\s?(\d+(?:[.,]\d{1,2})?)\s?(?:dollars|usd|bucks)?"
 _PRICE_MAX = re.compile(rf"\b(?:under|below|less than|cheaper than|at most|up to|max(?:imum)?|no more than|within)\s+{_MONEY}", re.I)
 _PRICE_MAX_AFTER = re.compile(rf"{_MONEY}\s+(?:or less|or under|max|tops)\b", re.I)
-_PRICE_MIN = re.compile(rf"\b(?:over|above|more than|at least|min(?:imum)?|pricier than)\s+{_MONEY}", re.I)
+_PRICE_MIN = re.compile(rf"(?<!no )\b(?:over|above|more than|at least|min(?:imum)?|pricier than)\s+{_MONEY}", re.I)
 _BETWEEN = re.compile(rf"\bbetween\s+{_MONEY}\s+(?:and|to|-)\s+{_MONEY}", re.I)
-_NOT_BRAND = re.compile(r"\b(?:not|no|except|without|other than|non-?|anything but)\s+([\w.&' -]{2,40})", re.I)
+# A negation and what it rules out, up to the end of the clause: "not early access", "no Amazon or Visa".
+_NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|without|isn[’']?t|is not|aren[’']?t|except|other than|anything but|"
+                      r"don[’']?t want|avoid)\b|non-)\s*([^.;!?()]+?)(?=\s+(?:but|please|thanks|though|under|below|over|"
+                      r"for|that|which|like)\b|[.;!?()]|,\s*(?:and\s+)?(?:a|an|something|anything|maybe|ideally)\b|$)",
+                      re.I)
+_NOT_PRICE = re.compile(r"^(?:more|less|higher|lower|cheaper|pricier)\s+than\b", re.I)
 _ONLY_BRAND = re.compile(r"\b(?:from|by|only|brand)\s+([\w.&' -]{2,40})", re.I)
 _LIKE = re.compile(r"\b(?:like|similar to)\s+(.+?)(?=\s+(?:but|and|with|for|under|below|that)\b|[,.;!?]|$)", re.I)
 _CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable)\b(?!\s+than)", re.I)
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|higher end|fancier)\b(?!\s+than)", re.I)
 _OTHER_BRAND = re.compile(r"\b(?:another|different|other|new)\s+brands?\b", re.I)
+_ANY_PRICE = re.compile(r"\b(?:any price|no budget|forget the (?:budget|price)|price doesn'?t matter)\b", re.I)
+_ANY_BRAND = re.compile(r"\b(?:any brand|forget the brand|brand doesn'?t matter)\b", re.I)
+_RESET = re.compile(r"\b(?:start over|start again|new search|forget (?:all )?(?:that|everything))\b", re.I)
+_CONTINUE = re.compile(r"^\s*(?:and|but|also|plus|with|without|only|maybe|now|ok|okay|hmm|what about)\b", re.I)
 _WHY = re.compile(r"\bwhy\b", re.I)
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
              "fifth": 5, "5th": 5, "#1": 1, "#2": 2, "#3": 3, "#4": 4, "#5": 5, "last": -1}
+_OCCASIONS = {"birthday": "birthday", "christmas": "Christmas", "holiday": "the holidays", "holidays": "the holidays",
+              "wedding": "a wedding", "graduation": "a graduation", "anniversary": "an anniversary",
+              "valentine": "Valentine's Day", "valentines": "Valentine's Day", "housewarming": "a housewarming",
+              "retirement": "a retirement", "baby shower": "a baby shower", "mother s day": "Mother's Day",
+              "father s day": "Father's Day", "thank you": "a thank-you", "teacher": "a teacher"}
+_FILLER = {"a", "an", "the", "any", "too", "so", "very", "really", "more", "some", "of", "that", "it", "is", "in"}
 _REFINEMENT_WORDS = set("cheaper pricier more less expensive affordable another different other new brand brands "
-                        "something else show me please one ones instead those these them that please ok okay".split())
-
-
-class Facet(BaseModel):
-    """One thing the shopper asked for; `handle` is what a claim cites (r1, r2, …)."""
-
-    handle: str
-    key: FacetKey
-    value: str
-    label: str = Field(description="how the shopper would say it: 'under $50'")
-
-
-class Request(BaseModel):
-    message: str
-    query_text: str
-    facets: list[Facet] = Field(default_factory=list)
-    exclude_ids: list[str] = Field(default_factory=list)
-    intent: Literal["recommend", "why"] = "recommend"
-    why_rank: int | None = None
-    mentioned_item_ids: list[str] = Field(default_factory=list, description="items the shopper named ('like X')")
-    notes: list[str] = Field(default_factory=list)
-
-    def values(self, key: FacetKey) -> list[str]:
-        return [f.value for f in self.facets if f.key == key]
-
-    def price_max(self) -> float | None:
-        return min((float(v) for v in self.values("price_max")), default=None)
-
-    def price_min(self) -> float | None:
-        return max((float(v) for v in self.values("price_min")), default=None)
+                        "something else show me please one ones instead those these them that please ok okay again "
+                        "and but also a an the with without not no only maybe now".split())
+_WHAT_KEYS = {*MATCHED_KEYS, "like_item"}  # what the item IS: replaced by a new request, kept by a refinement
+_LABEL_KEY = {"item_form": "form", "diet_type": "diet", "spec": "feature"}
 
 
 def _money(text: str) -> float:
@@ -71,11 +63,34 @@ def _fmt(price: float) -> str:
     return f"{price:.2f}".rstrip("0").rstrip(".")
 
 
+def _label(key: str, value: str) -> str:
+    base = key.removeprefix("exclude_")
+    if base == "brand":
+        return f"not {value}" if key.startswith("exclude_") else f"from {value}"
+    name = _LABEL_KEY.get(base, base)
+    return f"not {value}" if key.startswith("exclude_") else f"{name} {value}"
+
+
 def _match_vocabulary(message: str, values: set[str]) -> list[str]:
     """Catalogue values that the message names as whole words (squashed: 'coop' == 'Co-op')."""
     words = normalise(message).split()
     grams = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 4, len(words)) + 1)}
     return sorted(v for v in values if len(squash(v)) >= 3 and squash(v) in grams)
+
+
+def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]]:
+    """(key, value) pairs a negated fragment names at its start, after filler words ('too violent' -> Violent):
+    the longest catalogue value wins; a value under several keys (Steam's 'Early Access') counts under each."""
+    words = normalise(fragment).split()
+    while words and words[0] in _FILLER:
+        words = words[1:]
+    for n in range(min(5, len(words)), 0, -1):
+        head = "".join(words[:n])
+        found = [(key, v) for key in MATCHED_KEYS for v in catalogue.vocabulary.get(key, set())
+                 if len(squash(v)) >= 3 and squash(v) == head]
+        if found:
+            return found
+    return []
 
 
 def _brand_named(fragment: str, brands: set[str]) -> str | None:
@@ -94,27 +109,32 @@ def _is_refinement(message: str) -> bool:
     return len(content) <= 1
 
 
-def understand(message: str, catalogue: Catalogue, conversation: Conversation | None = None) -> Request:
-    previous = conversation.last_recommendation() if conversation else None
-    facets: list[tuple[FacetKey, str, str]] = []
-    notes: list[str] = []
-    exclude_ids: list[str] = []
-    query_text = message
+def _negations(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
+    """Exclusions the message states and the character spans they cover (kept out of positive matching)."""
+    brands = catalogue.vocabulary.get("brand", set())
+    found: list[tuple[str, str]] = []
+    spans: list[tuple[int, int]] = []
+    for m in _NEGATED.finditer(message):
+        fragment = m.group(1)
+        if _NOT_PRICE.match(fragment.strip()):
+            continue
+        hit = False
+        for part in re.split(r",|\s+or\s+|\s+and\s+|\s+nor\s+|/", fragment):
+            if brand := _brand_named(part, brands):
+                found.append(("exclude_brand", brand))
+                hit = True
+            for key, value in _value_at_start(part, catalogue):
+                found.append((f"exclude_{key}", value))
+                hit = True
+        if hit:
+            spans.append(m.span())
+    return found, spans
 
-    refining = previous is not None and previous.request.intent == "recommend" and (
-        _is_refinement(message) or _CHEAPER.search(message) or _OTHER_BRAND.search(message))
-    if refining:
-        query_text = previous.request.query_text
-        facets = [(f.key, f.value, f.label) for f in previous.request.facets]
-        exclude_ids = list(previous.request.exclude_ids)
 
-    if _WHY.search(message) and previous is not None:
-        rank = next((r for word, r in _ORDINALS.items() if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message, re.I)), 1)
-        n = len(previous.answer.recommendations)
-        rank = n if rank == -1 else rank
-        return Request(message=message, query_text=previous.request.query_text, facets=previous.request.facets,
-                       intent="why", why_rank=rank, mentioned_item_ids=previous.request.mentioned_item_ids)
-
+def parse_facets(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str, str]], str, list[str]]:
+    """What this message alone asks for: (key, value, label) facets, the message without its negated clauses
+    (what to embed) and the items it names ('like X')."""
+    facets: list[tuple[str, str, str]] = []
     if m := _BETWEEN.search(message):
         lo, hi = sorted((_money(m.group(1)), _money(m.group(2))))
         facets += [("price_min", _fmt(lo), f"at least ${_fmt(lo)}"), ("price_max", _fmt(hi), f"at most ${_fmt(hi)}")]
@@ -124,13 +144,115 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
         for m in _PRICE_MIN.finditer(message):
             facets.append(("price_min", _fmt(_money(m.group(1))), f"over ${_fmt(_money(m.group(1)))}"))
 
+    negated, spans = _negations(message, catalogue)
+    positive_text = message
+    for start, end in reversed(spans):
+        positive_text = positive_text[:start] + " " + positive_text[end:]
+    facets += [(k, v, _label(k, v)) for k, v in negated]
+
+    brands = catalogue.vocabulary.get("brand", set())
+    excluded = {v for k, v in negated if k == "exclude_brand"}
+    for m in _ONLY_BRAND.finditer(positive_text):
+        if (brand := _brand_named(m.group(1), brands)) and brand not in excluded:
+            facets.append(("brand", brand, f"from {brand}"))
+
+    mentioned: list[str] = []
+    for m in _LIKE.finditer(positive_text):
+        if item := catalogue.find_title(m.group(1)):
+            mentioned.append(item.item_id)
+            facets.append(("like_item", item.title, f"like {item.title}"))
+
+    ruled_out = {v.casefold() for _, v in negated}
+    taken: set[str] = set()
+    for key in MATCHED_KEYS:  # one facet per value: a value under several keys is asked for once
+        for value in _match_vocabulary(positive_text, catalogue.vocabulary.get(key, set())):
+            if value.casefold() not in ruled_out and value.casefold() not in taken:
+                taken.add(value.casefold())
+                facets.append((key, value, _label(key, value)))
+
+    words = f" {normalise(positive_text)} "
+    for word, occasion in _OCCASIONS.items():
+        if f" {word} " in words:
+            facets.append(("occasion", occasion, f"for {occasion}"))
+            break
+    return facets, positive_text.strip(), mentioned
+
+
+def _merge(carried: list[Facet], new: list[tuple[str, str, str]], refining: bool) -> list[tuple[str, str, str]]:
+    """Carried constraints updated by the message's: a new budget replaces the old, a new brand the old brand, an
+    exclusion cancels the same value asked for (and the reverse); a new request replaces what the item is."""
+    new_keys = {k for k, _, _ in new}
+    out = []
+    for f in carried:
+        if f.key in _WHAT_KEYS and not refining:
+            continue
+        if f.key in ("price_max", "price_min", "brand", "occasion") and f.key in new_keys:
+            continue
+        if any(v.casefold() == f.value.casefold() and k.removeprefix("exclude_") == f.key.removeprefix("exclude_")
+               and k != f.key for k, v, _ in new):
+            continue
+        out.append((f.key, f.value, f.label))
+    if "brand" in new_keys:  # asking for a brand outright lifts its exclusion
+        wanted = {v for k, v, _ in new if k == "brand"}
+        out = [f for f in out if not (f[0] == "exclude_brand" and f[1] in wanted)]
+    return out + list(new)
+
+
+def understand(message: str, catalogue: Catalogue, conversation: Conversation | None = None) -> Request:
+    previous = conversation.last_recommendation() if conversation else None
+    carried = conversation.constraints if conversation else []
+    notes: list[str] = []
+
+    if _WHY.search(message) and previous is not None:
+        rank = next((r for word, r in _ORDINALS.items() if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message, re.I)), 1)
+        n = len(previous.answer.recommendations)
+        rank = n if rank == -1 else rank
+        return Request(message=message, query_text=previous.request.query_text, facets=carried,
+                       intent="why", why_rank=rank, mentioned_item_ids=previous.request.mentioned_item_ids)
+
+    if _RESET.search(message):
+        previous, carried = None, []
+        notes.append("Starting over: earlier constraints are cleared.")
+
+    new, positive_text, mentioned = parse_facets(message, catalogue)
+    unreadable = not normalise(message)
+    refining = previous is not None and (
+        unreadable or _is_refinement(positive_text) or bool(_CONTINUE.search(message)) or bool(_CHEAPER.search(message))
+        or bool(_PRICIER.search(message)) or bool(_OTHER_BRAND.search(message))
+        or (not mentioned and not any(k in _WHAT_KEYS for k, _, _ in new) and len(normalise(positive_text).split()) <= 3))
+    if unreadable and previous is not None:
+        notes.append(f"I couldn't read a request in {message!r}; I kept everything as it was. Tell me what to "
+                     "change (a budget, a brand, a genre, a flavour).")
+
+    exclude_ids: list[str] = []
+    cheaper_than = None
     shown = previous.answer.recommendations if previous else []
+    if refining:
+        query_text = previous.request.query_text
+        extra = " ".join(w for w in normalise(positive_text).split() if w not in _REFINEMENT_WORDS)
+        if extra and extra not in normalise(query_text):
+            query_text = f"{query_text}\n{extra}"
+        exclude_ids = list(previous.request.exclude_ids)
+        mentioned = mentioned or list(previous.request.mentioned_item_ids)
+    else:
+        query_text = positive_text or message
+        kept = [f.label for f in carried if f.key not in _WHAT_KEYS
+                and f.key not in {k for k, _, _ in new if k in ("price_max", "price_min", "brand", "occasion")}]
+        if kept and previous is not None:
+            notes.append(f"Kept from before: {', '.join(kept)} (remove any of them to widen the search).")
+    if _ANY_PRICE.search(message):
+        carried = [f for f in carried if f.key not in ("price_max", "price_min")]
+    if _ANY_BRAND.search(message):
+        carried = [f for f in carried if f.key not in ("brand", "exclude_brand")]
+    facets = _merge(carried, new, refining)
+
     if _CHEAPER.search(message) and previous is not None:
         prices = [r.price for r in shown if r.price is not None]
         if prices:
-            cap = min(prices) - 0.01
+            cheaper_than = min(prices)
             facets = [f for f in facets if f[0] != "price_max"]
-            facets.append(("price_max", _fmt(cap), f"cheaper than ${_fmt(min(prices))}"))
+            facets.append(("price_max", _fmt(cheaper_than - 0.01), f"cheaper than ${_fmt(cheaper_than)}"))
+            exclude_ids += [r.item_id for r in shown]
         else:
             notes.append("The earlier suggestions had no listed prices, so 'cheaper' could not be applied.")
     if _PRICIER.search(message) and previous is not None:
@@ -138,35 +260,22 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
         if prices:
             facets = [f for f in facets if f[0] != "price_min"]
             facets.append(("price_min", _fmt(max(prices) + 0.01), f"pricier than ${_fmt(max(prices))}"))
+            exclude_ids += [r.item_id for r in shown]
     if _OTHER_BRAND.search(message) and previous is not None:
         for rec in shown:
             brand = next((v for k, v in rec.attributes if k == "brand"), None)
             if brand:
+                facets = [f for f in facets if not (f[0] == "brand" and f[1] == brand)]
                 facets.append(("exclude_brand", brand, f"not {brand}"))
         exclude_ids += [r.item_id for r in shown]
 
-    brands = catalogue.vocabulary.get("brand", set())
-    for m in _NOT_BRAND.finditer(message):
-        if brand := _brand_named(m.group(1), brands):
-            facets.append(("exclude_brand", brand, f"not {brand}"))
-    excluded = {v for k, v, _ in facets if k == "exclude_brand"}
-    for m in _ONLY_BRAND.finditer(message):
-        if (brand := _brand_named(m.group(1), brands)) and brand not in excluded:
-            facets.append(("brand", brand, f"from {brand}"))
+    for item_id in mentioned:
+        if (item := catalogue.get(item_id)) is not None:
+            exclude_ids.append(item_id)
+            if item.text not in query_text:
+                query_text = f"{query_text}\n{item.text}"
 
-    mentioned: list[str] = []
-    for m in _LIKE.finditer(message):
-        if item := catalogue.find_title(m.group(1)):
-            mentioned.append(item.item_id)
-            exclude_ids.append(item.item_id)
-            facets.append(("like_item", item.title, f"like {item.title}"))
-            query_text = f"{query_text}\n{item.text}"
-
-    for key in ("genre", "tag", "spec"):
-        for value in _match_vocabulary(message, catalogue.vocabulary.get(key, set())):
-            facets.append((key, value, f"{key} {value}"))
-
-    unique: list[tuple[FacetKey, str, str]] = []
+    unique: list[tuple[str, str, str]] = []
     for f in facets:
         if (f[0], f[1]) not in {(u[0], u[1]) for u in unique}:
             unique.append(f)
@@ -175,9 +284,7 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
         query_text=query_text,
         facets=[Facet(handle=f"r{i + 1}", key=k, value=v, label=label) for i, (k, v, label) in enumerate(unique)],
         exclude_ids=sorted(set(exclude_ids)),
-        mentioned_item_ids=mentioned or (previous.request.mentioned_item_ids if refining else []),
+        mentioned_item_ids=list(dict.fromkeys(mentioned)),
         notes=notes,
+        cheaper_than=cheaper_than,
     )
-
-
-Turn.model_rebuild(_types_namespace={"Request": Request})  # Turn refers to Request; conversation.py can't import it

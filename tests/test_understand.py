@@ -70,7 +70,70 @@ def test_why_the_second_one():
     assert request.intent == "why" and request.why_rank == 2
 
 
-def test_a_new_request_starts_afresh():
-    conversation = _after("a gift card under $60", [CATALOGUE.get("3")])
-    request = understand("an action game with co-op", CATALOGUE, conversation)
-    assert request.price_max() is None and ("genre", "Action") in facets(request)
+def test_a_new_request_replaces_what_the_item_is_and_keeps_the_budget_with_a_note():
+    conversation = _after("a gift card under $60 with co-op", [CATALOGUE.get("3")])
+    request = understand("an action game for my brother", CATALOGUE, conversation)
+    assert request.price_max() == 60.0 and ("genre", "Action") in facets(request)
+    assert ("tag", "Co-op") not in facets(request)
+    assert request.notes == ["Kept from before: under $60 (remove any of them to widen the search)."]
+
+
+def test_start_over_clears_the_constraints():
+    conversation = _after("a gift card under $60, not Amazon", [CATALOGUE.get("4")])
+    request = understand("start over: a sandbox game", CATALOGUE, conversation)
+    assert facets(request) == {("tag", "Sandbox")}
+
+
+def test_negations_exclude_any_catalogue_value_first_turn_and_later():
+    assert facets(understand("an action game, not sandbox", CATALOGUE)) == {("genre", "Action"),
+                                                                           ("exclude_tag", "Sandbox")}
+    assert facets(understand("something that isn't co-op", CATALOGUE)) == {("exclude_tag", "Co-op")}
+    assert facets(understand("a game without space please", CATALOGUE)) == {("exclude_tag", "Space")}
+    assert facets(understand("no Starbucks or Amazon", CATALOGUE)) == {("exclude_brand", "Starbucks"),
+                                                                      ("exclude_brand", "Amazon")}
+    conversation = _after("an action game under $20", [CATALOGUE.get("1")])
+    request = understand("not sandbox", CATALOGUE, conversation)
+    assert facets(request) == {("genre", "Action"), ("price_max", "20"), ("exclude_tag", "Sandbox")}
+    assert request.query_text == "an action game under $20"
+
+
+def test_a_negation_is_not_a_price_phrase_nor_part_of_a_word():
+    assert facets(understand("no more than $20, nothing sandboxy", CATALOGUE)) == {("price_max", "20")}
+
+
+def test_refinements_keep_every_active_constraint():
+    conversation = _after("a birthday gift card for my sister under $50", [CATALOGUE.get("4")])
+    request = understand("not Amazon please", CATALOGUE, conversation)
+    assert facets(request) == {("occasion", "birthday"), ("price_max", "50"), ("exclude_brand", "Amazon")}
+
+
+def test_asking_for_an_excluded_value_lifts_the_exclusion():
+    conversation = _after("a game, not sandbox", [CATALOGUE.get("2")])
+    assert ("tag", "Sandbox") in facets(understand("ok, sandbox after all", CATALOGUE, conversation))
+    assert ("exclude_tag", "Sandbox") not in facets(understand("ok, sandbox after all", CATALOGUE, conversation))
+
+
+def test_a_removed_chip_is_not_carried():
+    conversation = _after("an action game under $20", [CATALOGUE.get("1")])
+    conversation.remove("price_max", "20")
+    assert facets(understand("again", CATALOGUE, conversation)) == {("genre", "Action")}
+
+
+def test_unreadable_input_keeps_everything_and_says_so():
+    conversation = _after("an action game under $20", [CATALOGUE.get("1")])
+    request = understand("🙂🙂", CATALOGUE, conversation)
+    assert facets(request) == {("genre", "Action"), ("price_max", "20")}
+    assert request.notes and "couldn't read a request" in request.notes[0]
+
+
+def test_mentioned_items_stay_mentioned_across_refinements():
+    conversation = _after("something like Terraria under $20", [CATALOGUE.get("2")])
+    request = understand("cheaper", CATALOGUE, conversation)
+    assert request.mentioned_item_ids == ["1"] and {"1", "2"} <= set(request.exclude_ids)
+    assert request.price_max() == 14.98 and request.cheaper_than == 14.99
+
+
+def test_why_carries_the_active_constraints():
+    conversation = _after("an action game under $20", [CATALOGUE.get("1")])
+    request = understand("why the first one?", CATALOGUE, conversation)
+    assert request.intent == "why" and facets(request) == {("genre", "Action"), ("price_max", "20")}
