@@ -107,13 +107,17 @@ def test_health_catalogue_has_typed_details(hpc):
 
 def test_steam_counts_and_skips_by_reason(steam):
     """32,135 lines -> 32,131 games: 2 rows without id, 612880's second row, and 317160, which has no name at all."""
-    assert steam.report.rows_read == {"steam_games.json.gz": 32135, "bundle_data.json.gz": 615}
-    assert steam.report.skipped == {"games_missing_id": 2, "games_duplicate_id": 1, "games_missing_title": 1}
+    assert steam.report.rows_read == {"steam_games.json.gz": 32135, "bundle_data.json.gz": 615,
+                                      "user_reviews_flat.csv.gz": 59305, "user_reviews_text_sample.json.gz": 314}
+    assert steam.report.skipped == {"games_missing_id": 2, "games_duplicate_id": 1, "games_missing_title": 1,
+                                    "user_reviews_exact_duplicate": 874}
     assert len(steam.items) == 32131 and len({i.item_id for i in steam.items}) == 32131
     assert "317160" not in by_id(steam) and "612880" in by_id(steam)
-    assert steam.report.repaired == {"games_unparsed_price": 8}  # "Install Now", "Third-party", ...
+    assert steam.report.repaired == {"games_unparsed_price": 8,  # "Install Now", "Third-party", ...
+                                     "user_reviews_posted_year_inferred": 9085, "user_reviews_text_joined": 863}
     assert len(steam.bundles) == 568 and steam.report.unused == {
-        "bundles_item_not_in_catalogue": 512, "bundles_without_catalogue_items": 47}
+        "bundles_item_not_in_catalogue": 512, "bundles_without_catalogue_items": 47,
+        "user_reviews_item_not_in_catalogue": 5234, "user_reviews_games_not_in_catalogue": 487}
 
 
 def test_steam_values_trace_to_the_raw_rows(steam):
@@ -333,11 +337,13 @@ def test_steam_with_australian_user_files(tmp_path):
         (9.99, "$9.99"), (0.0, "Free"), (None, None), (None, None)]
     assert report.skipped == {"games_missing_id": 1, "games_duplicate_id": 1, "games_unparseable_line": 1,
                               "user_items_missing_user_id": 1}
-    assert report.repaired == {"games_unparsed_price": 1, "user_reviews_posted_without_year": 1}
+    assert report.repaired == {"games_unparsed_price": 1, "user_reviews_posted_year_inferred": 1}
     assert report.unused == {"bundles_item_not_in_catalogue": 1, "user_reviews_item_not_in_catalogue": 1,
-                             "user_items_already_reviewed": 1, "user_items_never_played": 1}
+                             "user_reviews_games_not_in_catalogue": 1, "user_items_already_reviewed": 1,
+                             "user_items_never_played": 1}
     reviews = [(i.user_id, i.item_id, i.rating, i.timestamp, i.review) for i in dataset.interactions]
-    assert reviews == [("u1", "10", 1.0, 1320451200, "Classic & fun"), ("u1", "20", 0.0, 0, "meh"),
+    # "Posted July 15." takes the year after the file's latest explicit year (2014): 2015-07-15
+    assert reviews == [("u1", "10", 1.0, 1320451200, "Classic & fun"), ("u1", "20", 0.0, 1436918400, "meh"),
                        ("u2", "10", None, 0, "")]
     assert items["10"].popularity == 2 and items["30"].popularity == 0
     assert dataset.bundles[0].item_ids == ["10"]
