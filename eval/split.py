@@ -4,7 +4,9 @@
 Timestamps in Amazon 2018 are days, so a user's last two reviews often share one (292 of 458 gift-card users).
 Ties are broken by a hash of (seed, user, item) — never by the item id, which would put old ASINs first.
 A user who reviewed the same item twice keeps only the latest review, so a held-out item never sits in its own
-user's history. Users with fewer than three distinct items stay whole in `history` (counted in `skipped`).
+user's history. Users with fewer than `min_items` distinct items (3 by default; Steam 5, see MIN_ITEMS) stay
+whole in `history` (counted in `skipped`): training data for every model, never evaluated. A split made with another
+minimum than 3 says so in `method`, which the hash covers (so the Gift Cards split and its hash are unchanged).
 
 The split is saved as JSON with a sha256 over its content; training code excludes `held_out_pairs(split)`.
 """
@@ -22,6 +24,13 @@ from index.models import Dataset, Interaction
 
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
 METHOD = "leave-last-out by timestamp; ties by sha256(seed, user, item); latest review per (user, item)"
+DEFAULT_MIN_ITEMS = 3
+# Per dataset: Steam users with >= 5 reviews (2,797 after the join), as issue 18 and the data README count them.
+MIN_ITEMS = {"steam": 5}
+
+
+def method_for(min_items: int) -> str:
+    return METHOD if min_items == DEFAULT_MIN_ITEMS else f"{METHOD}; evaluated users have >= {min_items} items"
 
 
 class Pair(BaseModel):
@@ -51,7 +60,11 @@ def _tie_hash(seed: int, user_id: str, item_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\0{user_id}\0{item_id}".encode()).digest()[:8], "big")
 
 
-def make_split(dataset: Dataset, seed: int = 0, fingerprint: str = "") -> Split:
+def make_split(dataset: Dataset, seed: int = 0, fingerprint: str = "", min_items: int | None = None) -> Split:
+    """`min_items` None: the dataset's entry in MIN_ITEMS, else 3."""
+    min_items = MIN_ITEMS.get(dataset.name, DEFAULT_MIN_ITEMS) if min_items is None else min_items
+    if min_items < 3:
+        raise ValueError(f"min_items must be >= 3 (a history, a validation and a test item), not {min_items}")
     skipped: Counter[str] = Counter()
     latest: dict[tuple[str, str], Interaction] = {}
     for it in dataset.interactions:
@@ -70,16 +83,16 @@ def make_split(dataset: Dataset, seed: int = 0, fingerprint: str = "") -> Split:
     test: list[Pair] = []
     for user_id in sorted(by_user):
         ordered = sorted(by_user[user_id], key=lambda i: (i.timestamp, _tie_hash(seed, i.user_id, i.item_id)))
-        if len(ordered) < 3:
-            skipped["user_with_fewer_than_3_items"] += 1
+        if len(ordered) < min_items:
+            skipped[f"user_with_fewer_than_{min_items}_items"] += 1
             history[user_id] = [i.item_id for i in ordered]
             continue
         *past, val, tst = ordered
         history[user_id] = [i.item_id for i in past]
         validation.append(Pair(user_id=user_id, item_id=val.item_id, timestamp=val.timestamp))
         test.append(Pair(user_id=user_id, item_id=tst.item_id, timestamp=tst.timestamp))
-    split = Split(dataset=dataset.name, seed=seed, dataset_fingerprint=fingerprint, history=history,
-                  validation=validation, test=test, skipped=dict(skipped))
+    split = Split(dataset=dataset.name, seed=seed, dataset_fingerprint=fingerprint, method=method_for(min_items),
+                  history=history, validation=validation, test=test, skipped=dict(skipped))
     split.sha256 = split.content_hash()
     return split
 
