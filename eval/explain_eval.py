@@ -7,15 +7,22 @@ explains exactly the held-out item, for a history that excludes it, and returns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import Runnable
 
+from agent.catalogue import Catalogue
+from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds, value_frequencies
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
+from eval.metrics.usefulness import answer_metric_names
 from eval.split import Pair
+from index.models import Item
 
+NAN = float("nan")
 VIEWS = ("raw", "displayed")
 ID_ERROR_METRICS = ("outside_candidates_rate", "duplicate_rate", "in_history_rate")
 
@@ -63,8 +70,13 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
                                                   evidence)}
 
     review = heldout.review(pair)
+    title = item.title if item else ""
     return {
         "user_id": pair.user_id, "item_id": pair.item_id, "review": review,
+        "title": title, "request": turn.message,
+        "facets": [f.model_dump() for f in turn.request.facets],
+        "degenerate": {v: degenerate_kinds(r["text"], title, turn.message) for v, r in (("raw", raw),
+                                                                                          ("displayed", displayed))},
         "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_replies[0] if turn.raw_replies else "",
         "parsed": raw_reason is not None,
         "raw": raw, "displayed": displayed,
@@ -76,12 +88,65 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
     }
 
 
-def example(row: dict[str, Any], view: str) -> dict[str, Any]:
-    """A sample row seen as the metrics' inputs for one view (raw model output, or what is displayed)."""
+@dataclass
+class Usefulness:
+    """What the usefulness metrics need besides a sample row, built once per dataset: the catalogue's items and
+    value frequencies, and the request for rows that do not record their own (runs before issue 16)."""
+
+    items: Mapping[str, Item]
+    frequencies: dict[tuple[str, str], float]
+    message: str = ""
+    facets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def usefulness_context(catalogue: Catalogue, message: str = "") -> Usefulness:
+    from agent.understand import understand
+
+    facets = [f.model_dump() for f in understand(message, catalogue).facets] if message else []
+    return Usefulness(catalogue.items, value_frequencies(catalogue.items.values()), message, facets)
+
+
+def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None) -> dict[str, Any]:
+    """A sample row seen as the metrics' inputs for one view (raw model output, or what is displayed). Without
+    `usefulness` (no catalogue at hand) the usefulness inputs are left out and those metrics are NaN."""
     reason = row[view]
-    return {"claims": reason["claims"], "text_problems": reason["problems"], "generated": reason["text"],
-            "reference": row["review"], "generated_features": row["features"][view],
-            "reference_features": row["features"]["review"]}
+    features = row.get("features", {})
+    out = {"claims": reason["claims"], "text_problems": reason["problems"], "generated": reason["text"],
+           "generated_features": features.get(view, [])}
+    if row.get("review") is not None:  # a scored file need not carry a reference review
+        out |= {"reference": row["review"], "reference_features": features.get("review", [])}
+    if usefulness is not None:
+        item = usefulness.items.get(row["item_id"])
+        out |= {"title": row.get("title") or (item.title if item else ""),
+                "request": row.get("request", usefulness.message) or "",
+                "facets": row.get("facets", usefulness.facets), "item": item}
+        if "fallback" in reason:  # the raw view is the model's by definition: no model-written share there
+            out["fallback"] = reason["fallback"]
+    return out
+
+
+def answers(rows: list[dict[str, Any]], view: str) -> list[dict[str, Any]]:
+    """Reasons grouped into the answers they were shown in (`answer_id`; a row without one is its own answer),
+    as examples of the distinctness metrics."""
+    groups: dict[Any, list[str]] = {}
+    for n, row in enumerate(rows):
+        groups.setdefault(row.get("answer_id", ("row", n)), []).append(row[view]["text"])
+    return [{"answer_texts": texts} for texts in groups.values()]
+
+
+def usefulness_metrics(rows: list[dict[str, Any]], view: str, usefulness: Usefulness) -> dict[str, dict[str, float]]:
+    """Usefulness metrics of one view (`metric/view`: {value, n}), plus the share of reasons of each degenerate
+    kind (`degenerate:<kind>/view`), so a report can say WHY reasons are degenerate."""
+    examples = [example(r, view, usefulness) for r in rows]
+    per_reason = [n for n in metric_names("usefulness") if n not in answer_metric_names()]
+    scores = evaluate(per_reason, examples, {"value_frequencies": usefulness.frequencies})
+    scores |= evaluate(answer_metric_names(), answers(rows, view))
+    out = {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
+    kinds = [set(degenerate_kinds(e["generated"], e["title"], e["request"])) for e in examples]
+    for kind in DEGENERATE_KINDS:
+        out[f"degenerate:{kind}/{view}"] = {"value": sum(kind in k for k in kinds) / len(kinds) if kinds else NAN,
+                                            "n": len(kinds)}
+    return out
 
 
 def _names() -> list[str]:
@@ -103,13 +168,23 @@ def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, f
     return scores
 
 
-def explain_metrics(rows: list[dict[str, Any]], features: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Aggregate metrics of an explanation cell, keyed `metric/view`, each {value, n}; plus diagnostics."""
+def view_metrics(rows: list[dict[str, Any]], view: str, features: Mapping[str, str],
+                 usefulness: Usefulness | None = None) -> dict[str, dict[str, float]]:
+    """Faithfulness, explanation and (with a catalogue) usefulness metrics of one view of the rows, keyed
+    `metric/view`, each {value, n}. `whyrec eval score` calls it too, so a scored file and a grid agree."""
+    scores = evaluate(_names(), [example(r, view) for r in rows], {"feature_vocabulary": list(features)})
+    out = {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
+    return out | (usefulness_metrics(rows, view, usefulness) if usefulness is not None else {})
+
+
+def explain_metrics(rows: list[dict[str, Any]], features: dict[str, str],
+                    usefulness: Usefulness | None = None) -> dict[str, dict[str, float]]:
+    """Aggregate metrics of an explanation cell, keyed `metric/view`, each {value, n}; plus diagnostics. The
+    usefulness metrics need the catalogue (`usefulness`); without it they are left out."""
     ok = [r for r in rows if "error" not in r]
     out: dict[str, dict[str, float]] = {}
     for view in VIEWS:
-        scores = evaluate(_names(), [example(r, view) for r in ok], {"feature_vocabulary": list(features)})
-        out |= {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
+        out |= view_metrics(ok, view, features, usefulness)
     n = len(ok)
     out["parsed_rate"] = {"value": sum(r["parsed"] for r in ok) / n if n else float("nan"), "n": n}
     out["fallback_rate"] = {"value": sum(r["displayed"]["fallback"] for r in ok) / n if n else float("nan"), "n": n}

@@ -20,6 +20,14 @@ EXPLAIN_COLUMNS = [  # (header, metric key); the view suffix is added per table
     ("BLEU-1", "bleu1"), ("BLEU-4", "bleu4"), ("R-1", "rouge1"), ("R-2", "rouge2"), ("R-L", "rougeL"),
     ("USR", "usr"), ("FMR", "fmr"), ("FCR", "fcr"), ("DIV", "div"),
 ]
+USEFULNESS_COLUMNS = [  # issue 16: true but useless reasons, beside the faithfulness tables
+    ("degenerate", "degenerate_rate"), ("vacuous", "vacuous_claim_share"), ("specificity", "claim_specificity"),
+    ("model-written", "model_written_share"), ("identical in answer", "identical_reasons_rate"),
+    ("similar pairs", "similar_reasons_rate"), ("violations", "constraint_violation_rate"),
+]
+DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phrase"), ("title", "title_only"),
+                      ("prompt echo", "prompt_echo"), ("request echo", "request_echo"), ("< 4 words", "too_short"),
+                      ("1st person", "first_person")]
 RANK_COLUMNS = [("HR@1", "hr@1"), ("HR@5", "hr@5"), ("HR@10", "hr@10"), ("NDCG@10", "ndcg@10"), ("MRR", "mrr")]
 
 
@@ -64,6 +72,20 @@ def explain_table(runs: list[dict[str, Any]], view: str) -> str:
                 row += [_fmt(_value(m.get("parsed_rate"))), _fmt(_value(m.get("fallback_rate"))),
                         f"{cell['seconds'] / cell['n']:.2f}" if cell["n"] else "–"]
             rows.append(row)
+    return _table(headers, rows)
+
+
+def usefulness_table(runs: list[dict[str, Any]], view: str) -> str:
+    """Usefulness metrics of one view, then the share of reasons of each degenerate kind (a reason may be several)."""
+    headers = (["dataset", "backend", "template", "n"] + [f"{h} {_arrow(m)}" for h, m in USEFULNESS_COLUMNS]
+               + [f"{h} ↓" for h, _ in DEGENERATE_COLUMNS])
+    rows = []
+    for run in runs:
+        for cell in (c for c in run["cells"] if c["kind"] == "explain"):
+            m = cell["metrics"]
+            rows.append([cell["dataset"], cell["backend"], cell["template"], str(cell["n"])]
+                        + [_fmt(_value(m.get(f"{key}/{view}"))) for _, key in USEFULNESS_COLUMNS]
+                        + [_fmt(_value(m.get(f"degenerate:{kind}/{view}"))) for _, kind in DEGENERATE_COLUMNS])
     return _table(headers, rows)
 
 
@@ -145,6 +167,14 @@ def plot_ndcg(runs: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+USEFULNESS_NOTE = ("Usefulness (eval/metrics/usefulness.py): degenerate = share of reasons whose text is a loop, "
+                   "the item's title, a prompt/request echo, a repeated phrase, < 4 words or a first-person story "
+                   "(the last seven columns, by kind); vacuous = share of cited values that ≥ half the catalogue "
+                   "has; specificity = mean IDF ln(N/df) of cited values; identical/similar = per answer with ≥ 2 "
+                   "reasons; violations = picks breaking an asked constraint. – = does not apply (one reason per "
+                   "answer, no constraint asked) or not measured in that run (`whyrec eval report --rescore`).")
+
+
 def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     runs = [load_run(d) for d in run_dirs]
     out_dir = Path(out_dir or run_dirs[0])
@@ -160,9 +190,11 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
         plot_claims_fmr(runs, out_dir / "claims_fmr.png")
         parts += ["", "## Explanations: raw model output",
                   "Claims and text as the model produced them, before the verifier drops or replaces anything.", "",
-                  explain_table(runs, "raw"), "", "## Explanations: displayed to the shopper",
+                  explain_table(runs, "raw"), "", USEFULNESS_NOTE, "", usefulness_table(runs, "raw"),
+                  "", "## Explanations: displayed to the shopper",
                   "Claims shown as fact (re-verified) and the text shown (the model's, or rendered from verified claims).",
-                  "", explain_table(runs, "displayed"), "", "![claim precision and FMR](claims_fmr.png)"]
+                  "", explain_table(runs, "displayed"), "", USEFULNESS_NOTE, "", usefulness_table(runs, "displayed"),
+                  "", "![claim precision and FMR](claims_fmr.png)"]
     if any(c["kind"] == "ranking" for run in runs for c in run["cells"]):
         plot_ndcg(runs, out_dir / "ndcg.png")
         parts += ["", "## Ranking (leave-last-out)", "", ranking_table(runs)]

@@ -159,7 +159,7 @@ class GridRunner:
         from agent.chain import build_chain
         from agent.llm import describe
         from agent.verify import TextChecker
-        from eval.explain_eval import example_scores, explain_metrics, explain_pairs
+        from eval.explain_eval import example_scores, explain_metrics, explain_pairs, usefulness_context
         from prompts.loader import TEMPLATE_DIR, get_template
 
         dataset = heldout.dataset.name
@@ -186,7 +186,8 @@ class GridRunner:
                 "prompt_hashes_sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest(),
                 "distinct_prompts": len(set(hashes))},
             "n": len(rows), "errors": dict(errors), "seconds": round(time.perf_counter() - started, 1),
-            "samples": f"samples/{cell_id}.jsonl", "metrics": explain_metrics(rows, heldout.features),
+            "samples": f"samples/{cell_id}.jsonl",
+            "metrics": explain_metrics(rows, heldout.features, usefulness_context(heldout.catalogue, self.grid.message)),
         }
 
     def ranking_cell(self, heldout: HeldOut, backend: BackendSpec) -> dict[str, Any]:

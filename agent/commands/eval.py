@@ -9,8 +9,9 @@ import click
 
 @click.group("eval")
 def command() -> None:
-    """Offline evaluation on held-out (user, item) pairs: faithfulness of the reasons, their overlap with the
-    held-out review (BLEU/ROUGE/USR/FMR/FCR/DIV) and ranking (HR/NDCG/MRR) against baselines."""
+    """Offline evaluation on held-out (user, item) pairs: faithfulness of the reasons, their usefulness (degenerate
+    text, vacuous claims, distinctness), their overlap with the held-out review (BLEU/ROUGE/USR/FMR/FCR/DIV) and
+    ranking (HR/NDCG/MRR) against baselines; and scoring of any system's explanations (`score`)."""
 
 
 @command.command("run")
@@ -45,11 +46,58 @@ def run(grid_file: Path, limit: int | None, out_root: Path | None, data_dir: Pat
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where report.md and the PNGs go (default: the first run folder).")
-def report(run_dirs: tuple[Path, ...], out_dir: Path | None) -> None:
+@click.option("--rescore", is_flag=True,
+              help="First recompute the usefulness metrics of every explanation cell from its stored samples (loads "
+                   "the dataset) and add them to results.json; for runs made before those metrics existed.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets (--rescore).")
+def report(run_dirs: tuple[Path, ...], out_dir: Path | None, rescore: bool, data_dir: Path | None) -> None:
     """Markdown tables and PNG plots from one or more run folders."""
     from eval.report import write_report
 
+    if rescore:
+        from eval.score import rescore_run
+
+        for run_dir in run_dirs:
+            click.echo(f"rescored {run_dir}: {', '.join(rescore_run(run_dir, data_dir)) or 'no explanation cells'}")
     click.echo(write_report(list(run_dirs), out_dir))
+
+
+@command.command("score")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", default=None,
+              help="Catalogue to score against (default: the grid cell's dataset for a grid samples file, else the "
+                   "settings' dataset).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON instead of a table.")
+def score(file: Path, dataset: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Score explanations written by any system with whyrec's text-level faithfulness and usefulness metrics.
+
+    \b
+    FILE.jsonl holds one explanation per line:
+      {"user_id": "...", "item_id": "...", "text": "...",
+       "claims": [{"kind": "attribute", "attribute": "brand", "value": "Amazon"}],   (optional)
+       "request": "a birthday gift card under $50", "answer_id": "turn-1", "review": "..."}   (optional)
+    Claims are verified against the item, the user's history and the request; the text must state no price,
+    brand or other catalogue value the item does not have. A grid run's samples file
+    (eval/runs/<run>/samples/<cell>.jsonl) is scored on its recorded verdicts, in both views, giving the
+    grid's numbers. Malformed rows are counted by reason, never fatal.
+
+    \b
+    Example:
+      whyrec eval score peter_outputs.jsonl --dataset amazon2018_gift_cards
+    """
+    import json
+
+    from eval.runner import _jsonable
+    from eval.score import score_file, table
+
+    scored = score_file(file, dataset, data_dir)
+    if as_json:
+        click.echo(json.dumps(_jsonable({"source": scored.source, "dataset": scored.dataset, "kind": scored.kind,
+                                         "rows": scored.rows, "malformed": dict(scored.malformed),
+                                         "metrics": scored.metrics, "flagged": scored.flagged}), indent=1))
+    else:
+        click.echo(table(scored))
 
 
 @command.command("split")

@@ -1,0 +1,157 @@
+"""Is a reason worth reading? Pure detectors of text that is true but useless (issue 16), shared by the verifier
+(which rejects it) and the evaluation (which counts it), so both judge a reason by the same rules.
+
+- `degenerate_kinds` names every way a reason's text is degenerate: loops, the item's own name, prompt echoes,
+  the request repeated back, the same phrase twice, too few words, first-person stories no data supports.
+- `value_frequencies` is the share of a catalogue's items that have each (key, value): a value that at least half
+  the catalogue shares ("Gift Cards", Steam "Single-player") says nothing about THIS item.
+
+Imports nothing from the verifier, so agent/verify.py can import it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from agent.catalogue import normalise
+from index.models import Item
+
+DEGENERATE_KINDS: dict[str, str] = {
+    "repeated_ngram": "a 3-word phrase occurs twice (a repetition loop)",
+    "repeated_phrase": "the same clause or two-word phrase twice",
+    "title_only": "the item's own title (or a run of it) is most of the reason",
+    "prompt_echo": "prompt words, handles, markup or an attribute line ('Category: …')",
+    "request_echo": "the shopper's request repeated back",
+    "too_short": "fewer than 4 words",
+    "first_person": "first-person experience or a story the data cannot support",
+}
+MIN_WORDS = 4
+VACUOUS_SHARE = 0.5  # a value at least this share of the catalogue has is not a reason for any one item
+
+# What the explain templates (prompts/explain_*.yaml) and agent/explain.py put around the data: echoing it back
+# means the model copied the prompt instead of explaining.
+_PROMPT_WORDS = re.compile(
+    r"shopper(?:'s|s)?\s+(?:request|past\s+items)|what\s+the\s+shopper\s+asked\s+for|reply\s+in\s+json"
+    r"|claim\s+handles?|\b[ahr]-handles?\b|\bcandidate\s*:|\bmeets\s*:|\(nothing\s+specific\)", re.I)
+_HANDLE = re.compile(r"\b(?:[ahr]\d{1,2}|C\d{1,2})\b|\[\s*[A-Za-z]\d{1,2}\s*\]")
+_PLACEHOLDER = re.compile(r"\[[a-z_ ]{2,30}\]")  # "[brand]", "[feature]"
+_MARKUP = re.compile(r"</?[A-Za-z]\w*[^>]*>|<\||\{\s*\"|\"\w+\"\s*:")
+# Attribute keys of the shipped datasets, written as the prompt's attribute lines write them ("a3 category: …")
+# and as a rendered "Category: Gift Cards" does: a key with a colon is a data line, not a sentence.
+_ATTRIBUTE_KEYS = (
+    "brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item form",
+    "material", "color", "diet type", "gift amount", "sentiment", "release year", "feature", "features",
+    "item weight", "product dimensions", "package dimensions", "unit count", "number of items", "dosage form",
+    "manufacturer", "average rating", "age range", "scent", "special feature", "early access", "metascore",
+    "title", "date first available", "description", "rating", "handle", "handles", "claims", "text")
+_ATTRIBUTE_LINE = re.compile(r"(?<![\w-])(?:" + "|".join(k.replace(" ", r"[ _]") for k in _ATTRIBUTE_KEYS)
+                             + r")\s*:", re.I)
+_FIRST_PERSON = re.compile(r"(?<![.\w])I(?:['’](?:ve|m|d|ll))?(?![\w.])"
+                           r"|\b(?:me|my|mine|myself|we|we['’](?:ve|re|d|ll)|our|ours|ourselves)\b|\bus\b", re.I)
+_STORY = re.compile(r"\bfor\s+(?:\d+|a\s+few|many|several|two|three|ten)\s+years\b|\byears\s+ago\b", re.I)
+_STOPWORDS = frozenset("a an the and or of to in on for with at by from as is are was be it its this that you your "
+                       "which who than like".split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-case alphanumeric words ("Amazon.com" is two: amazon, com)."""
+    return normalise(text).split()
+
+
+def _ngrams(ws: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+
+
+def longest_common_run(a: list[str], b: list[str]) -> int:
+    """Length of the longest contiguous word sequence `a` and `b` share (dynamic programming, O(|a|·|b|))."""
+    best, prev = 0, [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def _mostly_copied(text_words: list[str], source: str, min_run: int) -> bool:
+    """More than half of the reason's words are one contiguous run copied from `source`."""
+    if not text_words or not source:
+        return False
+    run = longest_common_run(text_words, words(source))
+    return run >= min_run and run > len(text_words) / 2
+
+
+def _repeated_phrase(text: str, ws: list[str]) -> bool:
+    clauses = [" ".join(words(c)) for c in re.split(r"[;,.!?()]|\band\b|\s[–—-]\s", text)]
+    clauses = [c for c in clauses if c]
+    if len(clauses) != len(set(clauses)):
+        return True
+    content = [g for g in _ngrams(ws, 2) if not (set(g) & _STOPWORDS) and g[0] != g[1]]
+    return len(content) != len(set(content)) or any(a == b for a, b in _ngrams(ws, 2))
+
+
+def _first_person(text: str, title: str, request: str) -> bool:
+    """First-person words outside the item's title and the request (a title may be 'My Little Pony')."""
+    for quoted in (title, request):
+        if quoted.strip():
+            text = re.sub(re.escape(quoted.strip()), " ", text, flags=re.I)
+    found = [m.group(0) for m in _FIRST_PERSON.finditer(text)]
+    # "US" in capitals is the country; "I" must be the capital pronoun, not "T.G.I." or a name's roman numeral
+    found = [w for w in found if w != "US" and not (w.lower() == "i" and w != "I")]
+    return bool(found) or bool(_STORY.search(text))
+
+
+def degenerate_kinds(text: str, title: str = "", request: str = "") -> list[str]:
+    """The kinds (keys of DEGENERATE_KINDS) of degenerate text `text` is, as a reason for the item called `title`
+    given the shopper's `request`; [] when none. A reason is degenerate when the list is not empty."""
+    ws = words(text)
+    found = []
+    if len(set(_ngrams(ws, 3))) < len(_ngrams(ws, 3)):
+        found.append("repeated_ngram")
+    if _repeated_phrase(text, ws):
+        found.append("repeated_phrase")
+    if _mostly_copied(ws, title, min_run=1):
+        found.append("title_only")
+    if (_PROMPT_WORDS.search(text) or _HANDLE.search(text) or _PLACEHOLDER.search(text) or _MARKUP.search(text)
+            or _ATTRIBUTE_LINE.search(text)):
+        found.append("prompt_echo")
+    if _mostly_copied(ws, request, min_run=3):
+        found.append("request_echo")
+    if len([t for t in text.split() if re.search(r"[A-Za-z0-9]", t)]) < MIN_WORDS:
+        found.append("too_short")
+    if _first_person(text, title, request):
+        found.append("first_person")
+    return found
+
+
+# -- how specific a cited value is -------------------------------------------------------------------------------
+def value_key(key: str, value: str) -> tuple[str, str]:
+    """How a (key, value) is counted: "No returns … on Gift Cards." and "… on gift cards" are one value."""
+    return key, normalise(value)
+
+
+def value_frequencies(items: Iterable[Item]) -> dict[tuple[str, str], float]:
+    """(key, normalised value) -> share of the items that have it (each item counted once). Range (0, 1]."""
+    items = list(items)
+    counts = Counter(kv for item in items for kv in {value_key(k, v) for k, v in item.attributes})
+    return {kv: n / len(items) for kv, n in counts.items()} if items else {}
+
+
+def value_share(frequencies: Mapping[tuple[str, str], float], key: str | None, value: str | None) -> float:
+    """Share of the catalogue that has key=value; 0.0 when no item has it (or the claim names no value)."""
+    return frequencies.get(value_key(key, value), 0.0) if key and value else 0.0
+
+
+def is_vacuous(frequencies: Mapping[tuple[str, str], float], key: str | None, value: str | None) -> bool:
+    """True when at least VACUOUS_SHARE of the catalogue has key=value: true of this item, and of most others."""
+    return value_share(frequencies, key, value) >= VACUOUS_SHARE
+
+
+def specificity(frequencies: Mapping[tuple[str, str], float], key: str | None, value: str | None) -> float | None:
+    """IDF of key=value over the catalogue, log(N / df) = -ln(share). Range [0, ln N]; None when no item has it."""
+    share = value_share(frequencies, key, value)
+    return -math.log(share) if share > 0 else None
