@@ -20,18 +20,28 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
 from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
-                           render_text)
+                           render_reason, render_text)
 from agent.llm import invoke_all
-from agent.rank import Scored, history_similarity, rank
+from agent.rank import Scored, history_similarity, pick, rank
 from agent.rank_llm import llm_preference
-from agent.schemas import Answer, Provenance, Reason, Recommendation
+from agent.schemas import ActiveConstraint, Answer, Claim, Provenance, Reason, Recommendation, Relaxation
+from agent.select import select
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, facet_satisfied, verify_claim, verify_reason
-from index.retrieve import Filters, Retriever
+from index.retrieve import Retriever
 from prompts.loader import Template, get_template, prompt_hash
 
-_SOFT_FACETS = ("tag", "spec", "genre")  # relaxed first when too few items match
+def _price_contrast(item, others: list) -> str:
+    """Where the item's price sits among the other picks ('the cheapest of the 5'), or '' when it can't be said."""
+    prices = [o.price for o in others if o.price is not None]
+    if item is None or item.price is None or not prices:
+        return ""
+    if item.price < min(prices):
+        return f"the cheapest of the {len(prices) + 1} at ${item.price:.2f}"
+    if item.price > max(prices):
+        return f"the priciest of the {len(prices) + 1} at ${item.price:.2f}"
+    return ""
 
 
 @cache
@@ -62,11 +72,13 @@ class Turn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, float | None] = field(default_factory=dict)
     prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per candidate (eval, bench)
+    relaxed: list[Relaxation] = field(default_factory=list)  # constraints not fully applied, and how
     draft: Answer | None = None  # the ranked cards with reasons from verified facts only, before the LLM writes
     answer: Answer | None = None
     # Evaluation hook: candidates and history were given by the caller (inputs `candidate_ids`, `history`), so
     # retrieval and ranking are skipped and the chain returns this Turn (raw reply, unverified reasons, handles).
     given: bool = False
+    explain: bool = True  # input `explain: False`: no LLM call, reasons rendered from verified facts (dialogue suite)
 
 
 def usage_of(replies: list) -> dict[str, float | None]:
@@ -104,20 +116,6 @@ class BatchedStep(Runnable):
                                        return_exceptions=return_exceptions)
 
 
-def _filters(request: Request, history_ids: list[str], drop: set[str]) -> Filters:
-    v = request.values
-    return Filters(
-        price_max=request.price_max(),
-        price_min=request.price_min(),
-        brand=(v("brand") or [None])[0],
-        exclude_brands=v("exclude_brand"),
-        genres=[] if "genre" in drop else v("genre"),
-        tags=[] if "tag" in drop else v("tag"),
-        specs=[] if "spec" in drop else v("spec"),
-        exclude_ids=sorted(set(request.exclude_ids) | set(history_ids)),
-    )
-
-
 def build_chain(
     llm: BaseChatModel,
     retriever: Retriever,
@@ -127,7 +125,7 @@ def build_chain(
     index_snapshot: str = "unknown",
     backend: tuple[str, str, str | None] = ("local", "unknown", None),
 ) -> Runnable:
-    checker = TextChecker(catalogue.vocabulary)
+    checker = TextChecker(catalogue.vocabulary, max_chars=template.generation.reason_max_chars)
     rank_template = get_template(settings.rank_template) if settings.rank_template else None
 
     def timed(name: str, turn: Turn, start: float) -> None:
@@ -139,7 +137,8 @@ def build_chain(
         conversation = inputs.get("conversation")
         if conversation is None or conversation.user_id != user_id:  # one user's chat never carries into another's
             conversation = Conversation(user_id=user_id)
-        turn = Turn(message=message, user_id=user_id, conversation=conversation)
+        turn = Turn(message=message, user_id=user_id, conversation=conversation,
+                    explain=bool(inputs.get("explain", True)))
         if inputs.get("candidate_ids") is not None:
             turn.given = True
             turn.history = list(inputs.get("history") or [])
@@ -178,24 +177,12 @@ def build_chain(
         history_ids = [p.item.item_id for p in turn.history]
         if not request.query_text.strip():
             request.query_text = " ".join(p.item.title for p in turn.history[:3]) or catalogue.name.replace("_", " ")
-        excluded = [f for f in request.facets if f.key == "exclude_brand"]
-
-        def search(dropped: set[str]) -> list:
-            found = retriever.candidates(request.query_text, _filters(request, history_ids, dropped),
-                                         settings.n_candidates)
-            # the index filters on the brand field; an excluded brand named only in the title is dropped here
-            return [c for c in found if all(facet_satisfied(f, c.item, {})[0] for f in excluded)]
-
-        dropped: set[str] = set()
-        found = search(dropped)
-        for facet_key in _SOFT_FACETS:
-            if len(found) >= settings.k or not request.values(facet_key):
-                continue
-            dropped.add(facet_key)
-            found = search(dropped)
-            turn.notes.append(f"Few items match every {facet_key} you asked for; I relaxed that one.")
-        if not found:
-            turn.notes.append("Nothing in the catalogue matches all of that; try loosening the price or brand.")
+        # every active constraint is hard; a relaxation is stated (agent/select.py)
+        chosen = select(request, retriever.candidates, catalogue, sorted(set(request.exclude_ids) | set(history_ids)),
+                        settings.n_candidates, settings.k)
+        found = chosen.items
+        turn.notes += chosen.notes
+        turn.relaxed = chosen.relaxed
         turn.candidates = [Scored(item=c.item, score=c.similarity, signals={"request": c.similarity}) for c in found]
         timed("retrieve", turn, t0)
         return turn
@@ -217,19 +204,20 @@ def build_chain(
         ranked = rank(*signals)
         if rank_template is not None:  # the LLM's own order of the best few, fused as one more signal
             shortlist = Handles([s.item for s in ranked[: settings.n_explain_candidates]],
-                                turn.history[: settings.max_history], turn.request.facets, settings.max_attributes)
+                                turn.history[: settings.max_history], turn.request.facets, settings.max_attributes,
+                                stats=catalogue.stats)
             order = llm_preference(llm, rank_template, turn.request, shortlist, settings.max_new_tokens, config)
             if order.error:
                 turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
             ranked = rank(*signals, llm_order=order.order or None)
-        turn.candidates = ranked[: settings.k]
+        turn.candidates = pick(ranked, settings.k, turn.message)  # no near-duplicates, the named occasion first
         timed("rank", turn, t0)
         return turn
 
     def explain_calls(turn: Turn) -> list[tuple[list, dict]]:
         """The turn's LLM calls: one prompt and one schema per candidate, so each reply can cite only its own
         candidate's handles."""
-        if turn.handles is None:
+        if turn.handles is None or not turn.explain:
             return []
         handles = turn.handles
         indices = range(len(handles.candidates))
@@ -280,7 +268,7 @@ def build_chain(
             return turn
         t0 = time.perf_counter()
         turn.handles = Handles([s.item for s in turn.candidates], turn.history[: settings.max_history],
-                               turn.request.facets, settings.max_attributes)
+                               turn.request.facets, settings.max_attributes, stats=catalogue.stats)
         if not turn.given:  # the evaluation hook reads the model's reasons, never shows cards
             turn.draft = answer_of(turn, [None] * len(turn.candidates))
         timed("draft", turn, t0)
@@ -303,30 +291,46 @@ def build_chain(
         handles = turn.handles
         history = {p.item.item_id: p.item for p in turn.history}
         past_by_id = {p.item.item_id: p for p in turn.history}
+        ratings = {p.item.item_id: p.rating for p in turn.history}
+        shown: list[str] = []  # the reasons already on this answer's cards: none is repeated
         for i, scored in enumerate(turn.candidates):
             others = [s.item.title for s in turn.candidates if s is not scored]
             evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message,
-                                other_titles=others)
+                                other_titles=others, ratings=ratings, stats=catalogue.stats)
             reason = reasons[i] if i < len(reasons) else None
             supported, unsupported, problems = verify_reason(reason, evidence, checker) if reason else ([], [], [])
-            text_ok = bool(reason and reason.text and supported and not unsupported and not problems)
+            text_ok = bool(reason and reason.text and supported and not unsupported and not problems
+                           and reason.text.strip().casefold() not in {t.casefold() for t in shown})
             if not text_ok:  # add what the shopper asked for and shares
                 chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
                 supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
                 supported = supported[:3]
-            text = reason.text if text_ok else render_text(supported, past_by_id, turn.request.facets)
+            text = reason.text if text_ok else render_reason(supported, past_by_id, turn.request.facets,
+                                                             stats=catalogue.stats, seed=scored.item.item_id,
+                                                             avoid=shown)
+            shown.append(text)
             recs.append(Recommendation(
                 item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
                 price=scored.item.price, attributes=handles.attributes[i] if handles else [],
                 reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
             ))
         return Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=list(turn.notes),
-                      provenance=provenance(turn), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage)
+                      provenance=provenance(turn), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage,
+                      **state_of(turn))
+
+    def state_of(turn: Turn) -> dict:
+        """The conversation state an answer carries: active constraints (chips), relaxations, conversation id."""
+        return {"constraints": [ActiveConstraint(key=f.key, value=f.value, label=f.label)
+                                for f in turn.request.facets],
+                "relaxed": [r.model_copy() for r in turn.relaxed],
+                "conversation_id": turn.conversation.conversation_id}
 
     def _why_answer(turn: Turn) -> Answer:
-        """'Why the second one?': that suggestion again, with every verified fact behind it spelled out."""
+        """'Why the second one?': that one suggestion, its verified evidence once (the reason shown before plus the
+        other facts behind it), then what sets it apart from the other picks of that answer."""
         previous = turn.conversation.last_recommendation()
-        chosen = [r for r in (previous.answer.recommendations if previous else []) if r.rank == turn.request.why_rank]
+        shown = previous.answer.recommendations if previous else []
+        chosen = [r for r in shown if r.rank == turn.request.why_rank]
         notes = list(turn.notes)
         if not chosen:
             notes.append(f"There is no suggestion number {turn.request.why_rank} in my last answer.")
@@ -334,17 +338,40 @@ def build_chain(
         detailed = []
         for rec in chosen:
             item = catalogue.get(rec.item_id)
-            handles = Handles([item], turn.history, turn.request.facets, settings.max_attributes)
+            handles = Handles([item], turn.history, turn.request.facets, settings.max_attributes,
+                              stats=catalogue.stats)
             evidence = Evidence(item=item, history={k: p.item for k, p in past_by_id.items()},
-                                facets=turn.request.facets, message=turn.message)
-            claims = [c for c in (verify_claim(c, evidence) for c in fallback_claims(handles, 0, 6))
-                      if c.verdict == "supported"]
+                                facets=turn.request.facets, message=turn.message,
+                                ratings={k: p.rating for k, p in past_by_id.items()}, stats=catalogue.stats)
+            before = [c for reason in rec.reasons for c in reason.claims]
+            claims: list = []
+            for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
+                key = (c.kind, c.attribute, c.value, c.history_item_id)
+                if c.verdict == "supported" and key not in {(d.kind, d.attribute, d.value, d.history_item_id)
+                                                             for d in claims}:
+                    claims.append(c)
+            others = [o for r in shown if r.rank != rec.rank and (o := catalogue.get(r.item_id)) is not None]
+            apart = [verify_claim(Claim(kind="attribute", attribute=k, value=v), evidence)
+                     for k, v in handles.attributes[0]
+                     if k != "price" and not any((k, v) in o.attributes for o in others)]
+            apart = [c for c in apart if c.verdict == "supported"]
+            claims = claims[:8]
+            cited = {(c.attribute, c.value) for c in claims if c.kind == "attribute"}
+            # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
+            unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value}" for c in apart
+                            if (c.attribute, c.value) in cited][:2]
+            apart = [c for c in apart if (c.attribute, c.value) not in cited][:3]
             rec = rec.model_copy(deep=True)
-            rec.reasons.append(Reason(text=render_text(claims, past_by_id, turn.request.facets), claims=claims,
-                                      fallback=True))
+            rec.reasons = [Reason(text=render_text(claims, past_by_id, turn.request.facets), claims=claims,
+                                  fallback=True)]
+            parts = [_price_contrast(item, others), *unique_cited,
+                     render_text(apart, past_by_id, turn.request.facets).rstrip(".")]
+            if any(parts):
+                rec.reasons.append(Reason(text=f"Unlike the other {len(others)} picks: {'; '.join(filter(None, parts))}.",
+                                          claims=apart, fallback=True))
             detailed.append(rec)
         return Answer(user_id=turn.user_id, message=turn.message, recommendations=detailed, notes=notes,
-                      provenance=provenance(turn), timings_ms=turn.timings_ms)
+                      provenance=provenance(turn), timings_ms=turn.timings_ms, **state_of(turn))
 
     def provenance(turn: Turn) -> Provenance:
         name, model, adapter = backend

@@ -57,6 +57,24 @@ class Provenance(BaseModel):
     git_commit: str
 
 
+class ActiveConstraint(BaseModel):
+    """One constraint in force for this answer, as a removable chip shows it."""
+
+    key: str
+    value: str
+    label: str = Field(description="how the shopper would say it: 'under $50', 'not Amazon'")
+
+
+class Relaxation(BaseModel):
+    """A constraint this answer did not fully apply, and how: never silent."""
+
+    key: str
+    value: str
+    label: str
+    how: str = Field(description="what was done instead, in the shopper's words")
+    item_ids: list[str] = Field(default_factory=list, description="the picks shown under this relaxation")
+
+
 class Answer(BaseModel):
     user_id: str | None
     message: str
@@ -66,3 +84,6 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     llm_usage: dict[str, float | None] = Field(default_factory=dict, description="prompt/completion tokens, "
                                                "first_token_s and decode tokens_per_s of the explain call")
+    constraints: list[ActiveConstraint] = Field(default_factory=list, description="active after this turn")
+    relaxed: list[Relaxation] = Field(default_factory=list, description="constraints not fully applied, and how")
+    conversation_id: str | None = Field(None, description="pass it back to continue this conversation")

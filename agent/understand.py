@@ -31,7 +31,8 @@ _NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|without|isn[â€™']?t|is not|aren[â
                       re.I)
 _NOT_PRICE = re.compile(r"^(?:more|less|higher|lower|cheaper|pricier)\s+than\b", re.I)
 _ONLY_BRAND = re.compile(r"\b(?:from|by|only|brand)\s+([\w.&' -]{2,40})", re.I)
-_LIKE = re.compile(r"\b(?:like|similar to)\s+(.+?)(?=\s+(?:but|and|with|for|under|below|that)\b|[,.;!?]|$)", re.I)
+_LIKE = re.compile(r"\b(?:like|similar to)\s+(.+?)(?=\s+(?:but|and|with|for|under|below|that)\b|[,.;!?](?:\s|$)|$)",
+                   re.I)
 _CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable)\b(?!\s+than)", re.I)
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|higher end|fancier)\b(?!\s+than)", re.I)
 _OTHER_BRAND = re.compile(r"\b(?:another|different|other|new)\s+brands?\b", re.I)
@@ -250,7 +251,8 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
         prices = [r.price for r in shown if r.price is not None]
         if prices:
             cheaper_than = min(prices)
-            facets = [f for f in facets if f[0] != "price_max"]
+            facets = [f for f in facets if f[0] != "price_max"
+                      and not (f[0] == "price_min" and float(f[1]) >= cheaper_than)]
             facets.append(("price_max", _fmt(cheaper_than - 0.01), f"cheaper than ${_fmt(cheaper_than)}"))
             exclude_ids += [r.item_id for r in shown]
         else:
@@ -258,7 +260,8 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
     if _PRICIER.search(message) and previous is not None:
         prices = [r.price for r in shown if r.price is not None]
         if prices:
-            facets = [f for f in facets if f[0] != "price_min"]
+            facets = [f for f in facets if f[0] != "price_min"
+                      and not (f[0] == "price_max" and float(f[1]) <= max(prices))]
             facets.append(("price_min", _fmt(max(prices) + 0.01), f"pricier than ${_fmt(max(prices))}"))
             exclude_ids += [r.item_id for r in shown]
     if _OTHER_BRAND.search(message) and previous is not None:

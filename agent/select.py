@@ -1,0 +1,194 @@
+"""Candidates that meet the active constraints, and honest relaxation when none do.
+
+Every constraint is hard: a pick meets all of them, or the answer says which one was relaxed and how (a
+`Relaxation` and a note). Exclusions ("not Amazon", "not early access") are never relaxed. An item with no listed
+price neither passes a budget silently nor vanishes silently: it is shown only with a note that names it, and
+matching unpriced items left out are counted in a note."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.catalogue import Catalogue, normalise
+from agent.request import Facet, Request
+from agent.schemas import Relaxation
+from index.models import Item
+from index.retrieve import Candidate, Filters
+
+# Keys one constraint value is looked up under: Steam files one word as genre, tag or spec; an Amazon form may be
+# filed as item form or dosage form.
+_LOOKUP = {"genre": ("genre", "tag", "spec"), "tag": ("genre", "tag", "spec"), "spec": ("genre", "tag", "spec"),
+           "item_form": ("item_form", "dosage_form"), "flavor": ("flavor",), "diet_type": ("diet_type",),
+           "brand": ("brand",)}
+_TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
+_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # positive ones only
+Search = Callable[[str, Filters, int], list[Candidate]]
+
+
+def value_matches(wanted: str, have: str) -> bool:
+    """'Chocolate' matches 'Chocolate Fudge'; 'Powder' matches 'Capsules, Powder'; 'co-op' matches 'Online Co-Op':
+    every word of the wanted value appears in one comma-separated part of the item's value."""
+    words = set(normalise(wanted).split())
+    return bool(words) and any(words <= set(normalise(part).split()) for part in have.split(","))
+
+
+def has_value(item: Item, key: str, value: str) -> bool:
+    keys = _LOOKUP.get(key, (key,))
+    if any(k in keys and value_matches(value, v) for k, v in item.attributes):
+        return True
+    if "genre" in keys and normalise(value) == "early access":  # Steam also flags early access on its own
+        return any(k == "early_access" and normalise(v) in ("true", "1", "yes") for k, v in item.attributes)
+    return False
+
+
+def meets(facet: Facet, item: Item) -> bool | None:
+    """Does the item meet this constraint? None when it cannot be told (a budget and no listed price)."""
+    key = facet.key
+    if key in ("price_max", "price_min"):
+        if item.price is None:
+            return None
+        limit = float(facet.value)
+        return item.price <= limit + 1e-9 if key == "price_max" else item.price >= limit - 1e-9
+    if key == "exclude_brand":  # the title counts too: 'Amazon eGift Card' may have no brand field at all
+        named = f" {normalise(facet.value)} " in f" {normalise(item.title)} "
+        return not (named or has_value(item, "brand", facet.value))
+    if key == "brand":
+        return any(k == "brand" and normalise(v) == normalise(facet.value) for k, v in item.attributes)
+    if key.startswith("exclude_"):
+        base = key.removeprefix("exclude_")
+        # "not chocolate": a bar called "… Chocolate Bar" is chocolate whatever its flavor field says
+        in_title = base in _TITLE_COUNTS and f" {normalise(facet.value)} " in f" {normalise(item.title)} "
+        return not (in_title or has_value(item, base, facet.value))
+    if key in _LOOKUP:
+        return has_value(item, key, facet.value)
+    return True  # like_item, occasion: what to search for, not a filter
+
+
+def is_hard(facet: Facet) -> bool:
+    return facet.key not in ("like_item", "occasion")
+
+
+def same_product(a: Item, b: Item) -> bool:
+    """One product under two ids: the same title, or the same brand and price and the same first six title words."""
+    ta, tb = normalise(a.title), normalise(b.title)
+    if ta == tb:
+        return True
+    brand_a, brand_b = a.first("brand"), b.first("brand")
+    return (brand_a is not None and brand_a == brand_b and a.price is not None and a.price == b.price
+            and ta.split()[:6] == tb.split()[:6])
+
+
+@dataclass
+class Selection:
+    items: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    relaxed: list[Relaxation] = field(default_factory=list)
+
+
+def _labels(facets: list[Facet]) -> str:
+    return ", ".join(f.label for f in facets) or "your request"
+
+
+def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: list[str], n: int, k: int) -> Selection:
+    """Up to `n` candidates, best first, each meeting every hard constraint or covered by a stated relaxation."""
+    hard = [f for f in request.facets if is_hard(f)]
+    price = [f for f in hard if f.key in ("price_max", "price_min")]
+    other = [f for f in hard if f not in price]
+    raw = catalogue.get
+
+    def find(facets: list[Facet], with_price: bool, unpriced: bool = False, limit: int = n) -> list[Candidate]:
+        """Items meeting `facets` (raw catalogue values), most similar first. `unpriced`: only items with no
+        listed price. Widens the index search until enough pass or the catalogue is exhausted."""
+        filters = Filters(
+            price_max=request.price_max() if with_price and not unpriced and any(f.key == "price_max" for f in facets) else None,
+            price_min=request.price_min() if with_price and not unpriced and any(f.key == "price_min" for f in facets) else None,
+            exclude_brands=[f.value for f in facets if f.key == "exclude_brand"],
+            exclude_ids=sorted(set(exclude_ids)))
+        want = [f for f in facets if f.key not in ("price_max", "price_min")]
+        size, total = max(limit, 50), max(len(catalogue.items), 1)
+        while True:
+            found = search(request.query_text, filters, size)
+            kept: list[Candidate] = []
+            for c in found:
+                item = raw(c.item.item_id) or c.item
+                if unpriced and item.price is not None:
+                    continue
+                if all(meets(f, item) for f in want) and not any(same_product(item, raw(o.item.item_id) or o.item)
+                                                                   for o in kept):
+                    kept.append(c)
+            if len(kept) >= limit or len(found) < size or size >= total:
+                return kept[:limit]
+            size = min(size * 8, total)
+
+    out = Selection()
+    found = find(hard, with_price=True)
+    cheaper = request.cheaper_than is not None  # "cheaper" wants a lower price, not an unknown one
+    if price and len(found) < k and not cheaper:  # fill with matches whose price is unknown, named as such
+        unknown = find(hard, with_price=True, unpriced=True, limit=k - len(found))
+        if unknown:
+            many = len(unknown) > 1
+            lead = (f"Nothing with a listed price matches {_labels(hard)}" if not found else
+                    f"Only {len(found)} match{'es' if len(found) != 1 else ''} for {_labels(hard)} "
+                    f"{'have' if len(found) != 1 else 'has'} a listed price")
+            titles = "; ".join(c.item.title[:60] for c in unknown)
+            out.notes.append(f"{lead}. {'These' if many else 'This'} {len(unknown)} match{'' if many else 'es'} "
+                             f"{_labels(other)} but {'have' if many else 'has'} no price listed, so I can't say "
+                             f"{'they are' if many else 'it is'} {_labels(price)}: {titles}.")
+            for f in price:
+                out.relaxed.append(Relaxation(key=f.key, value=f.value, label=f.label, how="no price listed",
+                                              item_ids=[c.item.item_id for c in unknown]))
+            found += unknown
+    elif price and len(found) >= k:  # unpriced matches more similar than the last priced pick: counted, not hidden
+        top = find(hard, with_price=False, limit=n)
+        cutoff = found[k - 1].similarity
+        shown_ids = {c.item.item_id for c in found[:k]}
+        hidden = [c for c in top if (raw(c.item.item_id) or c.item).price is None
+                  and c.item.item_id not in shown_ids and c.similarity > cutoff]
+        if hidden:
+            many = len(hidden) != 1
+            out.notes.append(f"{len(hidden)} other match{'es' if many else ''}"
+                             f"{' for ' + _labels(other) if other else ''} ha{'ve' if many else 's'} no listed "
+                             f"price, so I left {'them' if many else 'it'} out of the picks {_labels(price)}.")
+    if found:
+        out.items = found
+        return out
+
+    # Nothing meets everything: relax one constraint, say which and how. Exclusions are never relaxed.
+    positives = sorted((f for f in other if f.key in _RELAX_ORDER), key=lambda f: _RELAX_ORDER.index(f.key))
+    budget_first = request.cheaper_than is not None  # "cheaper" has a floor: the cheapest that still match
+    steps: list[list[Facet]] = ([price] if budget_first and price else []) + [[f] for f in positives]
+    if price and not budget_first:
+        steps.append(price)
+    if len(positives) > 1:
+        steps.append(positives)
+    for dropped in steps:
+        kept = [f for f in hard if f not in dropped]
+        if dropped == price:
+            matches = find(kept, with_price=False, limit=max(n, 200))
+            priced = sorted((c for c in matches if (raw(c.item.item_id) or c.item).price is not None),
+                            key=lambda c: (raw(c.item.item_id) or c.item).price)
+            if request.price_max() is not None:
+                candidates = priced[:k]
+            else:
+                candidates = list(reversed(priced))[:k]
+            if not candidates:
+                continue
+            prices = [(raw(c.item.item_id) or c.item).price for c in candidates]
+            what = (f"cheaper than ${request.cheaper_than:.2f}" if budget_first else _labels(price))
+            how = (f"nothing {what} matches {_labels(kept)}; these are the closest prices that do "
+                   f"(${min(prices):.2f}–${max(prices):.2f})")
+        else:
+            candidates = find(kept, with_price=True)
+            if not candidates:
+                continue
+            how = f"nothing matches {_labels(hard)}; I dropped {_labels(dropped)} and kept {_labels(kept)}"
+        for f in dropped:
+            out.relaxed.append(Relaxation(key=f.key, value=f.value, label=f.label, how=how,
+                                          item_ids=[c.item.item_id for c in candidates]))
+        out.notes.append(how[:1].upper() + how[1:] + ".")
+        out.items = candidates
+        return out
+    out.notes.append(f"Nothing in the catalogue matches {_labels(hard)}. Remove one of them (the chips above the "
+                     "answer) or rephrase.")
+    return out

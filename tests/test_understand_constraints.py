@@ -1,0 +1,83 @@
+"""Active constraints applied to candidates (agent/select.py): every one is hard, relaxations are stated, an item
+with no listed price is never silently dropped nor silently shown under a budget."""
+
+import numpy as np
+
+from agent.catalogue import Catalogue
+from agent.select import meets, same_product, select
+from agent.understand import understand
+from index.models import Dataset, Item, LoadReport
+from index.retrieve import Candidate, Filters
+
+
+def item(item_id, title, price=None, **attrs):
+    pairs = [(k, v) for k, vs in attrs.items() for v in (vs if isinstance(vs, list) else [vs])]
+    return Item(item_id=item_id, title=title, text=title, source="t", price=price, attributes=pairs)
+
+
+ITEMS = [
+    item("p1", "Vegan Protein Powder Chocolate", None, brand="Orgain", item_form="Powder", flavor="Chocolate",
+         diet_type="Gluten Free, Vegan"),
+    item("p2", "Plant Protein Chocolate Fudge", None, brand="Garden", item_form="Capsules, Powder",
+         flavor="Chocolate Fudge", diet_type="Vegan"),
+    item("p3", "Whey Protein Vanilla", 30.0, brand="Optimum", item_form="Powder", flavor="Vanilla"),
+    item("p4", "Chocolate Protein Bar", 20.0, brand="Quest", item_form="Bar", flavor="Peanut Butter"),
+    item("g1", "Terraria", 9.99, genre=["Action", "Adventure"], tag=["Sandbox", "Co-op"]),
+    item("g2", "Starbound", 14.99, genre=["Action", "Early Access"], tag=["Co-op", "Space"]),
+    item("g3", "Stardew Valley", 14.99, genre=["RPG"], tag=["Relaxing", "Co-op"]),
+    item("g4", "Stardew Valley", 14.99, genre=["RPG"], tag=["Relaxing", "Co-op"]),  # same product, second id
+]
+CATALOGUE = Catalogue(Dataset(name="t", report=LoadReport(dataset="t"), items=ITEMS))
+
+
+def search(query: str, filters: Filters, n: int) -> list[Candidate]:
+    """The index's semantics (price filter drops unknown prices, excluded ids and brands) in catalogue order."""
+    out = []
+    for i, it in enumerate(ITEMS):
+        if it.item_id in filters.exclude_ids or (filters.price_max is not None and (it.price is None or
+                                                                                   it.price > filters.price_max)):
+            continue
+        if it.first("brand") in filters.exclude_brands:
+            continue
+        out.append(Candidate(item=it, similarity=1.0 - i / 100, embedding=np.zeros(1)))
+    return out[:n]
+
+
+def test_unpriced_matches_are_shown_with_a_note_and_a_relaxation_not_dropped():
+    request = understand("vegan protein powder, chocolate, under $40", CATALOGUE)
+    assert {(f.key, f.value) for f in request.facets} >= {("diet_type", "Vegan"), ("item_form", "Powder"),
+                                                         ("flavor", "Chocolate"), ("price_max", "40")}
+    chosen = select(request, search, CATALOGUE, [], n=50, k=5)
+    assert [c.item.item_id for c in chosen.items] == ["p1", "p2"]
+    assert chosen.relaxed[0].key == "price_max" and chosen.relaxed[0].item_ids == ["p1", "p2"]
+    assert "no price listed" in chosen.notes[0] and "Vegan Protein Powder Chocolate" in chosen.notes[0]
+
+
+def test_an_exclusion_holds_and_a_stated_relaxation_names_what_was_dropped():
+    request = understand("a co-op space game, not early access", CATALOGUE)
+    assert ("exclude_genre", "Early Access") in {(f.key, f.value) for f in request.facets}
+    chosen = select(request, search, CATALOGUE, [], n=50, k=5)
+    assert "g2" not in [c.item.item_id for c in chosen.items]  # the only space game is early access
+    assert [r.label for r in chosen.relaxed] == ["tag Space"]
+    assert "I dropped tag Space" in chosen.notes[0]
+
+
+def test_the_same_product_under_two_ids_is_picked_once():
+    assert same_product(ITEMS[6], ITEMS[7])
+    chosen = select(understand("a relaxing game", CATALOGUE), search, CATALOGUE, [], n=50, k=5)
+    assert [c.item.item_id for c in chosen.items] == ["g3"]
+
+
+def test_cheaper_has_a_floor_that_still_returns_something_with_a_note():
+    request = understand("a co-op game under $9", CATALOGUE).model_copy(update={"cheaper_than": 9.0})
+    chosen = select(request, search, CATALOGUE, [], n=50, k=2)
+    assert [c.item.item_id for c in chosen.items] == ["g1", "g2"]  # the two cheapest co-op games
+    assert chosen.relaxed and chosen.relaxed[0].key == "price_max"
+    assert chosen.notes == ["Nothing cheaper than $9.00 matches tag Co-op; these are the closest prices that do "
+                            "($9.99–$14.99)."]
+
+
+def test_an_excluded_flavor_named_in_the_title_is_excluded():
+    request = understand("a protein snack, not chocolate", CATALOGUE)
+    facet = next(f for f in request.facets if f.key == "exclude_flavor")
+    assert meets(facet, ITEMS[3]) is False and meets(facet, ITEMS[2]) is True
