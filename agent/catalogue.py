@@ -37,6 +37,12 @@ class Catalogue:
         return self.items.get(item_id)
 
     @cached_property
+    def stats(self) -> "ValueStats":
+        """Value frequencies and the rating scale (see ValueStats)."""
+        return ValueStats(list(self.items.values()),
+                          [i.rating for i in self._interactions if i.rating is not None])
+
+    @cached_property
     def vocabulary(self) -> dict[str, set[str]]:
         """key -> every value that key takes anywhere in the catalogue."""
         vocab: dict[str, set[str]] = defaultdict(set)
@@ -83,3 +89,50 @@ class Catalogue:
                 together[a][b] += 1
                 together[b][a] += 1
         return dict(together)
+
+
+# Feature bullets are free text: one repeated on even a few percent of items is boilerplate ("No returns and no
+# refunds on Gift Cards", "Gift card has no fees and no expiration date"), not a trait of this item.
+BOILERPLATE_FEATURE_SHARE = 0.05
+
+
+class ValueStats:
+    """How common each attribute value is in one catalogue, and how its shoppers rate: the yardsticks for
+    "specific" (a rare value tells the shopper something) and "liked" (a past item worth citing). Frequencies and
+    the vacuous threshold are agent/text_quality's, so the chain enforces what the evaluation measures."""
+
+    def __init__(self, items: list[Item], ratings: list[float]):
+        from agent.text_quality import value_frequencies  # it imports this module
+
+        self._frequencies = value_frequencies(items)
+        # Steam ratings are 1.0 (recommended) / 0.0 (not); Amazon's are 1-5 stars. The largest rating tells which.
+        self.binary_ratings = bool(ratings) and max(ratings) <= 1.0
+
+    def share(self, key: str, value: str) -> float:
+        """Fraction of the catalogue's items that have this value (0 for a value no item has)."""
+        from agent.text_quality import value_share
+
+        return value_share(self._frequencies, key, value)
+
+    def vacuous(self, key: str, value: str) -> bool:
+        """True when the value is too common to tell the shopper anything about this item (a boilerplate
+        feature bullet at a lower bar)."""
+        from agent.text_quality import VACUOUS_SHARE
+
+        limit = BOILERPLATE_FEATURE_SHARE if key == "feature" else VACUOUS_SHARE
+        return self.share(key, value) >= limit
+
+    def liked(self, rating: float | None) -> bool:
+        """Whether a past item may be cited as "like X": never one rated ≤ 2★ (3★ is no endorsement either) or a
+        Steam game not recommended (0.0). No rating (a game played, an item the shopper named) counts as liked."""
+        if rating is None:
+            return True
+        return rating >= 1.0 if self.binary_ratings else rating >= 4.0
+
+    def rating_words(self, rating: float | None) -> str:
+        """How the shopper's own rating reads in a sentence: "you rated 5★", "you recommended"."""
+        if rating is None:
+            return "from your history"
+        if self.binary_ratings:
+            return "you recommended" if rating >= 1.0 else "you did not recommend"
+        return f"you rated {rating:g}★"

@@ -8,7 +8,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from agent.catalogue import ValueStats
 from agent.schemas import Claim, Reason
+from agent.sentences import render_sentence
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
 from index.models import Item
@@ -22,6 +24,11 @@ _KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer",
 # Logistics facts are true but never a reason to buy: not offered to the model as claims.
 _NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxwxh", "item_weight", "package_weight",
                 "number_of_items", "item_package_quantity", "package_information", "number_of_compartments"}
+# A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
+# participating stores", "Give them the gift of something awesome!") states terms or a slogan, not a trait.
+_TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
+                    r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
+                    r"send|visit|get|make|let|show)\b", re.I)
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
 
@@ -31,13 +38,22 @@ def quote(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def shown_attributes(item: Item, limit: int) -> list[tuple[str, str]]:
-    """The attributes a candidate offers as claim handles: telling keys first, a few values per key."""
+# A value longer than this is a paragraph, not a handle: it costs prefill on every turn and no reason quotes it.
+_MAX_HANDLE_CHARS = 100
+
+
+def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) -> list[tuple[str, str]]:
+    """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
+    most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles."""
     per_key: dict[str, int] = {}
     ordered = sorted(item.attributes, key=lambda kv: _KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else len(_KEY_ORDER))
     shown = []
     for key, value in ordered:
         if key in _NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
+            continue
+        if len(value) > _MAX_HANDLE_CHARS or (stats is not None and stats.vacuous(key, value)):
+            continue
+        if key == "feature" and _TERMS.search(value):
             continue
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))
@@ -59,19 +75,31 @@ class Handles:
     history: list[PastItem]
     facets: list[Facet]
     max_attributes: int = 12
+    stats: ValueStats | None = None  # the catalogue's value frequencies and rating scale; None: no filtering
     attributes: list[list[tuple[str, str]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.attributes = [shown_attributes(c, self.max_attributes) for c in self.candidates]
+        self.attributes = [shown_attributes(c, self.max_attributes, self.stats) for c in self.candidates]
 
     def satisfied_facets(self, index: int) -> list[Facet]:
         past = {p.item.item_id: p.item for p in self.history}
         return [f for f in self.facets if facet_satisfied(f, self.candidates[index], past)[0]]
 
+    def liked(self, past: PastItem) -> bool:
+        return self.stats is None or past.mentioned or self.stats.liked(past.rating)
+
+    def citable_history(self, index: int) -> list[int]:
+        """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
+        with it (a Gift Cards category or a 1★ purchase is no reason to buy)."""
+        item = self.candidates[index]
+        return [j for j, past in enumerate(self.history)
+                if self.liked(past) and shared_attribute(item, past.item, self.stats) is not None]
+
     def claim_handles(self, index: int) -> list[str]:
-        return ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
-                + [f"h{j + 1}" for j in range(len(self.history))]
-                + [f.handle for f in self.satisfied_facets(index)])
+        handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
+                   + [f"h{j + 1}" for j in self.citable_history(index)]
+                   + [f.handle for f in self.satisfied_facets(index)])
+        return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
     def to_claim(self, index: int, handle: str) -> Claim:
         """Map a handle the model chose to the claim it stands for; an unknown handle becomes a failing claim."""
@@ -85,7 +113,7 @@ class Handles:
             j = int(m.group(1)) - 1
             if 0 <= j < len(self.history):
                 past = self.history[j].item
-                shared = shared_attribute(item, past)
+                shared = shared_attribute(item, past, self.stats)
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)
         facet = next((f for f in self.facets if f.handle == handle), None)
@@ -119,7 +147,8 @@ def _shopper_inputs(request: Request, handles: Handles) -> dict[str, str]:
     for j, past in enumerate(handles.history):
         how = "named" if past.mentioned else f"rated {_stars(past.rating)}".strip()
         # a few short facts: enough to compare with a candidate, short enough to keep the prompt (prefill) small
-        attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 6) if k != "feature")
+        attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 6, handles.stats)
+                          if k != "feature")
         history_lines.append(f"h{j + 1}: {quote(past.item.title, 80)} ({how}) {attrs}")
     history = _data_block(history_lines) if history_lines else "(none)"
     return {"request": quote(request.message, 400), "facets": facets, "history": history}
@@ -169,18 +198,48 @@ def parse_reply(raw: str, handles: Handles, index: int) -> tuple[Reason | None, 
     return Reason(text=text.strip(), claims=[handles.to_claim(index, str(h)) for h in claims]), errors
 
 
+# How specific a met request is, by facet key (lower = said first): the occasion or the game the shopper named
+# singles an item out; a budget every pick meets does not; "not Amazon" says what the item is not.
+_REQUEST_RARITY = {"occasion": 0.02, "like_item": 0.05, "price_max": 0.35, "price_min": 0.35}
+
+
+def _rarity(claim: Claim, stats: ValueStats | None) -> float:
+    """How common the fact behind a claim is (lower = more specific). A link to a liked past item is personal (its
+    share halved); a met request by _REQUEST_RARITY, or its value's share when it names an attribute value."""
+    if claim.kind == "request":
+        key = claim.attribute or ""
+        if key in _REQUEST_RARITY:
+            return _REQUEST_RARITY[key]
+        if key.startswith("exclude"):
+            return 0.6
+        return stats.share(key, claim.value or "") if stats is not None else 0.3
+    if stats is None or not claim.attribute or claim.value is None:
+        return 0.5
+    share = stats.share(claim.attribute, claim.value)
+    return share * 0.5 if claim.kind == "history" else share
+
+
 def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
-    """Claims chosen without the model: what the shopper asked for, then a shared trait with their history, then
-    the item's most telling attributes. Each is true by construction and is verified like any other."""
-    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in handles.satisfied_facets(index)][:2]
-    for past in handles.history:
-        if shared_attribute(handles.candidates[index], past.item):
-            claims.append(handles.to_claim(index, f"h{handles.history.index(past) + 1}"))
-            break
+    """Claims chosen without the model, most specific first: the rarest attribute values, a specific trait shared
+    with a liked past item, what the shopper asked for. Each is true by construction and verified like any other;
+    no value most of the catalogue shares is among them."""
+    stats = handles.stats
+    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in handles.satisfied_facets(index)]
+    citable = handles.citable_history(index)
+    if citable:
+        claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
+    linked = {(c.attribute, c.value) for c in claims if c.kind == "history"}
     for key, value in handles.attributes[index]:
-        if key in ("brand", "genre", "category", "price", "flavor", "item_form", "tag"):
+        if key in _RENDERABLE and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
-    return claims[:limit] or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
+    ordered = sorted(claims, key=lambda c: _rarity(c, stats))  # stable: ties keep request, history, key order
+    return ordered[:limit] or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
+
+
+# Gift amounts are denominations on offer ("25, 50, 100"): beside the price they read as a contradiction.
+_RENDERABLE = ("feature", "brand", "genre", "category", "price", "flavor", "item_form", "tag", "spec", "developer",
+               "publisher", "material", "diet_type", "special_feature", "sentiment", "release_year", "scent",
+               "primary_supplement_type", "material_feature", "skin_type", "age_range", "average_rating", "color")
 
 
 def render_claim(claim: Claim, history: dict[str, PastItem], facets: list[Facet]) -> str:
@@ -201,5 +260,15 @@ def render_claim(claim: Claim, history: dict[str, PastItem], facets: list[Facet]
 
 
 def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet]) -> str:
+    """Every claim, listed: the full account a "why the second one?" answer gives."""
     text = "; ".join(render_claim(c, history, facets) for c in claims)
     return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
+                  stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None) -> str:
+    """A card's fallback reason: one short natural sentence from the two most specific verified claims
+    (agent/sentences.py), worded to differ from `avoid` (the answer's other reasons)."""
+    ordered = sorted(claims, key=lambda c: _rarity(c, stats))
+    return (render_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [])
+            or render_text(claims, history, facets))

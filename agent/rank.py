@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from agent.catalogue import Catalogue
+from agent.occasions import occasions_in, off_occasion
 from agent.settings import RankWeights
 from index.models import Item
 
@@ -70,3 +72,49 @@ def rank(
         score = sum(getattr(weights, name) * value for name, value in signals.items())
         scored.append(Scored(item=item, score=score, signals=signals))
     return sorted(scored, key=lambda s: (-s.score, tie_break(s.item.item_id)))
+
+
+# A request that asks for several of one thing: near-duplicates are then what the shopper wants.
+_WANTS_VARIANTS = re.compile(r"\b(?:variants?|versions?|designs?|styles?|sizes?|colou?rs?|flavou?rs?|"
+                             r"several of|all the|every)\b", re.I)
+
+
+def title_family(title: str) -> str:
+    """A title without its variant part: parentheticals, what follows ":" / " - " / ", ", numbers and plurals
+    ("Train Simulator: X Route" and "Train Simulator: Y Route" are one family; so are "IHOP Gift Cards, Multipack
+    of 3" and "IHOP Gift Card", "Domino's Pizza Gift Card" and "Dominos Pizza Gift Cards - E-mail Delivery")."""
+    base = re.sub(r"\s*[\(\[].*?[\)\]]", " ", title).replace("'", "").replace("’", "")
+    base = re.split(r"\s[-–—|]\s|[:,]\s", base)[0]
+    words = [w.removesuffix("s") if len(w) > 3 else w for w in re.findall(r"[a-z0-9]+", base.lower())]
+    return " ".join(w for w in words if not w.isdigit())
+
+
+def near_duplicate(a: Item, b: Item) -> bool:
+    """The same choice twice: one title family, or one brand at one price (five Amazon tins at $25 are one
+    choice), or one product under two ids (same normalised title)."""
+    family = title_family(a.title)
+    if family and family == title_family(b.title):
+        return True
+    brand_a, brand_b = a.first("brand"), b.first("brand")
+    return (brand_a is not None and brand_b is not None and brand_a.casefold() == brand_b.casefold()
+            and a.price is not None and b.price is not None and abs(a.price - b.price) < 0.005)
+
+
+def pick(ranked: list[Scored], k: int, message: str = "") -> list[Scored]:
+    """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one and
+    not made for another occasion than the one named; then, only if too few, the rest in rank order ("unless
+    nothing else fits"). A request asking for variants keeps near-duplicates."""
+    wanted = occasions_in(message)
+    variants = bool(_WANTS_VARIANTS.search(message))
+    chosen: list[Scored] = []
+    for s in ranked:
+        if len(chosen) == k:
+            break
+        if off_occasion(s.item, wanted):
+            continue
+        if not variants and any(near_duplicate(s.item, c.item) for c in chosen):
+            continue
+        chosen.append(s)
+    rest = [s for s in ranked if s not in chosen]
+    rest.sort(key=lambda s: off_occasion(s.item, wanted))  # stable: a duplicate before another occasion's item
+    return chosen + rest[: k - len(chosen)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.catalogue import VOCABULARY_KEYS, normalise, squash
+from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
+from agent.occasions import made_for, occasions_in
+from agent.text_checks import claims_problems, degenerate_problems
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
 from index.models import Item
@@ -18,8 +20,9 @@ _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
 _MARKUP = re.compile(r"</?\w+[^>]*>|<\|")
 _SAYS_FREE = re.compile(r"\bfree\b(?!\s+(?:shipping|delivery))", re.I)
 _SHIPS_FREE = re.compile(r"\bships?\s+(?:for\s+)?free\b", re.I)
+# Gift amounts are denominations on offer, not a trait two items share: not a link to a past item.
 _SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
-                "item_form", "gift_amount")
+                "item_form", "diet_type", "special_feature", "primary_supplement_type", "scent")
 
 
 @dataclass
@@ -31,6 +34,8 @@ class Evidence:
     facets: list[Facet] = field(default_factory=list)
     message: str = ""
     other_titles: list[str] = field(default_factory=list)  # the answer's other items: never this one's reason
+    ratings: dict[str, float | None] = field(default_factory=dict)  # past item id -> the shopper's rating
+    stats: ValueStats | None = None  # value frequencies and rating scale: vacuous links and disliked items fail
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -41,14 +46,15 @@ def has_attribute(item: Item, key: str | None, value: str | None) -> bool:
     return any(_same(k, key) and _same(v, value) for k, v in item.attributes)
 
 
-def shared_attribute(item: Item, other: Item) -> tuple[str, str] | None:
-    """The first (key, value) both items have, most telling keys first."""
+def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None) -> tuple[str, str] | None:
+    """The (key, value) both items have that says the most: with `stats`, the rarest in the catalogue and never
+    one most items share (every gift card is a "Gift Cards" one); without, the first by most telling key."""
     theirs = {(k, v.casefold()) for k, v in other.attributes}
-    for key in _SHARED_KEYS:
-        for k, v in item.attributes:
-            if k == key and (k, v.casefold()) in theirs:
-                return k, v
-    return None
+    shared = [(k, v) for key in _SHARED_KEYS for k, v in item.attributes if k == key and (k, v.casefold()) in theirs]
+    if stats is None:
+        return shared[0] if shared else None
+    specific = [kv for kv in shared if not stats.vacuous(*kv)]
+    return min(specific, key=lambda kv: stats.share(*kv)) if specific else None
 
 
 def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple[bool, str]:
@@ -68,6 +74,9 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple
             return not (has_attribute(item, "brand", facet.value) or named), f"brand {item.first('brand')!r}"
         case "genre" | "tag" | "spec":
             return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
+        case "occasion":  # made for the occasion named: its title or a feature bullet says so ("Birthday Tin")
+            wanted, marked = occasions_in(facet.value), made_for(item)
+            return bool(wanted & marked), f"made for {sorted(marked) or 'no named occasion'}"
         case "like_item":
             named = next((h for h in history.values() if _same(h.title, facet.value)), None)
             shared = shared_attribute(item, named) if named else None
@@ -83,8 +92,14 @@ def verify_claim(claim: Claim, evidence: Evidence) -> Claim:
         why = "in the item's metadata" if ok else f"item has no {claim.attribute}={claim.value!r}"
     elif claim.kind == "history":
         past = evidence.history.get(claim.history_item_id or "")
+        rating = evidence.ratings.get(claim.history_item_id or "")
+        stats = evidence.stats
         if past is None:
             ok, why = False, "not in this user's history"
+        elif stats is not None and not stats.liked(rating):
+            ok, why = False, f"the shopper did not like it ({stats.rating_words(rating)})"
+        elif stats is not None and (claim.attribute is None or stats.vacuous(claim.attribute, claim.value or "")):
+            ok, why = False, "shares nothing specific with it (a value most of the catalogue has)"
         elif claim.attribute is None:
             ok, why = True, "in this user's history"
         else:
@@ -103,13 +118,15 @@ class TextChecker:
     """Finds values a reason's text states that nothing supports: prices, and catalogue vocabulary (brands,
     genres, tags, …) that the item, the cited history items and the request do not have."""
 
-    def __init__(self, vocabulary: dict[str, set[str]]):
+    def __init__(self, vocabulary: dict[str, set[str]], max_chars: int | None = None):
+        self.max_chars = max_chars  # the schema's maxLength: a text that long with no full stop was cut off
         self._vocab: dict[str, tuple[str, str]] = {}
         for key in VOCABULARY_KEYS:
             for value in vocabulary.get(key, ()):
                 s = squash(value)
                 if len(s) >= 4:
                     self._vocab.setdefault(s, (key, value))
+        self._checked = frozenset(self._vocab)
 
     def problems(self, text: str, claims: list[Claim], evidence: Evidence) -> list[str]:
         sources = [evidence.item] + [evidence.history[c.history_item_id] for c in claims
@@ -161,6 +178,8 @@ class TextChecker:
                       and gram not in request_squashed and gram not in cited_titles):
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
+        found += degenerate_problems(text, evidence.item.title, evidence.message, self.max_chars)
+        found += claims_problems(text, sources, evidence.message, evidence.facets, self._checked)
         return sorted(set(found))
 
 

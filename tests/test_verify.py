@@ -76,8 +76,8 @@ def test_verify_reason_splits_supported_unsupported_and_text_problems():
 def test_a_reason_must_state_a_fact_it_cites():
     checker = TextChecker(CATALOGUE.vocabulary)
     brand = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
-    assert checker.problems("The candidate's claim handles and one sentence.", brand, evidence()) == [
-        "states none of the facts it cites (a copied instruction or filler is not a reason)"]
+    assert "states none of the facts it cites (a copied instruction or filler is not a reason)" in checker.problems(
+        "The candidate's claim handles and one sentence.", brand, evidence())
     assert checker.problems("A treat from Starbucks for a coffee lover.", brand, evidence()) == []
     price = [Claim(kind="attribute", attribute="price", value="$5.00")]
     assert checker.problems("A small gift at 5 dollars.", price, evidence()) == []

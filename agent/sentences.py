@@ -1,0 +1,154 @@
+"""The fallback renderer's sentence plans: a short natural sentence from the two most specific verified claims.
+
+Every fact becomes a verb phrase ("comes from Starbucks", "is tagged Roguelike", "shares its tag Roguelike with
+Hades, which you recommended"), and a small fixed set of plans joins one or two of them:
+
+    0  "It {a} and {b}."                 3  "Chosen because it {a} and {b}."
+    1  "This one {a}, and it {b}."       4  "It {b}, and it {a}."
+    2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
+
+The plan is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on
+until the sentence differs from every reason already shown in the answer (token Jaccard < 0.5 and not equal): five
+cards never repeat one sentence. Pure functions; the words come only from the claims' values."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from agent.schemas import Claim
+from agent.understand import Facet
+
+if TYPE_CHECKING:
+    from agent.catalogue import ValueStats
+    from agent.explain import PastItem
+
+PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
+             "Chosen because it {a} and {b}.", "It {b}, and it {a}.", "Worth a look: it {a} and {b}.")
+PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
+MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
+
+_VERB = {
+    "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
+    "price": "costs {v}", "genre": "sits in the {v} genre", "tag": "is tagged {v}", "spec": "offers {v}",
+    "item_form": "comes in {v} form", "material": "is made of {v}", "diet_type": "is labelled {v}",
+    "special_feature": "lists {v} as a feature", "gift_amount": "is offered in a ${v} amount",
+    "category": "is listed under {v}", "release_year": "came out in {v}", "sentiment": "has {v} user reviews",
+    "average_rating": "averages {v} stars from its reviewers", "age_range": "is meant for the {v} age range",
+    "scent": "has a {v} scent", "primary_supplement_type": "is a {v} supplement", "material_feature": "is {v}",
+    "skin_type": "suits {v} skin", "color": "comes in {v}",
+}
+
+
+def _clip_title(title: str, limit: int = 48) -> str:
+    """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)."""
+    title = re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
+    if len(title) <= limit:
+        return title
+    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-–")
+
+
+def _attribute_phrase(claim: Claim) -> str:
+    key, value = claim.attribute or "", claim.value or ""
+    if key == "feature":  # a listing's own words, quoted: "Gift Card is affixed inside a pop-up card"
+        return f"is listed as “{value.rstrip('.')}”"
+    if key == "flavor":
+        return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
+    pattern = _VERB.get(key)
+    return pattern.format(v=value) if pattern else f"has {key.replace('_', ' ')} {value}"
+
+
+def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
+    label = next((f.label for f in facets if f.key == claim.attribute and f.value == claim.value), claim.value or "")
+    match claim.attribute:
+        case "price_max" | "price_min":
+            return f"is {label}, as you asked"
+        case "brand":
+            return f"is from {claim.value}, as you asked"
+        case "exclude_brand":
+            return f"is not from {claim.value}, as you asked"
+        case "like_item":
+            return f"is like {_clip_title(claim.value or '')}, as you asked"
+        case "occasion":
+            return f"is made for the occasion you named ({claim.value})"
+    return f"has the {label} you asked for"
+
+
+def _with_it(how: str) -> str:
+    """"you rated 5★" -> "you rated it 5★", "you recommended" -> "you recommended it" (said of the past item)."""
+    if how.startswith("you rated "):
+        return how.replace("you rated ", "you rated it ", 1)
+    return how + " it" if how.startswith("you ") else how
+
+
+def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStats | None) -> str | None:
+    past = history.get(claim.history_item_id or "")
+    if past is None or not claim.attribute:
+        return None
+    if past.mentioned:
+        how = "you mentioned it"
+    elif stats is not None:
+        how = _with_it(stats.rating_words(past.rating))
+    else:
+        how = f"you rated it {past.rating:g}★" if past.rating is not None else "from your history"
+    key = claim.attribute.replace("_", " ")
+    # the rating in brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
+    return f"shares its {key} {claim.value} with {_clip_title(past.item.title)} ({how})"
+
+
+def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],
+                stats: ValueStats | None = None) -> str | None:
+    """The claim as a verb phrase that follows "it" ("comes from Starbucks"); None when it cannot be said."""
+    if claim.kind == "request":
+        return _request_phrase(claim, facets)
+    if claim.kind == "history":
+        return _history_phrase(claim, history, stats)
+    if not claim.value:
+        return None
+    return _attribute_phrase(claim)
+
+
+def tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def jaccard(a: str, b: str) -> float:
+    ta, tb = tokens(a), tokens(b)
+    return len(ta & tb) / len(ta | tb) if ta | tb else 1.0
+
+
+def _seeded(seed: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % n
+
+
+def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
+    """Phrase pairs, most specific first; never two request phrases (it would say "as you asked" twice) nor two
+    phrases of one value (a shared flavor and the same flavor as an attribute)."""
+    pairs = [(a, b) for i, (ca, a) in enumerate(phrases) for cb, b in phrases[i + 1:]
+             if not (ca.kind == "request" and cb.kind == "request")
+             and not (ca.value and cb.value and ca.value.casefold() == cb.value.casefold())]
+    return pairs + [(p,) for _, p in phrases]
+
+
+def render_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
+                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None) -> str:
+    """One sentence from `claims` (most specific first): the first pair and plan that reads differently from
+    every text in `avoid`; failing that, the least similar. Empty when no claim can be said."""
+    phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))][:4]
+    if not phrases:
+        return ""
+    avoid = [a for a in (avoid or []) if a]
+    best, best_score = "", 2.0
+    for parts in _pairs(phrases):
+        plans = PLANS_TWO if len(parts) == 2 else PLANS_ONE
+        start = _seeded(seed, len(plans))
+        for n in range(len(plans)):
+            plan = plans[(start + n) % len(plans)]
+            text = plan.format(a=parts[0], b=parts[1] if len(parts) == 2 else "")
+            score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
+            if score < MAX_SIMILARITY:
+                return text
+            if score < best_score:
+                best, best_score = text, score
+    return best

@@ -1,0 +1,128 @@
+"""Reason-text checks beyond "does the text state a value nothing supports": text that is true but useless
+(agent/text_quality's degenerate kinds), and facts a sentence can slip in that no catalogue vocabulary lists —
+years and dates, store and marketplace names, popularity ("best-selling", "top-rated") and a sentence the length
+limit cut off mid-word. Each returns readable problems; the verifier rejects a text with any (the reason is then
+rendered from verified facts). Pure functions."""
+
+from __future__ import annotations
+
+import re
+
+from agent.catalogue import normalise, squash
+from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds
+from agent.understand import Facet
+from index.models import Item
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b", re.I)
+# Stores, marketplaces and platform owners a model names from its pre-training, whatever this catalogue's
+# vocabulary holds ("a 2022 product from Amazon" about an H&PC item whose brand is not Amazon).
+KNOWN_STORES = ("Amazon", "Walmart", "Target", "Costco", "eBay", "Etsy", "Best Buy", "Walgreens", "CVS",
+                "Rite Aid", "Kroger", "Home Depot", "Lowe's", "Sephora", "Ulta", "Apple", "Google", "Microsoft",
+                "Steam", "Valve", "Sony", "Nintendo", "Xbox", "PlayStation", "Epic Games", "GOG", "Whole Foods",
+                "Trader Joe's", "Starbucks", "Visa", "Mastercard", "American Express", "PayPal", "iTunes",
+                "Google Play", "Netflix", "Uber", "Nike", "Adidas", "Disney", "Macy's", "Kohl's", "Nordstrom",
+                "Sam's Club", "Dollar General", "IKEA", "Wayfair", "Chewy", "Groupon")
+# "from X" / "by X" / "at X" with a capitalised name: a claim about who makes or sells the item.
+_MAKER = re.compile(r"\b(?:from|by|at|made by|sold by|sold at|available at)\s+((?:[A-Z][\w'&.-]*\s?){1,3})")
+_POPULAR = re.compile(r"\b(?:popular|best[- ]?sell(?:ing|er)s?|america'?s\s+favou?rite|top[- ]rated|"
+                      r"highly[- ]rated|best[- ]rated|most[- ]loved|fan[- ]favou?rite|bestsellers?|"
+                      r"well[- ]reviewed|highly[- ]reviewed|award[- ]winning|#\s?1)\b", re.I)
+# Data that supports a popularity word: a rating, a rank or a review count of the item itself.
+_POPULARITY_KEYS = ("average_rating", "rating", "rank", "best_sellers_rank", "sales_rank", "sentiment",
+                    "rating_number", "review_count", "metascore")
+_GOOD_SENTIMENT = ("positive",)
+_END = re.compile(r"[.!?…)\"'”’]\s*$")
+
+
+def degenerate_problems(text: str, title: str, message: str, max_chars: int | None = None) -> list[str]:
+    """Readable problems for every degenerate kind of `text` (a reason for the item `title`, asked `message`),
+    and a sentence cut off by the length limit."""
+    found = [f"is degenerate: {DEGENERATE_KINDS[k]}" for k in degenerate_kinds(text, title, message)]
+    if cut_off(text, max_chars):
+        found.append("was cut off by the length limit")
+    return found
+
+
+def cut_off(text: str, max_chars: int | None) -> bool:
+    """A text at (or within 2 characters of) the schema's maxLength that does not end a sentence was cut mid-way
+    ("…a Buff Juice powder in Cherry Fla"): the end of it is missing, and may have been the point."""
+    text = text.strip()
+    return bool(text) and max_chars is not None and len(text) >= max_chars - 2 and not _END.search(text)
+
+
+def _support_text(sources: list[Item], message: str, facets: list[Facet]) -> str:
+    """Everything a reason may take a year, date or name from: the item, the cited past items, the request."""
+    parts = [message] + [f.value for f in facets]
+    for src in sources:
+        parts.append(src.title)
+        parts += [v for _, v in src.attributes]
+    return " ".join(parts)
+
+
+def year_and_date_problems(text: str, support: str) -> list[str]:
+    """A year or date the text states must be written in the data it rests on."""
+    found = [f"states the year {y} which the data does not" for y in _YEAR.findall(text) if y not in support]
+    said = normalise(support)
+    found += [f"states the date {d!r} which the data does not" for d in _DATE.findall(text)
+              if normalise(d) not in said]
+    return found
+
+
+def name_problems(text: str, support: str, checked: frozenset[str] = frozenset()) -> list[str]:
+    """Store, marketplace or maker names the text states must be the item's (or in the data it rests on): a
+    known store name anywhere, and any capitalised name after "from"/"by"/"at". Names in `checked` (squashed
+    catalogue vocabulary, which the verifier checks on its own) are left to that check."""
+    said = squash(support)
+    found = []
+    for store in KNOWN_STORES:
+        if (re.search(rf"(?<![\w]){re.escape(store)}(?![\w])", text) and squash(store) not in said
+                and squash(store) not in checked):
+            found.append(f"names {store}, which the item's data does not")
+    for m in _MAKER.finditer(text):
+        name = m.group(1).strip().rstrip(".,;'")
+        key = squash(name)
+        if (name and len(key) >= 3 and key not in said and key not in checked and not _sentence_start_word(name)
+                and not any(key == squash(s) for s in KNOWN_STORES)):
+            found.append(f"says it is from {name}, which the item's data does not")
+    return found
+
+
+def _sentence_start_word(name: str) -> bool:
+    """Capitalised words that are not names ("by Your request" cannot happen, but "at This price" can)."""
+    return name.split()[0].lower() in {"this", "that", "these", "the", "your", "its", "a", "an", "it", "you"}
+
+
+def popularity_supported(item: Item) -> bool:
+    """A rating ≥ 4, a good Steam sentiment, a rank, or a review count of at least 50 in the item's data."""
+    for key, value in item.attributes:
+        if key not in _POPULARITY_KEYS:
+            continue
+        if key == "sentiment":
+            if any(w in value.lower() for w in _GOOD_SENTIMENT) and "mixed" not in value.lower():
+                return True
+        elif key in ("average_rating", "rating", "metascore"):
+            number = re.findall(r"\d+(?:\.\d+)?", value)
+            if number and (float(number[0]) >= (75 if key == "metascore" else 4.0)):
+                return True
+        else:
+            return True
+    return item.popularity >= 50
+
+
+def popularity_problems(text: str, item: Item) -> list[str]:
+    """"Popular", "best-selling", "America's favorite", "top-rated" need a rating, rank or review count."""
+    m = _POPULAR.search(text)
+    if m and not popularity_supported(item):
+        return [f"says {m.group(0)!r} with no rating, rank or review count behind it"]
+    return []
+
+
+def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
+                    checked: frozenset[str] = frozenset()) -> list[str]:
+    """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
+    support = _support_text(sources, message, facets)
+    return (year_and_date_problems(text, support) + name_problems(text, support, checked)
+            + popularity_problems(text, sources[0]))

@@ -1,0 +1,227 @@
+"""Issue 16, enforced: no vacuous value is offered, rendered or used as a link; a past item is cited through its most
+distinctive shared value and only when liked; the verifier rejects degenerate text and unsupported years, dates,
+store names and popularity words; the fallback sentence is short, specific and differs between cards; the picks
+hold no near-duplicates and put the named occasion first. Hand-made fixtures, no model."""
+
+import pytest
+
+from agent.catalogue import Catalogue
+from agent.explain import Handles, PastItem, fallback_claims, render_reason
+from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
+from agent.schemas import Claim
+from agent.sentences import jaccard
+from agent.text_checks import cut_off, popularity_supported
+from agent.understand import Facet
+from agent.verify import Evidence, TextChecker, shared_attribute, verify_claim
+from index.models import Dataset, Interaction, Item, LoadReport
+
+pytestmark = pytest.mark.fast
+
+
+def card(item_id, title, price, brand, *extra, category="Gift Cards", popularity=0.0):
+    attrs = [("brand", brand), ("price", f"${price:.2f}"), ("category", category), *extra]
+    return Item(item_id=item_id, title=title, text=title, price=price, source="t", attributes=attrs,
+                popularity=popularity)
+
+
+BOILER = ("feature", "No returns and no refunds on Gift Cards.")
+SBUX = card("S", "Starbucks Gift Card", 25.0, "Starbucks", BOILER, ("flavor", "Coffee"))
+PANERA = card("P", "Panera Bread Gift Card", 25.0, "Panera Bread", BOILER, ("flavor", "Coffee"))
+IHOP = card("I", "IHOP Gift Card", 30.0, "IHOP", BOILER, ("feature", "Pancakes all day"))
+AMZ_CAKE = card("A1", "Amazon.com Gift Card in a Birthday Cupcake Tin", 25.0, "Amazon", BOILER)
+AMZ_SANTA = card("A2", "Amazon.com Gift Card in a Santa Tin", 25.0, "Amazon", BOILER)
+AMZ_50 = card("A3", "Amazon.com Gift Card in a Black Gift Box", 50.0, "Amazon", BOILER)
+BOOKS = card("B", "Barnes & Noble Card", 20.0, "Barnes & Noble", category="Books")
+ITEMS = [SBUX, PANERA, IHOP, AMZ_CAKE, AMZ_SANTA, AMZ_50, BOOKS]
+STARS = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"),
+                          interactions=[Interaction(user_id="u", item_id="S", rating=5.0)]))
+STEAM = Catalogue(Dataset(name="s", items=ITEMS, report=LoadReport(dataset="s"),
+                          interactions=[Interaction(user_id="u", item_id="S", rating=1.0),
+                                        Interaction(user_id="u", item_id="P", rating=0.0)]))
+UNDER_50 = Facet(handle="r1", key="price_max", value="50", label="under $50")
+
+
+# -- vacuous values ---------------------------------------------------------------------------------------------
+def test_a_value_most_of_the_catalogue_shares_is_vacuous_and_a_rare_one_is_not():
+    stats = STARS.stats
+    assert stats.share("category", "gift cards") == pytest.approx(6 / 7)
+    assert stats.vacuous("category", "Gift Cards") and not stats.vacuous("category", "Books")
+    assert stats.vacuous("feature", "no returns and no refunds on gift cards")  # boilerplate bullet, any case
+    assert not stats.vacuous("brand", "Amazon")  # 3 of 7
+
+
+def test_handles_never_offer_a_vacuous_value():
+    handles = Handles([SBUX], [], [], stats=STARS.stats)
+    # "Gift Cards" (6 of 7), the boilerplate bullet and "$25.00" (4 of 7) say nothing about this card
+    assert handles.attributes[0] == [("brand", "Starbucks"), ("flavor", "Coffee")]
+    assert ("category", "Gift Cards") in Handles([SBUX], [], []).attributes[0]  # without stats: unfiltered
+
+
+def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_one():
+    assert shared_attribute(SBUX, PANERA, STARS.stats) == ("flavor", "Coffee")  # not category, not the boilerplate
+    assert shared_attribute(AMZ_CAKE, SBUX, STARS.stats) is None  # only "Gift Cards" and boilerplate in common
+    assert shared_attribute(AMZ_CAKE, SBUX) == ("category", "Gift Cards")  # what it did before
+
+
+def test_only_a_liked_past_item_with_a_specific_shared_value_gets_a_history_handle():
+    liked, disliked, three = PastItem(PANERA, rating=5.0), PastItem(PANERA, rating=2.0), PastItem(PANERA, rating=3.0)
+    assert Handles([SBUX], [liked], [], stats=STARS.stats).claim_handles(0) == ["a1", "a2", "h1"]
+    assert "h1" not in Handles([SBUX], [disliked], [], stats=STARS.stats).claim_handles(0)
+    assert "h1" not in Handles([SBUX], [three], [], stats=STARS.stats).claim_handles(0)
+    assert "h1" not in Handles([AMZ_CAKE], [liked], [], stats=STARS.stats).claim_handles(0)  # nothing specific
+
+
+def test_steam_ratings_are_recommended_or_not():
+    assert STEAM.stats.binary_ratings and not STARS.stats.binary_ratings
+    assert STEAM.stats.liked(1.0) and not STEAM.stats.liked(0.0)
+    assert not STARS.stats.liked(1.0) and STARS.stats.liked(4.0)
+    assert STEAM.stats.rating_words(1.0) == "you recommended" and STARS.stats.rating_words(5.0) == "you rated 5★"
+
+
+def test_the_verifier_rejects_a_link_to_a_disliked_or_vacuously_shared_past_item():
+    ev = Evidence(item=SBUX, history={"P": PANERA, "A1": AMZ_CAKE}, ratings={"P": 1.0, "A1": 5.0},
+                  stats=STARS.stats)
+    disliked = verify_claim(Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee"), ev)
+    assert disliked.verdict == "unsupported" and "did not like" in disliked.why
+    vacuous = verify_claim(Claim(kind="history", history_item_id="A1", attribute="category", value="Gift Cards"), ev)
+    assert vacuous.verdict == "unsupported" and "nothing specific" in vacuous.why
+    ev.ratings["P"] = 5.0
+    liked = verify_claim(Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee"), ev)
+    assert liked.verdict == "supported"
+
+
+def test_fallback_claims_are_specific_first_and_never_vacuous():
+    handles = Handles([SBUX], [PastItem(PANERA, rating=5.0)], [UNDER_50], stats=STARS.stats)
+    claims = fallback_claims(handles, 0, 3)
+    # the personal link first; its value is not said again as an attribute; then the brand, then the request
+    assert [(c.kind, c.attribute, c.value) for c in claims] == [
+        ("history", "flavor", "Coffee"), ("attribute", "brand", "Starbucks"), ("request", "price_max", "50")]
+    assert all(c.value != "Gift Cards" for c in claims)
+
+
+# -- the verifier's text checks ---------------------------------------------------------------------------------
+CHECKER = TextChecker(STARS.vocabulary, max_chars=60)
+BRAND = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+
+
+def problems(text, item=SBUX, message="a coffee gift card under $50"):
+    return CHECKER.problems(text, BRAND if item is SBUX else [], Evidence(item=item, message=message,
+                                                                         facets=[UNDER_50]))
+
+
+def test_a_good_sentence_passes():
+    assert problems("It comes from Starbucks and costs $25.00.") == []
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Starbucks card is a Starbucks card is a Starbucks card.", "3-word phrase occurs twice"),
+    ("Starbucks Gift Card.", "fewer than 4 words"),
+    ("Starbucks Gift Card, for fans.", "own title"),
+    ("Shopper request: a Starbucks coffee gift card under $50.", "prompt words"),
+    ("A coffee gift card under $50 from Starbucks.", "request repeated back"),
+    ("I've been buying Starbucks cards for 10 years.", "first-person"),
+    ("My family loved this Starbucks card so much.", "first-person"),
+    ("Brand: Starbucks, a great gift for anyone.", "attribute line"),
+    ("Starbucks coffee, as you asked; Starbucks coffee, as you asked.", "same clause"),
+])
+def test_degenerate_text_is_rejected(text, kind):
+    found = problems(text)
+    assert any(p.startswith("is degenerate") for p in found), found
+    assert any(kind in p for p in found), found
+
+
+def test_a_year_or_date_the_item_does_not_state_is_rejected():
+    hpc = card("H", "Vegan Travel Pill Organizer 2017 Edition", 9.0, "PillPal", category="Health")
+    assert any("year 2022" in p for p in problems("A vegan pick from PillPal, a 2022 product.", item=hpc))
+    assert not any("year" in p for p in problems("A PillPal organizer, the 2017 edition.", item=hpc))
+    assert any("date" in p for p in problems("Starbucks card first available December 14.", item=SBUX))
+
+
+def test_a_store_name_the_item_does_not_have_is_rejected_whatever_the_vocabulary():
+    hpc = card("H", "Vegan Travel Pill Organizer", 9.0, "PillPal", category="Health")
+    found = problems("A vegan one, which is a product from Walmart.", item=hpc)
+    assert "names Walmart, which the item's data does not" in found
+    assert any("from Acme Pharma" in p for p in problems("A vegan organizer from Acme Pharma.", item=hpc))
+    assert not any("PillPal" in p for p in problems("A vegan organizer from PillPal.", item=hpc))
+
+
+def test_popularity_words_need_a_rating_rank_or_review_count():
+    plain = card("H", "Travel Pill Organizer", 9.0, "PillPal", category="Health")
+    rated = card("R", "Travel Pill Organizer", 9.0, "PillPal", ("average_rating", "4.6"), category="Health")
+    assert any("'popular'" in p for p in problems("A popular travel pill organizer by PillPal.", item=plain))
+    assert not any("popular" in p for p in problems("A popular travel pill organizer by PillPal.", item=rated))
+    assert not popularity_supported(card("M", "x", 1.0, "b", ("sentiment", "Mixed")))
+    assert popularity_supported(card("V", "x", 1.0, "b", ("sentiment", "Very Positive")))
+    assert any("best-selling" in p for p in problems("America's best-selling PillPal organizer.", item=plain))
+
+
+def test_a_sentence_cut_off_by_the_length_limit_is_rejected():
+    cut = "It comes from Starbucks and costs $25.00, a treat for a cof"
+    assert len(cut) == 59 and cut_off(cut, 60)
+    assert "was cut off by the length limit" in problems(cut)
+    assert not cut_off("It comes from Starbucks and costs $25.00.", 60)
+    assert not cut_off("It comes from Starbucks and is nice", 60)  # short: ended, not cut
+
+
+# -- the fallback sentence ---------------------------------------------------------------------------------------
+def test_the_fallback_sentence_uses_the_two_most_specific_facts():
+    claims = [Claim(kind="request", attribute="price_max", value="50"),
+              Claim(kind="attribute", attribute="price", value="$25.00"),
+              Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    text = render_reason(claims, {}, [UNDER_50], stats=STARS.stats, seed="S")
+    assert "Starbucks" in text and "under $50" in text and "$25.00" not in text
+    assert problems(text) == []
+
+
+def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
+    claims = [Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee")]
+    text = render_reason(claims, {"P": PastItem(PANERA, rating=1.0)}, [], stats=STEAM.stats, seed="S")
+    assert "Coffee" in text and "Panera Bread Gift Card (you recommended it)" in text
+
+
+def test_five_cards_never_repeat_a_reason_and_differ_in_wording():
+    shown: list[str] = []
+    for brand in ("Starbucks", "Panera Bread", "IHOP", "Olive Garden", "Chili's"):
+        claims = [Claim(kind="attribute", attribute="brand", value=brand),
+                  Claim(kind="request", attribute="price_max", value="50")]
+        shown.append(render_reason(claims, {}, [UNDER_50], stats=STARS.stats, seed="same", avoid=shown))
+    assert len(set(shown)) == 5
+    assert all(jaccard(a, b) < 0.5 for i, a in enumerate(shown) for b in shown[i + 1:]), shown
+
+
+def test_the_sentence_plan_is_seeded_by_the_item():
+    claims = [Claim(kind="attribute", attribute="brand", value="Starbucks"),
+              Claim(kind="attribute", attribute="flavor", value="Coffee")]
+    once = render_reason(claims, {}, [], stats=STARS.stats, seed="S")
+    assert once == render_reason(claims, {}, [], stats=STARS.stats, seed="S")
+    plans = {render_reason(claims, {}, [], stats=STARS.stats, seed=s) for s in "abcdefghij"}
+    assert len(plans) >= 3
+
+
+# -- the picks ---------------------------------------------------------------------------------------------------
+def scored(*items):
+    return [Scored(item=i, score=1.0 - n / 10) for n, i in enumerate(items)]
+
+
+def test_same_brand_and_price_or_same_title_family_is_one_choice():
+    assert near_duplicate(AMZ_CAKE, AMZ_SANTA)  # two Amazon tins at $25
+    assert not near_duplicate(AMZ_CAKE, AMZ_50)  # another price is another choice
+    assert not near_duplicate(SBUX, PANERA)  # same price, other brands
+    assert title_family("Train Simulator: Cardiff Route Add-On") == title_family("Train Simulator: Rhine Route")
+    assert near_duplicate(card("x1", "Visa Card (Gold Design)", 10, "Visa"), card("x2", "Visa Card (Blue)", 20, "V2"))
+
+
+def test_picks_skip_near_duplicates_unless_variants_are_asked_for():
+    ranked = scored(AMZ_CAKE, AMZ_SANTA, SBUX, AMZ_50, PANERA)
+    assert [s.item.item_id for s in pick(ranked, 3)] == ["A1", "S", "A3"]
+    assert [s.item.item_id for s in pick(ranked, 3, "amazon tins in different designs")] == ["A1", "A2", "S"]
+    assert [s.item.item_id for s in pick(scored(AMZ_CAKE, AMZ_SANTA), 2)] == ["A1", "A2"]  # nothing else fits
+
+
+def test_the_named_occasion_outranks_another_occasions_item():
+    assert occasions_in("a birthday gift card for my sister") == {"birthday"}
+    assert occasions_in("Amazon.com Gift Card in a Santa Tin") == {"christmas"}
+    ranked = scored(AMZ_SANTA, SBUX, AMZ_CAKE)
+    assert [s.item.item_id for s in pick(ranked, 2, "a birthday gift card")] == ["S", "A1"]
+    assert [s.item.item_id for s in pick(scored(AMZ_SANTA), 1, "a birthday gift card")] == ["A2"]  # only it fits
+    assert [s.item.item_id for s in pick(ranked, 2, "a gift card")][0] == "A2"  # no occasion named: rank order
