@@ -183,6 +183,10 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     for run, d in zip(runs, run_dirs):
         parts.append(f"- run `{run['run_id']}` ({d}), git {run['git']['commit'][:10]}"
                      f"{' (dirty)' if run['git']['dirty'] else ''}, limit {run['limit']}")
+        if rescored := [c["rescored"] for c in run["cells"] if c.get("rescored")]:
+            parts.append(f"  - usefulness metrics computed later from the stored samples (`--rescore`), git "
+                         f"{rescored[-1]['git_commit'][:10]}{' (dirty)' if rescored[-1].get('git_dirty') else ''}, "
+                         f"{rescored[-1]['at']}")
         for name, info in run["datasets"].items():
             parts.append(f"  - {name}: {info['pairs']} of {info['pairs_available']} held-out {info['target']} pairs, "
                          f"split sha256 {info['split_sha256'][:12]}…, index {info['index_snapshot']}")

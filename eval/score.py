@@ -189,13 +189,13 @@ def rescore_run(run_dir: Path, data_dir: Path | None = None) -> list[str]:
 
     path = Path(run_dir) / "results.json"
     results = json.loads(path.read_text())
-    done = []
+    done, git = [], git_state()
     for cell in (c for c in results["cells"] if c["kind"] == "explain"):
         scored = score_file(Path(run_dir) / cell["samples"], cell["dataset"], data_dir)
         added = usefulness_keys(scored.metrics)
         cell["metrics"] |= added
         cell["rescored"] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            "git_commit": git_state()["commit"], "keys": sorted(added)}
+                            "git_commit": git["commit"], "git_dirty": git["dirty"], "keys": sorted(added)}
         done.append(cell["cell"])
     path.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
     return done
