@@ -1,6 +1,7 @@
 """Turn one or more run folders into a Markdown report with PNG plots (matplotlib, Agg: no display needed).
 
-report.md           an explanation/faithfulness table per view and a ranking table, every value with its n
+report.md           an explanation/faithfulness table and a usefulness table per view (raw, displayed), and a
+                    ranking table, every value with its n
 claims_fmr.png      claim precision (raw model output) and FMR (model text) by template and backend
 ndcg.png            NDCG@10 of whyrec vs the baselines, sampled and full protocols
 """

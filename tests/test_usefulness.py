@@ -200,7 +200,8 @@ def test_a_grid_cell_reports_usefulness_raw_and_displayed():
 def _gift_card_rows() -> list:
     cupcake, southwest = "B00JDQJZWG", "B00GU2ZZ8Y"  # Amazon $25.00 birthday tin; Southwest Airlines $50.00
     return [
-        {"user_id": "A1U1G73EI5IRZF", "item_id": cupcake, "answer_id": "t1", "request": "a birthday gift card under $50",
+        {"user_id": "A1U1G73EI5IRZF", "item_id": cupcake, "answer_id": "t1",
+         "request": "a birthday gift card under $50",
          "text": "A birthday cupcake tin from Amazon, priced at $25.00 and within your $50 budget.",
          "claims": [{"kind": "attribute", "attribute": "brand", "value": "Amazon"},
                     {"kind": "attribute", "attribute": "price", "value": "$25.00"}]},
@@ -226,8 +227,8 @@ def test_eval_score_flags_a_made_up_price_and_a_first_person_story(tmp_path):
     assert flagged[1]["problems"] == ["states price $12.99 which the item and request do not support"]
     assert flagged[1]["degenerate"] == [] and flagged[2]["degenerate"] == ["first_person"]
     # text-level faithfulness is the verifier's TextChecker: whatever it finds in a row's text counts once
-    assert m["contradiction_rate/text"] == {"value": pytest.approx(sum(bool(flagged[r]["problems"]) for r in (1, 2)) / 3),
-                                            "n": 3}
+    with_problems = sum(bool(flagged[r]["problems"]) for r in (1, 2))
+    assert m["contradiction_rate/text"] == {"value": pytest.approx(with_problems / 3), "n": 3}
     assert m["degenerate_rate/text"] == {"value": pytest.approx(1 / 3), "n": 3}  # the story only
     assert m["degenerate:first_person/text"]["value"] == pytest.approx(1 / 3)
     assert m["claim_precision/text"] == {"value": 1.0, "n": 1}
@@ -266,11 +267,13 @@ def test_eval_score_on_grid_samples_gives_the_grid_numbers_and_report_rescore_sh
     assert scored["metrics"]["vacuous_claim_share/displayed"] == {"value": 0.5, "n": 2}  # "Gift Cards": 146 of 148
     for key, entry in grid.items():
         assert scored["metrics"][key]["n"] == entry["n"], key
-        assert scored["metrics"][key]["value"] == (None if math.isnan(entry["value"]) else pytest.approx(entry["value"]))
+        expected = None if math.isnan(entry["value"]) else pytest.approx(entry["value"])
+        assert scored["metrics"][key]["value"] == expected, key
 
     result = CliRunner().invoke(cli, ["eval", "report", str(run), "--rescore"])
     assert result.exit_code == 0, result.output
     stored = json.loads((run / "results.json").read_text())["cells"][0]
-    assert stored["metrics"]["degenerate_rate/raw"]["value"] == 1.0 and "degenerate_rate/raw" in stored["rescored"]["keys"]
+    assert stored["metrics"]["degenerate_rate/raw"]["value"] == 1.0
+    assert "degenerate_rate/raw" in stored["rescored"]["keys"]
     report = (run / "report.md").read_text()
     assert "| degenerate ↓ | vacuous ↓ |" in report and "| 0.500 | 0.500 | " in report
