@@ -19,6 +19,18 @@ FacetKey = Literal[
 ]
 
 
+def stem(word: str) -> str:
+    """A plural's singular, roughly ('gummies' -> 'gummy', 'capsules' -> 'capsule'): the shopper's 'no gummies'
+    is the catalogue's 'Gummy'."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("es") and word[:-2].endswith(("ch", "sh", "x", "ss")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 class Facet(BaseModel):
     """One thing the shopper asked for; `handle` is what a claim cites (r1, r2, …)."""
 

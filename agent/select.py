@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.catalogue import Catalogue, normalise
-from agent.request import Facet, Request
+from agent.request import Facet, Request, stem
 from agent.schemas import Relaxation
 from index.models import Item
 from index.retrieve import Candidate, Filters
@@ -26,16 +26,28 @@ _RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "bra
 Search = Callable[[str, Filters, int], list[Candidate]]
 
 
+def _words(text: str) -> list[str]:
+    return [stem(w) for w in normalise(text).split()]
+
+
 def value_matches(wanted: str, have: str) -> bool:
-    """'Chocolate' matches 'Chocolate Fudge'; 'Powder' matches 'Capsules, Powder'; 'co-op' matches 'Online Co-Op':
-    every word of the wanted value appears in one comma-separated part of the item's value."""
-    words = set(normalise(wanted).split())
-    return bool(words) and any(words <= set(normalise(part).split()) for part in have.split(","))
+    """'Chocolate' matches 'Chocolate Fudge'; 'Powder' matches 'Capsules, Powder'; 'co-op' matches 'Online Co-Op';
+    'Gummies' matches 'Gummy': every (singular) word of the wanted value is in one comma part of the item's value."""
+    words = set(_words(wanted))
+    return bool(words) and any(words <= set(_words(part)) for part in have.split(","))
+
+
+def _in_title(value: str, item: Item) -> bool:
+    return f" {' '.join(_words(value))} " in f" {' '.join(_words(item.title))} "
 
 
 def has_value(item: Item, key: str, value: str) -> bool:
+    """The item has the value under the key (or a key filed alike); a flavor, form or diet also counts when the
+    title names it ('Vegan Protein Powder' is vegan and a powder even where the fields are empty)."""
     keys = _LOOKUP.get(key, (key,))
     if any(k in keys and value_matches(value, v) for k, v in item.attributes):
+        return True
+    if key in _TITLE_COUNTS and _in_title(value, item):
         return True
     if "genre" in keys and normalise(value) == "early access":  # Steam also flags early access on its own
         return any(k == "early_access" and normalise(v) in ("true", "1", "yes") for k, v in item.attributes)
@@ -56,10 +68,8 @@ def meets(facet: Facet, item: Item) -> bool | None:
     if key == "brand":
         return any(k == "brand" and normalise(v) == normalise(facet.value) for k, v in item.attributes)
     if key.startswith("exclude_"):
-        base = key.removeprefix("exclude_")
-        # "not chocolate": a bar called "… Chocolate Bar" is chocolate whatever its flavor field says
-        in_title = base in _TITLE_COUNTS and f" {normalise(facet.value)} " in f" {normalise(item.title)} "
-        return not (in_title or has_value(item, base, facet.value))
+        # ruled out anywhere: 'not Gummy' whether the item files it as form or flavor, or names it in the title
+        return not any(has_value(item, k, facet.value) for k in (key.removeprefix("exclude_"), *_LOOKUP))
     if key in _LOOKUP:
         return has_value(item, key, facet.value)
     return True  # like_item, occasion: what to search for, not a filter
@@ -147,8 +157,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
                   and c.item.item_id not in shown_ids and c.similarity > cutoff]
         if hidden:
             many = len(hidden) != 1
-            out.notes.append(f"{len(hidden)} other match{'es' if many else ''}"
-                             f"{' for ' + _labels(other) if other else ''} ha{'ve' if many else 's'} no listed "
+            out.notes.append(f"{len(hidden)} other match{'es' if many else ''} ha{'ve' if many else 's'} no listed "
                              f"price, so I left {'them' if many else 'it'} out of the picks {_labels(price)}.")
     if found:
         out.items = found

@@ -15,7 +15,7 @@ import re
 
 from agent.catalogue import Catalogue, normalise, squash
 from agent.conversation import Conversation, Turn
-from agent.request import MATCHED_KEYS, Facet, FacetKey, Request
+from agent.request import MATCHED_KEYS, Facet, FacetKey, Request, stem
 
 __all__ = ["Facet", "FacetKey", "Request", "Turn", "understand", "parse_facets"]
 
@@ -72,11 +72,35 @@ def _label(key: str, value: str) -> str:
     return f"not {value}" if key.startswith("exclude_") else f"{name} {value}"
 
 
-def _match_vocabulary(message: str, values: set[str]) -> list[str]:
-    """Catalogue values that the message names as whole words (squashed: 'coop' == 'Co-op')."""
-    words = normalise(message).split()
+def _stemmed(text: str) -> str:
+    return "".join(stem(w) for w in normalise(text).split())
+
+
+def _vocabulary_index(catalogue: Catalogue) -> dict[str, list[tuple[str, str]]]:
+    """Squashed singular form -> the (key, value) pairs it names, one spelling per key (capitalised first)."""
+    cached = _INDEXES.get(id(catalogue))
+    if cached is not None and cached[0] is catalogue:
+        return cached[1]
+    index: dict[str, list[tuple[str, str]]] = {}
+    for key in MATCHED_KEYS:
+        for value in sorted(catalogue.vocabulary.get(key, set()), key=lambda v: (v[:1].islower(), v)):
+            form = _stemmed(value)
+            if len(form) >= 3 and not any(k == key for k, _ in index.get(form, [])):
+                index.setdefault(form, []).append((key, value))
+    _INDEXES[id(catalogue)] = (catalogue, index)
+    return index
+
+
+_INDEXES: dict[int, tuple[Catalogue, dict[str, list[tuple[str, str]]]]] = {}
+
+
+def _match_vocabulary(message: str, catalogue: Catalogue) -> list[tuple[str, str]]:
+    """(key, value) pairs the message names as whole words, singular or plural ('coop' == 'Co-op',
+    'gummies' == 'Gummy')."""
+    words = [stem(w) for w in normalise(message).split()]
     grams = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 4, len(words)) + 1)}
-    return sorted(v for v in values if len(squash(v)) >= 3 and squash(v) in grams)
+    index = _vocabulary_index(catalogue)
+    return sorted(pair for gram in grams for pair in index.get(gram, []))
 
 
 def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]]:
@@ -85,12 +109,10 @@ def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]
     words = normalise(fragment).split()
     while words and words[0] in _FILLER:
         words = words[1:]
+    index = _vocabulary_index(catalogue)
     for n in range(min(5, len(words)), 0, -1):
-        head = "".join(words[:n])
-        found = [(key, v) for key in MATCHED_KEYS for v in catalogue.vocabulary.get(key, set())
-                 if len(squash(v)) >= 3 and squash(v) == head]
-        if found:
-            return found
+        if found := index.get("".join(stem(w) for w in words[:n])):
+            return list(found)
     return []
 
 
@@ -124,7 +146,7 @@ def _negations(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str]
             if brand := _brand_named(part, brands):
                 found.append(("exclude_brand", brand))
                 hit = True
-            for key, value in _value_at_start(part, catalogue):
+            for key, value in _value_at_start(part, catalogue)[:1]:  # ruled out under every key (select.py)
                 found.append((f"exclude_{key}", value))
                 hit = True
         if hit:
@@ -163,13 +185,13 @@ def parse_facets(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, st
             mentioned.append(item.item_id)
             facets.append(("like_item", item.title, f"like {item.title}"))
 
-    ruled_out = {v.casefold() for _, v in negated}
+    ruled_out = {_stemmed(v) for _, v in negated}
     taken: set[str] = set()
-    for key in MATCHED_KEYS:  # one facet per value: a value under several keys is asked for once
-        for value in _match_vocabulary(positive_text, catalogue.vocabulary.get(key, set())):
-            if value.casefold() not in ruled_out and value.casefold() not in taken:
-                taken.add(value.casefold())
-                facets.append((key, value, _label(key, value)))
+    matched = sorted(_match_vocabulary(positive_text, catalogue), key=lambda kv: MATCHED_KEYS.index(kv[0]))
+    for key, value in matched:  # one facet per value: a value under several keys is asked for once
+        if _stemmed(value) not in ruled_out and _stemmed(value) not in taken:
+            taken.add(_stemmed(value))
+            facets.append((key, value, _label(key, value)))
 
     words = f" {normalise(positive_text)} "
     for word, occasion in _OCCASIONS.items():
@@ -189,7 +211,7 @@ def _merge(carried: list[Facet], new: list[tuple[str, str, str]], refining: bool
             continue
         if f.key in ("price_max", "price_min", "brand", "occasion") and f.key in new_keys:
             continue
-        if any(v.casefold() == f.value.casefold() and k.removeprefix("exclude_") == f.key.removeprefix("exclude_")
+        if any(_stemmed(v) == _stemmed(f.value) and k.removeprefix("exclude_") == f.key.removeprefix("exclude_")
                and k != f.key for k, v, _ in new):
             continue
         out.append((f.key, f.value, f.label))
