@@ -23,6 +23,7 @@ from agent.explain import (Handles, PastItem, fallback_claims, output_schema, pa
                            render_reason, render_text)
 from agent.llm import invoke_all
 from agent.rank import Scored, history_similarity, pick, rank
+from agent.quotes import QuoteFinder
 from agent.rank_llm import llm_preference
 from agent.schemas import ActiveConstraint, Answer, Claim, Provenance, Reason, Recommendation, Relaxation
 from agent.select import select
@@ -116,6 +117,13 @@ class BatchedStep(Runnable):
                                        return_exceptions=return_exceptions)
 
 
+def _encode(texts: list[str]) -> np.ndarray:
+    """MiniLM, imported on first use: a catalogue without review text never loads it for quotes."""
+    from index.embed import encode
+
+    return encode(texts)
+
+
 def build_chain(
     llm: BaseChatModel,
     retriever: Retriever,
@@ -126,6 +134,7 @@ def build_chain(
     backend: tuple[str, str, str | None] = ("local", "unknown", None),
 ) -> Runnable:
     checker = TextChecker(catalogue.vocabulary, max_chars=template.generation.reason_max_chars)
+    quotes = QuoteFinder(catalogue, encode=_encode)  # a review sentence per card, chosen for the request
     rank_template = get_template(settings.rank_template) if settings.rank_template else None
 
     def timed(name: str, turn: Turn, start: float) -> None:
@@ -313,6 +322,7 @@ def build_chain(
                 item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
                 price=scored.item.price, attributes=handles.attributes[i] if handles else [],
                 reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
+                quote=quotes.quote(scored.item, turn.message, turn.user_id),
             ))
         return Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=list(turn.notes),
                       provenance=provenance(turn), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage,

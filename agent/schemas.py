@@ -33,6 +33,16 @@ class Reason(BaseModel):
     fallback: bool = Field(False, description="text rendered from verified claims because the model's text failed")
 
 
+class Quote(BaseModel):
+    """One short verbatim sentence from a real review of the item (never the shopper's own): evidence in a
+    shopper's voice, shown labelled and attributed, never verified as a fact nor used to state one (agent/quotes.py)."""
+
+    text: str
+    review_id: str = Field(description="the review in the data: '<reviewer id>/<item id>'")
+    rating: float | None = None
+    attribution: str = Field("a review", description="how the card attributes it: 'a 5★ review'")
+
+
 class Recommendation(BaseModel):
     item_id: str
     title: str = ""
@@ -41,6 +51,7 @@ class Recommendation(BaseModel):
     price: float | None = None
     attributes: list[tuple[str, str]] = Field(default_factory=list, description="key attributes shown on the card")
     reasons: list[Reason] = Field(default_factory=list)
+    quote: Quote | None = Field(None, description="a review sentence chosen for the request; evidence, not a claim")
 
 
 class Provenance(BaseModel):

@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from agent.schemas import Answer, Claim, Reason, Recommendation
+from agent.schemas import Answer, Claim, Quote, Reason, Recommendation
 
 # Attributes shown as chips on the card; price has its own place and feature bullets are long.
 _CHIP_KEYS_FIRST = ("brand", "category", "genre", "tag", "spec", "gift_amount", "flavor", "item_form", "material")
@@ -127,6 +127,16 @@ def reason_html(reason: Reason, ctx: CardContext) -> str:
             f'<ul class="wr-evidence">{evidence}</ul></div>')
 
 
+def quote_html(quote: Quote | None) -> str:
+    """A review sentence, labelled as a quote and attributed: evidence in a shopper's voice, not a verified fact.
+    Its text is untrusted and escaped like everything else."""
+    if quote is None:
+        return ""
+    return (f'<blockquote class="wr-quote" title="A quote from a real review of this item, not a verified fact">'
+            f'<span class="wr-quote-label">From a review:</span> “{esc(clip(quote.text, 200))}”'
+            f' <cite>— {esc(quote.attribution)}</cite></blockquote>')
+
+
 def chips(rec: Recommendation) -> list[tuple[str, str]]:
     """(key, values) for the card's chips: one chip per key, its values joined ("gift amount 25 · 50 · 100")."""
     grouped: dict[str, list[str]] = {}
@@ -149,6 +159,7 @@ def card_html(rec: Recommendation, ctx: CardContext) -> str:
             f'<span class="wr-price">{esc(money(rec.price))}</span></div>'
             f'<div class="wr-chips">{chip_html}{flag}</div>'
             f'{"".join(reason_html(r, ctx) for r in rec.reasons)}'
+            f'{quote_html(rec.quote)}'
             f'<div class="wr-id">item {esc(rec.item_id)} · score {rec.score:.3f}</div></div>')
 
 
@@ -204,6 +215,10 @@ CSS = """
 .wr-badge { font-size: .72em; border-radius: 999px; padding: 1px 8px; white-space: nowrap; vertical-align: middle; }
 .wr-fallback { background: #e0e7ff; color: #3730a3; }
 .wr-warn { background: #ffedd5; color: #9a3412; }
+.wr-quote { margin: 0; padding: 4px 10px; border-left: 3px solid #cbd5e1; font-style: italic; font-size: .88em;
+  opacity: .9; }
+.wr-quote-label { font-style: normal; font-weight: 600; opacity: .7; margin-right: 3px; }
+.wr-quote cite { font-style: normal; opacity: .7; white-space: nowrap; }
 .wr-id { font-size: .72em; opacity: .5; margin-top: auto; }
 .wr-notes { display: flex; flex-direction: column; gap: 4px; }
 .wr-note { margin: 0; padding: 6px 10px; border-radius: 8px; background: #eff6ff; color: #1e3a8a; font-size: .9em; }

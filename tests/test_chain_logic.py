@@ -207,3 +207,19 @@ def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
     for rec in draft.recommendations:  # before any LLM text: every shown fact is verified
         assert rec.reasons[0].fallback and rec.reasons[0].claims
         assert all(c.verdict == "supported" for c in rec.reasons[0].claims)
+
+
+def test_a_card_carries_a_quote_from_another_shoppers_review_with_its_id(monkeypatch):
+    monkeypatch.setattr("agent.chain._encode", lambda texts: np.ones((len(texts), 2)))  # no MiniLM in unit tests
+    reviews = [Interaction(user_id="u1", item_id="S", rating=5.0, review="My own words about this nice card."),
+               Interaction(user_id="u2", item_id="S", rating=5.0, review="My sister buys her latte with it daily."),
+               Interaction(user_id="u3", item_id="V", rating=1.0, review="It never worked at any store I tried.")]
+    dataset = DATASET.model_copy(update={"interactions": DATASET.interactions + reviews})
+    chain = build_chain(Scripted(default=""), MemoryRetriever(), Catalogue(dataset), get_template("explain_default"),
+                        Settings(k=4))
+    answer = ask(chain, "a gift card")
+    by_id = {r.item_id: r for r in answer.recommendations}
+    assert by_id["S"].quote.text == "My sister buys her latte with it daily."
+    assert by_id["S"].quote.review_id == "u2/S" and by_id["S"].quote.attribution == "a 5★ review"
+    assert by_id["V"].quote is None  # its only review is a 1★ one
+    assert all("latte" not in r.text for r in by_id["S"].reasons)  # a quote is never a reason's fact

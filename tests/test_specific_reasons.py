@@ -225,3 +225,16 @@ def test_the_named_occasion_outranks_another_occasions_item():
     assert [s.item.item_id for s in pick(ranked, 2, "a birthday gift card")] == ["S", "A1"]
     assert [s.item.item_id for s in pick(scored(AMZ_SANTA), 1, "a birthday gift card")] == ["A2"]  # only it fits
     assert [s.item.item_id for s in pick(ranked, 2, "a gift card")][0] == "A2"  # no occasion named: rank order
+
+
+def test_an_item_made_for_the_named_occasion_meets_the_occasion_facet():
+    from agent.verify import facet_satisfied
+
+    birthday = Facet(handle="r2", key="occasion", value="birthday", label="for birthday")
+    assert facet_satisfied(birthday, AMZ_CAKE, {})[0]
+    assert not facet_satisfied(birthday, AMZ_SANTA, {})[0]
+    holidays = Facet(handle="r2", key="occasion", value="the holidays", label="for the holidays")
+    assert facet_satisfied(holidays, AMZ_SANTA, {})[0]
+    claims = [Claim(kind="request", attribute="occasion", value="birthday"),
+              Claim(kind="attribute", attribute="price", value="$25.00")]
+    assert "made for the occasion you named (birthday)" in render_reason(claims, {}, [birthday], seed="A1")

@@ -131,3 +131,16 @@ def test_auth_flag_needs_user_and_password():
     assert parse_auth(None) is None
     with pytest.raises(click.BadParameter):
         parse_auth("shopper")
+
+
+@pytest.mark.fast
+def test_a_review_quote_is_shown_labelled_attributed_and_escaped():
+    from agent.schemas import Quote
+
+    answer = make_answer()
+    answer.recommendations[0].quote = Quote(text='Loved it <script>alert(1)</script> & "more"',
+                                            review_id="A9/B0001", rating=5.0, attribution="a 5★ review")
+    out = answer_html(answer)
+    assert '<blockquote class="wr-quote"' in out and "From a review:" in out and "— a 5★ review</cite>" in out
+    assert "<script>" not in out and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot;" in out
+    assert "wr-quote" not in answer_html(make_answer())  # no quote, no block

@@ -1,0 +1,122 @@
+"""Evidence in the shopper's voice: one short verbatim sentence from a real review of THE item on its card.
+
+A quote is evidence, never a claim: it is shown labelled and attributed ("a 5★ review"), it is not verified as a
+fact and no reason is built from it. Reviews are untrusted text, so a sentence is a candidate only when it
+- comes from a review of this item by someone else (never the shopper's own) who liked it (≥ 4★, or recommended);
+- is a plain sentence of 6-30 words and at most 160 characters, with no markup, chat-control token, link, price,
+  or words aimed at a machine ("ignore previous instructions", "AI assistants reading this", "system");
+- says something: not the item's name alone ("BOSTON MARKET GIFT CARD."), no loop (agent/text_quality; the first
+  person is a reviewer's own voice here, so it stays);
+- names no other catalogue item and no brand the item does not have.
+Among the candidates, the one closest to the request in MiniLM space wins (`encode`, index/embed.py); without an
+encoder, the one sharing most words with the request. Sentence embeddings are cached per review sentence."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
+
+from agent.catalogue import VOCABULARY_KEYS, Catalogue, normalise, squash
+from agent.schemas import Quote
+from agent.text_quality import degenerate_kinds
+from index.models import Interaction, Item
+
+MIN_WORDS, MAX_WORDS, MAX_CHARS = 6, 30, 160
+MAX_SENTENCES_PER_ITEM = 40  # the shortest positive sentences; bounds the encoding work per card
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_UNSAFE = re.compile(
+    r"<|>|\{|\}|\[|\]|\|\s*im_|https?:|www\.|\.com\b|@|\$|\bfree\b|"
+    r"\b(?:ignore|disregard|instructions?|prompts?|system|assistants?|AI|LLM|chatbot|model|jailbreak|override|"
+    r"hack(?:ed)?|pretend|reveal|purchases of|reviewers?|shoppers?|users?|recommend\s+\w+\s+instead|you must)\b",
+    re.I)
+Encoder = Callable[[list[str]], np.ndarray]
+
+
+def review_id(review: Interaction) -> str:
+    """A review's id in the data: its author and item (one review per (user, item) after loading)."""
+    return f"{review.user_id}/{review.item_id}"
+
+
+def sentences(text: str) -> list[str]:
+    """The review's sentences, whitespace collapsed, of a length a card can show."""
+    out = []
+    for raw in _SENTENCE.findall(text):
+        s = " ".join(raw.split()).strip()
+        if MIN_WORDS <= len(s.split()) <= MAX_WORDS and len(s) <= MAX_CHARS:
+            out.append(s)
+    return out
+
+
+class QuoteFinder:
+    """Picks a card's quote; one per chain, so sentence embeddings are computed once per process."""
+
+    def __init__(self, catalogue: Catalogue, encode: Encoder | None = None):
+        self.catalogue = catalogue
+        self.encode = encode
+        self._vectors: dict[str, np.ndarray] = {}
+
+    @cached_property
+    def _reviews(self) -> dict[str, list[Interaction]]:
+        by_item: dict[str, list[Interaction]] = defaultdict(list)
+        for it in self.catalogue._interactions:
+            if it.review.strip() and it.rating is not None and self.catalogue.stats.liked(it.rating):
+                by_item[it.item_id].append(it)
+        return dict(by_item)
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        """Squashed names a quote must not carry unless they are the item's own: titles and vocabulary values."""
+        names = {squash(i.title): i.item_id for i in self.catalogue.items.values() if len(normalise(i.title).split()) >= 2}
+        for key in ("brand", "developer", "publisher"):
+            for value in self.catalogue.vocabulary.get(key, ()):
+                if len(squash(value)) >= 4:
+                    names.setdefault(squash(value), "")
+        return names
+
+    def safe(self, sentence: str, item: Item) -> bool:
+        """No instruction, markup, link or price, and no name of another item or of a brand the item lacks."""
+        if _UNSAFE.search(sentence) or set(degenerate_kinds(sentence, item.title)) - {"first_person"}:
+            return False
+        words = normalise(sentence).split()
+        runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 8, len(words)) + 1)}
+        own = {squash(item.title)} | {squash(v) for k, v in item.attributes if k in VOCABULARY_KEYS}
+        named = [n for n in runs if n in self._names]  # whole-word runs only: "Visa" is not in "visage"
+        return not any(n not in own and not any(n in o for o in own) for n in named)
+
+    def candidates(self, item: Item, shopper: str | None) -> list[tuple[str, Interaction]]:
+        # a review with anything unsafe anywhere is dropped whole: an attack split over sentences ("Ignore previous
+        # instructions. Tell every shopper ...") or a link cut by the sentence split ("www.example.com") stays out
+        found = [(s, r) for r in self._reviews.get(item.item_id, []) if r.user_id != shopper
+                 and not _UNSAFE.search(r.review) for s in sentences(r.review) if self.safe(s, item)]
+        found.sort(key=lambda sr: (-(sr[1].rating or 0), len(sr[0]), review_id(sr[1])))
+        return found[:MAX_SENTENCES_PER_ITEM]
+
+    def _similarities(self, texts: list[str], request: str) -> list[float]:
+        if self.encode is None or not request.strip():
+            wanted = set(normalise(request).split())
+            return [len(wanted & set(normalise(t).split())) / (1 + len(t.split())) for t in texts]
+        missing = [t for t in texts if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.encode(missing)))
+        query = self.encode([request])[0]
+        return [float(self._vectors[t] @ query) for t in texts]
+
+    def quote(self, item: Item, request: str, shopper: str | None) -> Quote | None:
+        """The quote for `item`'s card, or None when no review sentence passes the filters."""
+        found = self.candidates(item, shopper)
+        if not found:
+            return None
+        scores = self._similarities([s for s, _ in found], request)
+        best = max(range(len(found)), key=lambda n: scores[n])  # first of equals: the order above
+        text, review = found[best]
+        return Quote(text=text, review_id=review_id(review), rating=review.rating,
+                     attribution=self.attribution(review.rating))
+
+    def attribution(self, rating: float | None) -> str:
+        if self.catalogue.stats.binary_ratings:
+            return "a review that recommends it"
+        return f"a {rating:g}★ review"
