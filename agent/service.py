@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -56,6 +57,23 @@ class Whyrec:
         self._llm = llm
         self._catalogue = catalogue
         self._retriever = retriever
+        self._conversations: OrderedDict[str, Conversation] = OrderedDict()
+        self._conversations_lock = threading.Lock()
+
+    max_conversations = 1000  # API conversations kept in memory, least recently used dropped first
+
+    def conversation(self, conversation_id: str | None, user_id: str | None) -> Conversation:
+        """The API's conversation with this id, or a new one (an unknown id, or one that belongs to another shopper:
+        a conversation never carries into someone else's). Kept in memory, least recently used dropped first."""
+        with self._conversations_lock:
+            found = self._conversations.get(conversation_id or "")
+            if found is None or found.user_id != user_id:
+                found = Conversation(user_id=user_id)
+            self._conversations[found.conversation_id] = found
+            self._conversations.move_to_end(found.conversation_id)
+            while len(self._conversations) > self.max_conversations:
+                self._conversations.popitem(last=False)
+            return found
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -6,8 +6,14 @@ fresh conversation. Handlers catch every error, log it with its traceback (stder
 the shopper a plain sentence instead.
 
 Endpoints (gradio_client): `/choose_shopper(user_id)` then `/respond(message, chat)` are the chat, with the client's
-session holding the conversation; `/recommend(user_id, message) -> dict` is one stateless, non-streaming turn
-returning `Answer.model_dump()`.
+session holding the conversation; `/recommend(user_id, message, conversation_id="") -> dict` is one non-streaming
+turn returning `Answer.model_dump()`, whose `conversation_id` continues that conversation when passed back.
+
+No message is dropped: Gradio ignores a trigger while the same event is pending (`trigger_mode="once"`), so the
+page's send path is two events: `enqueue` (no queue, instant) clears the box and shows the message, marked
+"queued" while a turn runs; `run_next` (the model queue, `trigger_mode="multiple"`) answers the oldest queued
+message. The chat history lives in the Session (server side), so a queued turn never overwrites an answer with a
+stale copy of the chat.
 """
 
 from __future__ import annotations
@@ -38,7 +44,14 @@ FIRST_REQUEST = {  # a request that makes sense for each shipped catalogue; refi
     "steam": "a co-op strategy game under $20",
     "amazon2023_health_personal_care_meta": "an unscented moisturiser under $15",
 }
-REFINEMENTS = ["cheaper", "another brand", "why the second one?"]
+REFINEMENTS = {  # refinements that make sense for each catalogue
+    "amazon2018_gift_cards": ["not Amazon please", "cheaper", "why the second one?"],
+    "steam": ["not early access", "cheaper", "why the second one?"],
+    "amazon2023_health_personal_care_meta": ["another brand", "cheaper", "why the second one?"],
+}
+DEFAULT_REFINEMENTS = ["cheaper", "why the second one?"]
+QUEUED = "queued — runs after the current answer"
+AGAIN = "again"  # what a chip removal sends the chain: a refinement that changes nothing else
 EMPTY_MESSAGE = ("Tell me what you're looking for — an occasion, a budget, a brand — "
                  "and I'll pick items and show why.")
 DRAFTING = "Here are my picks; every fact on them is checked. The model is now writing its own reasons…"
@@ -54,6 +67,9 @@ class Session:
     known: bool = False
     past: dict[str, PastItem] = field(default_factory=dict)
     conversation: Conversation = field(default_factory=Conversation)
+    chat: list = field(default_factory=list)  # the page's chat history, kept here so queued turns never go stale
+    pending: list[tuple[str, int]] = field(default_factory=list)  # (message for the chain, its bubble's index)
+    busy: bool = False
 
 
 def shopper_id(choice: str | None) -> str | None:
@@ -110,15 +126,17 @@ def timings_line(answer: Answer) -> str:
     return f"Checked and done — {steps}" if steps else "Done"
 
 
-def respond_events(whyrec: Whyrec, message: str, history: list, session: Session):
-    """The chat turn as a generator of (history, session, answer_json): progress first, then the cards."""
-    history = list(history or [])
+def respond_events(whyrec: Whyrec, message: str, history: list, session: Session, echo: bool = True):
+    """The chat turn as a generator of (history, session, answer_json): progress first, then the cards. `echo`:
+    append the shopper's bubble (False when `enqueue` showed it already)."""
+    history = history if not echo else list(history or [])
     message = (message or "").strip()
     if not message:
         history.append({"role": "assistant", "content": message_html(EMPTY_MESSAGE)})
         yield history, session, None
         return
-    history.append({"role": "user", "content": shown_message(message)})
+    if echo:
+        history.append({"role": "user", "content": shown_message(message)})
     progress = {"role": "assistant", "content": "", "metadata": {"title": "Working on it…", "status": "pending"}}
     history.append(progress)
     yield history, session, None
@@ -164,8 +182,62 @@ def respond_events(whyrec: Whyrec, message: str, history: list, session: Session
     yield history, session, answer.model_dump(mode="json")
 
 
-def recommend_once(whyrec: Whyrec, user_id: str, message: str) -> dict[str, Any]:
-    """One stateless turn for API clients: the structured answer, or a gr.Error with a plain sentence."""
+def chips_html(answer: Answer | None) -> str:
+    """The active constraints as chips (the checkbox group beside them removes one)."""
+    if answer is None or not answer.constraints:
+        return '<div class="wr-chips wr-chips-empty">No constraints yet.</div>'
+    relaxed = {(r.key, r.value) for r in answer.relaxed}
+    chips = "".join(f'<span class="wr-chip{" wr-chip-relaxed" if (c.key, c.value) in relaxed else ""}" '
+                    f'data-key="{esc(c.key)}">{esc(c.label)}</span>' for c in answer.constraints)
+    return f'<div class="wr-chips"><b>Active:</b> {chips}</div>'
+
+
+def constraint_choices(session: Session) -> list[str]:
+    return [f.label for f in session.conversation.constraints]
+
+
+def remove_constraints(session: Session, kept_labels: list[str]) -> list[str]:
+    """The shopper unticked chips: those constraints leave the conversation. Returns the removed labels."""
+    removed = [f for f in session.conversation.constraints if f.label not in set(kept_labels or [])]
+    for f in removed:
+        session.conversation.remove(f.key, f.value)
+    return [f.label for f in removed]
+
+
+def enqueue(message: str, session: Session, shown: str | None = None, chain_message: str | None = None) -> bool:
+    """Put a typed message in the session's queue and show its bubble at once (marked queued while a turn runs).
+    Returns False for an empty message (nothing queued)."""
+    message = (message or "").strip()
+    if not message:
+        return False
+    bubble: dict[str, Any] = {"role": "user", "content": shown or shown_message(message)}
+    if session.busy or session.pending:
+        bubble["content"] += f' <i class="wr-queued">({QUEUED})</i>'
+    session.chat.append(bubble)
+    session.pending.append((chain_message or message, len(session.chat) - 1))
+    return True
+
+
+def run_next(whyrec: Whyrec, session: Session):
+    """Answer the oldest queued message: a generator of (chat, session, answer_json) like `respond_events`."""
+    if not session.pending:
+        yield list(session.chat), session, None
+        return
+    message, bubble = session.pending.pop(0)
+    if 0 <= bubble < len(session.chat):  # no longer queued
+        content = session.chat[bubble]["content"]
+        session.chat[bubble]["content"] = content.replace(f' <i class="wr-queued">({QUEUED})</i>', "")
+    session.busy = True
+    try:
+        for chat, state, answer_json in respond_events(whyrec, message, session.chat, session, echo=False):
+            yield list(chat), state, answer_json
+    finally:
+        session.busy = False
+
+
+def recommend_once(whyrec: Whyrec, user_id: str, message: str, conversation_id: str | None = None) -> dict[str, Any]:
+    """One API turn: the structured answer, or a gr.Error with a plain sentence. With the `conversation_id` of an
+    earlier answer (same shopper) the turn continues that conversation; without one it starts a new one."""
     import gradio as gr
 
     message = (message or "").strip()
@@ -173,7 +245,8 @@ def recommend_once(whyrec: Whyrec, user_id: str, message: str) -> dict[str, Any]
         raise gr.Error(EMPTY_MESSAGE)
     try:
         user, started = shopper_id(user_id), time.perf_counter()
-        answer = whyrec.ask(message, user_id=user, conversation=Conversation(user_id=user))
+        conversation = whyrec.conversation((conversation_id or "").strip() or None, user)
+        answer = whyrec.ask(message, user_id=user, conversation=conversation)
         log.info("api turn user=%s wall_s=%.2f timings_ms=%s", user, time.perf_counter() - started, answer.timings_ms)
         return answer.model_dump(mode="json")
     except Exception as e:
@@ -190,12 +263,24 @@ def theme() -> gr.themes.Base:
                           font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
 
 
+def shoppers_info(n_users: int) -> str:
+    if n_users == 0:
+        return ("This catalogue has no shopper histories: everyone starts as a new shopper. Type any id to "
+                "name yourself, or just ask.")
+    return f"{n_users} shoppers from the dataset; type any id, or stay a new shopper."
+
+
 def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
     import gradio as gr
 
     settings = whyrec.settings
     users = whyrec.retriever.users(user_limit)
-    examples = [FIRST_REQUEST.get(settings.dataset, "something under $30")] + REFINEMENTS
+    examples = ([FIRST_REQUEST.get(settings.dataset, "something under $30")]
+                + REFINEMENTS.get(settings.dataset, DEFAULT_REFINEMENTS))
+
+    def chips_update(session: Session):
+        labels = constraint_choices(session)
+        return gr.update(choices=labels, value=labels, visible=bool(labels))
 
     def choose_shopper(choice: str | None):
         try:
@@ -207,13 +292,34 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
         return session, [], history_panel(session), None
 
     def respond(message: str, history: list, session: Session | None):
+        """The `/respond` API: the client sends its chat history; one turn, streamed."""
         session = session or Session()
         for chat, state, answer_json in respond_events(whyrec, message, history, session):
+            session.chat = chat
             yield chat, state, answer_json, ""
 
-    def recommend(user_id: str, message: str) -> dict:
-        """One turn without chat state: the structured answer (recommendations, claims with verdicts, provenance)."""
-        return recommend_once(whyrec, user_id, message)
+    def page_enqueue(message: str, session: Session | None):
+        session = session or Session()
+        if not enqueue(message, session):  # nothing to run: say what to type, at once
+            session.chat.append({"role": "assistant", "content": message_html(EMPTY_MESSAGE)})
+        return "", list(session.chat), session
+
+    def page_remove(kept: list[str], session: Session | None):
+        session = session or Session()
+        removed = remove_constraints(session, kept)
+        if removed:
+            enqueue(AGAIN, session, shown=esc(f"✕ removed: {', '.join(removed)}"), chain_message=AGAIN)
+        return list(session.chat), session
+
+    def page_run(session: Session | None):
+        session = session or Session()
+        for chat, state, answer_json in run_next(whyrec, session):
+            yield chat, state, answer_json, chips_update(session)
+
+    def recommend(user_id: str, message: str, conversation_id: str = "") -> dict:
+        """One turn: the structured answer (recommendations, claims with verdicts, provenance, active constraints,
+        relaxations). Pass the answer's `conversation_id` back to continue the conversation."""
+        return recommend_once(whyrec, user_id, message, conversation_id)
 
     with gr.Blocks(title="whyrec — picks that show their evidence", analytics_enabled=False) as demo:
         session = gr.State(Session())
@@ -224,32 +330,44 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
                 shopper = gr.Dropdown([NEW_SHOPPER] + users, value=NEW_SHOPPER, label="Who are you?",
-                                      info=f"{len(users)} shoppers from the dataset; type any id.",
-                                      allow_custom_value=True, elem_id="wr-shopper")
+                                      info=shoppers_info(len(users)), allow_custom_value=True, elem_id="wr-shopper")
                 past = gr.HTML(history_panel(Session()), elem_id="wr-past")
                 gr.Markdown("**Try**: a request, then a refinement.")
                 example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in examples]
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", show_label=False, height="76vh", min_height=480, elem_id="wr-chat",
+                chat = gr.Chatbot(label="Chat", show_label=False, height="70vh", min_height=440, elem_id="wr-chat",
                                   latex_delimiters=[], feedback_options=None, buttons=["copy"], placeholder=(
                                       f"<b>Ask for something</b><br>e.g. “{esc(examples[0])}”, then "
-                                      "“cheaper” or “why the second one?”"))
+                                      f"“{esc(examples[1])}” or “why the second one?”"))
+                chips = gr.CheckboxGroup([], value=[], label="Active constraints — untick one to remove it",
+                                         visible=False, elem_id="wr-chips")
                 with gr.Row():
-                    box = gr.Textbox(placeholder="What are you shopping for?", show_label=False, scale=5,
-                                     autofocus=True, elem_id="wr-message", submit_btn=False)
+                    box = gr.Textbox(placeholder="What are you shopping for? (you can type while I answer)",
+                                     show_label=False, scale=5, autofocus=True, elem_id="wr-message",
+                                     submit_btn=False)
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="wr-send")
+                    api_respond = gr.Button("respond", visible=False)
                 with gr.Accordion("Answer JSON — claims, verdicts, provenance", open=False):
                     answer_json = gr.JSON(label="Last answer", elem_id="wr-json")
 
         shopper.change(choose_shopper, shopper, [session, chat, past, answer_json], api_name="choose_shopper",
-                       concurrency_limit=4, concurrency_id="shopper")
-        turn = dict(fn=respond, inputs=[box, chat, session], outputs=[chat, session, answer_json, box],
-                    concurrency_id=MODEL_QUEUE)
-        box.submit(**turn, api_name="respond")
-        send.click(**turn, api_name=False)
+                       concurrency_limit=4, concurrency_id="shopper").then(
+            chips_update, session, chips, queue=False, api_name=False)
+        # `multiple`: a trigger while the previous turn runs is queued, never ignored (Gradio's default is "once")
+        run = dict(fn=page_run, inputs=[session], outputs=[chat, session, answer_json, chips],
+                   concurrency_id=MODEL_QUEUE, trigger_mode="multiple", api_name=False)
+        for trigger in (box.submit, send.click):
+            trigger(page_enqueue, [box, session], [box, chat, session], queue=False, trigger_mode="multiple",
+                    api_name=False).then(**run)
         for button in example_buttons:
-            button.click(lambda b=button.value: b, None, box, api_name=False, queue=False).then(
-                **turn, api_name=False)
+            button.click(lambda b=button.value: b, None, box, api_name=False, queue=False,
+                         trigger_mode="multiple").then(
+                page_enqueue, [box, session], [box, chat, session], queue=False, trigger_mode="multiple",
+                api_name=False).then(**run)
+        chips.input(page_remove, [chips, session], [chat, session], queue=False, trigger_mode="multiple",
+                    api_name=False).then(**run)
+        api_respond.click(respond, [box, chat, session], [chat, session, answer_json, box], api_name="respond",
+                          concurrency_id=MODEL_QUEUE)
         gr.api(recommend, api_name="recommend", concurrency_id=MODEL_QUEUE)
     return demo
 
@@ -296,4 +414,5 @@ PAGE_CSS = """
 .wr-header p { margin: 2px 0; opacity: .8; }
 .wr-header .wr-meta { font-size: .85em; opacity: .6; }
 #wr-chat .message-wrap .bot { max-width: 100%; }
+.wr-queued { opacity: .7; font-size: .85em; }
 """

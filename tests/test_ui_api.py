@@ -45,6 +45,14 @@ def raw_asins() -> set[str]:
 
 
 @pytest.fixture(scope="module")
+def raw_meta() -> dict[str, dict]:
+    meta: dict[str, dict] = {}
+    for row in read_jsonl_gz(DATA / "meta_Gift_Cards.json.gz"):
+        meta.setdefault(row["asin"], row)
+    return meta
+
+
+@pytest.fixture(scope="module")
 def app_url():
     from agent.service import Whyrec
     from agent.ui import launch
@@ -82,6 +90,31 @@ def test_recommend_returns_the_structured_verified_answer(app_url, raw_histories
     assert claims and all(c["verdict"] == "supported" for c in claims)
     assert answer["provenance"]["dataset"] == "amazon2018_gift_cards"
     assert answer["provenance"]["backend"] == "local"
+
+
+def test_recommend_continues_a_conversation_by_its_id(app_url, raw_meta):
+    """An API client passes the answer's conversation_id back: the budget stays, the brand goes, every pick holds
+    both (checked against the raw metadata) or the answer states the relaxation."""
+    user = "A1U1G73EI5IRZF"
+    api = client(app_url)
+    first = api.predict(user, "a birthday gift card for my sister under $50", "", api_name="/recommend")
+    assert first["conversation_id"] and ("price_max", "50") in {(c["key"], c["value"]) for c in first["constraints"]}
+    second = api.predict(user, "not Amazon please", first["conversation_id"], api_name="/recommend")
+    assert second["conversation_id"] == first["conversation_id"]
+    assert {("price_max", "50"), ("exclude_brand", "Amazon")} <= {(c["key"], c["value"]) for c in second["constraints"]}
+    relaxed = {i for r in second["relaxed"] for i in r["item_ids"]}
+    assert second["recommendations"]
+    for rec in second["recommendations"]:
+        raw = raw_meta[rec["item_id"]]
+        assert raw.get("brand") != "Amazon" and "amazon" not in raw["title"].lower()
+        price = float(raw["price"].lstrip("$").replace(",", "")) if raw.get("price") else None
+        assert (price is not None and price <= 50) or rec["item_id"] in relaxed, (rec["item_id"], raw.get("price"))
+    why = api.predict(user, "why the second one?", second["conversation_id"], api_name="/recommend")
+    assert [r["item_id"] for r in why["recommendations"]] == [second["recommendations"][1]["item_id"]]
+    texts = [r["text"] for r in why["recommendations"][0]["reasons"]]
+    assert len(texts) == len(set(texts))  # its evidence once, then what sets it apart: never the same block twice
+    other = api.predict("SOMEONE-ELSE", "cheaper", second["conversation_id"], api_name="/recommend")
+    assert other["conversation_id"] != second["conversation_id"]  # another shopper never continues this chat
 
 
 def test_empty_message_is_refused_with_a_sentence(app_url):

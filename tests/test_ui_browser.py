@@ -187,6 +187,32 @@ def test_a_shopper_asks_refines_and_sees_verified_evidence(page, raw_meta, raw_r
     page_text_has_no_traceback(page)
 
 
+def test_a_message_typed_during_a_turn_is_queued_answered_and_its_chip_removable(page):
+    """A shopper types "not Starbucks please" while the first turn still runs: the bubble shows at once, the box
+    is free again, and the message gets its own answer; the active constraints show as chips, and unticking one
+    runs the search again without it."""
+    answers = page.locator("#wr-chat .wr-answer").count()
+    send(page, "a gift card for a coffee lover under $30")
+    page.wait_for_function("document.querySelector('#wr-chat').innerText.includes('coffee lover under $30')",
+                           timeout=30_000)
+    send(page, "not Starbucks please")  # the first turn is still running: the model takes seconds per turn
+    page.wait_for_function("document.querySelector('#wr-chat').innerText.includes('not Starbucks please')",
+                           timeout=10_000)
+    assert page.locator("#wr-chat .wr-answer").count() == answers, "the first turn had finished already"
+    assert page.locator("#wr-message textarea").input_value() == ""
+    wait_for_answers(page, answers + 2)
+    chips = page.locator("#wr-chips")
+    page.wait_for_function("document.querySelector('#wr-chips').innerText.includes('not Starbucks')", timeout=30_000)
+    assert "under $30" in chips.inner_text()
+    for card in read_cards(page.locator("#wr-chat .wr-answer").nth(answers + 1)):
+        assert "starbucks" not in words(card["title"])
+    chips.locator("label", has_text="under $30").click()  # untick: remove the budget
+    wait_for_answers(page, answers + 3)
+    page.wait_for_function("!document.querySelector('#wr-chips').innerText.includes('under $30')", timeout=30_000)
+    assert "not Starbucks" in chips.inner_text()
+    page_text_has_no_traceback(page)
+
+
 def test_empty_and_huge_messages_get_a_clear_reply(page):
     notices = page.locator("#wr-chat .wr-notice")
     before = notices.count()
