@@ -29,6 +29,8 @@ _NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxw
 _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
                     r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
                     r"send|visit|get|make|let|show)\b", re.I)
+# Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
+_NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
 
@@ -53,7 +55,7 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
             continue
         if len(value) > _MAX_HANDLE_CHARS or (stats is not None and stats.vacuous(key, value)):
             continue
-        if key == "feature" and _TERMS.search(value):
+        if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE:
             continue
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))
@@ -83,7 +85,7 @@ class Handles:
 
     def satisfied_facets(self, index: int) -> list[Facet]:
         past = {p.item.item_id: p.item for p in self.history}
-        return [f for f in self.facets if facet_satisfied(f, self.candidates[index], past)[0]]
+        return [f for f in self.facets if facet_satisfied(f, self.candidates[index], past, self.stats)[0]]
 
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
@@ -200,19 +202,20 @@ def parse_reply(raw: str, handles: Handles, index: int) -> tuple[Reason | None, 
 
 # How specific a met request is, by facet key (lower = said first): the occasion or the game the shopper named
 # singles an item out; a budget every pick meets does not; "not Amazon" says what the item is not.
-_REQUEST_RARITY = {"occasion": 0.02, "like_item": 0.05, "price_max": 0.35, "price_min": 0.35}
+_REQUEST_RARITY = {"occasion": 0.005, "like_item": 0.02, "price_max": 0.35, "price_min": 0.35}
 
 
 def _rarity(claim: Claim, stats: ValueStats | None) -> float:
     """How common the fact behind a claim is (lower = more specific). A link to a liked past item is personal (its
-    share halved); a met request by _REQUEST_RARITY, or its value's share when it names an attribute value."""
+    share halved); a met request by _REQUEST_RARITY, or first of all when it names an attribute value."""
     if claim.kind == "request":
         key = claim.attribute or ""
         if key in _REQUEST_RARITY:
             return _REQUEST_RARITY[key]
         if key.startswith("exclude"):
             return 0.6
-        return stats.share(key, claim.value or "") if stats is not None else 0.3
+        # a value the shopper asked for and the item has is the most telling fact of all (said first, rarest first)
+        return 0.01 * stats.share(key, claim.value or "") if stats is not None else 0.01
     if stats is None or not claim.attribute or claim.value is None:
         return 0.5
     share = stats.share(claim.attribute, claim.value)

@@ -4,7 +4,7 @@ Every fact becomes a verb phrase ("comes from Starbucks", "is tagged Roguelike",
 Hades, which you recommended"), and a small fixed set of plans joins one or two of them:
 
     0  "It {a} and {b}."                 3  "Chosen because it {a} and {b}."
-    1  "This one {a}, and it {b}."       4  "It {b}, and it {a}."
+    1  "This one {a}, and it {b}."       4  "Picked for you: it {a} and {b}."
     2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
 
 The plan is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on
@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from agent.explain import PastItem
 
 PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
-             "Chosen because it {a} and {b}.", "It {b}, and it {a}.", "Worth a look: it {a} and {b}.")
+             "Chosen because it {a} and {b}.", "Picked for you: it {a} and {b}.", "Worth a look: it {a} and {b}.")
 PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
+MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 
 _VERB = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
@@ -72,6 +73,10 @@ def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
             return f"is like {_clip_title(claim.value or '')}, as you asked"
         case "occasion":
             return f"is made for the occasion you named ({claim.value})"
+        case key if key and key.startswith("exclude_"):
+            return f"has no {key.removeprefix('exclude_').replace('_', ' ')} {claim.value}, as you asked"
+        case key if key in _VERB or key == "flavor":  # an attribute value asked for: "is tagged Co-op, as you asked"
+            return _attribute_phrase(claim) + ", as you asked"
     return f"has the {label} you asked for"
 
 
@@ -104,8 +109,8 @@ def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],
         return _request_phrase(claim, facets)
     if claim.kind == "history":
         return _history_phrase(claim, history, stats)
-    if not claim.value:
-        return None
+    if not claim.value or (claim.attribute != "feature" and len(claim.value) > MAX_VALUE_CHARS):
+        return None  # "Certified Organic, GMO Free, No Artificial Colors, Gluten Free, Vegan" is a list, not a trait
     return _attribute_phrase(claim)
 
 
@@ -123,11 +128,16 @@ def _seeded(seed: str, n: int) -> int:
 
 
 def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
-    """Phrase pairs, most specific first; never two request phrases (it would say "as you asked" twice) nor two
-    phrases of one value (a shared flavor and the same flavor as an attribute)."""
-    pairs = [(a, b) for i, (ca, a) in enumerate(phrases) for cb, b in phrases[i + 1:]
-             if not (ca.kind == "request" and cb.kind == "request")
-             and not (ca.value and cb.value and ca.value.casefold() == cb.value.casefold())]
+    """Phrase pairs, most specific first, a request phrase last; never two request phrases (it would say "as you
+    asked" twice), two phrases of one value (a shared flavor and the same flavor as an attribute) or of one verb."""
+    pairs = []
+    for i, (ca, a) in enumerate(phrases):
+        for cb, b in phrases[i + 1:]:
+            if ca.kind == "request" and cb.kind == "request":
+                continue
+            if (ca.value and cb.value and ca.value.casefold() == cb.value.casefold()) or a.split()[:2] == b.split()[:2]:
+                continue  # one value twice, or "comes in X and comes in Y"
+            pairs.append((b, a) if ca.kind == "request" else (a, b))  # ", as you asked" ends the sentence
     return pairs + [(p,) for _, p in phrases]
 
 

@@ -57,8 +57,10 @@ def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None) -
     return min(specific, key=lambda kv: stats.share(*kv)) if specific else None
 
 
-def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple[bool, str]:
-    """Does the item meet what the shopper asked for? Returns (ok, why)."""
+def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item],
+                    stats: ValueStats | None = None) -> tuple[bool, str]:
+    """Does the item meet what the shopper asked for? Returns (ok, why). With `stats`, "like <title>" needs a
+    specific shared value (every gift card shares "Gift Cards" with every other)."""
     price = item.price
     match facet.key:
         case "price_max":
@@ -72,14 +74,17 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item]) -> tuple
         case "exclude_brand":  # the title counts too: 'Amazon eGift Card' may have no brand field at all
             named = re.search(rf"(?<!\w){re.escape(facet.value)}(?!\w)", item.title, re.I) is not None
             return not (has_attribute(item, "brand", facet.value) or named), f"brand {item.first('brand')!r}"
-        case "genre" | "tag" | "spec":
+        case "genre" | "tag" | "spec" | "flavor" | "item_form" | "diet_type":
             return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
+        case key if key.startswith("exclude_"):  # "not Strategy", "no Gummy": the item lacks that value
+            attribute = key.removeprefix("exclude_")
+            return not has_attribute(item, attribute, facet.value), f"{attribute} {item.values(attribute)}"
         case "occasion":  # made for the occasion named: its title or a feature bullet says so ("Birthday Tin")
             wanted, marked = occasions_in(facet.value), made_for(item)
             return bool(wanted & marked), f"made for {sorted(marked) or 'no named occasion'}"
         case "like_item":
             named = next((h for h in history.values() if _same(h.title, facet.value)), None)
-            shared = shared_attribute(item, named) if named else None
+            shared = shared_attribute(item, named, stats) if named else None
             return shared is not None, f"shares {shared} with {facet.value!r}" if shared else "nothing shared"
     return False, f"unknown facet {facet.key}"
 
@@ -110,7 +115,7 @@ def verify_claim(claim: Claim, evidence: Evidence) -> Claim:
         if facet is None:
             ok, why = False, "the shopper did not ask for this"
         else:
-            ok, why = facet_satisfied(facet, item, evidence.history)
+            ok, why = facet_satisfied(facet, item, evidence.history, evidence.stats)
     return claim.model_copy(update={"verdict": "supported" if ok else "unsupported", "why": why})
 
 
