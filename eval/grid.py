@@ -55,6 +55,8 @@ class Grid(BaseModel):
     batch_size: int = Field(8, ge=1, description="held-out pairs whose LLM calls go out as one batch; part of the "
                                                   "result, as batching may flip a near-tie in bf16")
     tasks: list[Literal["explain", "ranking"]] = Field(default_factory=lambda: ["explain", "ranking"])
+    peers: list[str] = Field(default_factory=list, description="eval/peers.py recommenders ranked beside whyrec in "
+                                                              "every ranking cell, each tuned on validation")
 
     @model_validator(mode="after")
     def _known_templates(self) -> Grid:

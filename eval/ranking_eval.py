@@ -12,17 +12,28 @@ whyrec      the chain's fusion without the LLM signal (settings.rank, llm weight
 whyrec+llm  the chain's fusion with the LLM's own order of whyrec's top candidates (sampled protocol only; needs
             a rank template)
 The "request" of a held-out pair is the titles of the user's three most recent known items (HeldOut.request_text).
+
+Peers (eval/peers.py: popularity, item-kNN, EASE, ALS, BPR, SASRec from implicit and cornac) are trained in the same
+run on the same known interactions, each tuned on the validation pairs (full-ranking NDCG@10, trained on history
+only) and then retrained on everything known before test; every tried setting, its validation score and the
+training time of the final fit go into the cell (`PeerScorers.record`).
+
+The full protocol on Steam ranks 32k games per pair, too many for rank()'s per-item Python objects (about 1 s a
+pair). `fused_position` computes the same fusion with numpy — the same signals, min-max normalisation, weights, and
+tie-break hash — and tests/test_ranking_fast.py checks it returns rank()'s position. Peers rank the same way: the
+positive's position is 1 + the candidates scoring higher + those tied with a smaller tie-break hash (rank()'s order).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import numpy as np
 
 from agent.explain import Handles
-from agent.rank import history_similarity, rank
+from agent.rank import history_similarity, rank, tie_break
 from agent.rank_llm import LlmOrder
 from agent.settings import RankWeights
 from eval.heldout import HeldOut
@@ -51,34 +62,114 @@ def random_order(ids: list[str], user_id: str, seed: int) -> list[str]:
     return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}\0random\0{user_id}\0{i}".encode()).digest())
 
 
+class CatalogueArrays:
+    """The catalogue as arrays, built once per cell: ids, unit vectors, tie-break hashes, log popularity."""
+
+    def __init__(self, catalogue, vectors: dict[str, np.ndarray]):
+        self.catalogue = catalogue
+        self.ids = list(catalogue.items)
+        self.index = {i: n for n, i in enumerate(self.ids)}
+        dim = len(next(iter(vectors.values()))) if vectors else 0
+        self.vectors = np.array([vectors.get(i, np.zeros(dim, dtype=np.float32)) for i in self.ids], dtype=np.float32)
+        self.hashes = np.array([tie_break(i) for i in self.ids], dtype=np.uint64)
+        self.popularity = np.array([math.log1p(max(catalogue.items[i].popularity, 0.0)) for i in self.ids])
+
+    def positions(self, ids: list[str]) -> np.ndarray:
+        return np.array([self.index[i] for i in ids], dtype=np.int64)
+
+    def cooccurrence(self, past_ids: list[str]) -> np.ndarray:
+        """log(1 + Σ co-occurrence with the past items), for every catalogue item (co-occurrence is symmetric)."""
+        total = np.zeros(len(self.ids))
+        co = self.catalogue.cooccurrence
+        for p in past_ids:
+            for other, count in co.get(p, {}).items():
+                if other in self.index:
+                    total[self.index[other]] += count
+        return np.log1p(total)
+
+
+def position_of(scores: np.ndarray, hashes: np.ndarray, positive: int) -> int:
+    """1-based rank of candidate `positive` when sorted by (-score, tie-break hash), as agent.rank.rank sorts."""
+    s = scores[positive]
+    ahead = scores > s
+    if not np.isnan(s):
+        ahead |= (scores == s) & (hashes < hashes[positive])
+    return int(ahead.sum()) + 1
+
+
+def _minmax_array(values: np.ndarray) -> np.ndarray:
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 0.0)
+    return np.zeros(len(values)) if hi - lo < 1e-12 else (values - lo) / (hi - lo)
+
+
+def fused_position(arrays: CatalogueArrays, candidates: np.ndarray, positive: int, request: np.ndarray,
+                   history: np.ndarray, cooccurrence: np.ndarray, weights: RankWeights,
+                   extra: dict[str, tuple[float, np.ndarray]] | None = None) -> int:
+    """rank()'s position of candidates[positive], vectorised. `request`, `history`, `cooccurrence` are per
+    candidate; `extra` adds signals (name -> (weight, per-candidate values)), min-max normalised like the rest."""
+    signals = {"request": request, "history": history, "cooccurrence": cooccurrence,
+               "popularity": arrays.popularity[candidates]}
+    score = np.zeros(len(candidates))
+    for name, values in signals.items():
+        score = score + getattr(weights, name) * _minmax_array(np.asarray(values, dtype=np.float64))
+    for weight, values in (extra or {}).values():
+        score = score + weight * _minmax_array(np.asarray(values, dtype=np.float64))
+    return position_of(score, arrays.hashes[candidates], positive)
+
+
 class PairRanking:
     """Every scorer's rank of one held-out pair under both protocols. `row` is what the samples JSONL keeps;
     `shortlist()` is whyrec's top of the sampled candidates, for the LLM to order; `add_llm(order)` fuses that
     order in as `whyrec+llm` (the LLM calls of many pairs are batched by the caller)."""
 
     def __init__(self, heldout: HeldOut, pair: Pair, request_similarity: dict[str, float],
-                 vectors: dict[str, np.ndarray], weights: RankWeights, negatives: int, seed: int):
+                 vectors: dict[str, np.ndarray], weights: RankWeights, negatives: int, seed: int,
+                 arrays: CatalogueArrays | None = None, query_vector: np.ndarray | None = None):
+        """With `arrays` and `query_vector` the request similarity is the cosine to the query vector (as the
+        in-memory retriever computes it) and the full protocol is ranked by `fused_position`."""
         catalogue = heldout.catalogue
         self.pair, self.catalogue, self.weights = pair, catalogue, weights
         self.history = heldout.history(pair.user_id)
         self.past_ids = heldout.past_ids(pair.user_id)
         past = [p for p in self.history if p.item.item_id in vectors]
         past_vecs = np.array([vectors[p.item.item_id] for p in past]).reshape(len(past), -1)
+        past_ratings = [p.rating for p in past]
         known = set(self.past_ids)
-        candidates = {
+        self.candidates = {
             "sampled": [pair.item_id] + heldout.negatives(pair, negatives, seed),
             "full": [i for i in catalogue.items if i not in known],
         }
+        if arrays is not None and query_vector is not None:
+            query = np.asarray(query_vector, dtype=np.float32)
+            query = query / (np.linalg.norm(query) or 1.0)
+            all_request = np.einsum("ij,j->i", arrays.vectors, query)
+            all_co = arrays.cooccurrence(self.past_ids)
         self.row: dict[str, Any] = {"user_id": pair.user_id, "item_id": pair.item_id, "history_ids": self.past_ids,
                                     "ranks": {}, "n_candidates": {}}
         self.signals: dict[str, tuple] = {}
+        self.fast: dict[str, tuple] = {}
         self.orders: dict[str, dict[str, list[str]]] = {}
-        for protocol, ids in candidates.items():
-            items = [catalogue.get(i) for i in ids]
-            request = [request_similarity.get(i, 0.0) for i in ids]
-            hist = history_similarity(np.array([vectors[i] for i in ids]), past_vecs, [p.rating for p in past])
-            self.signals[protocol] = (items, request, hist, self.past_ids, catalogue)
+        for protocol, ids in self.candidates.items():
             ranks = {"random": position(pair.item_id, random_order(ids, pair.user_id, seed))}
+            if arrays is not None and query_vector is not None:
+                cand = arrays.positions(ids)
+                request = all_request[cand].astype(np.float64)
+                hist = np.asarray(history_similarity(arrays.vectors[cand], past_vecs, past_ratings), dtype=np.float64)
+                co = all_co[cand]
+                self.fast[protocol] = (cand, request, hist, co)  # for fused variants (HybridScorer)
+                if protocol == "full":
+                    positive = ids.index(pair.item_id)
+                    for scorer, w in scorer_weights(weights).items():
+                        ranks[scorer] = fused_position(arrays, cand, positive, request, hist, co, w)
+                    self.row["ranks"][protocol] = ranks
+                    self.row["n_candidates"][protocol] = len(ids)
+                    continue
+                request = list(request)
+            else:
+                request = [request_similarity.get(i, 0.0) for i in ids]
+            items = [catalogue.get(i) for i in ids]
+            hist = history_similarity(np.array([vectors[i] for i in ids]), past_vecs, past_ratings)
+            self.signals[protocol] = (items, request, hist, self.past_ids, catalogue)
             orders = self.orders[protocol] = {}
             for scorer, w in scorer_weights(weights).items():
                 orders[scorer] = [s.item.item_id for s in rank(*self.signals[protocol], w)]
@@ -123,3 +214,148 @@ def ranking_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _scorer_order(name: str) -> int:
     order = ["random", "popularity", "embedding", "whyrec", "whyrec+llm"]
     return order.index(name) if name in order else len(order)
+
+
+# -- peers ----------------------------------------------------------------------------------------------------
+
+
+def peer_train_data(split, target: str):
+    """Each user's known items in the split's time order: history, plus validation when predicting test."""
+    from eval.peers import TrainData
+
+    sequences = {u: list(items) for u, items in split.history.items()}
+    if target == "test":
+        for p in split.validation:
+            sequences.setdefault(p.user_id, []).append(p.item_id)
+    return TrainData(sequences)
+
+
+def ndcg_at_10(rank_: int) -> float:
+    return 1.0 / math.log2(rank_ + 1) if rank_ <= 10 else 0.0
+
+
+class PeerScorers:
+    """The named peers for one HeldOut: each tuned on validation pairs (trained on history only, full ranking,
+    NDCG@10 over at most `tune_users` users), then retrained with the best setting on what is known before the
+    target. `add(ranking)` puts each peer's rank of the pair into `ranking.row` under both protocols."""
+
+    def __init__(self, heldout: HeldOut, arrays: CatalogueArrays, names: list[str], seed: int,
+                 tune_users: int | None = 1000, progress: bool = False):
+        from eval.peers import get_peer, train
+
+        self.arrays, self.seed = arrays, seed
+        split = heldout.split
+        val_data = peer_train_data(split, "validation")
+        target_data = peer_train_data(split, heldout.target)
+        val_pairs = sorted(split.validation, key=lambda p: p.user_id)[:tune_users]
+        self.peers: dict[str, Any] = {}
+        self.columns: dict[str, np.ndarray] = {}
+        self.record: dict[str, Any] = {}
+        for name in names:
+            spec = get_peer(name)
+            tried = []
+            for params in spec.configs():
+                peer, seconds = train(name, val_data, params, seed)
+                ndcg = float(np.mean([ndcg_at_10(r) for r in self._full_ranks(peer, val_data, val_pairs)]))
+                tried.append({"params": params, "validation_ndcg@10": round(ndcg, 5),
+                              "train_seconds": round(seconds, 2)})
+                if progress:
+                    print(f"  {name} {params}: validation NDCG@10 {ndcg:.4f} ({seconds:.1f} s)", flush=True)
+            best = max(tried, key=lambda t: t["validation_ndcg@10"])  # first of equals: the grid's order
+            peer, seconds = train(name, target_data, best["params"], seed)
+            self.peers[name] = peer
+            self.columns[name] = arrays.positions(target_data.items)
+            self.record[name] = {"library": spec.make.library, "params": best["params"],
+                                 "validation_ndcg@10": best["validation_ndcg@10"], "train_seconds": round(seconds, 2),
+                                 "train_users": len(target_data.users), "train_items": len(target_data.items),
+                                 "tuned_on_users": len(val_pairs), "tuning": tried}
+
+    def catalogue_scores(self, name: str, user_ids: list[str]) -> np.ndarray:
+        """(users x catalogue) scores; items the peer never saw are -inf."""
+        out = np.full((len(user_ids), len(self.arrays.ids)), -np.inf)
+        out[:, self.columns[name]] = self.peers[name].scores(user_ids)
+        return out
+
+    def _full_ranks(self, peer, data, pairs: list[Pair]) -> list[int]:
+        columns = self.arrays.positions(data.items)
+        ranks = []
+        for start in range(0, len(pairs), 256):
+            batch = pairs[start: start + 256]
+            scores = np.full((len(batch), len(self.arrays.ids)), -np.inf)
+            scores[:, columns] = peer.scores([p.user_id for p in batch])
+            for row, pair in zip(scores, batch):
+                ranks.append(self._position_excluding(row, data.sequences.get(pair.user_id, []), pair.item_id))
+        return ranks
+
+    def _position_excluding(self, scores: np.ndarray, known: list[str], item_id: str) -> int:
+        """Full protocol: every catalogue item but the user's known ones is a candidate."""
+        keep = np.ones(len(scores), dtype=bool)
+        if known:
+            keep[self.arrays.positions(known)] = False
+        positive = self.arrays.index[item_id]
+        before = int(keep[:positive].sum())
+        return position_of(scores[keep], self.arrays.hashes[keep], before)
+
+    def add(self, ranking: PairRanking) -> None:
+        pair = ranking.pair
+        sampled = self.arrays.positions(ranking.candidates["sampled"])
+        for name in self.peers:
+            scores = self.catalogue_scores(name, [pair.user_id])[0]
+            ranking.row["ranks"]["sampled"][name] = position_of(scores[sampled], self.arrays.hashes[sampled], 0)
+            ranking.row["ranks"]["full"][name] = self._position_excluding(scores, ranking.past_ids, pair.item_id)
+
+
+class HybridScorer:
+    """`whyrec+<peer>`: whyrec's fusion plus one more min-max normalised signal, the scores of the peer with the best
+    validation NDCG@10. Its weight is chosen on validation pairs (known = history only, peer retrained on history
+    only), with whyrec's own weights as configured; the test pairs never touch the choice."""
+
+    WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+    def __init__(self, heldout: HeldOut, peers: PeerScorers, vectors: dict[str, np.ndarray], weights: RankWeights,
+                 negatives: int, seed: int, tune_users: int = 500):
+        from eval.peers import train
+        from index.embed import encode_query
+
+        self.peers, self.weights = peers, weights
+        self.peer = max(peers.record, key=lambda n: peers.record[n]["validation_ndcg@10"])
+        self.name = f"whyrec+{self.peer}"
+        val = HeldOut(dataset=heldout.dataset, split=heldout.split, target="validation")
+        val_arrays = CatalogueArrays(val.catalogue, vectors)
+        val_data = peer_train_data(heldout.split, "validation")
+        val_peer, _ = train(self.peer, val_data, peers.record[self.peer]["params"], seed)
+        columns = val_arrays.positions(val_data.items)
+        tried: dict[float, list[float]] = {w: [] for w in self.WEIGHTS}
+        for pair in val.pairs[:tune_users]:
+            ranking = PairRanking(val, pair, {}, vectors, weights, negatives, seed, arrays=val_arrays,
+                                  query_vector=encode_query(val.request_text(pair.user_id)))
+            cand, request, hist, co = ranking.fast["full"]
+            scores = np.full(len(val_arrays.ids), -np.inf)
+            scores[columns] = val_peer.scores([pair.user_id])[0]
+            collab = _finite(scores[cand])
+            positive = ranking.candidates["full"].index(pair.item_id)
+            for w in self.WEIGHTS:
+                tried[w].append(ndcg_at_10(fused_position(val_arrays, cand, positive, request, hist, co,
+                                                          self.hybrid_weights(), {"collab": (w, collab)})))
+        table = {w: float(np.mean(v)) if v else 0.0 for w, v in tried.items()}
+        self.weight = max(self.WEIGHTS, key=lambda w: table[w])
+        self.record = {"peer": self.peer, "weight": self.weight, "base_weights": self.hybrid_weights().model_dump(),
+                       "tuned_on_users": min(tune_users, len(val.pairs)),
+                       "validation_ndcg@10": {str(w): round(v, 5) for w, v in table.items()}}
+
+    def hybrid_weights(self) -> RankWeights:
+        return self.weights.model_copy(update={"llm": 0.0})
+
+    def add(self, ranking: PairRanking) -> None:
+        scores = self.peers.catalogue_scores(self.peer, [ranking.pair.user_id])[0]
+        for protocol, (cand, request, hist, co) in ranking.fast.items():
+            positive = ranking.candidates[protocol].index(ranking.pair.item_id)
+            ranking.row["ranks"][protocol][self.name] = fused_position(
+                self.peers.arrays, cand, positive, np.asarray(request), hist, co, self.hybrid_weights(),
+                {"collab": (self.weight, _finite(scores[cand]))})
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """-inf (an item the peer never saw) becomes the lowest finite score: last, not NaN, after min-max."""
+    finite = values[np.isfinite(values)]
+    return np.where(np.isfinite(values), values, finite.min() if len(finite) else 0.0)

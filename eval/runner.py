@@ -195,8 +195,9 @@ class GridRunner:
         from agent.understand import understand
         from agent.conversation import Conversation
         from agent.rank_llm import llm_preferences
-        from eval.ranking_eval import PairRanking, ranking_metrics
-        from index.retrieve import Filters, Retriever
+        from eval.ranking_eval import CatalogueArrays, HybridScorer, PairRanking, PeerScorers, ranking_metrics
+        from index.embed import encode_query
+        from index.retrieve import Retriever
         from prompts.loader import TEMPLATE_DIR, get_template
 
         dataset = heldout.dataset.name
@@ -204,6 +205,12 @@ class GridRunner:
         retriever = Retriever(dataset, settings)
         catalogue = heldout.catalogue
         vectors = retriever.embeddings(list(catalogue.items))
+        arrays = CatalogueArrays(catalogue, vectors)  # vectorised full ranking (32k Steam games a pair)
+        peers_started = time.perf_counter()
+        peers = PeerScorers(heldout, arrays, self.grid.peers, self.grid.seed) if self.grid.peers else None
+        hybrid = HybridScorer(heldout, peers, vectors, settings.rank, self.grid.negatives,
+                              self.grid.seed) if peers is not None else None
+        peers_seconds = time.perf_counter() - peers_started
         llm, template = None, None
         if self.grid.rank_template:
             template = get_template(self.grid.rank_template)
@@ -214,12 +221,12 @@ class GridRunner:
             for pair in chunk:
                 try:
                     query = heldout.request_text(pair.user_id)
-                    found = retriever.candidates(query, Filters(exclude_ids=sorted(heldout.past_ids(pair.user_id))),
-                                                 len(catalogue.items))
-                    similarity = {c.item.item_id: c.similarity for c in found}
-                    rankings.append(PairRanking(heldout, pair, similarity, vectors, settings.rank,
-                                                self.grid.negatives, self.grid.seed))
+                    rankings.append(PairRanking(heldout, pair, {}, vectors, settings.rank, self.grid.negatives,
+                                                self.grid.seed, arrays=arrays, query_vector=encode_query(query)))
                     rankings[-1].row["query"] = query
+                    if peers is not None and hybrid is not None:
+                        peers.add(rankings[-1])
+                        hybrid.add(rankings[-1])
                 except Exception as e:  # noqa: BLE001
                     rankings.append(e)
             ranked = [r for r in rankings if isinstance(r, PairRanking)]
@@ -244,4 +251,6 @@ class GridRunner:
         return {"kind": "ranking", "cell": cell_id, "dataset": dataset, "backend": backend.name if template else None,
                 "template": template.id if template else None, "provenance": provenance, "n": len(rows),
                 "errors": dict(errors), "seconds": round(time.perf_counter() - started, 1),
-                "samples": f"samples/{cell_id}.jsonl", "metrics": ranking_metrics(rows)}
+                "samples": f"samples/{cell_id}.jsonl", "metrics": ranking_metrics(rows),
+                "peers": peers.record if peers is not None else {}, "peers_seconds": round(peers_seconds, 1),
+                "hybrid": hybrid.record if hybrid is not None else None}
