@@ -13,7 +13,7 @@ whyrec+llm  the chain's fusion with the LLM's own order of whyrec's top candidat
             a rank template)
 The "request" of a held-out pair is the titles of the user's three most recent known items (HeldOut.request_text).
 
-Peers (eval/peers.py: popularity, item-kNN, EASE, ALS, BPR, SASRec from implicit and cornac) are trained in the same
+Peers (eval/peers.py: MostPop, item-kNN, EASE, ALS, BPR, SASRec from implicit and cornac) are trained in the same
 run on the same known interactions, each tuned on the validation pairs (full-ranking NDCG@10, trained on history
 only) and then retrained on everything known before test; every tried setting, its validation score and the
 training time of the final fit go into the cell (`PeerScorers.record`).
@@ -212,8 +212,10 @@ def ranking_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _scorer_order(name: str) -> int:
-    order = ["random", "popularity", "embedding", "whyrec", "whyrec+llm"]
-    return order.index(name) if name in order else len(order)
+    from eval.peers import PEERS
+
+    order = ["random", "popularity", "embedding", "whyrec", "whyrec+llm", *PEERS]
+    return order.index(name) if name in order else len(order)  # whyrec+<peer> last
 
 
 # -- peers ----------------------------------------------------------------------------------------------------
@@ -313,7 +315,7 @@ class HybridScorer:
     WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
     def __init__(self, heldout: HeldOut, peers: PeerScorers, vectors: dict[str, np.ndarray], weights: RankWeights,
-                 negatives: int, seed: int, tune_users: int = 500):
+                 negatives: int, seed: int, tune_users: int = 300):
         from eval.peers import train
         from index.embed import encode_query
 

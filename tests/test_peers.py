@@ -24,7 +24,7 @@ def test_train_data_indexes_users_and_items(data):
 
 
 def test_popularity_orders_items_by_count(data):
-    peer, seconds = train("popularity", data)
+    peer, seconds = train("mostpop", data)
     scores = peer.scores(["probe"])[0]
     assert [data.items[i] for i in np.argsort(-scores, kind="stable")] == ["C", "A", "B", "E", "D"]
     assert scores[data.item_index["C"]] == 7 and seconds >= 0
@@ -45,7 +45,7 @@ def test_ease_recommends_the_co_occurring_item(data):
 
 
 def test_unknown_users_score_minus_infinity(data):
-    peer, _ = train("popularity", data)
+    peer, _ = train("mostpop", data)
     assert np.isneginf(peer.scores(["nobody"])).all()
 
 
@@ -57,5 +57,5 @@ def test_matrix_factorisation_peers_train_and_score_every_item(data, name):
 
 
 def test_registry_names_every_peer_and_its_grid():
-    assert list(PEERS) == ["popularity", "itemknn", "ease", "als", "bpr", "sasrec"]
-    assert PEERS["ease"].configs()[0] == {"lamb": 50.0} and len(PEERS["als"].configs()) == 8 and PEERS["popularity"].configs() == [{}]
+    assert list(PEERS) == ["mostpop", "itemknn", "ease", "als", "bpr", "sasrec"]
+    assert PEERS["ease"].configs()[0] == {"lamb": 50.0} and len(PEERS["als"].configs()) == 8 and PEERS["mostpop"].configs() == [{}]
