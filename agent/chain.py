@@ -30,6 +30,7 @@ from agent.select import select
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, facet_satisfied, verify_claim, verify_reason
+from index.collab import load_collab
 from index.retrieve import Retriever
 from prompts.loader import Template, get_template, prompt_hash
 
@@ -210,7 +211,10 @@ def build_chain(
         hist_sim = history_similarity(cand_vecs, past_vecs, [p.rating for p in past_with_vec])
         signals = (items, [s.signals["request"] for s in turn.candidates], hist_sim, [p.item.item_id for p in past],
                    catalogue, settings.rank)
-        ranked = rank(*signals)
+        collab_model = load_collab(settings.home, catalogue.name) if settings.rank.collab else None
+        collab = (collab_model.scores([p.item.item_id for p in past], [i.item_id for i in items])
+                  if collab_model is not None else None)
+        ranked = rank(*signals, collab=collab)
         if rank_template is not None:  # the LLM's own order of the best few, fused as one more signal
             shortlist = Handles([s.item for s in ranked[: settings.n_explain_candidates]],
                                 turn.history[: settings.max_history], turn.request.facets, settings.max_attributes,
@@ -218,7 +222,7 @@ def build_chain(
             order = llm_preference(llm, rank_template, turn.request, shortlist, settings.max_new_tokens, config)
             if order.error:
                 turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
-            ranked = rank(*signals, llm_order=order.order or None)
+            ranked = rank(*signals, llm_order=order.order or None, collab=collab)
         turn.candidates = pick(ranked, settings.k, turn.message)  # no near-duplicates, the named occasion first
         timed("rank", turn, t0)
         return turn

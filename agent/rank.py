@@ -5,6 +5,7 @@ history     max over liked past items of cosine(item, past item), scaled by the 
 cooccurrence  log(1 + Σ co-occurrence with past items)  — bought by the same users / sold in the same bundles
 popularity  log(1 + popularity)                         — a prior, small weight
 llm         reciprocal rank in the LLM's own ordering   — only when a ranking template is configured
+collab      EASE score from the shopper's past items   — only when given (index/collab.py, weight `collab`)
 Ties are broken by a hash of the item id, never by the id itself (it would favour old ASINs)."""
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def rank(
     catalogue: Catalogue,
     weights: RankWeights,
     llm_order: list[str] | None = None,
+    collab: list[float] | None = None,
 ) -> list[Scored]:
     co = catalogue.cooccurrence
     raw = {
@@ -62,6 +64,8 @@ def rank(
         "cooccurrence": [math.log1p(sum(co.get(i.item_id, {}).get(p, 0) for p in past_item_ids)) for i in items],
         "popularity": [math.log1p(max(i.popularity, 0.0)) for i in items],
     }
+    if collab is not None:
+        raw["collab"] = collab
     if llm_order:
         position = {item_id: n for n, item_id in enumerate(llm_order)}
         raw["llm"] = [1.0 / (1 + position[i.item_id]) if i.item_id in position else 0.0 for i in items]

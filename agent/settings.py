@@ -23,6 +23,8 @@ class RankWeights(BaseSettings):
     cooccurrence: float = Field(0.3, description="co-occurrence with history items in interactions/bundles")
     popularity: float = Field(0.1, description="log interaction count (or sentiment/rating count)")
     llm: float = Field(0.5, description="LLM preference (reciprocal rank of its ordering), when the backend gives one")
+    collab: float = Field(0.0, description="EASE collaborative score from the user's past items (index/collab.py, "
+                                           "trained at index time); 0 = off")
 
 
 class Settings(BaseSettings):

@@ -51,7 +51,11 @@ def build_index(dataset_name: str, settings: Settings, progress: bool = True,
     started = time.perf_counter()
     dataset = load_dataset(dataset_name, settings.data_dir)
     fingerprint = dataset_fingerprint(dataset_name, settings.data_dir)
-    return index_dataset(dataset, settings, fingerprint, progress=progress, chunk_rows=chunk_rows, started=started)
+    counts = index_dataset(dataset, settings, fingerprint, progress=progress, chunk_rows=chunk_rows, started=started)
+    from index.collab import build_collab  # the ranker's collaborative signal, stored beside the index
+
+    counts["collab"] = build_collab(dataset, settings.home, fingerprint)
+    return counts
 
 
 def index_dataset(dataset: Dataset, settings: Settings, fingerprint: str, progress: bool = True,
