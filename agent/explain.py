@@ -18,7 +18,10 @@ from prompts.loader import Template
 
 # Per key, how many values a candidate shows the model (tags and feature bullets are many and long; every shown
 # value is prefilled once per candidate on every turn).
-_SHOWN_PER_KEY = {"tag": 4, "feature": 1, "spec": 3, "category": 2, "genre": 3}
+_SHOWN_PER_KEY = {"tag": 3, "feature": 1, "spec": 2, "category": 2, "genre": 2}
+# At most this many handles per candidate whatever settings.max_attributes says: past it, handles add prefill on
+# every turn and the model cites the long tail no better (Steam showed ~11 before, half of them repeats).
+MAX_HANDLES = 8
 _KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item_form",
               "material", "color", "diet_type", "gift_amount", "sentiment", "release_year")
 # Logistics facts are true but never a reason to buy: not offered to the model as claims.
@@ -57,9 +60,11 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
             continue
         if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE:
             continue
+        if any(value.casefold() == v.casefold() for _, v in shown):  # genre and tag "Free to Play": said once
+            continue
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))
-    return shown[:limit]
+    return shown[: min(limit, MAX_HANDLES)]
 
 
 @dataclass

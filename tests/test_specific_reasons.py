@@ -238,3 +238,16 @@ def test_an_item_made_for_the_named_occasion_meets_the_occasion_facet():
     claims = [Claim(kind="request", attribute="occasion", value="birthday"),
               Claim(kind="attribute", attribute="price", value="$25.00")]
     assert "made for the occasion you named (birthday)" in render_reason(claims, {}, [birthday], seed="A1")
+
+
+def test_a_value_under_two_keys_is_one_handle_and_handles_are_capped():
+    from agent.explain import MAX_HANDLES
+
+    game = Item(item_id="G", title="BattleSpace", text="", source="s", attributes=[
+        ("genre", "Free to Play"), ("tag", "Free to Play"), ("tag", "Strategy"), ("tag", "Anime"), ("tag", "Space"),
+        ("tag", "Sci-fi"), ("spec", "Multi-player"), ("spec", "MMO"), ("spec", "Co-op"), ("developer", "Funnel"),
+        ("publisher", "Funnel"), ("release_year", "2017"), ("sentiment", "Mixed")])
+    shown = Handles([game], [], [], max_attributes=12).attributes[0]
+    assert [v for _, v in shown].count("Free to Play") == 1 and [v for _, v in shown].count("Funnel") == 1
+    assert len(shown) == MAX_HANDLES == 8
+    assert [k for k, _ in shown].count("tag") == 3 and [k for k, _ in shown].count("spec") == 2
