@@ -47,3 +47,19 @@ def test_position_of_breaks_ties_by_hash_and_puts_unscored_items_last():
     hashes = np.array([5, 1, 9, 3], dtype=np.uint64)
     assert position_of(np.array([1.0, 1.0, 1.0, 0.0]), hashes, 0) == 2  # item 1 (hash 1) goes first
     assert position_of(np.array([-np.inf, 2.0, -np.inf, 1.0]), hashes, 2) == 4
+
+
+def test_large_catalogues_draw_negatives_from_untouched_items_the_same_way_every_run():
+    from types import SimpleNamespace
+
+    from eval.ranking_eval import SORT_LIMIT, random_position, sample_negatives
+    from eval.split import Pair
+
+    ids = [f"g{n}" for n in range(SORT_LIMIT + 500)]
+    heldout = SimpleNamespace(catalogue=SimpleNamespace(items=dict.fromkeys(ids)), _touched={"u": {"g1", "g2"}})
+    pair = Pair(user_id="u", item_id="g3", timestamp=0)
+    drawn = sample_negatives(heldout, pair, 99, seed=0)
+    assert len(set(drawn)) == 99 and not {"g1", "g2", "g3"} & set(drawn)
+    assert drawn == sample_negatives(heldout, pair, 99, seed=0) != sample_negatives(heldout, pair, 99, seed=1)
+    assert random_position(32000, "u", 0) == random_position(32000, "u", 0)
+    assert 1 <= random_position(5, "u", 0) <= 5
