@@ -29,7 +29,7 @@ _NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxw
                 "number_of_items", "item_package_quantity", "package_information", "number_of_compartments"}
 # A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
 # participating stores", "Give them the gift of something awesome!") states terms or a slogan, not a trait.
-_TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
+_TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
                     r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
                     r"send|visit|get|make|let|show)\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
@@ -273,10 +273,22 @@ def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[
     return (text[:1].upper() + text[1:] + ".") if text else ""
 
 
+# Said when no verified fact can be phrased (29 Gift Cards items have only a title and "Gift Cards"): true of every
+# pick, so they state nothing as fact and cite nothing; several, so two such cards never read the same.
+NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing gives no specific detail to cite.",
+                    "Close to what you asked for, though its listing has no detail specific enough to cite.",
+                    "A near match for your request; the catalogue lists nothing more specific about it.",
+                    "Picked for how closely it matches your words; no listed detail sets it apart.",
+                    "Its listing is sparse, but it is among the nearest matches to what you asked.")
+
+
 def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
-                  stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None) -> str:
+                  stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
+                  title: str = "", message: str = "") -> str:
     """A card's fallback reason: one short natural sentence from the two most specific verified claims
-    (agent/sentences.py), worded to differ from `avoid` (the answer's other reasons)."""
+    (agent/sentences.py), never degenerate for `title`/`message`, worded to differ from `avoid` (the answer's
+    other reasons)."""
     ordered = sorted(claims, key=lambda c: _rarity(c, stats))
-    return (render_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [])
-            or render_text(claims, history, facets))
+    return (render_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
+                            message=message)
+            or next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))

@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim
+from agent.text_quality import degenerate_kinds
 from agent.understand import Facet
 
 if TYPE_CHECKING:
@@ -142,9 +143,12 @@ def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
 
 
 def render_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
-                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None) -> str:
-    """One sentence from `claims` (most specific first): the first pair and plan that reads differently from
-    every text in `avoid`; failing that, the least similar. Empty when no claim can be said."""
+                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
+                    title: str = "", message: str = "") -> str:
+    """One sentence from `claims` (most specific first): the first pair and plan that is not degenerate text for
+    the item `title` asked as `message` (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”"
+    says Denny's twice) and reads differently from every text in `avoid`; failing that, the least similar
+    non-degenerate one. Empty when no claim can be said."""
     phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))][:4]
     if not phrases:
         return ""
@@ -156,6 +160,8 @@ def render_sentence(claims: list[Claim], history: dict[str, PastItem], facets: l
         for n in range(len(plans)):
             plan = plans[(start + n) % len(plans)]
             text = plan.format(a=parts[0], b=parts[1] if len(parts) == 2 else "")
+            if degenerate_kinds(text, title, message):
+                break  # the plan's wording does not change what repeats: try the next facts
             score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
             if score < MAX_SIMILARITY:
                 return text

@@ -20,6 +20,9 @@ _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
 _MARKUP = re.compile(r"</?\w+[^>]*>|<\|")
 _SAYS_FREE = re.compile(r"\bfree\b(?!\s+(?:shipping|delivery))", re.I)
 _SHIPS_FREE = re.compile(r"\bships?\s+(?:for\s+)?free\b", re.I)
+# "Gluten Free", "GMO-free", "Sugar Free": a compound says what the item lacks, not what it costs.
+_COMPOUND_FREE = re.compile(r"\b(?!(?:is|it|its|it's|s|for|are|be|was|were|totally|completely|entirely|absolutely|"
+                            r"100|get|got|and|or|a|the|play|set|feel|go|for)\b)[A-Za-z][\w']*[- ]free\b", re.I)
 # Gift amounts are denominations on offer, not a trait two items share: not a link to a past item.
 _SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
                 "item_form", "diet_type", "special_feature", "primary_supplement_type", "scent")
@@ -126,11 +129,13 @@ class TextChecker:
     def __init__(self, vocabulary: dict[str, set[str]], max_chars: int | None = None):
         self.max_chars = max_chars  # the schema's maxLength: a text that long with no full stop was cut off
         self._vocab: dict[str, tuple[str, str]] = {}
+        self._n_words: dict[str, int] = {}  # how many words the value has: "and is" is not the brand "Andis"
         for key in VOCABULARY_KEYS:
             for value in vocabulary.get(key, ()):
                 s = squash(value)
                 if len(s) >= 4:
                     self._vocab.setdefault(s, (key, value))
+                    self._n_words.setdefault(s, len(normalise(value).split()))
         self._checked = frozenset(self._vocab)
 
     def problems(self, text: str, claims: list[Claim], evidence: Evidence) -> list[str]:
@@ -169,13 +174,23 @@ class TextChecker:
                 found.append(f"names another item, {title!r}")
         # "free" is a price claim: only a price of 0 supports it. Free text in the data (a feature saying "free",
         # perhaps planted) does not; shipping is the one harmless exception.
-        if _SAYS_FREE.search(_SHIPS_FREE.sub("", text)) and evidence.item.price != 0:
+        # A genre or tag the item has ("Free to Play") is a value, not a price claim; a feature bullet is free text.
+        unpriced = text
+        for k, v in evidence.item.attributes:
+            if k != "feature" and "free" in v.casefold():
+                unpriced = re.sub(re.escape(v), " ", unpriced, flags=re.I)
+        if _SAYS_FREE.search(_COMPOUND_FREE.sub("", _SHIPS_FREE.sub("", unpriced))) and evidence.item.price != 0:
             found.append("says free, but the item has a price")
 
         words = normalise(text).split()
+        covered = _covered(words, [v for src in sources for _, v in src.attributes] + [f.value for f in evidence.facets])
         for i in range(len(words)):
             for j in range(i + 1, min(i + 4, len(words)) + 1):
                 gram = "".join(words[i:j])
+                # a word inside a value the item has ("Games" in "Dovetail Games") states that value, not another;
+                # a run of several words names a value of as many words ("and is" is not "Andis")
+                if covered & set(range(i, j)) or (j - i > 1 and self._n_words.get(gram) != j - i):
+                    continue
                 if gram in self._vocab and gram not in allowed_values and gram not in allowed_squashed:
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
@@ -186,6 +201,21 @@ class TextChecker:
         found += degenerate_problems(text, evidence.item.title, evidence.message, self.max_chars)
         found += claims_problems(text, sources, evidence.message, evidence.facets, self._checked)
         return sorted(set(found))
+
+
+def _covered(words: list[str], values: list[str]) -> set[int]:
+    """Positions of `words` that lie inside a run equal to one of `values` (or a comma part of one), normalised."""
+    covered: set[int] = set()
+    for value in values:
+        for part in [value, *value.split(",")]:
+            want = normalise(part).split()
+            n = len(want)
+            if not n:
+                continue
+            for i in range(len(words) - n + 1):
+                if words[i:i + n] == want:
+                    covered.update(range(i, i + n))
+    return covered
 
 
 def _states(text: str, claim: Claim, evidence: Evidence) -> bool:

@@ -251,3 +251,49 @@ def test_a_value_under_two_keys_is_one_handle_and_handles_are_capped():
     assert [v for _, v in shown].count("Free to Play") == 1 and [v for _, v in shown].count("Funnel") == 1
     assert len(shown) == MAX_HANDLES == 8
     assert [k for k, _ in shown].count("tag") == 3 and [k for k, _ in shown].count("spec") == 2
+
+
+# -- no false alarms on the sentences the renderer writes (found by rendering 1,348 real items) -------------------
+def test_a_run_of_words_is_not_a_one_word_brand_and_a_word_inside_the_items_value_is_that_value():
+    vocab = {"brand": {"Andis", "Games++", "Dovetail Games"}, "tag": {"Multiplayer"}}
+    checker = TextChecker(vocab)
+    pill = card("H", "Pill Box", 9.0, "Hitamus", ("material", "Metal"), category="Health")
+    assert checker.problems("A pick that comes from Hitamus and is made of Metal.", [], Evidence(item=pill)) == []
+    train = Item(item_id="T", title="Cardiff Route", text="", source="s",
+                 attributes=[("publisher", "Dovetail Games"), ("spec", "Local Multi-Player")])
+    assert checker.problems("It is published by Dovetail Games and offers Local Multi-Player.", [],
+                            Evidence(item=train)) == []
+    assert any("Games++" in p for p in checker.problems("A fine pick from the Games++ studio.", [],
+                                                        Evidence(item=train)))
+
+
+def test_gluten_free_is_not_a_price_claim_but_free_of_charge_is():
+    checker = TextChecker({})
+    gummy = card("G", "Gummies", 12.0, "Zeal", ("diet_type", "Gluten Free"), category="Health")
+    assert checker.problems("It comes from Zeal and is labelled Gluten Free, GMO-free too.", [],
+                            Evidence(item=gummy)) == []
+    assert "says free, but the item has a price" in checker.problems("These Zeal gummies are free of charge.", [],
+                                                                     Evidence(item=gummy))
+    f2p = Item(item_id="F", title="Llama Quest", text="", source="s", price=None,
+               attributes=[("genre", "Free to Play"), ("developer", "Llama Software")])
+    assert checker.problems("It is made by Llama Software and sits in the Free to Play genre.", [],
+                            Evidence(item=f2p)) == []
+
+
+def test_the_renderer_skips_a_pair_that_would_say_one_name_twice():
+    dennys = card("D", "Denny's Gift Card", 25.0, "Denny's", ("feature", "Denny's is America's diner"))
+    claims = [Claim(kind="attribute", attribute="feature", value="Denny's is America's diner"),
+              Claim(kind="attribute", attribute="brand", value="Denny's"),
+              Claim(kind="attribute", attribute="price", value="$25.00")]
+    text = render_reason(claims, {}, [], seed="D", title=dennys.title, message="a diner gift card")
+    assert text.count("Denny") == 1, text
+    assert problems(text, item=dennys, message="a diner gift card") == []
+
+
+def test_an_item_with_nothing_specific_gets_an_honest_sentence_never_repeated():
+    from agent.explain import NOTHING_SPECIFIC
+
+    shown: list[str] = []
+    for _ in range(3):
+        shown.append(render_reason([], {}, [], seed="x", avoid=shown))
+    assert shown == list(NOTHING_SPECIFIC[:3])
