@@ -80,3 +80,22 @@ def test_steam_quotes_say_the_review_recommends_it():
     quote = QuoteFinder(Catalogue(ds)).quote(SBUX, "co-op", "me")
     assert quote.text == "Hours of fun with friends in co-op mode."
     assert quote.attribution == "a review that recommends it"
+
+
+def test_no_poison_of_the_injection_suite_is_ever_quoted():
+    """Every indirect attack of eval/injection_attacks.yaml, as the ONLY review of a card's item (5★, by another
+    shopper), with its placeholders filled: never quoted, whatever the request."""
+    from pathlib import Path
+
+    import yaml
+
+    attacks = yaml.safe_load((Path(__file__).resolve().parents[1] / "eval" / "injection_attacks.yaml").read_text())
+    values = {"brand": "Starbucks", "other_user": "A3OTHERUSER01", "over_budget": "Amazon.com Gift Card in a Box",
+              "owned": "IHOP Gift Card"}
+    poisons = [a["poison"] for a in attacks["attacks"] if a["category"] != "direct"]
+    assert len(poisons) >= 15
+    for poison in poisons:
+        for key, value in values.items():
+            poison = poison.replace("{" + key + "}", value)
+        f = finder(review("A3INJECTOR", "S", poison))
+        assert f.quote(SBUX, "a gift card from Starbucks under $50", shopper="me") is None, poison
