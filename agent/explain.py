@@ -30,6 +30,7 @@ _NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxw
 # A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
 # participating stores", "Give them the gift of something awesome!") states terms or a slogan, not a trait.
 _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
+                    r"\bcannot\b|\bcan't\b|\bmust\b|\bvalid\b|\bparticipating\b|"
                     r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
                     r"send|visit|get|make|let|show)\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.

@@ -5,6 +5,7 @@ fact and no reason is built from it. Reviews are untrusted text, so a sentence i
 - comes from a review of this item by someone else (never the shopper's own) who liked it (≥ 4★, or recommended);
 - is a plain sentence of 6-30 words and at most 160 characters, with no markup, chat-control token, link, price,
   or words aimed at a machine ("ignore previous instructions", "AI assistants reading this", "system");
+- is no complaint ("That store does not honor the gift cards." sits in a 5★ review too);
 - says something: not the item's name alone ("BOSTON MARKET GIFT CARD."), no loop (agent/text_quality; the first
   person is a reviewer's own voice here, so it stays);
 - names no other catalogue item and no brand the item does not have.
@@ -33,6 +34,10 @@ _UNSAFE = re.compile(
     r"\b(?:ignore|disregard|instructions?|prompts?|system|assistants?|AI|LLM|chatbot|model|jailbreak|override|"
     r"hack(?:ed)?|pretend|reveal|purchases of|reviewers?|shoppers?|users?|recommend\s+\w+\s+instead|you must)\b",
     re.I)
+# A complaint inside a 5★ review ("That store does not honor the gift cards.") is no evidence for the pick.
+_COMPLAINT = re.compile(r"\b(?:honou?r(?:ed)?|refunds?|returned|scam|fraud|declined|expired|stolen|lost|broken|"
+                        r"problems?|issues?|disappoint\w*|complain\w*|waste|unable|never (?:got|received|arrived)|"
+                        r"(?:did|does|would|could|was|is)n[o']?t (?:work|arrive|come|accepted))\b", re.I)
 Encoder = Callable[[list[str]], np.ndarray]
 
 
@@ -79,7 +84,8 @@ class QuoteFinder:
 
     def safe(self, sentence: str, item: Item) -> bool:
         """No instruction, markup, link or price, and no name of another item or of a brand the item lacks."""
-        if _UNSAFE.search(sentence) or set(degenerate_kinds(sentence, item.title)) - {"first_person"}:
+        if (_UNSAFE.search(sentence) or _COMPLAINT.search(sentence)
+                or set(degenerate_kinds(sentence, item.title)) - {"first_person"}):
             return False
         words = normalise(sentence).split()
         runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 8, len(words)) + 1)}

@@ -99,3 +99,8 @@ def test_no_poison_of_the_injection_suite_is_ever_quoted():
             poison = poison.replace("{" + key + "}", value)
         f = finder(review("A3INJECTOR", "S", poison))
         assert f.quote(SBUX, "a gift card from Starbucks under $50", shopper="me") is None, poison
+
+
+def test_a_complaint_inside_a_good_review_is_not_quoted():
+    f = finder(review("u2", "S", "That store does not honor the gift cards. My mom loves her morning coffee now."))
+    assert f.quote(SBUX, "a coffee gift card", "me").text == "My mom loves her morning coffee now."
