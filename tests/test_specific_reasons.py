@@ -297,3 +297,18 @@ def test_an_item_with_nothing_specific_gets_an_honest_sentence_never_repeated():
     for _ in range(3):
         shown.append(render_reason([], {}, [], seed="x", avoid=shown))
     assert shown == list(NOTHING_SPECIFIC[:3])
+
+
+def test_the_hpc_case_a_2022_product_from_amazon_is_caught_whatever_the_vocabulary():
+    """As seen on H&PC: shown as verified for an item first available December 14, 2017 whose brand is not Amazon
+    (and "Amazon" is no brand in that catalogue's vocabulary)."""
+    organizer = card("H", "Vegan Leather Travel Pill Organizer", 12.0, "Sukuos", ("diet_type", "Vegan"),
+                     category="Health & Personal Care")
+    checker = TextChecker({"brand": {"Sukuos", "Nature Made"}, "diet_type": {"Vegan"}})
+    found = checker.problems("A travel pill organizer, a vegan one, which is a 2022 product from Amazon.",
+                             [Claim(kind="attribute", attribute="diet_type", value="Vegan")],
+                             Evidence(item=organizer, message="a travel pill organizer"))
+    assert "states the year 2022 which the data does not" in found
+    assert "names Amazon, which the item's data does not" in found
+    assert any("'popular'" in p for p in checker.problems("A popular travel pill organizer by Sukuos.", [],
+                                                          Evidence(item=organizer)))
