@@ -3,27 +3,19 @@ attribute vocabulary for understanding requests and checking reason text, and co
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from functools import cached_property
 from itertools import combinations
 
+from agent.text_quality import VACUOUS_SHARE, value_frequencies, value_share
+from agent.text_quality import normalise as normalise  # re-exported: the vocabulary's text keys
+from agent.text_quality import squash as squash
 from index.models import Dataset, Item
 
 # Attribute keys whose values name things a reason's text could wrongly claim (checked by the verifier) and a
 # request could ask for (matched by `understand`).
 VOCABULARY_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
                    "item_form", "color", "diet_type")
-
-
-def normalise(text: str) -> str:
-    """Lower-case alphanumerics only, words separated by one space: "Co-op" and "co op" both become "co op"."""
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def squash(text: str) -> str:
-    """Like `normalise` without spaces, so "co-op", "coop" and "Co op" meet."""
-    return normalise(text).replace(" ", "")
 
 
 class Catalogue:
@@ -102,23 +94,17 @@ class ValueStats:
     the vacuous threshold are agent/text_quality's, so the chain enforces what the evaluation measures."""
 
     def __init__(self, items: list[Item], ratings: list[float]):
-        from agent.text_quality import value_frequencies  # it imports this module
-
         self._frequencies = value_frequencies(items)
         # Steam ratings are 1.0 (recommended) / 0.0 (not); Amazon's are 1-5 stars. The largest rating tells which.
         self.binary_ratings = bool(ratings) and max(ratings) <= 1.0
 
     def share(self, key: str, value: str) -> float:
         """Fraction of the catalogue's items that have this value (0 for a value no item has)."""
-        from agent.text_quality import value_share
-
         return value_share(self._frequencies, key, value)
 
     def vacuous(self, key: str, value: str) -> bool:
         """True when the value is too common to tell the shopper anything about this item (a boilerplate
         feature bullet at a lower bar)."""
-        from agent.text_quality import VACUOUS_SHARE
-
         limit = BOILERPLATE_FEATURE_SHARE if key == "feature" else VACUOUS_SHARE
         return self.share(key, value) >= limit
 

@@ -6,11 +6,9 @@ as they come (the chat UI streams those);
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from agent.conversation import Conversation
 from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
                            render_reason, render_text)
 from agent.llm import invoke_all
+from agent.provenance import git_commit
 from agent.rank import Scored, history_similarity, pick, rank
 from agent.quotes import QuoteFinder
 from agent.rank_llm import llm_preference
@@ -44,16 +43,6 @@ def _price_contrast(item, others: list) -> str:
     if item.price > max(prices):
         return f"the priciest of the {len(prices) + 1} at ${item.price:.2f}"
     return ""
-
-
-@cache
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=__file__.rsplit("/", 2)[0])
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 @dataclass
@@ -373,7 +362,7 @@ def build_chain(
             claims = claims[:8]
             cited = {(c.attribute, c.value) for c in claims if c.kind == "attribute"}
             # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
-            unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value}" for c in apart
+            unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value.rstrip('.')}" for c in apart
                             if (c.attribute, c.value) in cited][:2]
             apart = [c for c in apart if (c.attribute, c.value) not in cited][:3]
             rec = rec.model_copy(deep=True)

@@ -8,9 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent.llm.dtype import DtypeSetting
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from index.settings import PROJECT_ROOT as PROJECT_ROOT  # re-exported: the checkout root
+from index.settings import IndexSettings
 
 
 class RankWeights(BaseSettings):
@@ -27,20 +26,10 @@ class RankWeights(BaseSettings):
                                            "trained at index time); 0 = off")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHYREC_", env_file=".env", extra="ignore")
+class Settings(IndexSettings):
+    """Everything the agent needs: the index layer's settings plus the LLM, chain and ranking knobs."""
 
-    # data and index
-    data_dir: Path = Field(PROJECT_ROOT.parent / "shared" / "data", description="folder holding one folder per dataset")
-    dataset: str = Field("amazon2018_gift_cards", description="dataset folder name under data_dir")
-    home: Path = Field(PROJECT_ROOT / ".whyrec", description="local state: chroma db, converted model, runs, logs")
-    chroma_url: str | None = Field(None, description="http://127.0.0.1:PORT of a `chroma run` server; None = embedded")
-    embed_batch: int = Field(64, description="MiniLM encode batch size (64-128 is fastest on 2 cores)")
-    retrieval: Literal["memory", "chroma"] = Field(
-        "memory", description="memory = exact search over an in-memory snapshot of the Chroma collection, loaded once "
-                              "per process; chroma = every query goes to Chroma's HNSW index")
-    snapshot_check_s: float = Field(5.0, description="memory retrieval asks Chroma whether the index changed (and "
-                                                     "reloads if so) at most this often, in seconds")
+    model_config = SettingsConfigDict(env_prefix="WHYREC_", env_file=".env", extra="ignore")
 
     # LLM
     backend: Literal["local", "openai"] = Field("local", description="local = in-process transformers; openai = any OpenAI-compatible server")
@@ -52,7 +41,7 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, description="per LLM call")
     max_new_tokens: int = Field(320, description="cap on generated tokens per explanation call")
     device: str = Field("auto", description="auto | cpu | cuda")
-    dtype: DtypeSetting = Field(
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto = bf16 only where the CPU computes it natively (AVX512_BF16/AMX) or on a GPU, fp32 "
                             "on other CPUs (bf16 is emulated there, ~5x slower prefill); inference and training")
 
@@ -68,17 +57,9 @@ class Settings(BaseSettings):
     rank: RankWeights = Field(default_factory=RankWeights)
 
     @property
-    def chroma_path(self) -> Path:
-        return self.home / "chroma"
-
-    @property
     def default_model_dir(self) -> Path:
         return self.home / "models" / "SmolLM2-135M-Instruct"
 
     @property
     def base_model_dir(self) -> Path:
         return self.model_dir or self.default_model_dir
-
-    @property
-    def dataset_dir(self) -> Path:
-        return self.data_dir / self.dataset

@@ -15,7 +15,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from agent.catalogue import normalise
 from index.models import Item
 
 DEGENERATE_KINDS: dict[str, str] = {
@@ -28,6 +27,16 @@ DEGENERATE_KINDS: dict[str, str] = {
     "first_person": "first-person experience or a story the data cannot support",
 }
 MIN_WORDS = 4
+
+
+def normalise(text: str) -> str:
+    """Lower-case alphanumerics only, words separated by one space: "Co-op" and "co op" both become "co op"."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def squash(text: str) -> str:
+    """Like `normalise` without spaces, so "co-op", "coop" and "Co op" meet."""
+    return normalise(text).replace(" ", "")
 VACUOUS_SHARE = 0.5  # a value at least this share of the catalogue has is not a reason for any one item
 
 # What the explain templates (prompts/explain_*.yaml) and agent/explain.py put around the data: echoing it back

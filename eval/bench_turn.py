@@ -9,7 +9,7 @@ import time
 import urllib.request
 from typing import Any
 
-from eval.bench import BenchContext, _percentile, register
+from eval.bench_registry import BenchContext, percentile, register
 
 TURN_DATASET = "amazon2018_gift_cards"
 MESSAGES = ["a birthday gift card under $50", "something for a coffee lover", "a thank-you gift for a teacher",
@@ -78,11 +78,11 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
     for name, key in (("turn", "total_s"), ("first_card", "first_card_s"), ("first_token", "first_token_s"),
                       ("first_chosen_token", "first_chosen_token_s")):
         values = [r[key] for r in rows]
-        out |= {f"{name}_p50_s": round(statistics.median(values), 3), f"{name}_p95_s": round(_percentile(values, 95), 3)}
+        out |= {f"{name}_p50_s": round(statistics.median(values), 3), f"{name}_p95_s": round(percentile(values, 95), 3)}
     if follow_ups := [r["follow_up_s"] for r in rows if "follow_up_s" in r]:
         follow_up_p50 = statistics.median(follow_ups)
         out |= {"follow_up_message": FOLLOW_UP, "follow_up_p50_s": round(follow_up_p50, 3),
-                "follow_up_p95_s": round(_percentile(follow_ups, 95), 3),
+                "follow_up_p95_s": round(percentile(follow_ups, 95), 3),
                 "follow_up_over_first": round(follow_up_p50 / out["turn_p50_s"], 3)}
     return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1)}
 

@@ -19,7 +19,7 @@ from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
 from eval.metrics.usefulness import answer_metric_names
-from eval.split import Pair
+from index.split import Pair
 from index.models import Item
 
 NAN = float("nan")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agent.provenance import git_state
 
 REPORT_DIR = Path(__file__).resolve().parent / "results" / "faults"
 
@@ -32,15 +33,6 @@ SECTIONS = {
     "load": "Concurrent chat sessions through the Gradio API",
     "security_defaults": "Local binds, auth, no eval of data, path validation, secrets kept out of logs",
 }
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 @dataclass
@@ -74,7 +66,7 @@ class FaultFigures:
     def as_json(self) -> dict[str, Any]:
         ordered = {name: self.sections[name] for name in [*SECTIONS, *sorted(self.sections)] if name in self.sections}
         return {
-            "meta": {"git_commit": _git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
+            "meta": {"git_commit": git_state().short, "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
                      "duration_s": round(time.time() - self.started, 1), "python": platform.python_version(),
                      "cpu_count": os.cpu_count(), "machine": platform.machine(), "note": self.note},
             "sections": ordered,

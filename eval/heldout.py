@@ -1,6 +1,6 @@
 """The held-out pairs of one dataset and what a model may know when predicting them.
 
-Everything the recommender sees during evaluation is rebuilt from `known_interactions` (eval/split.py): the user's
+Everything the recommender sees during evaluation is rebuilt from `known_interactions` (index/split.py): the user's
 past items, item popularity and co-occurrence. The Chroma history collection holds every interaction, held-out
 ones included, so evaluation never reads it; the chain is given the known history instead.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from agent.catalogue import Catalogue
 from agent.explain import PastItem
 from eval.metrics.features import feature_vocabulary
-from eval.split import Pair, Split, get_split, known_interactions
+from index.split import Pair, Split, get_split, known_interactions
 from index.models import Dataset, Interaction
 
 

@@ -38,7 +38,7 @@ from agent.rank_llm import LlmOrder
 from agent.settings import RankWeights
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, metric_names
-from eval.split import Pair
+from index.split import Pair
 from index.models import Item
 
 PROTOCOLS = ("sampled", "full")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,23 +20,18 @@ from typing import Any
 
 from tqdm import tqdm
 
+from agent import provenance
 from agent.settings import PROJECT_ROOT, Settings
 from eval.grid import BackendSpec, Grid
 from eval.heldout import HeldOut, load_heldout
-from eval.split import Pair
+from index.split import Pair
 
 RUNS_DIR = PROJECT_ROOT / "eval" / "runs"
 
 
 def git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=PROJECT_ROOT).stdout
-        except OSError:
-            return ""
-
-    return {"commit": git("rev-parse", "HEAD").strip() or "unknown",
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+    state = provenance.git_state()
+    return {"commit": state.commit, "dirty": state.dirty}
 
 
 def _sha256_file(path: Path) -> str:

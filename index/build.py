@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from agent.settings import Settings
 from index import embed, store
 from index.models import Dataset
+from index.settings import IndexSettings
 
 SNAPSHOT = "whyrec:snapshot"
 CHUNK_ROWS = 1024  # rows encoded and upserted together: big enough to amortise a Chroma call, small enough to resume
@@ -43,7 +43,7 @@ class Row:
     item_id: str  # whose embedding the row carries
 
 
-def build_index(dataset_name: str, settings: Settings, progress: bool = True,
+def build_index(dataset_name: str, settings: IndexSettings, progress: bool = True,
                 chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Load `settings.data_dir / dataset_name` and bring its collections up to date. Returns the counts."""
     from index.loaders import dataset_fingerprint, load_dataset
@@ -58,7 +58,7 @@ def build_index(dataset_name: str, settings: Settings, progress: bool = True,
     return counts
 
 
-def index_dataset(dataset: Dataset, settings: Settings, fingerprint: str, progress: bool = True,
+def index_dataset(dataset: Dataset, settings: IndexSettings, fingerprint: str, progress: bool = True,
                   chunk_rows: int = CHUNK_ROWS, started: float | None = None) -> dict[str, Any]:
     """Index an already loaded Dataset (the benchmark indexes a sample this way)."""
     started = time.perf_counter() if started is None else started
@@ -114,7 +114,7 @@ def index_dataset(dataset: Dataset, settings: Settings, fingerprint: str, progre
     }
 
 
-def index_snapshot(dataset: str, settings: Settings) -> str:
+def index_snapshot(dataset: str, settings: IndexSettings) -> str:
     """The id of the dataset's complete index: fingerprint of the input files + embedding model + a digest of every
     row's content hash (which moves whenever the normaliser's output does). Raises IndexNotBuilt otherwise."""
     client = store.open_client(settings)

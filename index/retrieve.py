@@ -19,24 +19,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.settings import Settings
 from index import embed, store
+from index.filters import Filters, conditions
 from index.models import Interaction, Item
+from index.settings import IndexSettings
 from index.snapshot import ItemSnapshot, LiveSnapshot
-
-
-class Filters(BaseModel):
-    """Hard constraints on candidates. Every given condition must hold (the facet lists: every value)."""
-
-    price_max: float | None = None
-    price_min: float | None = None
-    brand: str | None = None
-    exclude_brands: list[str] = Field(default_factory=list)
-    category: str | None = None
-    genres: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    specs: list[str] = Field(default_factory=list)
-    exclude_ids: list[str] = Field(default_factory=list)
 
 
 class Candidate(BaseModel):
@@ -57,30 +44,16 @@ class HistoryEntry(BaseModel):
 def build_where(filters: Filters) -> dict[str, Any] | None:
     """chromadb 1.x `where`: None for no condition, the bare condition for one, `$and` for two or more (it rejects
     both a multi-key dict and a one-element `$and`)."""
-    conditions: list[dict[str, Any]] = []
-    if filters.price_max is not None:
-        conditions.append({"price": {"$lte": float(filters.price_max)}})
-    if filters.price_min is not None:
-        conditions.append({"price": {"$gte": float(filters.price_min)}})
-    if filters.brand:
-        conditions.append({"brand": {"$eq": filters.brand}})
-    if filters.exclude_brands:  # $nin also keeps items with no brand at all
-        conditions.append({"brand": {"$nin": list(filters.exclude_brands)}})
-    if filters.category:
-        conditions.append({store.facet_key("category", filters.category): {"$eq": True}})
-    for key, values in (("genre", filters.genres), ("tag", filters.tags), ("spec", filters.specs)):
-        conditions += [{store.facet_key(key, v): {"$eq": True}} for v in dict.fromkeys(values)]
-    if filters.exclude_ids:
-        conditions.append({"item_id": {"$nin": sorted(set(filters.exclude_ids))}})
-    if not conditions:
+    where = [{c.field: {"$eq": True} if c.op == "true" else {f"${c.op}": c.value}} for c in conditions(filters)]
+    if not where:
         return None
-    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+    return where[0] if len(where) == 1 else {"$and": where}
 
 
 class Retriever:
     """Read side of one dataset's index (embedded Chroma or a server, by settings)."""
 
-    def __init__(self, dataset: str, settings: Settings, client=None):
+    def __init__(self, dataset: str, settings: IndexSettings, client=None):
         self.dataset = dataset
         self.settings = settings
         self._client = client

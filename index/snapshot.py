@@ -13,16 +13,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from index import store
 from index.build import SNAPSHOT
+from index.filters import Condition, Filters, conditions
 from index.models import Item
-
-if TYPE_CHECKING:
-    from index.retrieve import Filters
 
 
 @dataclass(frozen=True)
@@ -97,29 +95,28 @@ class ItemSnapshot:
         return mask
 
     def mask(self, filters: Filters) -> np.ndarray | None:
-        """Rows satisfying every condition, with `build_where`'s semantics; None when nothing is asked."""
-        conditions: list[np.ndarray] = []
-        if filters.price_max is not None:
-            conditions.append(self._price <= float(filters.price_max))
-        if filters.price_min is not None:
-            conditions.append(self._price >= float(filters.price_min))
-        if filters.brand or filters.exclude_brands:
-            codes, code_of = self._brands
-            if filters.brand:
-                conditions.append(codes == code_of.get(filters.brand, -2))  # -2: a brand no item has matches none
-            if filters.exclude_brands:  # like $nin, keeps items with no brand at all
-                conditions.append(~np.isin(codes, [code_of[b] for b in filters.exclude_brands if b in code_of]))
-        keys = [store.facet_key("category", filters.category)] if filters.category else []
-        for kind, values in (("genre", filters.genres), ("tag", filters.tags), ("spec", filters.specs)):
-            keys += [store.facet_key(kind, v) for v in values]
-        conditions += [self._facet(k) for k in dict.fromkeys(keys)]
-        if filters.exclude_ids:
-            keep = np.ones(len(self.ids), dtype=bool)
-            keep[[self.row_of[i] for i in set(filters.exclude_ids) if i in self.row_of]] = False
-            conditions.append(keep)
-        if not conditions:
+        """Rows satisfying every condition (index/filters.py); None when nothing is asked."""
+        masks = [self._condition_mask(c) for c in conditions(filters)]
+        if not masks:
             return None
-        return np.logical_and.reduce(conditions) if len(conditions) > 1 else conditions[0]
+        return np.logical_and.reduce(masks) if len(masks) > 1 else masks[0]
+
+    def _condition_mask(self, condition: Condition) -> np.ndarray:
+        op, key, value = condition
+        if op == "true":
+            return self._facet(key)
+        if key == "price":  # NaN (no price) fails both comparisons
+            return self._price <= value if op == "lte" else self._price >= value
+        if key == "brand":
+            codes, code_of = self._brands
+            if op == "eq":
+                return codes == code_of.get(value, -2)  # -2: a brand no item has matches none
+            return ~np.isin(codes, [code_of[b] for b in value if b in code_of])
+        if key == "item_id" and op == "nin":
+            keep = np.ones(len(self.ids), dtype=bool)
+            keep[[self.row_of[i] for i in value if i in self.row_of]] = False
+            return keep
+        raise ValueError(f"no mask for condition {condition}")
 
     # search ----------------------------------------------------------------------------------------------------
 

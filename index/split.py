@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from index.models import Dataset, Interaction
 
-SPLIT_DIR = Path(__file__).resolve().parent / "splits"
+SPLIT_DIR = Path(__file__).resolve().parent.parent / "eval" / "splits"  # saved splits are evaluation data
 METHOD = "leave-last-out by timestamp; ties by sha256(seed, user, item); latest review per (user, item)"
 DEFAULT_MIN_ITEMS = 3
 # Per dataset: Steam users with >= 5 reviews (2,797 after the join), as issue 18 and the data README count them.

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from agent.settings import Settings
 from index.models import Interaction, Item
+from index.settings import IndexSettings
 
 # Single-valued attributes kept as a plain scalar for equality / range filters (first value when repeated).
 SCALAR_KEYS = ("brand", "category", "developer", "publisher", "release_year")
@@ -31,7 +31,7 @@ CONTENT_HASH = "content_hash"
 PAGE = 5000  # rows per `get` page: large pages are fast, and stay well under the client's max batch size
 
 
-def open_client(settings: Settings):
+def open_client(settings: IndexSettings):
     """`HttpClient` for `settings.chroma_url` (a `chroma run` server), else an embedded `PersistentClient` at
     `settings.chroma_path`. Telemetry is off: these machines have no network and the index is the user's data."""
     import chromadb

@@ -53,7 +53,7 @@ def test_large_catalogues_draw_negatives_from_untouched_items_the_same_way_every
     from types import SimpleNamespace
 
     from eval.ranking_eval import SORT_LIMIT, random_position, sample_negatives
-    from eval.split import Pair
+    from index.split import Pair
 
     ids = [f"g{n}" for n in range(SORT_LIMIT + 500)]
     heldout = SimpleNamespace(catalogue=SimpleNamespace(items=dict.fromkeys(ids)), _touched={"u": {"g1", "g2"}})

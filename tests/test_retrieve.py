@@ -32,8 +32,6 @@ def expected_ids(items: list[Item], f: Filters) -> set[str]:
             continue
         if brand is not None and brand in f.exclude_brands:
             continue
-        if f.category is not None and f.category not in item.values("category"):
-            continue
         if not (set(f.genres) <= set(item.values("genre")) and set(f.tags) <= set(item.values("tag"))
                 and set(f.specs) <= set(item.values("spec"))):
             continue

@@ -25,8 +25,7 @@ def brute_force(rows: list[dict], vector: np.ndarray, f: Filters, n: int) -> lis
     """The reference: every stored row's metadata checked against the filter in plain Python (what `build_where`
     asks Chroma for), float64 cosine, best first, ties in stored order."""
     query = vector.astype(np.float64) / np.linalg.norm(vector)
-    facets = ([store.facet_key("category", f.category)] if f.category else []) + \
-        [store.facet_key("genre", v) for v in f.genres] + [store.facet_key("tag", v) for v in f.tags] + \
+    facets = [store.facet_key("genre", v) for v in f.genres] + [store.facet_key("tag", v) for v in f.tags] + \
         [store.facet_key("spec", v) for v in f.specs]
     scored = []
     for order, row in enumerate(rows):
@@ -74,7 +73,7 @@ def gift(gift_cards_index):
 
 def gift_filters(top_brand: str, top_ids: list[str]) -> list[Filters]:
     return [Filters(), Filters(price_max=25), Filters(price_min=20, price_max=50), Filters(brand=top_brand),
-            Filters(exclude_brands=[top_brand, "No Such Brand"]), Filters(category="Gift Cards", price_max=50),
+            Filters(exclude_brands=[top_brand, "No Such Brand"]), Filters(brand=top_brand, price_max=50),
             Filters(exclude_ids=top_ids)]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.split import held_out_pairs, known_interactions, load_split, make_split, save_split, split_path
+from index.split import held_out_pairs, known_interactions, load_split, make_split, save_split, split_path
 from index.loaders import dataset_fingerprint, load_dataset
 from index.models import Dataset, Interaction, Item, LoadReport
 

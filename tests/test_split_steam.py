@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 
 from agent.settings import Settings
-from eval.split import held_out_pairs, load_split, make_split, split_path
+from index.split import held_out_pairs, load_split, make_split, split_path
 from index.loaders import dataset_fingerprint, load_dataset
 
 DATA_DIR = Settings().data_dir

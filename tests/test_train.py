@@ -11,7 +11,7 @@ from agent.explain import output_schema
 from agent.settings import Settings
 from agent.train.data import GIFT, GiftCards, Shape, gift_card_examples, held_out_examples, review_mentions
 from agent.verify import Evidence, TextChecker, verify_claim
-from eval.split import get_split, held_out_pairs
+from index.split import get_split, held_out_pairs
 from index.loaders import load_dataset
 from prompts.loader import get_template
 

@@ -106,7 +106,7 @@ def score(file: Path, dataset: str | None, data_dir: Path | None, as_json: bool)
 def split(dataset: str | None, seed: int) -> None:
     """Make (or load) the saved leave-last-out split and print its counts and sha256."""
     from agent.settings import Settings
-    from eval.split import get_split, split_path
+    from index.split import get_split, split_path
     from index.loaders import load_dataset
 
     settings = Settings(**({"dataset": dataset} if dataset else {}))

@@ -11,9 +11,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-DtypeSetting = Literal["auto", "float32", "bfloat16", "float16"]
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of the two ways a CPU computes bf16
 
 

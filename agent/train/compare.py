@@ -88,7 +88,7 @@ def compare(base: Path, adapter: Path, data_dir: Path, out: Path, n: int = 20, s
     from agent.llm.local import LocalChatModel
     from agent.settings import Settings
     from agent.train.data import GIFT, GiftCards, Shape, held_out_examples
-    from eval.split import get_split
+    from index.split import get_split
     from index.loaders import load_dataset
     from prompts.loader import get_template
 

@@ -5,7 +5,7 @@ that fits the same `output_schema` (compact JSON {"claims": [...], "text": "..."
 How each part of an example is derived (all choices seeded; nothing is written by a model):
 
 Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u, i) — an item in
-`split.history[u]`, so no test or validation pair of `eval/split.py` is ever used — :
+`split.history[u]`, so no test or validation pair of `index/split.py` is ever used — :
   - request: a shopper-style message built from FACTS of item i, never from the review: one of "a gift card",
     "a gift card from {brand}", "a gift card under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price),
     or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
@@ -52,7 +52,7 @@ from agent.explain import Handles, PastItem, output_schema, prompt_inputs, rende
 from agent.schemas import Claim
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, facet_satisfied, shared_attribute, verify_claim
-from eval.split import Split, get_split, held_out_pairs
+from index.split import Split, get_split, held_out_pairs
 from index.models import Dataset, Interaction, Item
 from prompts.loader import Template
 
