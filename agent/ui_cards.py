@@ -35,6 +35,7 @@ class CardContext:
 
     past: dict[str, PastItem] = field(default_factory=dict)
     facet_labels: dict[tuple[str, str], str] = field(default_factory=dict)
+    binary_ratings: bool = False  # Steam: 1.0 is "recommended", 0.0 "not" (Catalogue.stats.binary_ratings), not stars
 
 
 def esc(text: object) -> str:
@@ -51,6 +52,13 @@ def money(value: float | None) -> str:
 
 def stars(rating: float | None) -> str:
     return f"{rating:g}★" if rating is not None else ""
+
+
+def rating_words(rating: float, ctx: CardContext) -> str:
+    """The shopper's own rating as the card says it: "you rated 5★", or on Steam "you recommended it"."""
+    if ctx.binary_ratings:
+        return "you recommended it" if rating >= 1.0 else "you did not recommend it"
+    return f"you rated {stars(rating)}"
 
 
 def pretty_key(key: str | None) -> str:
@@ -93,7 +101,7 @@ def claim_html(claim: Claim, ctx: CardContext) -> str:
     if claim.kind == "history":
         past = ctx.past.get(claim.history_item_id or "")
         title = past.title if past else (claim.history_item_id or "an earlier item")
-        how = f"you rated {stars(past.rating)}" if past and past.rating is not None else "from your history"
+        how = rating_words(past.rating, ctx) if past and past.rating is not None else "from your history"
         shared = (f' <span class="wr-shared">both: {esc(pretty_key(claim.attribute))} '
                   f'<mark class="wr-cite">{esc(claim.value)}</mark></span>') if claim.attribute and claim.value else ""
         body = f'{esc(how)}: <span class="wr-past">{esc(clip(title, 90))}</span>{shared}'

@@ -144,3 +144,12 @@ def test_a_review_quote_is_shown_labelled_attributed_and_escaped():
     assert '<blockquote class="wr-quote"' in out and "From a review:" in out and "— a 5★ review</cite>" in out
     assert "<script>" not in out and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot;" in out
     assert "wr-quote" not in answer_html(make_answer())  # no quote, no block
+
+
+@pytest.mark.fast
+def test_a_steam_rating_reads_as_recommended_not_one_star():
+    ctx = CardContext(past={"B0PAST": PastItem(title="Terraria", rating=1.0)}, binary_ratings=True)
+    out = answer_html(make_answer(), ctx)
+    assert "you recommended it: " in out and "1★" not in out
+    stars_ctx = CardContext(past={"B0PAST": PastItem(title="Terraria", rating=1.0)})
+    assert "you rated 1★: " in answer_html(make_answer(), stars_ctx)
