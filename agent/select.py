@@ -22,7 +22,7 @@ _LOOKUP = {"genre": ("genre", "tag", "spec"), "tag": ("genre", "tag", "spec"), "
            "item_form": ("item_form", "dosage_form"), "flavor": ("flavor",), "diet_type": ("diet_type",),
            "brand": ("brand",)}
 _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
-_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # positive ones only
+_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # the positive, relaxable keys
 Search = Callable[[str, Filters, int], list[Candidate]]
 
 
@@ -160,11 +160,14 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             out.notes.append(f"{len(hidden)} other match{'es' if many else ''} ha{'ve' if many else 's'} no listed "
                              f"price, so I left {'them' if many else 'it'} out of the picks {_labels(price)}.")
     if found:
+        if len(found) < k and not out.relaxed:
+            out.notes.append(f"Only {len(found)} item{'s' if len(found) != 1 else ''} match{'' if len(found) != 1 else 'es'} "
+                             f"{_labels(hard)}.")
         out.items = found
         return out
 
     # Nothing meets everything: relax one constraint, say which and how. Exclusions are never relaxed.
-    positives = sorted((f for f in other if f.key in _RELAX_ORDER), key=lambda f: _RELAX_ORDER.index(f.key))
+    positives = [f for f in other if f.key in _RELAX_ORDER]  # oldest first: what the shopper just asked for stays
     budget_first = request.cheaper_than is not None  # "cheaper" has a floor: the cheapest that still match
     steps: list[list[Facet]] = ([price] if budget_first and price else []) + [[f] for f in positives]
     if price and not budget_first:
