@@ -34,6 +34,7 @@ def machine(settings: Settings | None = None) -> dict[str, Any]:
         "device": device,
         "dtype": choose_dtype(settings.dtype, device, cpu),
         "dtype_setting": settings.dtype,
+        "quantize": settings.quantize,
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -26,7 +26,8 @@ def bench_table(results: dict[str, Any], source: str) -> str:
     native_bf16 = "bf16" in m.get("cpu_capability", "")
     turn_target, chosen_target = (2.0, 1.0) if native_bf16 else (3.0, 1.5)
     lines = [f"From `whyrec bench --out {source} --readme README.md` on {m['cores']} cores ({m['cpu']}, "
-             f"{m.get('cpu_capability', 'capability not recorded')}, model in {m.get('dtype', '?')}), load "
+             f"{m.get('cpu_capability', 'capability not recorded')}, model in {m.get('dtype', '?')}"
+             f"{' with int8 Linear layers' if m.get('quantize') == 'int8' else ''}), load "
              f"{m['load_avg_1m_at_start']} at start, {m['date'][:10]}, commit `{m['git_commit'][:7]}`"
              f"{' (quick: 3,000-item sample)' if results.get('quick') else ''}.", "",
              "| figure | measured | target | met |", "|---|---|---|---|"]

@@ -29,10 +29,12 @@ class BackendSpec(BaseModel):
                                                    "none = the base model, even if WHYREC_ADAPTER is set")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. a vLLM server")
     model: str | None = Field(None, description="server model name; with vLLM a LoRA module name")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(None, description="local model dtype")
+    quantize: Literal["none", "int8"] | None = Field(None, description="int8: dynamic int8 Linear layers (local, CPU)")
 
     def settings_overrides(self) -> dict:
         overrides = {"backend": self.backend, "model_dir": self.model_dir, "openai_base_url": self.base_url,
-                     "openai_model": self.model}
+                     "openai_model": self.model, "dtype": self.dtype, "quantize": self.quantize}
         return {k: v for k, v in overrides.items() if v is not None} | {"adapter": self.adapter}
 
 
@@ -57,6 +59,9 @@ class Grid(BaseModel):
     tasks: list[Literal["explain", "ranking"]] = Field(default_factory=lambda: ["explain", "ranking"])
     peers: list[str] = Field(default_factory=list, description="eval/peers.py recommenders ranked beside whyrec in "
                                                               "every ranking cell, each tuned on validation")
+    item_universe: Literal["catalogue", "interacted"] = Field(
+        "catalogue", description="ranking candidates: every catalogue item, or only items with at least one "
+                                 "interaction in the dataset (the usual item set of Steam recommender papers)")
 
     @model_validator(mode="after")
     def _known_templates(self) -> Grid:

@@ -40,6 +40,8 @@ class Template(BaseModel):
     inputs: list[str]
     output_schema: Literal["explain_claims", "rank_order"]
     system: str
+    context: str | None = Field(None, description="a user message between system and user for what stays the same "
+                                                  "across a shopper's turns (their history): its KV cache is reused")
     user: str
     generation: Generation = Field(default_factory=Generation)
 
@@ -54,7 +56,8 @@ class Template(BaseModel):
         return self
 
     def prompt(self) -> ChatPromptTemplate:
-        return ChatPromptTemplate.from_messages([("system", self.system), ("user", self.user)])
+        context = [("user", self.context)] if self.context else []
+        return ChatPromptTemplate.from_messages([("system", self.system), *context, ("user", self.user)])
 
     def render(self, **values: str) -> list[BaseMessage]:
         missing = set(self.inputs) - set(values)

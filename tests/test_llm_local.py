@@ -194,10 +194,27 @@ def test_a_batch_row_decodes_what_it_would_alone(llm: LocalChatModel) -> None:
 
 def test_the_cached_system_prompt_never_changes_an_answer(llm: LocalChatModel) -> None:
     constrained = llm.bind(response_format=response_format("gift_card", GIFT_CARDS))
-    llm.loaded().prefix.put([], None)  # cold: the system prompt is prefilled in this call
+    llm.loaded().prefix.clear()  # cold: the system prompt is prefilled in this call
     cold = constrained.invoke(PROMPTS[0]).content
-    assert llm.loaded().prefix.ids  # ... and kept
+    assert llm.loaded().prefix.entries  # ... and kept
     assert constrained.invoke(PROMPTS[0]).content == cold  # warm: copied from the cache, same answer
+
+
+def test_a_message_shared_across_turns_is_prefilled_once_and_never_changes_an_answer(llm: LocalChatModel) -> None:
+    history = HumanMessage("Past items: <data>h1: Starbucks card (rated 5)</data>")
+
+    def turn(request: str) -> list:
+        return [SystemMessage("Answer in JSON."), history, HumanMessage(request)]
+
+    constrained = llm.bind(response_format=response_format("gift_card", GIFT_CARDS))
+    lm = llm.loaded()
+    lm.prefix.clear()
+    cold = constrained.invoke(turn("cheaper please")).content
+    lm.prefix.clear()
+    constrained.invoke(turn("a gift card for a coffee lover"))
+    kept = {len(ids) for ids in lm.prefix.entries}
+    assert len(kept) == 2  # the system message, and system + history: the follow-up starts from the latter
+    assert constrained.invoke(turn("cheaper please")).content == cold
 
 
 def test_a_batch_streams_each_call_as_its_own_run(llm: LocalChatModel) -> None:

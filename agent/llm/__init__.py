@@ -31,7 +31,8 @@ def build_llm(settings: Settings) -> BaseChatModel:
         from agent.llm.local import LocalChatModel
 
         return LocalChatModel(model_dir=settings.base_model_dir, adapter=settings.adapter, device=settings.device,
-                              dtype=settings.dtype, max_new_tokens=settings.max_new_tokens)
+                              dtype=settings.dtype, quantize=settings.quantize,
+                              max_new_tokens=settings.max_new_tokens)
     if settings.backend == "openai":
         from agent.llm.openai_backend import build_openai_llm
 

@@ -5,9 +5,11 @@ bound by per-layer overhead, not arithmetic), so five reasons decoded side by si
 Prompts that start alike (same system text, request and history; only the candidate differs) share that prefix:
 it is prefilled once and its cache copied to every row.
 
-The first message (the template's system text, identical on every call) is prefilled once per process and its
-cache copied into each call. Prefill is always split at the same places (end of the first message, end of the
-shared prefix), whatever is cached, so a prompt's output never depends on what was decoded before it.
+Prefill is split where chat messages start (and at the end of the shared prefix), whatever is cached, and the KV
+cache at each message boundary is kept in a small LRU (`PrefixCache`): the system text is prefilled once per
+process, and a message that stays the same across a shopper's turns (their history, when the template puts it in
+its own message) once per conversation. Because the split points depend only on the prompt, a prompt's output never
+depends on what was decoded before it.
 
 Rows advance in lock-step, but each feeds its own number of tokens per step (the chosen token plus any text its
 grammar forces: jump-forward), so one step's block is right-padded. Padding columns stay masked for ever after, and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,22 +75,33 @@ class Row:
 
 @dataclass
 class PrefixCache:
-    """The KV cache of the last first-message prefilled, by its token ids."""
+    """KV caches of prompt prefixes that end at a message boundary, by their token ids; least recently used out."""
 
-    ids: tuple[int, ...] = ()
-    cache: Any = None
+    max_entries: int = 8  # the system prompt plus a few conversations' history messages (~15 MB each in fp32)
+    entries: OrderedDict[tuple[int, ...], Any] = field(default_factory=OrderedDict)
 
     def get(self, ids: list[int]) -> Any:
-        return copy.deepcopy(self.cache) if self.cache is not None and tuple(ids) == self.ids else None
+        cache = self.entries.get(tuple(ids))
+        if cache is None:
+            return None
+        self.entries.move_to_end(tuple(ids))
+        return copy.deepcopy(cache)
 
     def put(self, ids: list[int], cache: Any) -> None:
-        self.ids, self.cache = tuple(ids), copy.deepcopy(cache)
+        self.entries[tuple(ids)] = copy.deepcopy(cache)
+        self.entries.move_to_end(tuple(ids))
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
 
 
-def first_message_length(ids: list[int], message_start_id: int | None) -> int:
-    """Tokens up to where the second chat message starts (0 when the prompt has no such boundary)."""
-    starts = [i for i, t in enumerate(ids) if t == message_start_id][:2]
-    return starts[1] if len(starts) == 2 else 0
+def message_boundaries(ids: list[int], message_start_id: int | None, end: int) -> list[int]:
+    """Positions in (0, end) where a chat message starts, the fixed places prefill is split. The last message start
+    of the prompt (the generation prompt) is left out: the prefix before it holds this call's own request."""
+    starts = [i for i, t in enumerate(ids) if t == message_start_id and i > 0][:-1]
+    return [i for i in starts if i < end]
 
 
 def shared_prefix_length(prompts: list[list[int]]) -> int:
@@ -114,19 +128,25 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else lm.stop_token_ids[0]
     first = rows[0].prompt_ids
     shared = shared_prefix_length([r.prompt_ids for r in rows]) if len(rows) > 1 else len(first) - 1
-    head = min(first_message_length(first, lm.message_start_id), shared)
 
     def prefill(ids: list[int], cache: Any) -> None:
         if ids:
             model(input_ids=torch.tensor([ids], device=device), past_key_values=cache, use_cache=True,
                   logits_to_keep=1)
 
-    cache = lm.prefix.get(first[:head])
-    if cache is None:
-        cache = DynamicCache()
-        prefill(first[:head], cache)
-        lm.prefix.put(first[:head], cache)
-    prefill(first[head:shared], cache)  # the rest of the common prefix, once for every row
+    # the longest cached prefix ending at a message boundary, then the rest, split at every later boundary
+    boundaries = message_boundaries(first, lm.message_start_id, shared)
+    cache, done = None, 0
+    for end in reversed(boundaries):
+        if (cache := lm.prefix.get(first[:end])) is not None:
+            done = end
+            break
+    cache = cache if cache is not None else DynamicCache()
+    for end in [b for b in boundaries if b > done]:
+        prefill(first[done:end], cache)
+        lm.prefix.put(first[:end], cache)
+        done = end
+    prefill(first[done:shared], cache)  # the rest of the common prefix, once for every row
     if len(rows) > 1:
         cache.batch_repeat_interleave(len(rows))
     mask = torch.ones(len(rows), shared, dtype=torch.long, device=device)

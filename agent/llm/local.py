@@ -49,8 +49,10 @@ def resolve_device(device: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def load_model(model_dir: str, adapter: str | None, device: str, dtype: str) -> LoadedModel:
-    """Load once per process per (model, adapter, device, dtype); every LocalChatModel with these shares it."""
+def load_model(model_dir: str, adapter: str | None, device: str, dtype: str,
+               quantize: str = "none") -> LoadedModel:
+    """Load once per process per (model, adapter, device, dtype, quantize); every LocalChatModel with these shares
+    it."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,6 +66,11 @@ def load_model(model_dir: str, adapter: str | None, device: str, dtype: str) -> 
         # merged into the base weights: same outputs, no per-layer LoRA matmuls on every decoded token
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
+    if quantize == "int8":
+        if device != "cpu" or dtype != "float32":
+            raise ValueError(f"int8 quantisation is for a float32 model on the CPU, not {dtype} on {device}")
+        # dynamic int8 Linear layers (fbgemm kernels): prefill is matmul-bound on a CPU without native bf16
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     stop_ids = {tokenizer.eos_token_id, *_as_list(model.generation_config.eos_token_id)}
     message_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
     return LoadedModel(model, tokenizer, device, sorted(i for i in stop_ids if i is not None), None, threading.Lock(),
@@ -87,6 +94,7 @@ class LocalChatModel(BaseChatModel):
     adapter: Path | None = Field(None, description="peft LoRA adapter folder, merged at load")
     device: str = Field("auto", description="auto | cpu | cuda")
     dtype: str = Field("auto", description="torch dtype name, or auto: chosen from the hardware (agent/llm/dtype.py)")
+    quantize: str = Field("none", description="none | int8 (dynamic int8 Linear layers, float32 CPU only)")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
 
     @property
@@ -96,7 +104,8 @@ class LocalChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "adapter": str(self.adapter) if self.adapter else None,
-                "device": self.device, "dtype": self.resolved_dtype, "max_new_tokens": self.max_new_tokens}
+                "device": self.device, "dtype": self.resolved_dtype, "quantize": self.quantize,
+                "max_new_tokens": self.max_new_tokens}
 
     @property
     def model_name(self) -> str:
@@ -108,7 +117,7 @@ class LocalChatModel(BaseChatModel):
 
     def loaded(self) -> LoadedModel:
         return load_model(str(self.model_dir.resolve()), str(self.adapter.resolve()) if self.adapter else None,
-                          resolve_device(self.device), self.resolved_dtype)
+                          resolve_device(self.device), self.resolved_dtype, self.quantize)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
