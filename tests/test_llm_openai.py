@@ -17,6 +17,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from agent.llm import build_llm, describe
 from agent.settings import Settings
 
+pytestmark = pytest.mark.fast  # a canned HTTP server, no model
+
 SCHEMA = {
     "type": "object",
     "properties": {"item_id": {"type": "string", "enum": ["B001", "B002"]}},

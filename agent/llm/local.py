@@ -150,16 +150,17 @@ class LocalChatModel(BaseChatModel):
         under its own config when one is given per call. A call that fails gets its exception in its place; the
         others still answer."""
         from langchain_core.callbacks import CallbackManager
+        from langchain_core.load import dumpd
         from langchain_core.outputs import LLMResult
         from langchain_core.runnables import ensure_config
 
-        runs = []
+        runs, serialized = [], dumpd(self)
         for (messages, _), call_config in zip(calls, config if isinstance(config, list) else [config] * len(calls)):
             call_config = ensure_config(call_config)
             manager = CallbackManager.configure(call_config.get("callbacks"), self.callbacks, self.verbose,
                                                 call_config.get("tags"), self.tags, call_config.get("metadata"),
                                                 self.metadata)
-            runs += manager.on_chat_model_start(self._serialized, [messages], name=call_config.get("run_name"))
+            runs += manager.on_chat_model_start(serialized, [messages], name=call_config.get("run_name"))
         texts, results = [""] * len(calls), [None] * len(calls)
         try:
             for n, piece, final in self._decode_rows(calls, None):

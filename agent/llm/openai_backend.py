@@ -2,8 +2,9 @@
 
 `ChatOpenAI` routes a bound `response_format` through the SDK's `parse` / beta `stream` helpers, which raise on
 `finish_reason == "length"` and so hide the raw text of a truncated reply. The chain needs that text (it parses
-and verifies the JSON itself and counts failures by reason), so the field is sent in the request body instead,
-through the plain `create` path; the server sees the same `response_format`.
+and verifies the JSON itself and counts failures by reason), so `_generate`/`_stream` (the extension points of a
+LangChain chat model) move the field into `extra_body`: it goes out in the request body through the plain `create`
+path, and the server sees the same `response_format`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
@@ -24,18 +24,10 @@ class RawJsonChatOpenAI(ChatOpenAI):
     Adds `response_metadata["timing"]` (first_token_s, total_s, tokens_per_s) like the local backend.
     """
 
-    def _get_request_payload(self, input_: LanguageModelInput, *, stop: list[str] | None = None,
-                             **kwargs: Any) -> dict:
-        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
-        if "response_format" in payload:
-            payload["extra_body"] = {**(payload.get("extra_body") or {}),
-                                     "response_format": payload.pop("response_format")}
-        return payload
-
     def _generate(self, messages: Any, stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
         start = time.perf_counter()
-        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **_raw_json(kwargs))
         total_s = time.perf_counter() - start
         for generation in result.generations:
             message = generation.message
@@ -48,7 +40,7 @@ class RawJsonChatOpenAI(ChatOpenAI):
     def _stream(self, messages: Any, stop: list[str] | None = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         start, first_token_s, tokens = time.perf_counter(), None, None
-        for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+        for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **_raw_json(kwargs)):
             if first_token_s is None and chunk.message.content:
                 first_token_s = time.perf_counter() - start
             usage = getattr(chunk.message, "usage_metadata", None)
@@ -60,6 +52,15 @@ class RawJsonChatOpenAI(ChatOpenAI):
         rate = (tokens - 1) / decode_s if tokens and tokens > 1 and decode_s > 0 else None
         timing = {"first_token_s": first_token_s, "total_s": total_s, "tokens_per_s": rate}
         yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={"timing": timing}))
+
+
+def _raw_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Call options with `response_format` moved into `extra_body`, so the SDK sends it without parsing the reply."""
+    if "response_format" not in kwargs:
+        return kwargs
+    kwargs = dict(kwargs)
+    kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), "response_format": kwargs.pop("response_format")}
+    return kwargs
 
 
 def build_openai_llm(settings: Any) -> RawJsonChatOpenAI:
