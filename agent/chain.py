@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import get_callback_manager_for_config, get_config_list, patch_config
 
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
@@ -99,12 +100,29 @@ class BatchedStep(Runnable):
         self.func, self.name = func, name
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self._call_with_config(lambda x, config: self.func([x], [config])[0], input, config)
+        return self.batch([input], config)[0]
 
     def batch(self, inputs: list, config: RunnableConfig | list[RunnableConfig] | None = None, *,
               return_exceptions: bool = False, **kwargs: Any) -> list:
-        return self._batch_with_config(lambda xs, config: self.func(xs, config), inputs, config,
-                                       return_exceptions=return_exceptions)
+        """Each input is its own chain run for callbacks (events, tracing), as RunnableLambda's would be; the
+        function sees them all at once. Built on langchain_core's public config helpers."""
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        runs = [get_callback_manager_for_config(c).on_chain_start(None, x, name=c.get("run_name") or self.name,
+                                                                   run_id=c.get("run_id"))
+                for c, x in zip(configs, inputs)]
+        try:
+            outputs = self.func(inputs, [patch_config(c, callbacks=run.get_child()) for c, run in zip(configs, runs)])
+        except BaseException as e:
+            for run in runs:
+                run.on_chain_error(e)
+            if return_exceptions:
+                return [e] * len(inputs)
+            raise
+        for run, output in zip(runs, outputs):
+            run.on_chain_end(output)
+        return outputs
 
 
 def _encode(texts: list[str]) -> np.ndarray:
