@@ -25,7 +25,6 @@ class Generation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_new_tokens: int | None = Field(None, description="overrides settings.max_new_tokens for this template")
-    temperature: float = 0.0
     reason_max_chars: int = Field(160, description="maxLength of each reason's free text in the output schema")
     max_claims: int = Field(3, description="maxItems of claims per reason in the output schema")
 
@@ -38,7 +37,8 @@ class Template(BaseModel):
     description: str
     kind: Literal["explain", "rank"]
     inputs: list[str]
-    output_schema: Literal["explain_claims", "rank_order"]
+    output_schema: Literal["explain_claims", "rank_order"] = Field(
+        description="the reply model it asks for: a name in agent/reply_models.py REPLY_SCHEMAS")
     system: str
     context: str | None = Field(None, description="a user message between system and user for what stays the same "
                                                   "across a shopper's turns (their history): its KV cache is reused")

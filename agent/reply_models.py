@@ -1,0 +1,53 @@
+"""The grounding contract's one source: a pydantic model per request, used three ways (STYLE.md #2).
+
+1. the prompt's declared output: templates name their schema (`output_schema: explain_claims`) from `REPLY_SCHEMAS`;
+2. the decoding constraint: `response_format(model)` hands `model_json_schema()` to xgrammar in-process and to a
+   vLLM server as `response_format` json_schema;
+3. the parser: `parse_reply(model, raw)` is `model_validate_json`; what it rejects becomes the verifier's problems.
+
+The handles a request may cite are `Literal`s, so an id or attribute that is not in this prompt cannot be decoded,
+and cannot be parsed from a server that ignored the constraint. Schemas stay plain (str, list, enum): grammar
+engines choke on formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+FORBID_EXTRA = ConfigDict(extra="forbid")
+
+
+def explain_claims(handles: list[str], max_claims: int, max_chars: int) -> type[BaseModel]:
+    """One candidate's reason: 1..max_claims of ITS OWN handles, and one sentence of at most max_chars."""
+    handle = Literal[tuple(handles)]  # type: ignore[valid-type]  # built per request
+    return create_model("ExplainClaims", __config__=FORBID_EXTRA,
+                        claims=(list[handle], Field(min_length=1, max_length=max_claims)),
+                        text=(str, Field(max_length=max_chars)))
+
+
+def rank_order(n_candidates: int) -> type[BaseModel]:
+    """The model's order of the shortlist: 1..n of the candidate handles C1..Cn."""
+    handle = Literal[tuple(f"C{i + 1}" for i in range(n_candidates))]  # type: ignore[valid-type]
+    return create_model("RankOrder", __config__=FORBID_EXTRA,
+                        order=(list[handle], Field(min_length=1, max_length=n_candidates)))
+
+
+REPLY_SCHEMAS: dict[str, Callable[..., type[BaseModel]]] = {"explain_claims": explain_claims,
+                                                            "rank_order": rank_order}
+
+
+def response_format(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAI-style `response_format` both backends take (the local one compiles it with xgrammar)."""
+    return {"type": "json_schema",
+            "json_schema": {"name": model.__name__, "schema": model.model_json_schema(), "strict": True}}
+
+
+def parse_reply(model: type[BaseModel], raw: str) -> tuple[BaseModel | None, list[str]]:
+    """The reply as the model, or None and what was wrong with it (one line per problem)."""
+    try:
+        return model.model_validate_json(raw), []
+    except ValidationError as e:
+        return None, [f"{'.'.join(str(p) for p in err['loc']) or 'reply'}: {err['msg']}" for err in e.errors()]
