@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -336,18 +337,21 @@ class PeerScorers:
 
 
 class HybridScorer:
-    """`whyrec+<peer>`: whyrec's fusion plus one more min-max normalised signal, the scores of the peer with the best
-    validation NDCG@10. Its weight is chosen on validation pairs (known = history only, peer retrained on history
-    only), with whyrec's own weights as configured; the test pairs never touch the choice."""
+    """`whyrec+<peer>`: whyrec's fusion (request, history, co-occurrence, popularity) plus the min-max normalised
+    scores of the peer with the best validation NDCG@10 as a `collab` signal — what the chain runs with
+    WHYREC_RANK_COLLAB > 0 (index/collab.py). All five weights are chosen together on validation pairs (known =
+    history only, the peer retrained on history only, full ranking, NDCG@10); test pairs never touch the choice.
+    The record keeps the best setting with collab = 0 too: how much a re-weighted whyrec gets without the peer."""
 
-    WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    GRID = {"request": (0.0, 0.25, 1.0), "history": (0.0, 0.5), "cooccurrence": (0.0, 0.3, 1.0),
+            "popularity": (0.1, 1.0, 3.0, 10.0), "collab": (0.0, 1.0, 4.0, 16.0)}
 
     def __init__(self, heldout: HeldOut, peers: PeerScorers, vectors: dict[str, np.ndarray], weights: RankWeights,
                  negatives: int, seed: int, tune_users: int = 300):
         from eval.peers import train
         from index.embed import encode_query
 
-        self.peers, self.weights = peers, weights
+        self.peers = peers
         self.peer = max(peers.record, key=lambda n: peers.record[n]["validation_ndcg@10"])
         self.name = f"whyrec+{self.peer}"
         val = HeldOut(dataset=heldout.dataset, split=heldout.split, target="validation")
@@ -355,33 +359,38 @@ class HybridScorer:
         val_data = peer_train_data(heldout.split, "validation")
         val_peer, _ = train(self.peer, val_data, peers.record[self.peer]["params"], seed)
         columns = val_arrays.positions(val_data.items)
-        tried: dict[float, list[float]] = {w: [] for w in self.WEIGHTS}
+        cases = []  # (normalised signals 5 x n, tie hashes, positive)
         for pair in val.pairs[:tune_users]:
             ranking = PairRanking(val, pair, {}, vectors, weights, negatives, seed, arrays=val_arrays,
                                   query_vector=encode_query(val.request_text(pair.user_id)))
             cand, request, hist, co = ranking.fast["full"]
             scores = np.full(len(val_arrays.ids), -np.inf)
             scores[columns] = val_peer.scores([pair.user_id])[0]
-            collab = _finite(scores[cand])
-            positive = ranking.candidates["full"].index(pair.item_id)
-            for w in self.WEIGHTS:
-                tried[w].append(ndcg_at_10(fused_position(val_arrays, cand, positive, request, hist, co,
-                                                          self.hybrid_weights(), {"collab": (w, collab)})))
-        table = {w: float(np.mean(v)) if v else 0.0 for w, v in tried.items()}
-        self.weight = max(self.WEIGHTS, key=lambda w: table[w])
-        self.record = {"peer": self.peer, "weight": self.weight, "base_weights": self.hybrid_weights().model_dump(),
-                       "tuned_on_users": min(tune_users, len(val.pairs)),
-                       "validation_ndcg@10": {str(w): round(v, 5) for w, v in table.items()}}
-
-    def hybrid_weights(self) -> RankWeights:
-        return self.weights.model_copy(update={"llm": 0.0})
+            signals = [request, hist, co, val_arrays.popularity[cand], _finite(scores[cand])]
+            cases.append((np.vstack([_minmax_array(np.asarray(v, dtype=np.float64)) for v in signals]),
+                          val_arrays.hashes[cand], ranking.candidates["full"].index(pair.item_id)))
+        names = list(self.GRID)
+        table = []
+        for combo in product(*(self.GRID[n] for n in names)):
+            w = np.array(combo)
+            ndcg = float(np.mean([ndcg_at_10(position_of(w @ norm, hashes, positive))
+                                  for norm, hashes, positive in cases])) if cases else 0.0
+            table.append((ndcg, dict(zip(names, combo))))
+        best = max(table, key=lambda t: t[0])  # first of equals: the grid's order
+        no_collab = max((t for t in table if t[1]["collab"] == 0.0), key=lambda t: t[0])
+        default = dict(zip(names, (weights.request, weights.history, weights.cooccurrence, weights.popularity, 0.0)))
+        self.weights = RankWeights(**{k: v for k, v in best[1].items()}, llm=0.0)
+        self.weight = best[1]["collab"]
+        self.record = {"peer": self.peer, "weights": best[1], "validation_ndcg@10": round(best[0], 5),
+                       "best_without_collab": {"weights": no_collab[1], "validation_ndcg@10": round(no_collab[0], 5)},
+                       "default_weights": default, "tuned_on_users": len(cases), "settings_tried": len(table)}
 
     def add(self, ranking: PairRanking) -> None:
         scores = self.peers.catalogue_scores(self.peer, [ranking.pair.user_id])[0]
         for protocol, (cand, request, hist, co) in ranking.fast.items():
             positive = ranking.candidates[protocol].index(ranking.pair.item_id)
             ranking.row["ranks"][protocol][self.name] = fused_position(
-                self.peers.arrays, cand, positive, np.asarray(request), hist, co, self.hybrid_weights(),
+                self.peers.arrays, cand, positive, np.asarray(request), hist, co, self.weights,
                 {"collab": (self.weight, _finite(scores[cand]))})
 
 
@@ -389,3 +398,14 @@ def _finite(values: np.ndarray) -> np.ndarray:
     """-inf (an item the peer never saw) becomes the lowest finite score: last, not NaN, after min-max."""
     finite = values[np.isfinite(values)]
     return np.where(np.isfinite(values), values, finite.min() if len(finite) else 0.0)
+
+
+def interacted_only(heldout: HeldOut) -> HeldOut:
+    """The same split with the item set cut to items at least one user interacted with (any role of the split):
+    on Steam the 3,195 reviewed games instead of 32,131, the item set of the Steam recommender literature. Games
+    nobody reviewed are never a positive and no collaborative model can place them; they stay out of both
+    protocols' candidates."""
+    reviewed = {i.item_id for i in heldout.dataset.interactions}
+    items = [item for item in heldout.dataset.items if item.item_id in reviewed]
+    return HeldOut(dataset=heldout.dataset.model_copy(update={"items": items}), split=heldout.split,
+                   target=heldout.target)

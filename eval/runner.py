@@ -103,12 +103,17 @@ class GridRunner:
                         "settings": resolved_settings(self.base), "datasets": {}, "cells": []}
         for dataset in self.grid.datasets:
             heldout = load_heldout(dataset, self.base.data_dir, self.grid.seed, self.grid.target)
+            if self.grid.item_universe == "interacted":
+                from eval.ranking_eval import interacted_only
+
+                heldout = interacted_only(heldout)
             split = heldout.split
             self.results["datasets"][dataset] = {
                 "split_sha256": split.sha256, "split_seed": split.seed, "split_method": split.method,
                 "dataset_fingerprint": split.dataset_fingerprint, "target": self.grid.target,
                 "pairs": len(self.pairs(heldout)), "pairs_available": len(heldout.pairs),
-                "index_snapshot": _index_snapshot(dataset, self.base), "feature_vocabulary": len(heldout.features)}
+                "index_snapshot": _index_snapshot(dataset, self.base), "feature_vocabulary": len(heldout.features),
+                "item_universe": self.grid.item_universe, "items": len(heldout.dataset.items)}
             for _, backend, template_id in (c for c in self.grid.explain_cells() if c[0] == dataset):
                 self._record(self.explain_cell(heldout, backend, template_id))
             for _, backend in (c for c in self.grid.ranking_cells() if c[0] == dataset):
@@ -199,6 +204,10 @@ class GridRunner:
         retriever = Retriever(dataset, settings)
         catalogue = heldout.catalogue
         vectors = retriever.embeddings(list(catalogue.items))
+        if missing := [i for i in catalogue.items if i not in vectors]:  # an index still being built
+            from index.embed import encode
+
+            vectors |= dict(zip(missing, encode([catalogue.items[i].text for i in missing])))
         arrays = CatalogueArrays(catalogue, vectors)  # vectorised full ranking (32k Steam games a pair)
         peers_started = time.perf_counter()
         peers = PeerScorers(heldout, arrays, self.grid.peers, self.grid.seed) if self.grid.peers else None
