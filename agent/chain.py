@@ -18,18 +18,19 @@ from langchain_core.runnables.config import get_callback_manager_for_config, get
 
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
-from agent.explain import (Handles, PastItem, fallback_claims, output_schema, parse_reply, prompt_inputs,
+from agent.explain import (Handles, PastItem, fallback_claims, prompt_inputs, read_reason, reply_model,
                            render_reason, render_text)
 from agent.llm import invoke_all
 from agent.provenance import git_commit
 from agent.rank import Scored, history_similarity, pick, rank
 from agent.quotes import QuoteFinder
 from agent.rank_llm import llm_preference
+from agent.reply_models import response_format
 from agent.schemas import ActiveConstraint, Answer, Claim, Provenance, Reason, Recommendation, Relaxation
 from agent.select import select
 from agent.settings import Settings
 from agent.understand import Request, understand
-from agent.verify import Evidence, TextChecker, facet_satisfied, verify_claim, verify_reason
+from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.collab import load_collab
 from index.retrieve import Retriever
 from prompts.loader import Template, get_template, prompt_hash
@@ -244,9 +245,8 @@ def build_chain(
         turn.prompts = [template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
         turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
         max_tokens = template.generation.max_new_tokens or settings.max_new_tokens
-        return [(prompt, {"response_format": {"type": "json_schema", "json_schema": {
-                    "name": "reason", "schema": output_schema(handles, template, i), "strict": True}},
-                 "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
+        return [(prompt, {"response_format": response_format(reply_model(handles, template, i)),
+                          "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
 
     def take_replies(turn: Turn, replies: list) -> None:
         turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
@@ -257,7 +257,7 @@ def build_chain(
                 turn.raw_replies.append("")
                 continue
             turn.raw_replies.append(str(reply.content))
-            reason, errors = parse_reply(turn.raw_replies[-1], turn.handles, i)
+            reason, errors = read_reason(turn.raw_replies[-1], turn.handles, template, i)
             turn.reasons.append(reason)
             unusable |= bool(errors)
         turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])

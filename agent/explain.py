@@ -4,11 +4,13 @@ cite handles that exist and only its own attributes (the grounding contract, DES
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from agent.catalogue import ValueStats
+from agent.reply_models import REPLY_SCHEMAS, parse_reply
 from agent.schemas import Claim, Reason
 from agent.sentences import render_sentence
 from agent.understand import Facet, Request
@@ -130,19 +132,11 @@ class Handles:
         return Claim(kind="attribute", attribute="unknown handle", value=handle)
 
 
-def output_schema(handles: Handles, template: Template, index: int) -> dict:
-    """The JSON schema for candidate `index`'s reason: it can cite only that candidate's own handles."""
+def reply_model(handles: Handles, template: Template, index: int) -> type[BaseModel]:
+    """The reply model for candidate `index` (agent/reply_models.py): it can cite only that candidate's own handles.
+    The same model is the decoding constraint (`response_format(...)`) and the parser (`read_reason`)."""
     gen = template.generation
-    return {
-        "type": "object",
-        "properties": {
-            "claims": {"type": "array", "items": {"type": "string", "enum": handles.claim_handles(index)},
-                       "minItems": 1, "maxItems": gen.max_claims},
-            "text": {"type": "string", "maxLength": gen.reason_max_chars},
-        },
-        "required": ["claims", "text"],
-        "additionalProperties": False,
-    }
+    return REPLY_SCHEMAS[template.output_schema](handles.claim_handles(index), gen.max_claims, gen.reason_max_chars)
 
 
 def _stars(rating: float | None) -> str:
@@ -190,20 +184,13 @@ def ranking_inputs(request: Request, handles: Handles) -> dict[str, str]:
     return _shopper_inputs(request, handles) | {"candidates": "\n".join(blocks)}
 
 
-def parse_reply(raw: str, handles: Handles, index: int) -> tuple[Reason | None, list[str]]:
-    """Candidate `index`'s reason from the model's raw JSON (None when there is none), plus what was wrong."""
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("top level is not an object")
-    except ValueError as e:
-        return None, [f"reply is not valid JSON: {e}"]
-    errors = [f"unexpected key {key!r}" for key in data if key not in ("claims", "text")]
-    claims = data.get("claims") if isinstance(data.get("claims"), list) else []
-    text = data.get("text") if isinstance(data.get("text"), str) else ""
-    if not claims and not text:
-        return None, errors + ["no claims and no text"]
-    return Reason(text=text.strip(), claims=[handles.to_claim(index, str(h)) for h in claims]), errors
+def read_reason(raw: str, handles: Handles, template: Template, index: int) -> tuple[Reason | None, list[str]]:
+    """Candidate `index`'s reason from the model's raw JSON, validated by its reply model; None and what was wrong
+    when the reply breaks the contract (a server that ignored the constraint, a reply cut off by the token limit)."""
+    reply, problems = parse_reply(reply_model(handles, template, index), raw)
+    if reply is None:
+        return None, problems
+    return Reason(text=reply.text.strip(), claims=[handles.to_claim(index, h) for h in reply.claims]), []
 
 
 # How specific a met request is, by facet key (lower = said first): the occasion or the game the shopper named

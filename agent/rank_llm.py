@@ -1,9 +1,9 @@
 """The LLM preference signal: the model orders the candidate handles (C1, C2, …) by fit, under a schema that
 enumerates exactly those handles. `agent.rank.rank(..., llm_order=...)` fuses the order as a reciprocal rank.
 
-The reply is parsed leniently and everything the model emitted is kept, so the evaluation can count RecLM-eval
-item-id errors (ids outside the candidates, repeated ids, ids from the history) even from a server that ignored
-the constraint."""
+The reply is validated by the same model that constrained it (agent/reply_models.py `rank_order`). A reply that
+breaks it (a server that ignored the constraint) is no ordering, but the ids it emitted are still read, so the
+evaluation can count RecLM-eval item-id errors (ids outside the candidates, repeated ids, ids from the history)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.explain import Handles, ranking_inputs
 from agent.llm import invoke_all
+from agent.reply_models import parse_reply, rank_order, response_format
 from agent.understand import Request
 from prompts.loader import Template, prompt_hash
 
@@ -28,14 +29,6 @@ class LlmOrder:
     raw_reply: str = ""
     prompt_hash: str = ""
     error: str | None = None
-
-
-def order_schema(n_candidates: int) -> dict:
-    handles = [f"C{i + 1}" for i in range(n_candidates)]
-    return {"type": "object",
-            "properties": {"order": {"type": "array", "items": {"type": "string", "enum": handles},
-                                     "minItems": 1, "maxItems": n_candidates}},
-            "required": ["order"], "additionalProperties": False}
 
 
 def emitted_ids(handles_out: list[str], handles: Handles) -> list[str]:
@@ -63,9 +56,8 @@ def llm_preferences(llm: BaseChatModel, template: Template, asks: list[tuple[Req
                     max_new_tokens: int, config: RunnableConfig | None = None) -> list[LlmOrder]:
     """`llm_preference` for several (request, shortlist) pairs at once: one LLM batch."""
     prompts = [template.render(**ranking_inputs(request, handles)) for request, handles in asks]
-    calls = [(messages, {"response_format": {"type": "json_schema", "json_schema": {
-                 "name": "order", "schema": order_schema(len(handles.candidates)), "strict": True}},
-              "max_tokens": template.generation.max_new_tokens or max_new_tokens})
+    calls = [(messages, {"response_format": response_format(rank_order(len(handles.candidates))),
+                         "max_tokens": template.generation.max_new_tokens or max_new_tokens})
              for messages, (_, handles) in zip(prompts, asks)]
     replies = invoke_all(llm, calls, config)
     return [read_order(reply, handles, prompt_hash(messages))
@@ -74,18 +66,23 @@ def llm_preferences(llm: BaseChatModel, template: Template, asks: list[tuple[Req
 
 def read_order(reply: Any, handles: Handles, hash_of_prompt: str) -> LlmOrder:
     result = LlmOrder(prompt_hash=hash_of_prompt)
-    try:
-        if isinstance(reply, Exception):
-            raise reply
-        result.raw_reply = str(reply.content)
-        data = json.loads(result.raw_reply)
-        order = data.get("order") if isinstance(data, dict) else None
-        if not isinstance(order, list):
-            raise ValueError("no 'order' list in the reply")
-    except Exception as e:  # noqa: BLE001 — a ranking hint must never cost the answer
-        result.error = f"{type(e).__name__}: {e}"[:300]
+    if isinstance(reply, Exception):  # a ranking hint must never cost the answer
+        result.error = f"{type(reply).__name__}: {reply}"[:300]
         return result
-    result.emitted = emitted_ids(order, handles)
-    candidate_ids = {c.item_id for c in handles.candidates}
-    result.order = list(dict.fromkeys(i for i in result.emitted if i in candidate_ids))
+    result.raw_reply = str(reply.content)
+    order, problems = parse_reply(rank_order(len(handles.candidates)), result.raw_reply)
+    result.emitted = emitted_ids(order.order if order else _stray_ids(result.raw_reply), handles)
+    if order is None:
+        result.error = "; ".join(problems)[:300]
+        return result
+    result.order = list(dict.fromkeys(result.emitted))
     return result
+
+
+def _stray_ids(raw: str) -> list[str]:
+    """What an invalid reply emitted as its order, for the item-id error counts only (never used to rank)."""
+    try:
+        order = json.loads(raw).get("order")
+    except (ValueError, AttributeError):
+        return []
+    return [str(h) for h in order] if isinstance(order, list) else []

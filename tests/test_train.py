@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from agent.explain import output_schema
+from agent.explain import reply_model
 from agent.settings import Settings
 from agent.train.data import GIFT, GiftCards, Shape, gift_card_examples, held_out_examples, review_mentions
 from agent.verify import Evidence, TextChecker, verify_claim
@@ -49,11 +49,9 @@ def test_every_target_claim_verifies_and_fits_the_schema(gift, examples):
     made, _ = examples
     checker = TextChecker(cards.catalogue.vocabulary)
     for ex in made:
-        schema = output_schema(ex.handles, template, 0)
-        assert list(ex.target) == list(schema["properties"])  # claims then text, as the grammar decodes them
-        assert 1 <= len(ex.target["claims"]) <= template.generation.max_claims
-        assert set(ex.target["claims"]) <= set(schema["properties"]["claims"]["items"]["enum"])
-        assert len(ex.target["text"]) <= template.generation.reason_max_chars
+        model = reply_model(ex.handles, template, 0)
+        assert list(ex.target) == list(model.model_fields)  # claims then text, as the grammar decodes them
+        model.model_validate(ex.target)  # its own handles, 1..max_claims of them, text within the length limit
         evidence = Evidence(item=ex.handles.candidates[0], history={p.item.item_id: p.item for p in ex.handles.history},
                             facets=ex.request.facets, message=ex.request.message)
         claims = [verify_claim(ex.handles.to_claim(0, h), evidence) for h in ex.target["claims"]]

@@ -23,19 +23,19 @@ import statistics
 import time
 from pathlib import Path
 
-from agent.explain import output_schema, parse_reply
+from agent.explain import read_reason, reply_model
+from agent.reply_models import response_format
 from agent.train.data import Example
 from agent.verify import Evidence, TextChecker, verify_reason
 
 MODES = {
-    "schema": lambda ex, template: {"type": "json_schema", "json_schema": {
-        "name": "reason", "schema": output_schema(ex.handles, template, 0), "strict": True}},
+    "schema": lambda ex, template: response_format(reply_model(ex.handles, template, 0)),
     "json": lambda ex, template: {"type": "json_object"},
 }
 
 
-def score_reply(raw: str, ex: Example, checker: TextChecker) -> dict:
-    reason, errors = parse_reply(raw, ex.handles, 0)
+def score_reply(raw: str, ex: Example, template, checker: TextChecker) -> dict:
+    reason, errors = read_reason(raw, ex.handles, template, 0)
     supported = total = 0
     fallback, review_hit = True, None
     if reason is not None:
@@ -58,7 +58,7 @@ def run_model(llm, examples: list[Example], template, checker: TextChecker, mode
     for ex in examples:
         bound = llm.bind(response_format=MODES[mode](ex, template), max_tokens=template.generation.max_new_tokens)
         reply = bound.invoke(ex.messages)
-        row = score_reply(str(reply.content), ex, checker)
+        row = score_reply(str(reply.content), ex, template, checker)
         timing = reply.response_metadata.get("timing", {})
         row.update(user_id=ex.user_id, item_id=ex.item_id, raw=str(reply.content),
                    tokens=reply.usage_metadata["output_tokens"], tokens_per_s=timing.get("tokens_per_s"),

@@ -1,6 +1,6 @@
 """Training examples for the explain step, in the chain's OWN format: the same template render of
 `prompt_inputs(request, Handles([item], ...), 0)` (one prompt per candidate, as the chain sends it), and a target
-that fits the same `output_schema` (compact JSON {"claims": [...], "text": "..."}, as the grammar decodes it).
+that fits the same reply model (`reply_model`) (compact JSON {"claims": [...], "text": "..."}, as the grammar decodes it).
 
 How each part of an example is derived (all choices seeded; nothing is written by a model):
 
@@ -48,7 +48,7 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.explain import Handles, PastItem, output_schema, prompt_inputs, render_text
+from agent.explain import Handles, PastItem, prompt_inputs, render_text, reply_model
 from agent.schemas import Claim
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, facet_satisfied, shared_attribute, verify_claim
@@ -233,8 +233,7 @@ class TargetBuilder:
             return "no_claim_fits_the_text_limit"
         if mentioned and not set(mentioned) & set(chosen):
             return "review_claims_do_not_fit_the_text_limit"
-        schema = output_schema(handles, self.template, 0)  # the target must be a reply the grammar could decode
-        assert set(chosen) <= set(schema["properties"]["claims"]["items"]["enum"])
+        reply_model(handles, self.template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
         messages = self.template.render(**prompt_inputs(request, handles, 0))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
                        {"claims": chosen, "text": text}, mentioned)
