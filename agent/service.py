@@ -98,10 +98,9 @@ class Whyrec:
     @cached_property
     def chain(self) -> Runnable:
         from agent.llm import describe
-        from index.build import index_snapshot
 
         return build_chain(self.llm, self.retriever, self.catalogue, get_template(self.settings.template),
-                           self.settings, index_snapshot=index_snapshot(self.settings.dataset, self.settings),
+                           self.settings, index_snapshot=self.retriever.snapshot_id(),
                            backend=describe(self.llm))
 
     def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:

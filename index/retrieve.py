@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from index import embed, store
+from index.build import index_snapshot
 from index.filters import Filters, conditions
 from index.models import Interaction, Item
 from index.settings import IndexSettings
@@ -78,6 +79,10 @@ class Retriever:
     @cached_property
     def history_col(self):
         return store.get_collection(self.client, store.history_collection_name(self.dataset))
+
+    def snapshot_id(self) -> str:
+        """The id of the complete index this retriever reads (provenance of every answer); raises IndexNotBuilt."""
+        return index_snapshot(self.dataset, self.settings)
 
     # candidates -----------------------------------------------------------------------------------------------
 

@@ -14,5 +14,6 @@ tier() {
 }
 trap 'echo "[tests] total: $((SECONDS - start)) s"' EXIT
 tier "import contracts" .venv/bin/lint-imports --no-cache
-tier "fast tier" $PY -m pytest -m "fast and not gpu" -x -q -p randomly -p no:cacheprovider
-tier "the rest" $PY -m pytest -m "not fast and not gpu" -ra --durations=15 "$@"
+FAST="fast and not (slow or server or browser or faults or gpu)"
+tier "fast tier" $PY -m pytest -m "$FAST" -x -q -p randomly -p no:cacheprovider
+tier "the rest" $PY -m pytest -m "not ($FAST) and not gpu" -ra --durations=15 "$@"

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from agent.cli import main as cli
 from eval.bench import BENCHMARKS
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
+
 
 def test_unknown_benchmark_is_a_clear_error():
     result = CliRunner().invoke(cli, ["bench", "--only", "index,retreival"])

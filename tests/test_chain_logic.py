@@ -5,6 +5,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from agent.catalogue import Catalogue
@@ -15,6 +16,7 @@ from index.models import Dataset, Interaction, Item, LoadReport
 from index.retrieve import Candidate, HistoryEntry
 from prompts.loader import get_template
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 def item(item_id, title, price, brand, category="Gift Cards"):
     attrs = [("brand", brand), ("price", f"${price:.2f}"), ("category", category)]
@@ -47,6 +49,9 @@ class MemoryRetriever:
 
     def has_user(self, user_id):
         return user_id == "u1"
+
+    def snapshot_id(self):
+        return "memory-retriever"
 
     def history(self, user_id):
         self.history_calls.append(user_id)

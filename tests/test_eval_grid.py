@@ -12,6 +12,8 @@ from agent.cli import main
 from eval.grid import Grid, load_grid
 from eval.report import write_report
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "eval" / "grids" / "quick.yaml"
 

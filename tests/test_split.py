@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from index.split import held_out_pairs, known_interactions, load_split, make_split, save_split, split_path
 from index.loaders import dataset_fingerprint, load_dataset
 from index.models import Dataset, Interaction, Item, LoadReport
+from index.split import held_out_pairs, known_interactions, load_split, make_split, save_split, split_path
+
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAME = "amazon2018_gift_cards"

@@ -17,6 +17,8 @@ from agent.service import Draft, Progress, Token
 from agent.ui import DRAFTING, EMPTY_MESSAGE, Session, respond_events
 from agent.ui_cards import CardContext, PastItem, answer_html, highlight
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
+
 
 def make_answer(title: str = "Amazon eGift Card", reason_text: str = "By Amazon, under $50.") -> Answer:
     return Answer(user_id="U1", message="a birthday gift card under $50", notes=["Few items match; I relaxed tag."],
@@ -133,7 +135,6 @@ def test_auth_flag_needs_user_and_password():
         parse_auth("shopper")
 
 
-@pytest.mark.fast
 def test_a_review_quote_is_shown_labelled_attributed_and_escaped():
     from agent.schemas import Quote
 
@@ -146,7 +147,6 @@ def test_a_review_quote_is_shown_labelled_attributed_and_escaped():
     assert "wr-quote" not in answer_html(make_answer())  # no quote, no block
 
 
-@pytest.mark.fast
 def test_a_steam_rating_reads_as_recommended_not_one_star():
     ctx = CardContext(past={"B0PAST": PastItem(title="Terraria", rating=1.0)}, binary_ratings=True)
     out = answer_html(make_answer(), ctx)

@@ -1,11 +1,14 @@
 """Reading a chat message: budgets, brand exclusions, catalogue words, 'like <title>', and refinements."""
 
+import pytest
+
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
 from agent.schemas import Answer, Recommendation
 from agent.understand import understand
 from index.models import Dataset, Item, LoadReport
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 def item(item_id, title, price=None, **attrs):
     pairs = [(k, v) for k, vs in attrs.items() for v in (vs if isinstance(vs, list) else [vs])]
@@ -137,3 +140,11 @@ def test_why_carries_the_active_constraints():
     conversation = _after("an action game under $20", [CATALOGUE.get("1")])
     request = understand("why the first one?", CATALOGUE, conversation)
     assert request.intent == "why" and facets(request) == {("genre", "Action"), ("price_max", "20")}
+
+
+def test_negation_words_and_aliases():
+    catalogue = Catalogue(Dataset(name="t", report=LoadReport(dataset="t"), items=[
+        item("1", "Doom", 9.99, tag=["Violent", "Shooter"], spec=["In-App Purchases"])]))
+    assert facets(understand("a shooter, nothing violent", catalogue)) == {("tag", "Shooter"), ("exclude_tag", "Violent")}
+    assert facets(understand("no violence please", catalogue)) == {("exclude_tag", "Violent")}
+    assert facets(understand("without microtransactions", catalogue)) == {("exclude_spec", "In-App Purchases")}

@@ -2,6 +2,7 @@
 with no listed price is never silently dropped nor silently shown under a budget."""
 
 import numpy as np
+import pytest
 
 from agent.catalogue import Catalogue
 from agent.select import meets, same_product, select
@@ -9,6 +10,7 @@ from agent.understand import understand
 from index.models import Dataset, Item, LoadReport
 from index.retrieve import Candidate, Filters
 
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 def item(item_id, title, price=None, **attrs):
     pairs = [(k, v) for k, vs in attrs.items() for v in (vs if isinstance(vs, list) else [vs])]

@@ -1,10 +1,14 @@
 """The verifier with hand-made true and false claims: it is the last line of the grounding contract."""
 
+import pytest
+
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.models import Dataset, Item, LoadReport
+
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 STARBUCKS = Item(item_id="S1", title="Starbucks Gift Card", text="", source="t", price=25.0,
                  attributes=[("brand", "Starbucks"), ("price", "$25.00"), ("category", "Gift Cards")])
