@@ -25,7 +25,7 @@ _PRICE_MAX_AFTER = re.compile(rf"{_MONEY}\s+(?:or less|or under|max|tops)\b", re
 _PRICE_MIN = re.compile(rf"(?<!no )\b(?:over|above|more than|at least|min(?:imum)?|pricier than)\s+{_MONEY}", re.I)
 _BETWEEN = re.compile(rf"\bbetween\s+{_MONEY}\s+(?:and|to|-)\s+{_MONEY}", re.I)
 # A negation and what it rules out, up to the end of the clause: "not early access", "no Amazon or Visa".
-_NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|without|isn[’']?t|is not|aren[’']?t|except|other than|anything but|"
+_NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|nothing|without|isn[’']?t|is not|aren[’']?t|except|other than|anything but|"
                       r"don[’']?t want|avoid)\b|non-)\s*([^.;!?()]+?)(?=\s+(?:but|please|thanks|though|under|below|over|"
                       r"for|that|which|like)\b|[.;!?()]|,\s*(?:and\s+)?(?:a|an|something|anything|maybe|ideally)\b|$)",
                       re.I)
@@ -103,12 +103,17 @@ def _match_vocabulary(message: str, catalogue: Catalogue) -> list[tuple[str, str
     return sorted(pair for gram in grams for pair in index.get(gram, []))
 
 
+_ALIASES = {"violence": "violent", "microtransactions": "in app purchases", "mmo": "massively multiplayer",
+            "mmos": "massively multiplayer"}  # the shopper's word for a catalogue value
+
+
 def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]]:
     """(key, value) pairs a negated fragment names at its start, after filler words ('too violent' -> Violent):
     the longest catalogue value wins; a value under several keys (Steam's 'Early Access') counts under each."""
     words = normalise(fragment).split()
     while words and words[0] in _FILLER:
         words = words[1:]
+    words = " ".join(_ALIASES.get(w, w) for w in words).split()
     index = _vocabulary_index(catalogue)
     for n in range(min(5, len(words)), 0, -1):
         if found := index.get("".join(stem(w) for w in words[:n])):
