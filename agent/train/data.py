@@ -11,25 +11,23 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
     or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
-  - target claims of i, in this order, at most `max_claims`:
+  - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
-         the category when the review says "gift card"; a feature bullet sharing a content word with the review
-         (occasion words are mapped first: "xmas" -> christmas/holiday, "bday" -> birthday); at most two;
-      2. one request handle that i satisfies (the request was built from i's facts);
-      3. the most recent history item that shares an attribute with i (same brand preferred), as its h-handle.
-    An interaction whose review names no attribute of i is skipped (counted as `review_names_no_attribute`):
-    the review is the only evidence of what mattered to that shopper; so is one where none of the review's
-    handles fits the text limit (`review_claims_do_not_fit_the_text_limit`).
+         a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
+         christmas/holiday, "bday" -> birthday); at most two;
+      2. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
+         liked past item sharing i's rarest value, the request facets i meets. No value most of the catalogue
+         shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
+    A review that names nothing of i still gives an example (its claims are the specific facts alone).
 Health & Personal Care and Steam (catalogues without users): for a seeded sample of items, a request naming 1-2 of
   the item's own shown values (H&PC: diet type, flavor, item form; Steam: genres, tags, specs), plus a price bucket
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
-  claims of that item are the request handles it satisfies, then the attribute handles whose values the request
-  names. No history (there are no users).
-Every target text is `render_text` of its claims — a rendering of facts, never text posing as a review. Claims
-  are taken in the order above and one is left out when the text with it would exceed the schema's
-  `reason_max_chars` or fail the verifier's text check; if none is left, the item's own attributes are tried
-  in the prompt's order.
+  claims of that item are the attribute handles whose values the request names, then its most specific facts as
+  above (the request facets it meets among them). No history (there are no users).
+Every target text is the chain's own fallback sentence for its claims (`render_reason`: a seeded sentence plan over
+  the facts, worded by the facts and the request) — a rendering of facts, never text posing as a review. A claim
+  is left out when the text with it would exceed the schema's `reason_max_chars` or fail the verifier's text check.
 Every target claim is checked with `verify_claim` and every text with the `TextChecker`; a failure raises.
 
 The data hash is sha256 over the rendered prompts and completions of all examples, in order.
@@ -48,12 +46,12 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.explain import Handles, PastItem, prompt_inputs, render_text, reply_model
+from agent.explain import Handles, PastItem, fallback_claims, prompt_inputs, render_reason, reply_model
 from agent.schemas import Claim
 from agent.understand import Request, understand
-from agent.verify import Evidence, TextChecker, facet_satisfied, shared_attribute, verify_claim
-from index.split import Split, get_split, held_out_pairs
+from agent.verify import Evidence, TextChecker, verify_claim
 from index.models import Dataset, Interaction, Item
+from index.split import Split, get_split, held_out_pairs
 from prompts.loader import Template
 
 GIFT = "amazon2018_gift_cards"
@@ -185,86 +183,76 @@ def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str,
 
 # ---------------------------------------------------------------- targets
 
+TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent/sentences.py)
+
+
 class TargetBuilder:
     def __init__(self, catalogue: Catalogue, template: Template):
         self.catalogue = catalogue
         self.template = template
         self.checker = TextChecker(catalogue.vocabulary)
 
-    def fit(self, claims: list[Claim], handles: Handles, request: Request, index: int,
-            last_resort: bool = True) -> tuple[list[str], str]:
-        """Keep claims, in priority order, while the rendered text fits the schema and passes the text check;
-        every kept claim must pass the verifier. When none fits, the item's own attributes are tried in the
-        prompt's order. Returns (handles, text)."""
+    def fit(self, claims: list[Claim], handles: Handles, request: Request, seed: str) -> tuple[list[str], str]:
+        """The first `TARGET_CLAIMS` claims (in priority order) that render, together, as a sentence the chain
+        would show: within the schema's length, passing the text check, every claim verified. Returns (handles,
+        text); raises ValueError when no claim fits."""
         gen = self.template.generation
-        by_handle = {h: handles.to_claim(index, h) for h in handles.claim_handles(index)}
+        by_handle = {h: handles.to_claim(0, h) for h in handles.claim_handles(0)}
         past_by_id = {p.item.item_id: p for p in handles.history}
-        evidence = Evidence(item=handles.candidates[index], history={p.item.item_id: p.item for p in handles.history},
+        item = handles.candidates[0]
+        evidence = Evidence(item=item, history={p.item.item_id: p.item for p in handles.history},
                             facets=request.facets, message=request.message)
         chosen: list[str] = []
         for claim in claims:
             handle = next((h for h, c in by_handle.items() if _same_claim(c, claim)), None)
-            if handle is None or handle in chosen or len(chosen) >= gen.max_claims:
+            if handle is None or handle in chosen or len(chosen) >= min(TARGET_CLAIMS, gen.max_claims):
                 continue
             verdict = verify_claim(by_handle[handle], evidence)
             assert verdict.verdict == "supported", f"target claim fails the verifier: {verdict}"
             trial = [by_handle[h] for h in chosen + [handle]]
-            text = render_text(trial, past_by_id, request.facets)
+            text = self.text(trial, past_by_id, handles, request, seed)
             # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
             if len(text) <= gen.reason_max_chars and not self.checker.problems(text, trial, evidence):
                 chosen.append(handle)
-        if not chosen and last_resort:  # e.g. every claim renders longer than the schema allows
-            return self.fit(fallbacks_of_attributes(handles, index), handles, request, index, last_resort=False)
         if not chosen:
             raise ValueError("no claim fits")
-        return chosen, render_text([by_handle[h] for h in chosen], past_by_id, request.facets)
+        return chosen, self.text([by_handle[h] for h in chosen], past_by_id, handles, request, seed)
+
+    @staticmethod
+    def text(claims: list[Claim], past_by_id: dict[str, PastItem], handles: Handles, request: Request,
+             seed: str) -> str:
+        """The sentence the chain's own renderer writes for these claims: a seeded sentence plan, so the wording
+        varies with the facts and the request, never a template the model could learn as one string."""
+        return render_reason(claims, past_by_id, request.facets, stats=handles.stats, seed=seed,
+                             title=handles.candidates[0].title, message=request.message)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
-                lead: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
-        """The example, or the reason it cannot be made. `lead`: the item's claims after the review's."""
-        handles = Handles([item], history, request.facets, max_attributes)
+                named: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
+        """The example, or the reason it cannot be made. Claims, most telling first: the values the shopper's
+        review talks about, the values the request `named`, then the item's most specific facts, a liked past
+        item sharing its rarest value, and the request facets it meets (`fallback_claims`: no value most of the
+        catalogue shares is ever among them)."""
+        handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
-        if review is not None and not mentioned:
-            return "review_names_no_attribute"
+        # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
+        specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
+        lead = [handles.to_claim(0, h) for h in mentioned[:2]] + named
         try:
-            chosen, text = self.fit([handles.to_claim(0, h) for h in mentioned[:2]] + lead, handles, request, 0)
+            chosen, text = self.fit(lead + specific, handles, request, seed=f"{dataset}:{user_id}:{item.item_id}")
         except ValueError:
             return "no_claim_fits_the_text_limit"
-        if mentioned and not set(mentioned) & set(chosen):
-            return "review_claims_do_not_fit_the_text_limit"
         reply_model(handles, self.template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
         messages = self.template.render(**prompt_inputs(request, handles, 0))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
-                       {"claims": chosen, "text": text}, mentioned)
-
-
-def fallbacks_of_attributes(handles: Handles, index: int) -> list[Claim]:
-    return [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index]]
+                       {"claims": chosen, "text": text}, [h for h in mentioned if h in chosen])
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
     return (a.kind, a.attribute, a.value, a.history_item_id) == (b.kind, b.attribute, b.value, b.history_item_id)
 
 
-def satisfied_request_claims(item: Item, request: Request, history: list[PastItem]) -> list[Claim]:
-    past = {p.item.item_id: p.item for p in history}
-    return [Claim(kind="request", attribute=f.key, value=f.value)
-            for f in request.facets if facet_satisfied(f, item, past)[0]]
-
-
-def history_claim(item: Item, history: list[PastItem]) -> list[Claim]:
-    """The most recent past item sharing an attribute with `item` (the same brand first), as a history claim."""
-    sharing = [(p, s) for p in history if (s := shared_attribute(item, p.item))]
-    sharing.sort(key=lambda ps: ps[1][0] != "brand")  # stable: recency kept within each group
-    return [Claim(kind="history", history_item_id=p.item.item_id, attribute=s[0], value=s[1]) for p, s in sharing[:1]]
-
-
 # ---------------------------------------------------------------- per dataset
-
-def _meets(item: Item, request: Request) -> bool:
-    return all(facet_satisfied(f, item, {})[0] for f in request.facets if f.key != "like_item")
-
 
 @dataclass
 class Shape:
@@ -290,7 +278,7 @@ class GiftCards:
         for user_id, item_id in self.latest:
             self.reviewed_by.setdefault(user_id, set()).add(item_id)
 
-    def example(self, user_id: str, item_id: str, earlier: list[str], require_review: bool = True) -> Example | str:
+    def example(self, user_id: str, item_id: str, earlier: list[str]) -> Example | str:
         """(user, item) with `earlier` (the user's items before it, oldest first) as history."""
         rng = random.Random(f"{self.seed}:{user_id}:{item_id}")
         item = self.catalogue.get(item_id)
@@ -299,13 +287,9 @@ class GiftCards:
         history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
                    for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
         request = understand(gift_request(item, rng), self.catalogue)
-        lead = satisfied_request_claims(item, request, history)[:1] + history_claim(item, history)
         review = self.latest[(user_id, item_id)].review
-        made = self.builder.example(GIFT, user_id, item, request, history, lead, self.shape.max_attributes,
+        return self.builder.example(GIFT, user_id, item, request, history, [], self.shape.max_attributes,
                                     review=review)
-        if made == "review_names_no_attribute" and not require_review:
-            made = self.builder.example(GIFT, user_id, item, request, history, lead, self.shape.max_attributes)
-        return made
 
 
 def gift_card_examples(gift: GiftCards, split: Split, counts: Counter[str]) -> list[Example]:
@@ -333,7 +317,7 @@ def held_out_examples(gift: GiftCards, split: Split, which: str = "test", limit:
     examples = []
     for pair in pairs[:limit]:
         earlier = list(split.history[pair.user_id]) + ([val_item[pair.user_id]] if which == "test" else [])
-        made = gift.example(pair.user_id, pair.item_id, earlier, require_review=False)
+        made = gift.example(pair.user_id, pair.item_id, earlier)
         if isinstance(made, Example):
             examples.append(made)
     return examples
@@ -367,8 +351,7 @@ def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed:
         message, named = made_request
         request = understand(message, catalogue)
         named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if k in keys and v in named]
-        lead = satisfied_request_claims(item, request, [])[:2] + named_claims
-        made = builder.example(dataset.name, None, item, request, [], lead, shape.max_attributes)
+        made = builder.example(dataset.name, None, item, request, [], named_claims, shape.max_attributes)
         if isinstance(made, str):
             counts[f"{dataset.name}: {made}"] += 1
             continue
