@@ -18,15 +18,14 @@ from langchain_core.runnables.config import get_callback_manager_for_config, get
 
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
-from agent.explain import (Handles, PastItem, fallback_claims, prompt_inputs, read_reason, reply_model,
-                           render_reason, render_text)
+from agent.explain import Handles, fallback_claims, prompt_inputs, read_reason, render_reason, render_text, reply_model
 from agent.llm import invoke_all
 from agent.provenance import git_commit
-from agent.rank import Scored, history_similarity, pick, rank
 from agent.quotes import QuoteFinder
+from agent.rank import Scored, history_similarity, pick, rank
 from agent.rank_llm import llm_preference
 from agent.reply_models import response_format
-from agent.schemas import ActiveConstraint, Answer, Claim, Provenance, Reason, Recommendation, Relaxation
+from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import select
 from agent.settings import Settings
 from agent.understand import Request, understand
@@ -34,6 +33,7 @@ from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.collab import load_collab
 from index.retrieve import Retriever
 from prompts.loader import Template, get_template, prompt_hash
+
 
 def _price_contrast(item, others: list) -> str:
     """Where the item's price sits among the other picks ('the cheapest of the 5'), or '' when it can't be said."""

@@ -13,7 +13,9 @@ from agent.request import Facet, Request
 from agent.schemas import Answer
 
 
-class Turn(BaseModel):
+class PastTurn(BaseModel):
+    """An earlier turn of this conversation: what the shopper asked and what they were shown."""
+
     request: Request
     answer: Answer
 
@@ -21,15 +23,15 @@ class Turn(BaseModel):
 class Conversation(BaseModel):
     user_id: str | None = None
     conversation_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
-    turns: list[Turn] = Field(default_factory=list)
+    turns: list[PastTurn] = Field(default_factory=list)
     max_turns: int = 20
     removed: list[tuple[str, str]] = Field(default_factory=list,
                                            description="(key, value) chips the shopper removed since the last turn")
 
-    def last(self) -> Turn | None:
+    def last(self) -> PastTurn | None:
         return self.turns[-1] if self.turns else None
 
-    def last_recommendation(self) -> Turn | None:
+    def last_recommendation(self) -> PastTurn | None:
         """The latest turn that recommended something (a 'why?' turn only re-explains)."""
         return next((t for t in reversed(self.turns) if t.request.intent == "recommend"), None)
 
@@ -46,7 +48,7 @@ class Conversation(BaseModel):
             self.removed.append((key, value))
 
     def add(self, request: Request, answer: Answer) -> None:
-        self.turns.append(Turn(request=request, answer=answer))
+        self.turns.append(PastTurn(request=request, answer=answer))
         if request.intent == "recommend":
             self.removed = []
         del self.turns[: -self.max_turns]

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from agent.catalogue import ValueStats
 from agent.reply_models import REPLY_SCHEMAS, parse_reply
-from agent.schemas import Claim, Reason
+from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import render_sentence
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
@@ -68,13 +68,6 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))
     return shown[: min(limit, MAX_HANDLES)]
-
-
-@dataclass
-class PastItem:
-    item: Item
-    rating: float | None = None
-    mentioned: bool = False  # named by the shopper in this chat rather than bought/reviewed
 
 
 @dataclass

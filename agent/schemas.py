@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from index.models import Item
 
 ClaimKind = Literal["attribute", "history", "request"]
 Verdict = Literal["supported", "unsupported", "unchecked"]
@@ -98,3 +101,13 @@ class Answer(BaseModel):
     constraints: list[ActiveConstraint] = Field(default_factory=list, description="active after this turn")
     relaxed: list[Relaxation] = Field(default_factory=list, description="constraints not fully applied, and how")
     conversation_id: str | None = Field(None, description="pass it back to continue this conversation")
+
+
+@dataclass
+class PastItem:
+    """One of the shopper's past items as the chain reads it: what it is, how they rated it, and whether they only
+    named it in this chat (then it is "you mentioned", never "your history")."""
+
+    item: Item
+    rating: float | None = None
+    mentioned: bool = False

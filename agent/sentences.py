@@ -17,13 +17,12 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
-from agent.schemas import Claim
+from agent.schemas import Claim, PastItem
 from agent.text_quality import degenerate_kinds
 from agent.understand import Facet
 
 if TYPE_CHECKING:
     from agent.catalogue import ValueStats
-    from agent.explain import PastItem
 
 PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
              "Chosen because it {a} and {b}.", "Picked for you: it {a} and {b}.", "Worth a look: it {a} and {b}.")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from agent.conversation import Conversation
 from agent.schemas import Answer
 from agent.service import Draft, Progress, Token
-from agent.ui_cards import CSS, CardContext, PastItem, answer_html, esc, message_html, stars
+from agent.ui_cards import CSS, CardContext, CitedPastItem, answer_html, esc, message_html, stars
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -65,7 +65,7 @@ class Session:
 
     user_id: str | None = None
     known: bool = False
-    past: dict[str, PastItem] = field(default_factory=dict)
+    past: dict[str, CitedPastItem] = field(default_factory=dict)
     conversation: Conversation = field(default_factory=Conversation)
     chat: list = field(default_factory=list)  # the page's chat history, kept here so queued turns never go stale
     pending: list[tuple[str, int]] = field(default_factory=list)  # (message for the chain, its bubble's index)
@@ -83,7 +83,7 @@ def start_session(whyrec: Whyrec, choice: str | None) -> Session:
     session = Session(user_id=user_id, conversation=Conversation(user_id=user_id))
     if user_id and whyrec.retriever.has_user(user_id):
         session.known = True
-        session.past = {h.item.item_id: PastItem(title=h.item.title, rating=h.rating)
+        session.past = {h.item.item_id: CitedPastItem(title=h.item.title, rating=h.rating)
                         for h in whyrec.retriever.history(user_id)}
     return session
 
@@ -109,7 +109,7 @@ def card_context(whyrec: Whyrec, session: Session, facets: list | None = None) -
     facets = facets if facets is not None else last.request.facets if last else []
     for item_id in getattr(last.request, "mentioned_item_ids", []) if last else []:
         if item_id not in past and (item := whyrec.catalogue.get(item_id)) is not None:
-            past[item_id] = PastItem(title=item.title)
+            past[item_id] = CitedPastItem(title=item.title)
     return CardContext(past=past, facet_labels={(f.key, f.value): f.label for f in facets})
 
 

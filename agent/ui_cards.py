@@ -21,7 +21,7 @@ MAX_CHIP_CHARS = 60
 
 
 @dataclass(frozen=True)
-class PastItem:
+class CitedPastItem:
     """A history item as the card names it."""
 
     title: str
@@ -33,7 +33,7 @@ class CardContext:
     """What the cards need besides the Answer: the shopper's past items (for "you rated 5★: <title>") and the
     labels of the request facets as the shopper said them ("cheaper than $25")."""
 
-    past: dict[str, PastItem] = field(default_factory=dict)
+    past: dict[str, CitedPastItem] = field(default_factory=dict)
     facet_labels: dict[tuple[str, str], str] = field(default_factory=dict)
     binary_ratings: bool = False  # Steam: 1.0 is "recommended", 0.0 "not" (Catalogue.stats.binary_ratings), not stars
 

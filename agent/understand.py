@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.conversation import Conversation, Turn
+from agent.conversation import Conversation, PastTurn
 from agent.request import MATCHED_KEYS, Facet, FacetKey, Request, stem
 
-__all__ = ["Facet", "FacetKey", "Request", "Turn", "understand", "parse_facets"]
+__all__ = ["Facet", "FacetKey", "Request", "PastTurn", "understand", "parse_facets"]
 
 _MONEY = r"\$?\s?(\d+(?:[.,]\d{1,2})?)\s?(?:dollars|usd|bucks)?"
 _PRICE_MAX = re.compile(rf"\b(?:under|below|less than|cheaper than|at most|up to|max(?:imum)?|no more than|within)\s+{_MONEY}", re.I)

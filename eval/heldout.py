@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 
 from agent.catalogue import Catalogue
-from agent.explain import PastItem
+from agent.schemas import PastItem
 from eval.metrics.features import feature_vocabulary
-from index.split import Pair, Split, get_split, known_interactions
 from index.models import Dataset, Interaction
+from index.split import Pair, Split, get_split, known_interactions
 
 
 def _hash(*parts: object) -> int:

@@ -6,9 +6,9 @@ hold no near-duplicates and put the named occasion first. Hand-made fixtures, no
 import pytest
 
 from agent.catalogue import Catalogue
-from agent.explain import Handles, PastItem, fallback_claims, render_reason
+from agent.explain import Handles, fallback_claims, render_reason
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
-from agent.schemas import Claim
+from agent.schemas import Claim, PastItem
 from agent.sentences import jaccard
 from agent.text_checks import cut_off, popularity_supported
 from agent.understand import Facet

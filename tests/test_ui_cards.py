@@ -15,7 +15,7 @@ from agent.conversation import Conversation
 from agent.schemas import Answer, Claim, Reason, Recommendation
 from agent.service import Draft, Progress, Token
 from agent.ui import DRAFTING, EMPTY_MESSAGE, Session, respond_events
-from agent.ui_cards import CardContext, PastItem, answer_html, highlight
+from agent.ui_cards import CardContext, CitedPastItem, answer_html, highlight
 
 pytestmark = pytest.mark.fast  # no model decode, no index build
 
@@ -37,7 +37,7 @@ def make_answer(title: str = "Amazon eGift Card", reason_text: str = "By Amazon,
 
 
 def test_card_shows_price_citations_history_and_unverified_marks():
-    ctx = CardContext(past={"B0PAST": PastItem(title="Starbucks Card", rating=5.0)},
+    ctx = CardContext(past={"B0PAST": CitedPastItem(title="Starbucks Card", rating=5.0)},
                       facet_labels={("price_max", "50"): "under $50"})
     page = answer_html(make_answer(), ctx)
     assert "item B0001" in page and '<span class="wr-price">$25.00</span>' in page
@@ -55,7 +55,7 @@ def test_catalogue_text_is_escaped_everywhere():
     answer = make_answer(title=evil, reason_text=f"Because {evil} by Amazon")
     answer.recommendations[0].attributes.append(("feature", evil))
     answer.recommendations[0].reasons[0].claims.append(Claim(kind="attribute", attribute="feature", value=evil))
-    page = answer_html(answer, CardContext(past={"B0PAST": PastItem(title=evil, rating=1)}))
+    page = answer_html(answer, CardContext(past={"B0PAST": CitedPastItem(title=evil, rating=1)}))
     assert "<img" not in page and "<script" not in page
     assert "&lt;script&gt;" in page
 
@@ -148,8 +148,8 @@ def test_a_review_quote_is_shown_labelled_attributed_and_escaped():
 
 
 def test_a_steam_rating_reads_as_recommended_not_one_star():
-    ctx = CardContext(past={"B0PAST": PastItem(title="Terraria", rating=1.0)}, binary_ratings=True)
+    ctx = CardContext(past={"B0PAST": CitedPastItem(title="Terraria", rating=1.0)}, binary_ratings=True)
     out = answer_html(make_answer(), ctx)
     assert "you recommended it: " in out and "1★" not in out
-    stars_ctx = CardContext(past={"B0PAST": PastItem(title="Terraria", rating=1.0)})
+    stars_ctx = CardContext(past={"B0PAST": CitedPastItem(title="Terraria", rating=1.0)})
     assert "you rated 1★: " in answer_html(make_answer(), stars_ctx)

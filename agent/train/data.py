@@ -46,8 +46,8 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.explain import Handles, PastItem, fallback_claims, prompt_inputs, render_reason, reply_model
-from agent.schemas import Claim
+from agent.explain import Handles, fallback_claims, prompt_inputs, render_reason, reply_model
+from agent.schemas import Claim, PastItem
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim
 from index.models import Dataset, Interaction, Item
