@@ -10,12 +10,10 @@ from itertools import combinations
 from agent.text_quality import VACUOUS_SHARE, value_frequencies, value_share
 from agent.text_quality import normalise as normalise  # re-exported: the vocabulary's text keys
 from agent.text_quality import squash as squash
+from index.attributes import VOCABULARY
 from index.models import Dataset, Item
 
-# Attribute keys whose values name things a reason's text could wrongly claim (checked by the verifier) and a
-# request could ask for (matched by `understand`).
-VOCABULARY_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
-                   "item_form", "color", "diet_type")
+VOCABULARY_KEYS = VOCABULARY  # re-exported: the names a reason could wrongly claim or a request ask for
 
 
 class Catalogue:

@@ -15,6 +15,7 @@ from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import render_sentence
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
+from index.attributes import HANDLE_ORDER, NOT_REASONS, RENDERED
 from index.models import Item
 from prompts.loader import Template
 
@@ -24,11 +25,6 @@ _SHOWN_PER_KEY = {"tag": 3, "feature": 1, "spec": 2, "category": 2, "genre": 2}
 # At most this many handles per candidate whatever settings.max_attributes says: past it, handles add prefill on
 # every turn and the model cites the long tail no better (Steam showed ~11 before, half of them repeats).
 MAX_HANDLES = 8
-_KEY_ORDER = ("brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item_form",
-              "material", "color", "diet_type", "gift_amount", "sentiment", "release_year")
-# Logistics facts are true but never a reason to buy: not offered to the model as claims.
-_NOT_REASONS = {"product_dimensions", "package_dimensions", "item_dimensions_lxwxh", "item_weight", "package_weight",
-                "number_of_items", "item_package_quantity", "package_information", "number_of_compartments"}
 # A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
 # participating stores", "Give them the gift of something awesome!") states terms or a slogan, not a trait.
 _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
@@ -54,10 +50,11 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
     """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
     most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles."""
     per_key: dict[str, int] = {}
-    ordered = sorted(item.attributes, key=lambda kv: _KEY_ORDER.index(kv[0]) if kv[0] in _KEY_ORDER else len(_KEY_ORDER))
+    rank = {key: n for n, key in enumerate(HANDLE_ORDER)}
+    ordered = sorted(item.attributes, key=lambda kv: rank.get(kv[0], len(rank)))
     shown = []
     for key, value in ordered:
-        if key in _NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
+        if key in NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
             continue
         if len(value) > _MAX_HANDLE_CHARS or (stats is not None and stats.vacuous(key, value)):
             continue
@@ -219,16 +216,11 @@ def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
         claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
     linked = {(c.attribute, c.value) for c in claims if c.kind == "history"}
     for key, value in handles.attributes[index]:
-        if key in _RENDERABLE and (key, value) not in linked:  # a shared value is said once, with its past item
+        if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
     ordered = sorted(claims, key=lambda c: _rarity(c, stats))  # stable: ties keep request, history, key order
     return ordered[:limit] or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
 
-
-# Gift amounts are denominations on offer ("25, 50, 100"): beside the price they read as a contradiction.
-_RENDERABLE = ("feature", "brand", "genre", "category", "price", "flavor", "item_form", "tag", "spec", "developer",
-               "publisher", "material", "diet_type", "special_feature", "sentiment", "release_year", "scent",
-               "primary_supplement_type", "material_feature", "skin_type", "age_range", "average_rating", "color")
 
 
 def render_claim(claim: Claim, history: dict[str, PastItem], facets: list[Facet]) -> str:

@@ -9,8 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from index.attributes import REQUESTED
+
 # Attribute keys a shopper can ask for or rule out by naming a catalogue value ("chocolate", "not early access").
-MATCHED_KEYS = ("genre", "tag", "spec", "flavor", "item_form", "diet_type")
+MATCHED_KEYS = REQUESTED  # what a shopper asks for or rules out by name (index/attributes.py)
 
 FacetKey = Literal[
     "price_max", "price_min", "brand", "exclude_brand", "genre", "tag", "spec", "like_item",

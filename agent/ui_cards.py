@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from agent.schemas import Answer, Claim, Quote, Reason, Recommendation
+from index.attributes import CHIPS
 
-# Attributes shown as chips on the card; price has its own place and feature bullets are long.
-_CHIP_KEYS_FIRST = ("brand", "category", "genre", "tag", "spec", "gift_amount", "flavor", "item_form", "material")
 MAX_CHIPS = 6
 MAX_CHIP_CHARS = 60
 
@@ -151,7 +150,7 @@ def chips(rec: Recommendation) -> list[tuple[str, str]]:
     for key, value in rec.attributes:
         if key not in ("price", "feature"):
             grouped.setdefault(key, []).append(clip(value, MAX_CHIP_CHARS))
-    order = sorted(grouped, key=lambda k: _CHIP_KEYS_FIRST.index(k) if k in _CHIP_KEYS_FIRST else len(_CHIP_KEYS_FIRST))
+    order = sorted(grouped, key=lambda k: CHIPS.index(k) if k in CHIPS else len(CHIPS))
     return [(key, " · ".join(grouped[key][:4])) for key in order[:MAX_CHIPS]]
 
 

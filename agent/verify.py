@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
-from agent.text_checks import claims_problems, degenerate_problems
 from agent.schemas import Claim, Reason
+from agent.text_checks import claims_problems, degenerate_problems
 from agent.understand import Facet
+from index.attributes import SHARED
 from index.models import Item
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
@@ -23,10 +24,6 @@ _SHIPS_FREE = re.compile(r"\bships?\s+(?:for\s+)?free\b", re.I)
 # "Gluten Free", "GMO-free", "Sugar Free": a compound says what the item lacks, not what it costs.
 _COMPOUND_FREE = re.compile(r"\b(?!(?:is|it|its|it's|s|for|are|be|was|were|totally|completely|entirely|absolutely|"
                             r"100|get|got|and|or|a|the|play|set|feel|go|for)\b)[A-Za-z][\w']*[- ]free\b", re.I)
-# Gift amounts are denominations on offer, not a trait two items share: not a link to a past item.
-_SHARED_KEYS = ("brand", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "material",
-                "item_form", "diet_type", "special_feature", "primary_supplement_type", "scent")
-
 
 @dataclass
 class Evidence:
@@ -53,7 +50,7 @@ def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None) -
     """The (key, value) both items have that says the most: with `stats`, the rarest in the catalogue and never
     one most items share (every gift card is a "Gift Cards" one); without, the first by most telling key."""
     theirs = {(k, v.casefold()) for k, v in other.attributes}
-    shared = [(k, v) for key in _SHARED_KEYS for k, v in item.attributes if k == key and (k, v.casefold()) in theirs]
+    shared = [(k, v) for key in SHARED for k, v in item.attributes if k == key and (k, v.casefold()) in theirs]
     if stats is None:
         return shared[0] if shared else None
     specific = [kv for kv in shared if not stats.vacuous(*kv)]

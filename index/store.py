@@ -19,13 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
+from index.attributes import FACETS, SCALAR
 from index.models import Interaction, Item
 from index.settings import IndexSettings
 
-# Single-valued attributes kept as a plain scalar for equality / range filters (first value when repeated).
-SCALAR_KEYS = ("brand", "category", "developer", "publisher", "release_year")
-# Attributes that get a boolean facet key per value: those `index.retrieve.Filters` can filter on.
-FACET_KEYS = frozenset({"category", "genre", "tag", "spec"})
 # Metadata fields that are ours, not facets; a facet key always contains ":" so the two never collide.
 CONTENT_HASH = "content_hash"
 PAGE = 5000  # rows per `get` page: large pages are fast, and stay well under the client's max batch size
@@ -88,12 +85,12 @@ def item_metadata(item: Item) -> dict[str, Any]:
     }
     if item.price is not None:
         meta["price"] = float(item.price)
-    for key in SCALAR_KEYS:
+    for key in SCALAR:
         value = item.first(key)
         if value:
             meta[key] = int(value) if key == "release_year" and value.isdigit() else value
     for key, value in item.attributes:
-        if key in FACET_KEYS and value:
+        if key in FACETS and value:
             meta[facet_key(key, value)] = True
     return meta
 
