@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from agent.catalogue import Catalogue
-from agent.chain import build_chain
+from agent.chain import ChainParts, build_chain_parts
 from agent.conversation import Conversation
 from agent.schemas import Answer
 from agent.settings import Settings
@@ -96,12 +96,16 @@ class Whyrec:
         return self._llm
 
     @cached_property
-    def chain(self) -> Runnable:
+    def parts(self) -> ChainParts:
+        """The chain and its sub-chains (recommend, draft, reasons), built once."""
         from agent.llm import describe
 
-        return build_chain(self.llm, self.retriever, self.catalogue, get_template(self.settings.template),
-                           self.settings, index_snapshot=self.retriever.snapshot_id(),
-                           backend=describe(self.llm))
+        return build_chain_parts(self.llm, self.retriever, self.catalogue, get_template(self.settings.template),
+                                 self.settings, index_snapshot=self.retriever.snapshot_id(), backend=describe(self.llm))
+
+    @property
+    def chain(self) -> Runnable:
+        return self.parts.chain
 
     def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:
         return self.chain.invoke(self._inputs(message, user_id, conversation))

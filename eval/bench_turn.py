@@ -116,8 +116,8 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
     for i, user in enumerate(users):
         message = MESSAGES[i % len(MESSAGES)]
         shown = app.ask(message, user_id=user)
-        turn = app.chain.invoke({"message": message, "user_id": user, "conversation": None,
-                                 "candidate_ids": [r.item_id for r in shown.recommendations]})
+        picks = [r.item_id for r in shown.recommendations]
+        turn = app.parts.reasons.invoke(app.parts.given_turn(message, user, picks, history=[]))
         usage = turn.llm_usage
         if not usage.get("tokens_per_s"):
             continue

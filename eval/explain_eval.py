@@ -1,9 +1,9 @@
 """Explain one held-out (user, item) pair through the real chain and record everything its metrics need: the
 model's raw reply and claims (before the verifier's fallback), what the shopper is shown, and the held-out review.
 
-The chain is invoked with the evaluation hook (`candidate_ids`, `history`; see agent/chain.py `Turn.given`): it
-explains exactly the held-out item, for a history that excludes it, and returns the Turn. Pairs go through
-`chain.batch` a few at a time, so their reasons share decode batches as a busy server's would."""
+Each pair becomes a Turn whose candidate is exactly the held-out item and whose history excludes it
+(`ChainParts.given_turn`); the chain's `reasons` sub-chain (explain ▶ verify) explains it. Pairs go through
+`reasons.batch` a few at a time, so their reasons share decode batches as a busy server's would."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.runnables import Runnable
-
 from agent.catalogue import Catalogue
+from agent.chain import ChainParts
 from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds, value_frequencies
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
 from eval.metrics.usefulness import answer_metric_names
-from index.split import Pair
 from index.models import Item
+from index.split import Pair
 
 NAN = float("nan")
 VIEWS = ("raw", "displayed")
@@ -31,13 +30,12 @@ def _claims(claims) -> list[dict]:
     return [c.model_dump(exclude_none=True) for c in claims]
 
 
-def explain_pairs(chain: Runnable, heldout: HeldOut, pairs: list[Pair], message: str,
+def explain_pairs(parts: ChainParts, heldout: HeldOut, pairs: list[Pair], message: str,
                   checker: TextChecker) -> list[dict[str, Any] | Exception]:
-    """Explain several pairs with one `chain.batch` (their LLM calls decode as one batch); a pair that failed
+    """Explain several pairs with one `reasons.batch` (their LLM calls decode as one batch); a pair that failed
     gets its exception in its place."""
-    inputs = [{"message": message, "user_id": p.user_id, "candidate_ids": [p.item_id],
-               "history": heldout.history(p.user_id)} for p in pairs]
-    turns = chain.batch(inputs, return_exceptions=True)
+    turns = parts.reasons.batch([parts.given_turn(message, p.user_id, [p.item_id], heldout.history(p.user_id))
+                                 for p in pairs], return_exceptions=True)
     out: list[dict[str, Any] | Exception] = []
     for pair, turn in zip(pairs, turns):
         try:

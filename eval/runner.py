@@ -155,7 +155,7 @@ class GridRunner:
                 "settings": resolved_settings(self.settings_for(heldout.dataset.name, backend))}
 
     def explain_cell(self, heldout: HeldOut, backend: BackendSpec, template_id: str) -> dict[str, Any]:
-        from agent.chain import build_chain
+        from agent.chain import build_chain_parts
         from agent.llm import describe
         from agent.verify import TextChecker
         from eval.explain_eval import example_scores, explain_metrics, explain_pairs, usefulness_context
@@ -165,14 +165,15 @@ class GridRunner:
         settings = self.settings_for(dataset, backend)
         template = get_template(template_id)
         llm = self.llm_for(dataset, backend)
-        chain = build_chain(llm, None, heldout.catalogue, template, settings,
-                            index_snapshot=self.results["datasets"][dataset]["index_snapshot"], backend=describe(llm))
+        parts = build_chain_parts(llm, None, heldout.catalogue, template, settings,
+                                  index_snapshot=self.results["datasets"][dataset]["index_snapshot"],
+                                  backend=describe(llm))
         checker = TextChecker(heldout.catalogue.vocabulary)
         cell_id = f"{dataset}__{backend.name}__{template_id}"
 
         def rows_of(chunk: list[Pair]) -> list[dict[str, Any] | Exception]:
             return [row if isinstance(row, Exception) else row | {"scores": example_scores(row, heldout.features)}
-                    for row in explain_pairs(chain, heldout, chunk, self.grid.message, checker)]
+                    for row in explain_pairs(parts, heldout, chunk, self.grid.message, checker)]
 
         started = time.perf_counter()
         rows, errors = self._sample_rows(heldout, cell_id, rows_of)

@@ -1,0 +1,382 @@
+"""The chain's steps as plain functions over a Turn, each with the dependencies it reads (`ChainDeps`): agent/chain.py
+composes them into LCEL sub-chains. Each can be called alone (the evaluation builds a Turn and explains it; a test
+can rank one)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+
+from agent.catalogue import Catalogue
+from agent.conversation import Conversation
+from agent.explain import Handles, fallback_claims, prompt_inputs, read_reason, render_reason, render_text, reply_model
+from agent.llm import invoke_all
+from agent.provenance import git_commit
+from agent.quotes import QuoteFinder
+from agent.rank import Scored, history_similarity, pick, rank
+from agent.rank_llm import llm_preference
+from agent.reply_models import response_format
+from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
+from agent.select import select
+from agent.settings import Settings
+from agent.understand import Request, understand
+from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from index.collab import load_collab
+from index.retrieve import Retriever
+from prompts.loader import Template, prompt_hash
+
+
+@dataclass
+class ChainDeps:
+    """What the steps read besides the Turn; built once per chain."""
+
+    llm: BaseChatModel
+    retriever: Retriever | None  # None: the evaluation gives candidates and history itself
+    catalogue: Catalogue
+    template: Template
+    settings: Settings
+    checker: TextChecker
+    quotes: QuoteFinder
+    rank_template: Template | None = None
+    backend: tuple[str, str, str | None] = ("local", "unknown", None)
+    index_snapshot: str = "unknown"
+
+
+def _price_contrast(item, others: list) -> str:
+    """Where the item's price sits among the other picks ('the cheapest of the 5'), or '' when it can't be said."""
+    prices = [o.price for o in others if o.price is not None]
+    if item is None or item.price is None or not prices:
+        return ""
+    if item.price < min(prices):
+        return f"the cheapest of the {len(prices) + 1} at ${item.price:.2f}"
+    if item.price > max(prices):
+        return f"the priciest of the {len(prices) + 1} at ${item.price:.2f}"
+    return ""
+
+
+@dataclass
+class Turn:
+    """What flows through the chain; each step fills its part (understand: request; retrieve: history and
+    candidates; rank: their order and the prompt handles; draft: cards of verified facts; explain: the model's
+    reasons; verify: the answer)."""
+
+    message: str
+    user_id: str | None
+    conversation: Conversation
+    request: Request | None = None
+    history: list[PastItem] = field(default_factory=list)
+    candidates: list[Scored] = field(default_factory=list)
+    handles: Handles | None = None
+    reasons: list[Reason | None] = field(default_factory=list)
+    raw_replies: list[str] = field(default_factory=list)  # the model's raw JSON, one per candidate
+    prompt_hash: str = ""
+    notes: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    llm_usage: dict[str, float | None] = field(default_factory=dict)
+    prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per candidate (eval, bench)
+    relaxed: list[Relaxation] = field(default_factory=list)  # constraints not fully applied, and how
+    draft: Answer | None = None  # the ranked cards with reasons from verified facts only, before the LLM writes
+    answer: Answer | None = None
+    explain: bool = True  # input `explain: False`: no LLM call, reasons rendered from verified facts (dialogue suite)
+
+
+def usage_of(replies: list) -> dict[str, float | None]:
+    """Token counts of a turn's LLM calls, summed; first token = the earliest; tokens/s = output tokens after each
+    call's first token over the wall time from the earliest first token to the last end (the calls run together)."""
+    usage = [r.usage_metadata or {} for r in replies]
+    timing = [r.response_metadata.get("timing") or {} for r in replies]
+    firsts = [t["first_token_s"] for t in timing if t.get("first_token_s") is not None]
+    after = [t["tokens_after_first"] for t in timing if t.get("tokens_after_first") is not None]
+    chosen = [t["chosen_after_first"] for t in timing if t.get("chosen_after_first") is not None]
+    window = max((t.get("total_s") or 0.0 for t in timing), default=0.0) - min(firsts, default=0.0)
+    return {"calls": len(replies),
+            "prompt_tokens": sum(u.get("input_tokens") or 0 for u in usage),
+            "completion_tokens": sum(u.get("output_tokens") or 0 for u in usage),
+            "first_token_s": min(firsts, default=None),
+            "tokens_per_s": sum(after) / window if after and window > 0 else None,
+            # the same without the tokens the grammar forced (jump-forward): the rate of tokens the model chose
+            "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None}
+
+
+def timed(name: str, turn: Turn, start: float) -> None:
+    turn.timings_ms[name] = round((time.perf_counter() - start) * 1000, 1)
+
+
+def start(inputs: dict, deps: ChainDeps) -> Turn:
+    message = str(inputs.get("message") or "").strip()
+    user_id = inputs.get("user_id")
+    conversation = inputs.get("conversation")
+    if conversation is None or conversation.user_id != user_id:  # one user's chat never carries into another's
+        conversation = Conversation(user_id=user_id)
+    turn = Turn(message=message, user_id=user_id, conversation=conversation,
+                explain=bool(inputs.get("explain", True)))
+    if len(message) > deps.settings.max_message_chars:
+        turn.message = message[: deps.settings.max_message_chars]
+        turn.notes.append(f"Your message was long; I read its first {deps.settings.max_message_chars} characters.")
+    return turn
+
+
+def understand_step(turn: Turn, deps: ChainDeps) -> Turn:
+    t0 = time.perf_counter()
+    turn.request = understand(turn.message, deps.catalogue, turn.conversation)
+    turn.notes += turn.request.notes
+    if not turn.message:
+        turn.notes.append("Tell me what you're looking for (an occasion, a budget, a brand, a game you like). "
+                          "Meanwhile, here are picks from your history and what's popular.")
+    timed("understand", turn, t0)
+    return turn
+
+
+def retrieve_step(turn: Turn, deps: ChainDeps) -> Turn:
+    t0 = time.perf_counter()
+    request = turn.request
+    if turn.user_id and deps.retriever.has_user(turn.user_id):
+        past = deps.retriever.history(turn.user_id)
+        turn.history = [PastItem(item=h.item, rating=h.rating) for h in reversed(past)]  # newest first
+    elif turn.user_id:
+        turn.notes.append(f"I don't know shopper {turn.user_id!r} yet, so these picks rest on your request alone.")
+    turn.history += [PastItem(item=item, mentioned=True) for i in request.mentioned_item_ids
+                     if (item := deps.catalogue.get(i)) is not None]
+    if request.intent == "why":
+        timed("retrieve", turn, t0)
+        return turn
+    history_ids = [p.item.item_id for p in turn.history]
+    if not request.query_text.strip():
+        request.query_text = " ".join(p.item.title for p in turn.history[:3]) or deps.catalogue.name.replace("_", " ")
+    # every active constraint is hard; a relaxation is stated (agent/select.py)
+    excluded = sorted(set(request.exclude_ids) | set(history_ids))
+    chosen = select(request, deps.retriever.candidates, deps.catalogue, excluded, deps.settings.n_candidates,
+                    deps.settings.k)
+    found = chosen.items
+    turn.notes += chosen.notes
+    turn.relaxed = chosen.relaxed
+    turn.candidates = [Scored(item=c.item, score=c.similarity, signals={"request": c.similarity}) for c in found]
+    timed("retrieve", turn, t0)
+    return turn
+
+
+def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None) -> Turn:
+    if turn.request.intent == "why" or not turn.candidates:
+        return turn
+    t0 = time.perf_counter()
+    items = [s.item for s in turn.candidates]
+    past = turn.history
+    vectors = deps.retriever.embeddings([i.item_id for i in items] + [p.item.item_id for p in past])
+    cand_vecs = np.array([vectors[i.item_id] for i in items])
+    past_with_vec = [p for p in past if p.item.item_id in vectors]
+    past_vecs = np.array([vectors[p.item.item_id] for p in past_with_vec]).reshape(len(past_with_vec),
+                                                                                   cand_vecs.shape[1])
+    hist_sim = history_similarity(cand_vecs, past_vecs, [p.rating for p in past_with_vec])
+    signals = (items, [s.signals["request"] for s in turn.candidates], hist_sim, [p.item.item_id for p in past],
+               deps.catalogue, deps.settings.rank)
+    collab_model = load_collab(deps.settings.home, deps.catalogue.name) if deps.settings.rank.collab else None
+    collab = (collab_model.scores([p.item.item_id for p in past], [i.item_id for i in items])
+              if collab_model is not None else None)
+    ranked = rank(*signals, collab=collab)
+    if deps.rank_template is not None:  # the LLM's own order of the best few, fused as one more signal
+        settings = deps.settings
+        shortlist = Handles([s.item for s in ranked[: settings.n_explain_candidates]],
+                            turn.history[: settings.max_history], turn.request.facets, settings.max_attributes,
+                            stats=deps.catalogue.stats)
+        order = llm_preference(deps.llm, deps.rank_template, turn.request, shortlist, settings.max_new_tokens, config)
+        if order.error:
+            turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
+        ranked = rank(*signals, llm_order=order.order or None, collab=collab)
+    turn.candidates = pick(ranked, deps.settings.k, turn.message)  # no near-duplicates, the named occasion first
+    with_handles(turn, deps)
+    timed("rank", turn, t0)
+    return turn
+
+
+def with_handles(turn: Turn, deps: ChainDeps) -> Turn:
+    """The prompt's handles for the turn's final candidates: what every later step cites by."""
+    turn.handles = Handles([s.item for s in turn.candidates], turn.history[: deps.settings.max_history],
+                           turn.request.facets, deps.settings.max_attributes, stats=deps.catalogue.stats)
+    return turn
+
+
+def explain_calls(turn: Turn, deps: ChainDeps) -> list[tuple[list, dict]]:
+    """The turn's LLM calls: one prompt and one schema per candidate, so each reply can cite only its own
+    candidate's handles."""
+    if turn.handles is None or not turn.explain:
+        return []
+    handles = turn.handles
+    indices = range(len(handles.candidates))
+    turn.prompts = [deps.template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
+    turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
+    max_tokens = deps.template.generation.max_new_tokens or deps.settings.max_new_tokens
+    return [(prompt, {"response_format": response_format(reply_model(handles, deps.template, i)),
+                      "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
+
+
+def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
+    turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
+    for i, reply in enumerate(replies):
+        if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
+            failures.add(type(reply).__name__)
+            turn.reasons.append(None)
+            turn.raw_replies.append("")
+            continue
+        turn.raw_replies.append(str(reply.content))
+        reason, errors = read_reason(turn.raw_replies[-1], turn.handles, deps.template, i)
+        turn.reasons.append(reason)
+        unusable |= bool(errors)
+    turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])
+    if failures:
+        turn.notes.append(f"The language model is unavailable ({', '.join(sorted(failures))}); "
+                          "reasons below are built from verified facts only.")
+    if unusable:
+        turn.notes.append("The model's reply was partly unusable; affected reasons come from verified facts.")
+
+
+def explain_turns(turns: list[Turn], config: list[RunnableConfig], deps: ChainDeps) -> list[Turn]:
+    """Every turn's calls go out together: one decode batch on the local model, concurrent requests to a
+    server. `timings_ms["explain"]` is the wall time of that shared batch."""
+    t0 = time.perf_counter()
+    per_turn = [explain_calls(turn, deps) for turn in turns]
+    configs = [c for calls, c in zip(per_turn, config) for _ in calls]
+    replies = invoke_all(deps.llm, [call for calls in per_turn for call in calls], configs)
+    for turn, calls in zip(turns, per_turn):
+        if calls:
+            take_replies(turn, replies[: len(calls)], deps)
+            replies = replies[len(calls):]
+            timed("explain", turn, t0)
+    return turns
+
+
+def draft_step(turn: Turn, deps: ChainDeps) -> Turn:
+    """The ranked cards with reasons rendered from verified facts, before the LLM writes: the chat shows them at
+    once. A card whose LLM reason later fails verification is rendered the same way."""
+    if turn.request.intent == "why" or not turn.candidates:
+        return turn
+    t0 = time.perf_counter()
+    turn.draft = answer_of(turn, [None] * len(turn.candidates), deps)
+    timed("draft", turn, t0)
+    return turn
+
+
+def verify_step(turn: Turn, deps: ChainDeps) -> Turn:
+    t0 = time.perf_counter()
+    if turn.request.intent == "why":
+        turn.answer = why_answer(turn, deps)
+        return turn
+    turn.answer = answer_of(turn, turn.reasons, deps)
+    timed("verify", turn, t0)
+    turn.answer.timings_ms = turn.timings_ms
+    return turn
+
+
+def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps) -> Answer:
+    """One card per candidate. The model's sentence is shown only when every claim behind it held and it states
+    nothing else; otherwise the reason is rendered from verified facts."""
+    recs = []
+    handles = turn.handles
+    history = {p.item.item_id: p.item for p in turn.history}
+    past_by_id = {p.item.item_id: p for p in turn.history}
+    ratings = {p.item.item_id: p.rating for p in turn.history}
+    shown: list[str] = []  # the reasons already on this answer's cards: none is repeated
+    for i, scored in enumerate(turn.candidates):
+        others = [s.item.title for s in turn.candidates if s is not scored]
+        evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message,
+                            other_titles=others, ratings=ratings, stats=deps.catalogue.stats)
+        reason = reasons[i] if i < len(reasons) else None
+        supported, unsupported, problems = verify_reason(reason, evidence, deps.checker) if reason else ([], [], [])
+        text_ok = bool(reason and reason.text and supported and not unsupported and not problems
+                       and reason.text.strip().casefold() not in {t.casefold() for t in shown})
+        if not text_ok:  # add what the shopper asked for and shares
+            chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
+            supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
+            supported = supported[:3]
+        text = reason.text if text_ok else render_reason(supported, past_by_id, turn.request.facets,
+                                                         stats=deps.catalogue.stats, seed=scored.item.item_id,
+                                                         avoid=shown, title=scored.item.title,
+                                                         message=turn.message)
+        shown.append(text)
+        recs.append(Recommendation(
+            item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
+            price=scored.item.price, attributes=handles.attributes[i] if handles else [],
+            reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
+            quote=deps.quotes.quote(scored.item, turn.message, turn.user_id),
+        ))
+    return Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=list(turn.notes),
+                  provenance=provenance(turn, deps), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage,
+                  **state_of(turn))
+
+
+def state_of(turn: Turn) -> dict:
+    """The conversation state an answer carries: active constraints (chips), relaxations, conversation id."""
+    return {"constraints": [ActiveConstraint(key=f.key, value=f.value, label=f.label)
+                            for f in turn.request.facets],
+            "relaxed": [r.model_copy() for r in turn.relaxed],
+            "conversation_id": turn.conversation.conversation_id}
+
+
+def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
+    """'Why the second one?': that one suggestion, its verified evidence once (the reason shown before plus the
+    other facts behind it), then what sets it apart from the other picks of that answer."""
+    previous = turn.conversation.last_recommendation()
+    shown = previous.answer.recommendations if previous else []
+    chosen = [r for r in shown if r.rank == turn.request.why_rank]
+    notes = list(turn.notes)
+    if not chosen:
+        notes.append(f"There is no suggestion number {turn.request.why_rank} in my last answer.")
+    past_by_id = {p.item.item_id: p for p in turn.history}
+    detailed = []
+    for rec in chosen:
+        item = deps.catalogue.get(rec.item_id)
+        handles = Handles([item], turn.history, turn.request.facets, deps.settings.max_attributes,
+                          stats=deps.catalogue.stats)
+        evidence = Evidence(item=item, history={k: p.item for k, p in past_by_id.items()},
+                            facets=turn.request.facets, message=turn.message,
+                            ratings={k: p.rating for k, p in past_by_id.items()}, stats=deps.catalogue.stats)
+        before = [c for reason in rec.reasons for c in reason.claims]
+        claims: list = []
+        for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
+            key = (c.kind, c.attribute, c.value, c.history_item_id)
+            if c.verdict == "supported" and key not in {(d.kind, d.attribute, d.value, d.history_item_id)
+                                                         for d in claims}:
+                claims.append(c)
+        others = [o for r in shown if r.rank != rec.rank and (o := deps.catalogue.get(r.item_id)) is not None]
+        apart = [verify_claim(Claim(kind="attribute", attribute=k, value=v), evidence)
+                 for k, v in handles.attributes[0]
+                 if k != "price" and not any((k, v) in o.attributes for o in others)]
+        apart = [c for c in apart if c.verdict == "supported"]
+        claims = claims[:8]
+        cited = {(c.attribute, c.value) for c in claims if c.kind == "attribute"}
+        # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
+        unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value.rstrip('.')}" for c in apart
+                        if (c.attribute, c.value) in cited][:2]
+        apart = [c for c in apart if (c.attribute, c.value) not in cited][:3]
+        rec = rec.model_copy(deep=True)
+        rec.reasons = [Reason(text=render_text(claims, past_by_id, turn.request.facets), claims=claims,
+                              fallback=True)]
+        parts = [_price_contrast(item, others), *unique_cited,
+                 render_text(apart, past_by_id, turn.request.facets).rstrip(".")]
+        if any(parts):
+            rec.reasons.append(Reason(text=f"Unlike the other {len(others)} picks: {'; '.join(filter(None, parts))}.",
+                                      claims=apart, fallback=True))
+        detailed.append(rec)
+    return Answer(user_id=turn.user_id, message=turn.message, recommendations=detailed, notes=notes,
+                  provenance=provenance(turn, deps), timings_ms=turn.timings_ms, **state_of(turn))
+
+
+def provenance(turn: Turn, deps: ChainDeps) -> Provenance:
+    name, model, adapter = deps.backend
+    return Provenance(template_id=deps.template.id, template_version=deps.template.version,
+                      prompt_hash=turn.prompt_hash, backend=name, model=model, adapter=adapter,
+                      dataset=deps.catalogue.name, index_snapshot=deps.index_snapshot, git_commit=git_commit())
+
+
+def given_turn(message: str, user_id: str | None, candidate_ids: list[str], history: list[PastItem],
+               deps: ChainDeps) -> Turn:
+    """A Turn whose candidates and history the caller chose (the evaluation's held-out pair): the request is read as
+    any turn's, retrieval and ranking are the caller's; ready for the explain sub-chain."""
+    turn = understand_step(start({"message": message, "user_id": user_id}, deps), deps)
+    turn.history = list(history)
+    turn.candidates = [Scored(item=item, score=0.0) for i in candidate_ids
+                       if (item := deps.catalogue.get(i)) is not None]
+    return with_handles(turn, deps)
