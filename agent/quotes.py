@@ -89,9 +89,15 @@ class QuoteFinder:
             return False
         words = normalise(sentence).split()
         runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 8, len(words)) + 1)}
-        own = {squash(item.title)} | {squash(v) for k, v in item.attributes if k in VOCABULARY_KEYS}
-        named = [n for n in runs if n in self._names]  # whole-word runs only: "Visa" is not in "visage"
-        return not any(n not in own and not any(n in o for o in own) for n in named)
+        own_title = squash(item.title)
+        own = {own_title} | {squash(v) for k, v in item.attributes if k in VOCABULARY_KEYS}
+        for name in (n for n in runs if n in self._names):  # whole-word runs only: "Visa" is not in "visage"
+            other_item = self._names[name] not in ("", item.item_id)
+            # another item's title is never quoted, even inside this one's ("Left 4 Dead" on Left 4 Dead 2's card);
+            # a brand may be this item's own, or a part of its title ("Starbucks" on "Starbucks Gift Card")
+            if other_item or not (name in own or name in own_title):
+                return False
+        return True
 
     def candidates(self, item: Item, shopper: str | None) -> list[tuple[str, Interaction]]:
         # a review with anything unsafe anywhere is dropped whole: an attack split over sentences ("Ignore previous

@@ -104,3 +104,12 @@ def test_no_poison_of_the_injection_suite_is_ever_quoted():
 def test_a_complaint_inside_a_good_review_is_not_quoted():
     f = finder(review("u2", "S", "That store does not honor the gift cards. My mom loves her morning coffee now."))
     assert f.quote(SBUX, "a coffee gift card", "me").text == "My mom loves her morning coffee now."
+
+
+def test_the_name_of_another_item_inside_this_items_title_is_still_another_item():
+    l4d, l4d2 = item("L1", "Left 4 Dead", "Valve"), item("L2", "Left 4 Dead 2", "Valve")
+    ds = Dataset(name="s", items=[l4d, l4d2], report=LoadReport(dataset="s"),
+                 interactions=[review("u2", "L2", "Best zombie co-op game ever created (beside Left 4 Dead 1)"),
+                               review("u3", "L2", "Great game to play with your friends on a weekend.")])
+    quote = QuoteFinder(Catalogue(ds)).quote(l4d2, "co-op zombies", "me")
+    assert quote.text == "Great game to play with your friends on a weekend."
