@@ -236,7 +236,7 @@ class GridRunner:
             ranked = [r for r in rankings if isinstance(r, PairRanking)]
             if template is not None and ranked:
                 shortlists = [Handles(r.shortlist(settings.n_explain_candidates), r.history[: settings.max_history],
-                                      [], self.grid.rank_max_attributes)
+                                      [], self.grid.rank_max_attributes, stats=catalogue.stats)
                               for r in ranked]
                 asks = [(understand(self.grid.message, catalogue, Conversation(user_id=r.pair.user_id)), shown)
                         for r, shown in zip(ranked, shortlists)]

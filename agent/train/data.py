@@ -343,8 +343,8 @@ def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed:
         if len(examples) >= n:
             break
         rng = random.Random(f"{seed}:{dataset.name}:{item.item_id}")
-        made_request = catalogue_request(item, Handles([item], [], [], shape.max_attributes).attributes[0], keys,
-                                         noun or _noun(item), rng)
+        shown = Handles([item], [], [], shape.max_attributes, stats=catalogue.stats).attributes[0]
+        made_request = catalogue_request(item, shown, keys, noun or _noun(item), rng)
         if made_request is None:
             counts[f"{dataset.name}: item_has_no_requestable_value"] += 1
             continue
