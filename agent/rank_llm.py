@@ -3,13 +3,22 @@ enumerates exactly those handles. `agent.rank.rank(..., llm_order=...)` fuses th
 
 The reply is validated by the same model that constrained it (agent/reply_models.py `rank_order`). A reply that
 breaks it (a server that ignored the constraint) is no ordering, but the ids it emitted are still read, so the
-evaluation can count RecLM-eval item-id errors (ids outside the candidates, repeated ids, ids from the history)."""
+evaluation can count RecLM-eval item-id errors (ids outside the candidates, repeated ids, ids from the history).
+
+The shortlist is shown in a seeded neutral order (`neutral_order`), not whyrec's: a base model tends to answer the
+first handles as shown, and in whyrec's order that position bias would read as agreement. The seed comes from the
+request (`neutral_seed`: the chat uses the shopper id and message, the evaluation its grid seed and the user id),
+so the same request shows the same order in any process and the prompt hash is reproducible. The model's C-handles
+are mapped back through the shuffled shortlist, so `order` and `emitted` are always real item ids."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -26,6 +35,7 @@ from prompts.loader import Template, prompt_hash
 class LlmOrder:
     order: list[str] = field(default_factory=list)  # candidate ids in the model's order, repeats dropped
     emitted: list[str] = field(default_factory=list)  # every id the model emitted, repeats and strays included
+    shown: list[str] = field(default_factory=list)  # candidate ids in the order the prompt showed them (C1, C2, …)
     raw_reply: str = ""
     prompt_hash: str = ""
     error: str | None = None
@@ -45,27 +55,45 @@ def emitted_ids(handles_out: list[str], handles: Handles) -> list[str]:
     return ids
 
 
+def neutral_seed(*parts: str) -> int:
+    """A seed from the request's parts (shopper id, message, grid seed). sha256, not `hash()`: str hashes are
+    salted per process, and the shown order must be the same on every run for the prompt hash to be."""
+    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()[:8], "big")
+
+
+def neutral_order(handles: Handles, seed: int) -> Handles:
+    """The shortlist in a seeded shuffle of whyrec's order, so C1 is whyrec's best only by chance and a model that
+    just answers the first handles as shown no longer looks like it agrees with the ranker."""
+    positions = list(range(len(handles.candidates)))
+    random.Random(seed).shuffle(positions)
+    return replace(handles, candidates=[handles.candidates[i] for i in positions])
+
+
 def llm_preference(llm: BaseChatModel, template: Template, request: Request, handles: Handles,
-                   max_new_tokens: int, config: RunnableConfig | None = None) -> LlmOrder:
-    """Ask the model for its order of `handles.candidates`. Never raises: a dead server or a bad reply gives an
-    empty order (the ranking then rests on the other signals) and says why in `error`."""
-    return llm_preferences(llm, template, [(request, handles)], max_new_tokens, config)[0]
+                   max_new_tokens: int, config: RunnableConfig | None = None, *, seed: int) -> LlmOrder:
+    """Ask the model for its order of `handles.candidates`, shown in the neutral order of `seed`. Never raises: a
+    dead server or a bad reply gives an empty order (the ranking then rests on the other signals) and says why in
+    `error`."""
+    return llm_preferences(llm, template, [(request, handles)], max_new_tokens, config, seeds=[seed])[0]
 
 
 def llm_preferences(llm: BaseChatModel, template: Template, asks: list[tuple[Request, Handles]],
-                    max_new_tokens: int, config: RunnableConfig | None = None) -> list[LlmOrder]:
-    """`llm_preference` for several (request, shortlist) pairs at once: one LLM batch."""
-    prompts = [template.render(**ranking_inputs(request, handles)) for request, handles in asks]
+                    max_new_tokens: int, config: RunnableConfig | None = None, *,
+                    seeds: Sequence[int]) -> list[LlmOrder]:
+    """`llm_preference` for several (request, shortlist) pairs at once: one LLM batch, one seed per pair."""
+    shown = [(request, neutral_order(handles, seed)) for (request, handles), seed in zip(asks, seeds, strict=True)]
+    prompts = [template.render(**ranking_inputs(request, handles)) for request, handles in shown]
     calls = [(messages, {"response_format": response_format(rank_order(len(handles.candidates))),
                          "max_tokens": template.generation.max_new_tokens or max_new_tokens})
-             for messages, (_, handles) in zip(prompts, asks)]
+             for messages, (_, handles) in zip(prompts, shown)]
     replies = invoke_all(llm, calls, config)
     return [read_order(reply, handles, prompt_hash(messages))
-            for reply, (_, handles), messages in zip(replies, asks, prompts)]
+            for reply, (_, handles), messages in zip(replies, shown, prompts)]
 
 
 def read_order(reply: Any, handles: Handles, hash_of_prompt: str) -> LlmOrder:
-    result = LlmOrder(prompt_hash=hash_of_prompt)
+    """The model's reply read against the shortlist as it was shown (C-handles index `handles.candidates`)."""
+    result = LlmOrder(prompt_hash=hash_of_prompt, shown=[c.item_id for c in handles.candidates])
     if isinstance(reply, Exception):  # a ranking hint must never cost the answer
         result.error = f"{type(reply).__name__}: {reply}"[:300]
         return result

@@ -18,7 +18,7 @@ from agent.llm import invoke_all
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
 from agent.rank import Scored, history_similarity, pick, rank
-from agent.rank_llm import llm_preference
+from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import select
@@ -182,7 +182,8 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
         shortlist = Handles([s.item for s in ranked[: settings.n_explain_candidates]],
                             turn.history[: settings.max_history], turn.request.facets, settings.max_attributes,
                             stats=deps.catalogue.stats)
-        order = llm_preference(deps.llm, deps.rank_template, turn.request, shortlist, settings.max_new_tokens, config)
+        order = llm_preference(deps.llm, deps.rank_template, turn.request, shortlist, settings.max_new_tokens, config,
+                               seed=neutral_seed(turn.user_id or "", turn.message))  # shown shuffled, see rank_llm
         if order.error:
             turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
         ranked = rank(*signals, llm_order=order.order or None, collab=collab)

@@ -194,7 +194,7 @@ class GridRunner:
         from agent.explain import Handles
         from agent.understand import understand
         from agent.conversation import Conversation
-        from agent.rank_llm import llm_preferences
+        from agent.rank_llm import llm_preferences, neutral_seed
         from eval.ranking_eval import CatalogueArrays, HybridScorer, PairRanking, PeerScorers, ranking_metrics
         from index.embed import encode_query
         from index.retrieve import Retriever
@@ -240,8 +240,9 @@ class GridRunner:
                               for r in ranked]
                 asks = [(understand(self.grid.message, catalogue, Conversation(user_id=r.pair.user_id)), shown)
                         for r, shown in zip(ranked, shortlists)]
+                seeds = [neutral_seed(str(self.grid.seed), r.pair.user_id) for r in ranked]  # shown shuffled
                 for r, shown, order in zip(ranked, shortlists,
-                                           llm_preferences(llm, template, asks, settings.max_new_tokens)):
+                                           llm_preferences(llm, template, asks, settings.max_new_tokens, seeds=seeds)):
                     r.add_llm(shown, order)
             return [r if isinstance(r, Exception) else r.row for r in rankings]
 
