@@ -163,8 +163,11 @@ def _norm(text: str) -> str:
 
 
 def _price(value) -> float | None:
+    """A number, "$40.00", or Steam's "Free"/"Free to Play"/"Play for Free!" (= $0); other text is unknown."""
     if isinstance(value, (int, float)):
         return float(value)
+    if re.search(r"\bfree\b", str(value or ""), re.I):
+        return 0.0
     m = re.fullmatch(r"\$\s*([\d,]+(?:\.\d+)?)", str(value or "").strip())
     return float(m.group(1).replace(",", "")) if m else None
 
