@@ -109,8 +109,9 @@ def card_context(whyrec: Whyrec, session: Session, facets: list | None = None) -
     facets = facets if facets is not None else last.request.facets if last else []
     for item_id in getattr(last.request, "mentioned_item_ids", []) if last else []:
         if item_id not in past and (item := whyrec.catalogue.get(item_id)) is not None:
-            past[item_id] = CitedPastItem(title=item.title)
-    return CardContext(past=past, facet_labels={(f.key, f.value): f.label for f in facets})
+            past[item_id] = CitedPastItem(title=item.title, mentioned=True)
+    return CardContext(past=past, facet_labels={(f.key, f.value): f.label for f in facets},
+                       binary_ratings=whyrec.catalogue.stats.binary_ratings)
 
 
 def shown_message(message: str) -> str:

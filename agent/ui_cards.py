@@ -21,10 +21,11 @@ MAX_CHIP_CHARS = 60
 
 @dataclass(frozen=True)
 class CitedPastItem:
-    """A history item as the card names it."""
+    """A past item as the card names it: one the shopper rated, or one they only named in this chat."""
 
     title: str
     rating: float | None = None
+    mentioned: bool = False
 
 
 @dataclass
@@ -100,7 +101,10 @@ def claim_html(claim: Claim, ctx: CardContext) -> str:
     if claim.kind == "history":
         past = ctx.past.get(claim.history_item_id or "")
         title = past.title if past else (claim.history_item_id or "an earlier item")
-        how = rating_words(past.rating, ctx) if past and past.rating is not None else "from your history"
+        if past and past.mentioned:
+            how = "you mentioned"
+        else:
+            how = rating_words(past.rating, ctx) if past and past.rating is not None else "from your history"
         shared = (f' <span class="wr-shared">both: {esc(pretty_key(claim.attribute))} '
                   f'<mark class="wr-cite">{esc(claim.value)}</mark></span>') if claim.attribute and claim.value else ""
         body = f'{esc(how)}: <span class="wr-past">{esc(clip(title, 90))}</span>{shared}'

@@ -153,3 +153,9 @@ def test_a_steam_rating_reads_as_recommended_not_one_star():
     assert "you recommended it: " in out and "1★" not in out
     stars_ctx = CardContext(past={"B0PAST": CitedPastItem(title="Terraria", rating=1.0)})
     assert "you rated 1★: " in answer_html(make_answer(), stars_ctx)
+
+
+def test_an_item_the_shopper_only_named_is_you_mentioned_not_your_history():
+    ctx = CardContext(past={"B0PAST": CitedPastItem(title="Terraria", mentioned=True)})
+    out = answer_html(make_answer(), ctx)
+    assert "you mentioned: " in out and "from your history" not in out
