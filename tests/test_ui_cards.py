@@ -71,7 +71,7 @@ class FakeService:
 
     def __init__(self, events=None, error: Exception | None = None):
         self.events, self.error = events or [], error
-        self.catalogue = SimpleNamespace(get=lambda item_id: None)
+        self.catalogue = SimpleNamespace(get=lambda item_id: None, stats=SimpleNamespace(binary_ratings=False))
 
     def stream(self, message, user_id, conversation):
         yield from self.events
