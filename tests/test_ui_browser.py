@@ -1,9 +1,13 @@
 """The chat in a real headless Chromium (Debian `chromium`, driven by Playwright) over the real embedded default:
 a Gift Cards shopper asks, refines with "cheaper", and every attribute the cards cite is checked against the RAW
-metadata file, read here directly (not through the loader or the index). A screenshot is kept in test-artifacts/."""
+metadata file, read here directly (not through the loader or the index); a Steam shopper's cards link each pick to a
+game that shopper recommended, checked against the raw reviews and games files. Screenshots are kept in
+test-artifacts/."""
 
 from __future__ import annotations
 
+import ast
+import csv
 import gzip
 import html
 import json
@@ -71,21 +75,21 @@ def cited_value_is_in_raw_data(key: str, value: str, record: dict, styles: list[
     return words(value) in words(json.dumps(record, ensure_ascii=False))  # details{} and other keys
 
 
-@pytest.fixture(scope="module")
-def app_url():
+def serve(settings: Settings):
+    """A real chat server for `settings`' dataset on a free port, for a module fixture to `yield from`."""
     from agent.service import Whyrec
     from agent.ui import launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo, url = launch(Whyrec(Settings()), port=port, block=False)
+    demo, url = launch(Whyrec(settings), port=port, block=False)
     yield url
     demo.close()
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
+def open_chat(url: str):
+    """A headless Chromium page on the chat at `url`, for a module fixture to `yield from`."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -93,10 +97,20 @@ def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(app_url)
+        page.goto(url)
         page.wait_for_selector("#wr-message textarea")
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    yield from serve(Settings())
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    yield from open_chat(app_url)
 
 
 def send(page, message: str) -> None:
@@ -237,3 +251,98 @@ def test_choosing_another_shopper_starts_a_fresh_conversation(page):
     page.wait_for_function("document.querySelector('#wr-past').innerText.includes('is not in this dataset')",
                            timeout=30_000)
     assert page.locator("#wr-chat .wr-answer").count() == 0 and page.locator("#wr-chat .wr-notice").count() == 0
+
+
+STEAM = Settings().data_dir / "steam"
+STEAM_SHOPPER = "091263"  # 9 reviews, every game recommended (user_reviews_flat.csv.gz)
+RAW_STEAM_KEYS = {"genre": "genres", "tag": "tags", "spec": "specs"}  # a card's key -> the raw game field
+
+
+def raw_steam_reviews(user_id: str) -> dict[str, bool]:
+    """{game id: recommended?} of one user, read from the raw flat reviews file (not through the loader)."""
+    with gzip.open(STEAM / "user_reviews_flat.csv.gz", "rt", encoding="utf-8") as f:
+        return {row["item_id"]: row["recommend"] == "True" for row in csv.DictReader(f) if row["user_id"] == user_id}
+
+
+def raw_steam_game_lines() -> dict[str, str]:
+    """Each raw game's line (a Python literal) by its id, first line kept; parsed only when needed (32k games)."""
+    lines: dict[str, str] = {}
+    with gzip.open(STEAM / "steam_games.json.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            if m := re.search(r"u?'id': u?'(\d+)'", line):
+                lines.setdefault(m.group(1), line)
+    return lines
+
+
+def raw_steam_values(game: dict, key: str) -> set[str]:
+    value = game.get(RAW_STEAM_KEYS.get(key, key), [])
+    return {words(v) for v in (value if isinstance(value, list) else [value])}
+
+
+def read_history_claims(answer) -> list[dict]:
+    """Each card's history evidence lines as shown: 'you recommended it: <past title> both: <key> <value>'."""
+    claims = []
+    for card in answer.locator(".wr-card").all():
+        item_id = re.search(r"item (\S+)", card.locator(".wr-id").inner_text()).group(1)
+        for line in card.locator("li.wr-history").all():
+            shared = line.locator(".wr-shared")
+            key, value = None, None
+            if shared.count():
+                key_and_value = shared.inner_text().removeprefix("both:").strip()
+                value = shared.locator("mark.wr-cite").inner_text()
+                key = key_and_value.removesuffix(value).strip().replace(" ", "_")
+            claims.append({"item_id": item_id, "line": line.inner_text(), "past": line.locator(".wr-past").inner_text(),
+                           "key": key, "value": value})
+    return claims
+
+
+@pytest.fixture(scope="module")
+def steam_url(indexed):
+    yield from serve(indexed("steam"))
+
+
+@pytest.fixture(scope="module")
+def steam_page(steam_url):
+    yield from open_chat(steam_url)
+
+
+def test_a_steam_shopper_sees_picks_linked_to_games_they_recommended(steam_page):
+    page = steam_page
+    reviews = raw_steam_reviews(STEAM_SHOPPER)
+    game_lines = raw_steam_game_lines()
+    reviewed = {i for i in reviews if i in game_lines}  # the loader joins reviews to games by id
+    assert len(reviewed) == 9 and all(reviews[i] for i in reviewed)
+
+    page.locator("#wr-shopper input").fill(STEAM_SHOPPER)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('#wr-past').innerText.includes('has rated {len(reviewed)} items')",
+                           timeout=30_000)
+    send(page, "a co-op game like the ones I recommended")
+    seconds = wait_for_answers(page, 1)
+    answer = page.locator("#wr-chat .wr-answer").nth(0)
+    cards = read_cards(answer)
+    assert cards, "no cards for a Steam request"
+    games = {i: ast.literal_eval(game_lines[i]) for i in {c["item_id"] for c in cards} | reviewed}
+    for card in cards:
+        assert card["item_id"] not in reviews  # never a game the shopper already reviewed
+        game = games[card["item_id"]]
+        assert words(card["title"]) in {words(game.get("title", "")), words(game.get("app_name", ""))}
+
+    claims = read_history_claims(answer)
+    assert claims, "no card cites a game the shopper recommended"
+    recommended_titles = {words(games[i][f]): i for i in reviewed for f in ("title", "app_name") if games[i].get(f)}
+    for claim in claims:
+        past_id = recommended_titles.get(words(claim["past"]))
+        assert past_id is not None and reviews[past_id], f"{claim['past']!r} is not a game {STEAM_SHOPPER} recommended"
+        if claim["value"] is not None:  # the shared value is really on both games, raw
+            for game_id in (claim["item_id"], past_id):
+                assert words(claim["value"]) in raw_steam_values(games[game_id], claim["key"]), (
+                    f"{claim['key']}={claim['value']!r} is not in the raw record of game {game_id}")
+    assert any(c["value"] for c in claims), "no history link names a shared tag, genre or developer"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat_steam.png"), full_page=True)
+    print(f"\nSteam turn through the browser: {seconds:.1f} s; history links: "
+          + "; ".join(f"{c['item_id']} <- {c['past']} ({c['key']} {c['value']})" for c in claims))
+    for claim in claims:  # Steam ratings are recommended / not, never stars
+        assert "you recommended it" in claim["line"] and "★" not in claim["line"], claim["line"]
+    page_text_has_no_traceback(page)
