@@ -88,14 +88,20 @@ def start_session(whyrec: Whyrec, choice: str | None) -> Session:
     return session
 
 
-def history_panel(session: Session, limit: int = 8) -> str:
+def history_panel(session: Session, limit: int = 8, binary_ratings: bool = False) -> str:
+    """The shopper's past items beside the chat; Steam's ratings are recommended or not, never stars."""
     if session.user_id is None:
         return '<div class="wr-history-panel"><b>New shopper</b>: picks rest on your request and what is popular.</div>'
     if not session.known:
         return (f'<div class="wr-history-panel"><b>{esc(session.user_id)}</b> is not in this dataset; '
                 "you'll be treated as a new shopper.</div>")
     latest_first = list(session.past.values())[::-1]  # the retriever returns oldest first
-    rows = "".join(f'<li><span class="wr-stars">{esc(stars(p.rating))}</span>{esc(p.title)}</li>'
+    def mark(rating: float | None) -> str:
+        if binary_ratings and rating is not None:
+            return "recommended: " if rating >= 1.0 else "not recommended: "
+        return stars(rating)
+
+    rows = "".join(f'<li><span class="wr-stars">{esc(mark(p.rating))}</span>{esc(p.title)}</li>'
                    for p in latest_first[:limit])
     more = f"<li>… and {len(session.past) - limit} more</li>" if len(session.past) > limit else ""
     return (f'<div class="wr-history-panel"><b>{esc(session.user_id)}</b> has rated {len(session.past)} '
@@ -290,7 +296,7 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
             log.exception("could not load shopper %r", choice)
             session = Session(user_id=shopper_id(choice), conversation=Conversation(user_id=shopper_id(choice)))
             return session, [], message_html(FAILED.format(kind=type(e).__name__), "error"), None
-        return session, [], history_panel(session), None
+        return session, [], history_panel(session, binary_ratings=whyrec.catalogue.stats.binary_ratings), None
 
     def respond(message: str, history: list, session: Session | None):
         """The `/respond` API: the client sends its chat history; one turn, streamed."""

@@ -11,6 +11,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from agent.catalogue import Catalogue
 from agent.chain import build_chain
 from agent.conversation import Conversation
+from agent.explain import Handles
+from agent.rank_llm import neutral_order, neutral_seed
 from agent.settings import Settings
 from index.models import Dataset, Interaction, Item, LoadReport
 from index.retrieve import Candidate, HistoryEntry
@@ -166,8 +168,10 @@ def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
                         Catalogue(DATASET), get_template("explain_default"), settings)
     without = build_chain(Scripted(default=explain), MemoryRetriever(), Catalogue(DATASET),
                           get_template("explain_default"), Settings(k=4))
-    shortlist = [r.item_id for r in ask(without, "a gift card").recommendations]
-    assert [r.item_id for r in ask(chain, "a gift card").recommendations] == [shortlist[3], shortlist[2]]
+    shortlist = [Catalogue(DATASET).get(r.item_id) for r in ask(without, "a gift card").recommendations]
+    # the prompt shows the shortlist in a seeded neutral order (position bias must not look like agreement)
+    shown = neutral_order(Handles(shortlist, [], []), neutral_seed("u1", "a gift card")).candidates
+    assert [r.item_id for r in ask(chain, "a gift card").recommendations] == [shown[3].item_id, shown[2].item_id]
 
 
 def test_a_batch_of_turns_answers_each_as_invoke_would_with_one_llm_batch():

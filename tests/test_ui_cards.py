@@ -159,3 +159,14 @@ def test_an_item_the_shopper_only_named_is_you_mentioned_not_your_history():
     ctx = CardContext(past={"B0PAST": CitedPastItem(title="Terraria", mentioned=True)})
     out = answer_html(make_answer(), ctx)
     assert "you mentioned: " in out and "from your history" not in out
+
+
+def test_the_history_panel_says_recommended_on_steam_and_stars_elsewhere():
+    from agent.conversation import Conversation
+    from agent.ui import Session, history_panel
+
+    session = Session(user_id="u1", conversation=Conversation(user_id="u1"), known=True,
+                      past={"B0PAST": CitedPastItem(title="PAYDAY 2", rating=1.0)})
+    steam = history_panel(session, binary_ratings=True)
+    assert "recommended: </span>PAYDAY 2" in steam and "1★" not in steam
+    assert "1★</span>PAYDAY 2" in history_panel(session)
