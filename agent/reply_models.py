@@ -13,26 +13,31 @@ engines choke on formats.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 FORBID_EXTRA = ConfigDict(extra="forbid")
 
 
+def one_of(handles: list[str]) -> Any:
+    """A string that must be one of `handles`; its schema is always an enum (pydantic writes a one-value Literal
+    as `const`, which not every server's grammar engine or client reads as a choice)."""
+    return Annotated[Literal[tuple(handles)], WithJsonSchema({"type": "string", "enum": list(handles)})]
+
+
 def explain_claims(handles: list[str], max_claims: int, max_chars: int) -> type[BaseModel]:
     """One candidate's reason: 1..max_claims of ITS OWN handles, and one sentence of at most max_chars."""
-    handle = Literal[tuple(handles)]  # type: ignore[valid-type]  # built per request
     return create_model("ExplainClaims", __config__=FORBID_EXTRA,
-                        claims=(list[handle], Field(min_length=1, max_length=max_claims)),
+                        claims=(list[one_of(handles)], Field(min_length=1, max_length=max_claims)),
                         text=(str, Field(max_length=max_chars)))
 
 
 def rank_order(n_candidates: int) -> type[BaseModel]:
     """The model's order of the shortlist: 1..n of the candidate handles C1..Cn."""
-    handle = Literal[tuple(f"C{i + 1}" for i in range(n_candidates))]  # type: ignore[valid-type]
+    handles = [f"C{i + 1}" for i in range(n_candidates)]
     return create_model("RankOrder", __config__=FORBID_EXTRA,
-                        order=(list[handle], Field(min_length=1, max_length=n_candidates)))
+                        order=(list[one_of(handles)], Field(min_length=1, max_length=n_candidates)))
 
 
 REPLY_SCHEMAS: dict[str, Callable[..., type[BaseModel]]] = {"explain_claims": explain_claims,

@@ -19,6 +19,12 @@ def test_the_schema_enumerates_exactly_this_requests_handles() -> None:
     assert schema["additionalProperties"] is False and schema["required"] == ["claims", "text"]
 
 
+def test_a_single_handle_is_still_an_enum() -> None:
+    schema = response_format(explain_claims(["none"], 3, 120))["json_schema"]["schema"]
+    assert schema["properties"]["claims"]["items"] == {"type": "string", "enum": ["none"]}
+    assert parse_reply(explain_claims(["none"], 3, 120), '{"claims": ["a1"], "text": "x"}')[0] is None
+
+
 def test_the_parser_rejects_what_the_schema_forbids() -> None:
     model = explain_claims(["a1", "h1"], 2, 20)
     reply, problems = parse_reply(model, '{"claims": ["a1"], "text": "By Starbucks."}')

@@ -126,10 +126,8 @@ def test_llm_fault_gives_a_bounded_honest_answer(mode, path, note, whyrec_with, 
     assert seconds <= TIMEOUT_S + TURN_MARGIN_S, f"the turn took {seconds:.1f} s"
     if mode == "ok":
         assert any(not r.fallback for rec in answer.recommendations for r in rec.reasons), "control: model text used"
-    elif mode in ("down", "kill", "slow", "prose", "truncated"):
+    else:  # the reply model rejects a reply that ignored the schema (lies): every reason is rendered from facts
         assert all(r.fallback for rec in answer.recommendations for r in rec.reasons)
-    if mode == "lies":
-        assert any(r.unverified for rec in answer.recommendations for r in rec.reasons), "lies were not caught"
     figures.record("llm_faults", **{f"{mode}/{path}": {
         "turn_s": round(seconds, 2), "explain_s": round(explain_s, 2), "timeout_s": TIMEOUT_S,
         "note": next((n for n in answer.notes if UNAVAILABLE in n or UNUSABLE in n), ""),
