@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of the two ways a CPU computes bf16
@@ -43,6 +44,7 @@ def parse_cpuinfo(text: str) -> CpuInfo:
     return CpuInfo(fields.get("model name") or platform.processor() or "unknown", frozenset(flags.split()))
 
 
+@cache  # read once per process: every model load asks
 def cpu_info() -> CpuInfo:
     try:
         return parse_cpuinfo(Path("/proc/cpuinfo").read_text())
