@@ -74,7 +74,7 @@ def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
         case "occasion":
             return f"is made for the occasion you named ({claim.value})"
         case key if key and key.startswith("exclude_"):
-            return f"has no {key.removeprefix('exclude_').replace('_', ' ')} {claim.value}, as you asked"
+            return f"is not {claim.value}, as you asked"  # "is not Early Access", not "has no genre Early Access"
         case key if key in _VERB or key == "flavor":  # an attribute value asked for: "is tagged Co-op, as you asked"
             return _attribute_phrase(claim) + ", as you asked"
     return f"has the {label} you asked for"
