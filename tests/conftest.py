@@ -29,3 +29,14 @@ def indexed() -> Callable[[str], Settings]:
 @pytest.fixture(scope="session")
 def gift_cards_index(indexed) -> Settings:
     return indexed("amazon2018_gift_cards")
+
+
+@pytest.fixture(scope="session")
+def raw_meta() -> dict[str, dict]:
+    """asin -> its first row in the raw Gift Cards metadata file: what cards are checked against, not the loader."""
+    from index_helpers import DATA_DIR, read_jsonl_gz
+
+    meta: dict[str, dict] = {}
+    for row in read_jsonl_gz(DATA_DIR / "amazon2018_gift_cards" / "meta_Gift_Cards.json.gz"):
+        meta.setdefault(row["asin"], row)
+    return meta

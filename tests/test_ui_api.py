@@ -3,14 +3,13 @@ MiniLM, the local SmolLM2 backend. Answers are checked against the raw dataset f
 
 from __future__ import annotations
 
-import gzip
-import json
 import socket
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from index_helpers import read_jsonl_gz
 
 from agent.settings import Settings
 
@@ -25,11 +24,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def read_jsonl_gz(path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def raw_histories() -> dict[str, set[str]]:
     """user -> the asins they reviewed, straight from the raw 5-core reviews file."""
@@ -42,14 +36,6 @@ def raw_histories() -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def raw_asins() -> set[str]:
     return {row["asin"] for row in read_jsonl_gz(DATA / "meta_Gift_Cards.json.gz")}
-
-
-@pytest.fixture(scope="module")
-def raw_meta() -> dict[str, dict]:
-    meta: dict[str, dict] = {}
-    for row in read_jsonl_gz(DATA / "meta_Gift_Cards.json.gz"):
-        meta.setdefault(row["asin"], row)
-    return meta
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 
 import pytest
+from index_helpers import read_jsonl_gz
 
 from agent.settings import PROJECT_ROOT, Settings
 
@@ -30,11 +31,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-background-networking
                   "--disable-sync"]
 
 
-def read_jsonl_gz(path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", html.unescape(str(text)).lower()))
 
@@ -42,14 +38,6 @@ def words(text: str) -> str:
 def raw_price(text: str) -> float | None:
     m = re.fullmatch(r"\s*\$\s*([\d,]+(?:\.\d+)?)\s*", text or "")
     return float(m.group(1).replace(",", "")) if m else None
-
-
-@pytest.fixture(scope="module")
-def raw_meta() -> dict[str, dict]:
-    meta: dict[str, dict] = {}
-    for row in read_jsonl_gz(DATA / "meta_Gift_Cards.json.gz"):
-        meta.setdefault(row["asin"], row)
-    return meta
 
 
 @pytest.fixture(scope="module")
