@@ -312,3 +312,15 @@ def test_the_hpc_case_a_2022_product_from_amazon_is_caught_whatever_the_vocabula
     assert "names Amazon, which the item's data does not" in found
     assert any("'popular'" in p for p in checker.problems("A popular travel pill organizer by Sukuos.", [],
                                                           Evidence(item=organizer)))
+
+
+def test_a_feature_bullet_that_sells_restricts_or_asks_is_never_a_handle():
+    from agent.explain import shown_attributes
+
+    bullets = ["Know a girl deserving of an amazing gift, but don't know what to get her?",
+               "Card may only be used at participating stores", "Give them the gift of something awesome!",
+               "Gift Card is nested inside a specialty pop-up package"]
+    item = Item(item_id="G", title="Claire's Gift Card", text="", source="t", price=20.0,
+                attributes=[("brand", "Claire's")] + [("feature", b) for b in bullets])
+    features = [v for k, v in shown_attributes(item, 12) if k == "feature"]
+    assert features == ["Gift Card is nested inside a specialty pop-up package"]
