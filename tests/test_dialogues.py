@@ -390,8 +390,8 @@ def datasets() -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
-    rows = [row for dataset in datasets() for row in run_dataset(dataset)]
+def report(indexed) -> dict:
+    rows = [row for dataset in datasets() for row in run_dataset(indexed(dataset).dataset)]
     return write_report(rows)
 
 
