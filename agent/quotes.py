@@ -64,14 +64,14 @@ class QuoteFinder:
         self.catalogue = catalogue
         self.encode = encode
         self._vectors: dict[str, np.ndarray] = {}
-        # a turn asks twice per card (draft cards, then the verified answer): the second ask is a lookup
+        # the same card in a later answer of the conversation (a 'why' turn, a relaxed re-ask) is a lookup
         self._chosen: OrderedDict[tuple[str, str, str | None], Quote | None] = OrderedDict()
         self._request: tuple[str | None, np.ndarray | None] = (None, None)
 
     @cached_property
     def _reviews(self) -> dict[str, list[Interaction]]:
         by_item: dict[str, list[Interaction]] = defaultdict(list)
-        for it in self.catalogue._interactions:
+        for it in self.catalogue.reviews:
             if it.review.strip() and it.rating is not None and self.catalogue.stats.liked(it.rating):
                 by_item[it.item_id].append(it)
         return dict(by_item)

@@ -17,7 +17,7 @@ from agent.explain import Handles, fallback_claims, prompt_inputs, read_reason, 
 from agent.llm import invoke_all
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
-from agent.rank import Scored, history_similarity, pick, rank
+from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
 from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
@@ -187,7 +187,8 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
         if order.error:
             turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
         ranked = rank(*signals, llm_order=order.order or None, collab=collab)
-    turn.candidates = pick(ranked, deps.settings.k, turn.message)  # no near-duplicates, the named occasion first
+    kinds = requested_kinds(turn.request, [p.item for p in turn.history if p.mentioned])
+    turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds)  # no near-duplicates, occasion and kind
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn
@@ -251,11 +252,12 @@ def explain_turns(turns: list[Turn], config: list[RunnableConfig], deps: ChainDe
 
 def draft_step(turn: Turn, deps: ChainDeps) -> Turn:
     """The ranked cards with reasons rendered from verified facts, before the LLM writes: the chat shows them at
-    once. A card whose LLM reason later fails verification is rendered the same way."""
+    once. A card whose LLM reason later fails verification is rendered the same way. Review quotes come with the
+    verified answer: picking one encodes review sentences, which would delay the first cards by up to a second."""
     if turn.request.intent == "why" or not turn.candidates:
         return turn
     t0 = time.perf_counter()
-    turn.draft = answer_of(turn, [None] * len(turn.candidates), deps)
+    turn.draft = answer_of(turn, [None] * len(turn.candidates), deps, with_quotes=False)
     timed("draft", turn, t0)
     return turn
 
@@ -271,7 +273,7 @@ def verify_step(turn: Turn, deps: ChainDeps) -> Turn:
     return turn
 
 
-def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps) -> Answer:
+def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_quotes: bool = True) -> Answer:
     """One card per candidate. The model's sentence is shown only when every claim behind it held and it states
     nothing else; otherwise the reason is rendered from verified facts."""
     recs = []
@@ -301,7 +303,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps) -> Answ
             item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),
             price=scored.item.price, attributes=handles.attributes[i] if handles else [],
             reasons=[Reason(text=text, claims=supported, unverified=unsupported, fallback=not text_ok)],
-            quote=deps.quotes.quote(scored.item, turn.message, turn.user_id),
+            quote=deps.quotes.quote(scored.item, turn.message, turn.user_id) if with_quotes else None,
         ))
     return Answer(user_id=turn.user_id, message=turn.message, recommendations=recs, notes=list(turn.notes),
                   provenance=provenance(turn, deps), timings_ms=dict(turn.timings_ms), llm_usage=turn.llm_usage,
