@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agent.catalogue import ValueStats
+from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply
 from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import render_sentence
+from agent.text_quality import rating_is_reason
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
 from index.attributes import HANDLE_ORDER, NOT_REASONS, RENDERED
@@ -61,8 +62,10 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
             continue
         if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE:
             continue
-        if any(value.casefold() == v.casefold() for _, v in shown):  # genre and tag "Free to Play": said once
+        if not rating_is_reason(item, key, value):  # "averages 2.6 stars" is true and no reason to buy
             continue
+        if any(squash(value) == squash(v) for _, v in shown):  # genre and tag "Free to Play", developer and
+            continue  # publisher "Valve" / "VALVE": said once
         per_key[key] = per_key.get(key, 0) + 1
         shown.append((key, value))
     return shown[: min(limit, MAX_HANDLES)]
@@ -202,8 +205,16 @@ def _rarity(claim: Claim, stats: ValueStats | None) -> float:
         return 0.01 * stats.share(key, claim.value or "") if stats is not None else 0.01
     if stats is None or not claim.attribute or claim.value is None:
         return 0.5
+    if claim.kind == "attribute" and claim.attribute in _THIN:
+        return _THIN[claim.attribute]
     share = stats.share(claim.attribute, claim.value)
     return share * 0.5 if claim.kind == "history" else share
+
+
+# Price and maker are rare values (nearly every price is unique) but thin reasons: "comes from IHOP and costs
+# $30.00" says what the card's title and price tag already show. They are said after any value that at most this
+# share of the catalogue has (a flavor, a tag, a form), and only when nothing more distinctive is listed.
+_THIN = {"price": 0.4, "brand": 0.25, "developer": 0.25, "publisher": 0.26, "manufacturer": 0.26}
 
 
 def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
@@ -220,7 +231,13 @@ def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
         if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
     ordered = sorted(claims, key=lambda c: _rarity(c, stats))  # stable: ties keep request, history, key order
-    return ordered[:limit] or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
+    top = ordered[:limit]
+    # what was asked and a past item can fill every slot ("is tagged Co-op, as you asked" on three cards): keep one
+    # for the item's own most specific value, so each card has a fact of its own to say
+    if limit >= 2 and not any(c.kind == "attribute" for c in top):
+        if own := next((c for c in ordered[limit:] if c.kind == "attribute"), None):
+            top = sorted([*top[: limit - 1], own], key=lambda c: _rarity(c, stats))
+    return top or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
 
 
 

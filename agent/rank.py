@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.catalogue import Catalogue
+from agent.kinds import GAME, item_kind, kinds_asked, off_kind
+from agent.request import Request
 from agent.occasions import occasions_in, off_occasion
 from agent.settings import RankWeights
 from index.models import Item
@@ -104,21 +106,38 @@ def near_duplicate(a: Item, b: Item) -> bool:
             and a.price is not None and b.price is not None and abs(a.price - b.price) < 0.005)
 
 
-def pick(ranked: list[Scored], k: int, message: str = "") -> list[Scored]:
-    """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one and
-    not made for another occasion than the one named; then, only if too few, the rest in rank order ("unless
-    nothing else fits"). A request asking for variants keeps near-duplicates."""
+def requested_kinds(request: Request, mentioned: list[Item]) -> set[str]:
+    """The kinds of item the conversation asks for (agent/kinds.py): named in this message or in the carried query
+    ("DLC for Terraria", then "cheaper"), or the kind of an item the shopper named ("like the Hotline Miami
+    Soundtrack"). The named items' own descriptions, which the query carries, are not the shopper's words."""
+    text = request.query_text
+    for item in mentioned:
+        text = text.replace(item.text, " ")
+    return kinds_asked(f"{request.message}\n{text}") | {item_kind(i) for i in mentioned} - {GAME}
+
+
+def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None) -> list[Scored]:
+    """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one, not
+    made for another occasion than the one named and of the kind asked for (`kinds`, agent/kinds.py: a game unless
+    the shopper named a soundtrack, DLC, software, …; by default read from `message`); then, only if too few, the
+    rest in rank order, another kind last ("unless nothing else fits"). A request asking for variants keeps
+    near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind is
+    no reason to pass over anything."""
     wanted = occasions_in(message)
+    wanted_kinds = kinds_asked(message) if kinds is None else kinds
+    if not any(not off_kind(s.item, wanted_kinds) for s in ranked):
+        wanted_kinds = {item_kind(s.item) for s in ranked}
     variants = bool(_WANTS_VARIANTS.search(message))
     chosen: list[Scored] = []
     for s in ranked:
         if len(chosen) == k:
             break
-        if off_occasion(s.item, wanted):
+        if off_occasion(s.item, wanted) or off_kind(s.item, wanted_kinds):
             continue
         if not variants and any(near_duplicate(s.item, c.item) for c in chosen):
             continue
         chosen.append(s)
     rest = [s for s in ranked if s not in chosen]
-    rest.sort(key=lambda s: off_occasion(s.item, wanted))  # stable: a duplicate before another occasion's item
+    # stable: a duplicate before another occasion's item, and both before an item of another kind
+    rest.sort(key=lambda s: (off_kind(s.item, wanted_kinds), off_occasion(s.item, wanted)))
     return chosen + rest[: k - len(chosen)]

@@ -21,6 +21,10 @@ from index.retrieve import Candidate, Filters
 _LOOKUP = {"genre": ("genre", "tag", "spec"), "tag": ("genre", "tag", "spec"), "spec": ("genre", "tag", "spec"),
            "item_form": ("item_form", "dosage_form"), "flavor": ("flavor",), "diet_type": ("diet_type",),
            "brand": ("brand",)}
+# Who makes or sells an item, under whichever key the dataset files it: "not Amazon" rules out brand 'Amazon Basics'
+# and manufacturer 'Amazon.com Services LLC.' (H&PC), "not Ubisoft" a game Ubisoft developed OR published (Steam).
+MAKERS = ("brand", "manufacturer", "developer", "publisher")
+MAKER_EXCLUSIONS = {f"exclude_{k}" for k in MAKERS}
 _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
 _RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # the positive, relaxable keys
 Search = Callable[[str, Filters, int], list[Candidate]]
@@ -62,9 +66,9 @@ def meets(facet: Facet, item: Item) -> bool | None:
             return None
         limit = float(facet.value)
         return item.price <= limit + 1e-9 if key == "price_max" else item.price >= limit - 1e-9
-    if key == "exclude_brand":  # the title counts too: 'Amazon eGift Card' may have no brand field at all
+    if key in MAKER_EXCLUSIONS:  # the title counts too: 'Amazon eGift Card' may have no brand field at all
         named = f" {normalise(facet.value)} " in f" {normalise(item.title)} "
-        return not (named or has_value(item, "brand", facet.value))
+        return not (named or any(has_value(item, k, facet.value) for k in MAKERS))
     if key == "brand":
         return any(k == "brand" and normalise(v) == normalise(facet.value) for k, v in item.attributes)
     if key.startswith("exclude_"):

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim, PastItem
-from agent.text_quality import degenerate_kinds
+from agent.text_quality import degenerate_kinds, squash
 from agent.understand import Facet
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
             return f"is {label}, as you asked"
         case "brand":
             return f"is from {claim.value}, as you asked"
-        case "exclude_brand":
+        case "exclude_brand" | "exclude_manufacturer" | "exclude_developer" | "exclude_publisher":
             return f"is not from {claim.value}, as you asked"
         case "like_item":
             return f"is like {_clip_title(claim.value or '')}, as you asked"
@@ -127,6 +127,13 @@ def _seeded(seed: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % n
 
 
+def _same_value(a: str, b: str) -> bool:
+    """One value under two keys, whatever its case or punctuation ("Ubisoft" and "UBISOFT", "Valve" and
+    "Valve Corporation" are one maker said twice)."""
+    sa, sb = squash(a), squash(b)
+    return sa == sb or (min(len(sa), len(sb)) >= 4 and (sa.startswith(sb) or sb.startswith(sa)))
+
+
 def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
     """Phrase pairs, most specific first, a request phrase last; never two request phrases (it would say "as you
     asked" twice), two phrases of one value (a shared flavor and the same flavor as an attribute) or of one verb."""
@@ -135,8 +142,8 @@ def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
         for cb, b in phrases[i + 1:]:
             if ca.kind == "request" and cb.kind == "request":
                 continue
-            if (ca.value and cb.value and ca.value.casefold() == cb.value.casefold()) or a.split()[:2] == b.split()[:2]:
-                continue  # one value twice, or "comes in X and comes in Y"
+            if (ca.value and cb.value and _same_value(ca.value, cb.value)) or a.split()[:2] == b.split()[:2]:
+                continue  # one value twice ("is made by Valve and is published by VALVE"), or "comes in X and Y"
             pairs.append((b, a) if ca.kind == "request" else (a, b))  # ", as you asked" ends the sentence
     return pairs + [(p,) for _, p in phrases]
 

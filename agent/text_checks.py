@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from agent.catalogue import normalise, squash
-from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds
+from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, rating_is_reason
 from agent.understand import Facet
 from index.models import Item
 
@@ -34,6 +34,8 @@ _POPULAR = re.compile(r"\b(?:popular|best[- ]?sell(?:ing|er)s?|america'?s\s+favo
 _POPULARITY_KEYS = ("average_rating", "rating", "rank", "best_sellers_rank", "sales_rank", "sentiment",
                     "rating_number", "review_count", "metascore")
 _GOOD_SENTIMENT = ("positive",)
+# "averages 2.6 stars", "rated 3★", "Mixed user reviews": a rating stated in the text.
+_STARS = re.compile(r"(\d(?:\.\d+)?)\s*(?:-?\s*stars?\b|★)", re.I)
 _END = re.compile(r"[.!?…)\"'”’]\s*$")
 
 
@@ -120,9 +122,27 @@ def popularity_problems(text: str, item: Item) -> list[str]:
     return []
 
 
+def rating_problems(text: str, item: Item) -> list[str]:
+    """A rating of the item stated as a reason must be a good one (agent/text_quality `rating_is_reason`): "averages
+    2.6 stars" or "has Mixed user reviews" is true and warns the shopper off. A star count that is not the item's
+    average (the shopper's own "you rated it 5★" of a past item) is left to the other checks."""
+    found = []
+    for key, value in item.attributes:
+        if key not in RATING_KEYS or rating_is_reason(item, key, value):
+            continue
+        if key == "average_rating":
+            stated = any(abs(float(m.group(1)) - float(value)) < 0.05 for m in _STARS.finditer(text)
+                         if re.fullmatch(r"\d+(?:\.\d+)?", value))
+        else:
+            stated = f" {normalise(value)} " in f" {normalise(text)} "
+        if stated:
+            found.append(f"cites its {key.replace('_', ' ')} {value}, which is no reason to buy it")
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
     support = _support_text(sources, message, facets)
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
-            + popularity_problems(text, sources[0]))
+            + popularity_problems(text, sources[0]) + rating_problems(text, sources[0]))

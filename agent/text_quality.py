@@ -164,3 +164,28 @@ def specificity(frequencies: Mapping[tuple[str, str], float], key: str | None, v
     """IDF of key=value over the catalogue, log(N / df) = -ln(share). Range [0, ln N]; None when no item has it."""
     share = value_share(frequencies, key, value)
     return -math.log(share) if share > 0 else None
+
+
+# -- a rating is a reason only when it is good ---------------------------------------------------------------------
+RATING_KEYS = ("average_rating", "sentiment")
+GOOD_AVERAGE_RATING = 4.0  # of 5 stars: below it a rating warns the shopper off, it does not recommend
+MIN_RATINGS = 20  # ratings behind an average (Amazon's rating_number, the item's popularity) before it counts
+# Steam's review summary labels that recommend a game (≥ 80 % positive, Steam's own bands); "Mostly Positive"
+# (70-79 %), "Mixed" and every "Negative" do not, nor "3 user reviews" (no verdict at all).
+GOOD_SENTIMENTS = frozenset({"positive", "very positive", "overwhelmingly positive"})
+
+
+def rating_is_reason(item: Item, key: str | None, value: str | None) -> bool:
+    """Whether citing `key`=`value` of `item` can be a reason to buy it. Only ratings are judged; every other
+    key is True. An average rating counts when it is at least GOOD_AVERAGE_RATING stars from at least
+    MIN_RATINGS ratings (a 5.0 from two buyers says little); a Steam sentiment counts when it is in
+    GOOD_SENTIMENTS. "averages 2.6 stars" is true and is never shown as a reason."""
+    if key not in RATING_KEYS:
+        return True
+    if key == "sentiment":
+        return normalise(value or "") in GOOD_SENTIMENTS
+    try:
+        stars = float(value or "")
+    except ValueError:
+        return False
+    return stars >= GOOD_AVERAGE_RATING and item.popularity >= MIN_RATINGS

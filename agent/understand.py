@@ -122,13 +122,19 @@ def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]
 
 
 def _brand_named(fragment: str, brands: set[str]) -> str | None:
-    """The catalogue brand that the start of `fragment` names ('amazon gift cards' -> 'Amazon')."""
+    """The catalogue brand that the start of `fragment` names ('amazon gift cards' -> 'Amazon'); failing that, a
+    brand family: the leading word of brands such as 'Amazon Basics' and 'Amazon Elements' (H&PC has no brand
+    'Amazon'), returned as the shopper wrote it, which agent/select.py matches against every brand of the family."""
     frag = normalise(fragment)
     best = None
     for brand in brands:
         b = normalise(brand)
         if b and (frag == b or frag.startswith(b + " ")) and (best is None or len(b) > len(normalise(best))):
             best = brand
+    if best is None and (first := frag.split()[:1]) and len(first[0]) >= 3:
+        family = [b for b in brands if normalise(b).split()[:1] == first and len(normalise(b).split()) > 1]
+        if len(family) >= 2:  # one 'Sweet Tooth' brand does not make 'not sweet' a brand
+            best = next(w for w in fragment.split() if normalise(w) == first[0])
     return best
 
 

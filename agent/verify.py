@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
+from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
 from agent.text_checks import claims_problems, degenerate_problems
+from agent.text_quality import rating_is_reason
 from agent.understand import Facet
 from index.attributes import SHARED
 from index.models import Item
@@ -71,9 +73,10 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item],
             return ok, f"price {price} vs min {facet.value}"
         case "brand":
             return has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"
-        case "exclude_brand":  # the title counts too: 'Amazon eGift Card' may have no brand field at all
-            named = re.search(rf"(?<!\w){re.escape(facet.value)}(?!\w)", item.title, re.I) is not None
-            return not (has_attribute(item, "brand", facet.value) or named), f"brand {item.first('brand')!r}"
+        case key if key in MAKER_EXCLUSIONS:  # as the picks were chosen (agent/select.py): the title counts,
+            # and a maker family under any maker key ('not Amazon': brand 'Amazon Basics', manufacturer 'Amazon.com')
+            makers = {k: item.values(k) for k in MAKERS if item.values(k)}
+            return bool(meets(facet, item)), f"makers {makers} and title {item.title[:60]!r}"
         case "genre" | "tag" | "spec" | "flavor" | "item_form" | "diet_type":
             return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
         case key if key.startswith("exclude_"):  # "not Strategy", "no Gummy": the item lacks that value
@@ -95,6 +98,8 @@ def verify_claim(claim: Claim, evidence: Evidence) -> Claim:
     if claim.kind == "attribute":
         ok = has_attribute(item, claim.attribute, claim.value)
         why = "in the item's metadata" if ok else f"item has no {claim.attribute}={claim.value!r}"
+        if ok and not rating_is_reason(item, claim.attribute, claim.value):
+            ok, why = False, f"a low or thin rating ({claim.attribute} {claim.value}) is no reason to buy"
     elif claim.kind == "history":
         past = evidence.history.get(claim.history_item_id or "")
         rating = evidence.ratings.get(claim.history_item_id or "")

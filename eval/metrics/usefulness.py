@@ -16,6 +16,7 @@ from itertools import combinations
 from typing import Any
 
 from agent.catalogue import normalise
+from agent.select import MAKER_EXCLUSIONS
 from agent.text_quality import degenerate_kinds, is_vacuous, specificity, words
 from agent.verify import facet_satisfied
 from eval.metrics.registry import register
@@ -76,7 +77,7 @@ def pick_violations(item: Item, facets: Sequence[Any]) -> list[str]:
         key, value = _get(facet, "key"), str(_get(facet, "value"))
         if key in ("price_max", "price_min") and item.price is None:
             broken.append(f"no known price, but a budget was asked ({key} {value})")
-        elif key in CONSTRAINT_KEYS:
+        elif key in CONSTRAINT_KEYS or key in MAKER_EXCLUSIONS:  # "not Amazon" rules out the Amazon family
             ok, why = facet_satisfied(_FacetView(key, value), item, {})
             if not ok:
                 broken.append(f"{key} {value}: {why}")
