@@ -40,6 +40,8 @@ class Facet(BaseModel):
     key: FacetKey
     value: str
     label: str = Field(description="how the shopper would say it: 'under $50'")
+    wish: str | None = Field(None, description="the shopper's words this value was read from through the embedding "
+                                               "space ('for the family' -> tag Family Friendly, agent/wishes.py)")
 
     @property
     def excludes(self) -> bool:

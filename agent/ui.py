@@ -1,11 +1,13 @@
 """The Gradio shopping chat: a thin adapter over `Whyrec`.
 
-One `Whyrec` (one loaded model) serves every browser session; what belongs to a session — who the shopper is, their
-`Conversation` — lives in `gr.State`, so sessions never see each other's chat. Choosing another shopper starts a
-fresh conversation. Handlers catch every error, log it with its traceback (stderr and <home>/logs/ui.log) and show
+One `Whyrec` per indexed dataset (all sharing one loaded model) serves every browser session; what belongs to a
+session — which catalogue, who the shopper is, their `Conversation` — lives in `gr.State`, so sessions never see
+each other's chat. Choosing another shopper or another catalogue starts a fresh conversation; a catalogue that is
+not indexed is listed with the command that indexes it (`Catalogues`). Handlers catch every error, log it with its traceback (stderr and <home>/logs/ui.log) and show
 the shopper a plain sentence instead.
 
-Endpoints (gradio_client): `/choose_shopper(user_id)` then `/respond(message, chat)` are the chat, with the client's
+Endpoints (gradio_client): `/choose_dataset(name)` (optional), `/choose_shopper(user_id)` then `/respond(message,
+chat)` are the chat, with the client's
 session holding the conversation; `/recommend(user_id, message, conversation_id="") -> dict` is one non-streaming
 turn returning `Answer.model_dump()`, whose `conversation_id` continues that conversation when passed back.
 
@@ -19,6 +21,7 @@ stale copy of the chat.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,7 @@ class Session:
     """Per-browser state: who the shopper is, their past items (for citations) and their conversation."""
 
     user_id: str | None = None
+    dataset: str | None = None  # None: the page's default catalogue
     known: bool = False
     past: dict[str, CitedPastItem] = field(default_factory=dict)
     conversation: Conversation = field(default_factory=Conversation)
@@ -72,15 +76,68 @@ class Session:
     busy: bool = False
 
 
+class Catalogues:
+    """The datasets the page can switch between: one Whyrec each, built on first use and sharing the first one's
+    model (loaded once). `unavailable` maps a dataset that is not indexed to the sentence that says how to index it."""
+
+    def __init__(self, default: Whyrec, names: list[str] | None = None, unavailable: dict[str, str] | None = None):
+        self.default = default.settings.dataset
+        self._built: dict[str, Whyrec] = {self.default: default}
+        self._lock = threading.Lock()
+        self.available = list(dict.fromkeys([self.default, *(names or [])]))
+        self.unavailable = {k: v for k, v in (unavailable or {}).items() if k not in self.available}
+
+    @classmethod
+    def discover(cls, default: Whyrec, names: tuple[str, ...] = ()) -> Catalogues:
+        """The shipped datasets (FIRST_REQUEST) split into indexed and not, by asking the index, never raising."""
+        from index.build import index_metadata
+
+        available, unavailable = [], {}
+        for name in names or tuple(FIRST_REQUEST):
+            if name == default.settings.dataset:
+                continue
+            try:
+                index_metadata(name, default.settings.model_copy(update={"dataset": name}))
+                available.append(name)
+            except Exception as e:  # IndexNotBuilt, or a Chroma that cannot be read: not offered, said why
+                log.info("dataset %s not offered: %s", name, e)
+                unavailable[name] = f"not indexed yet: run `whyrec index --dataset {name}`"
+        return cls(default, available, unavailable)
+
+    def get(self, name: str | None) -> Whyrec:
+        """The Whyrec for `name` (the default for None); KeyError for a dataset the page does not offer."""
+        name = name or self.default
+        if name not in self.available:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._built:
+                from agent.service import Whyrec as Built
+
+                first = self._built[self.default]
+                self._built[name] = Built(first.settings.model_copy(update={"dataset": name}), llm=first.llm)
+            return self._built[name]
+
+    def status_html(self) -> str:
+        if not self.unavailable:
+            return ""
+        rows = "".join(f"<li><b>{esc(name)}</b>: {esc(why)}</li>" for name, why in self.unavailable.items())
+        return f'<div class="wr-unavailable">Not available here:<ul>{rows}</ul></div>'
+
+
+def examples_for(dataset: str) -> list[str]:
+    """A first request and refinements that make sense for this catalogue (no "another brand" on Steam)."""
+    return [FIRST_REQUEST.get(dataset, "something under $30")] + REFINEMENTS.get(dataset, DEFAULT_REFINEMENTS)
+
+
 def shopper_id(choice: str | None) -> str | None:
     choice = (choice or "").strip()
     return None if not choice or choice == NEW_SHOPPER else choice
 
 
-def start_session(whyrec: Whyrec, choice: str | None) -> Session:
+def start_session(whyrec: Whyrec, choice: str | None, dataset: str | None = None) -> Session:
     """A fresh session for the chosen shopper, with their rated items when the dataset knows them."""
     user_id = shopper_id(choice)
-    session = Session(user_id=user_id, conversation=Conversation(user_id=user_id))
+    session = Session(user_id=user_id, dataset=dataset, conversation=Conversation(user_id=user_id))
     if user_id and whyrec.retriever.has_user(user_id):
         session.known = True
         session.past = {h.item.item_id: CitedPastItem(title=h.item.title, rating=h.rating)
@@ -277,31 +334,65 @@ def shoppers_info(n_users: int) -> str:
     return f"{n_users} shoppers from the dataset; type any id, or stay a new shopper."
 
 
-def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
+def build_app(whyrec: Whyrec, user_limit: int = 200, catalogues: Catalogues | None = None) -> gr.Blocks:
+    """The page around `whyrec` (the default catalogue); `catalogues`: the others it can switch to."""
     import gradio as gr
 
     settings = whyrec.settings
+    catalogues = catalogues or Catalogues(whyrec)
     users = whyrec.retriever.users(user_limit)
-    examples = ([FIRST_REQUEST.get(settings.dataset, "something under $30")]
-                + REFINEMENTS.get(settings.dataset, DEFAULT_REFINEMENTS))
+    examples = examples_for(settings.dataset)
+    n_examples = max(len(examples_for(d)) for d in catalogues.available)
+
+    def serving(session: Session | None) -> Whyrec:
+        return catalogues.get(session.dataset if session else None)
 
     def chips_update(session: Session):
         labels = constraint_choices(session)
         return gr.update(choices=labels, value=labels, visible=bool(labels))
 
-    def choose_shopper(choice: str | None):
+    def choose_shopper(choice: str | None, session: Session | None = None):
+        dataset = session.dataset if session else None
         try:
-            session = start_session(whyrec, choice)
+            current = serving(session)
+            session = start_session(current, choice, dataset)
         except Exception as e:
             log.exception("could not load shopper %r", choice)
-            session = Session(user_id=shopper_id(choice), conversation=Conversation(user_id=shopper_id(choice)))
+            session = Session(user_id=shopper_id(choice), dataset=dataset,
+                              conversation=Conversation(user_id=shopper_id(choice)))
             return session, [], message_html(FAILED.format(kind=type(e).__name__), "error"), None
-        return session, [], history_panel(session, binary_ratings=whyrec.catalogue.stats.binary_ratings), None
+        return session, [], history_panel(session, binary_ratings=current.catalogue.stats.binary_ratings), None
+
+    def choose_dataset(name: str | None, session: Session | None = None):
+        """Switch the catalogue: a fresh conversation, the shopper list and examples of that dataset."""
+        name = (name or "").strip() or catalogues.default
+        keep = session or Session()
+        try:
+            current = catalogues.get(name)
+            shoppers = current.retriever.users(user_limit)
+            binary = current.catalogue.stats.binary_ratings
+        except KeyError:
+            why = catalogues.unavailable.get(name, f"{name!r} is not a catalogue this page offers")
+            note = message_html(f"The catalogue {name} is not available: {why}.", "error")
+            return (keep, list(keep.chat) + [{"role": "assistant", "content": note}], gr.update(), None,
+                    gr.update(), *[gr.update()] * n_examples, gr.update(), gr.update())
+        except Exception as e:  # a broken index: a sentence, and the page stays on its catalogue
+            log.exception("could not switch to %s", name)
+            note = message_html(FAILED.format(kind=type(e).__name__), "error")
+            return (keep, list(keep.chat) + [{"role": "assistant", "content": note}], gr.update(), None,
+                    gr.update(), *[gr.update()] * n_examples, gr.update(), gr.update())
+        fresh = Session(dataset=name)
+        texts = examples_for(name)
+        buttons = [gr.update(value=texts[i], visible=True) if i < len(texts) else gr.update(visible=False)
+                   for i in range(n_examples)]
+        shopper_update = gr.update(choices=[NEW_SHOPPER] + shoppers, value=NEW_SHOPPER, info=shoppers_info(len(shoppers)))
+        return (fresh, [], history_panel(fresh, binary_ratings=binary), None, shopper_update, *buttons,
+                gr.update(choices=[], value=[], visible=False), header_html(current.settings))
 
     def respond(message: str, history: list, session: Session | None):
         """The `/respond` API: the client sends its chat history; one turn, streamed."""
         session = session or Session()
-        for chat, state, answer_json in respond_events(whyrec, message, history, session):
+        for chat, state, answer_json in respond_events(serving(session), message, history, session):
             session.chat = chat
             yield chat, state, answer_json, ""
 
@@ -320,7 +411,7 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
 
     def page_run(session: Session | None):
         session = session or Session()
-        for chat, state, answer_json in run_next(whyrec, session):
+        for chat, state, answer_json in run_next(serving(session), session):
             yield chat, state, answer_json, chips_update(session)
 
     def recommend(user_id: str, message: str, conversation_id: str = "") -> dict:
@@ -330,17 +421,20 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
 
     with gr.Blocks(title="whyrec — picks that show their evidence", analytics_enabled=False) as demo:
         session = gr.State(Session())
-        gr.HTML(f'<div class="wr-header"><h1>whyrec</h1><p>Recommendations that show their evidence: every reason '
-                f"cites the item's real attributes and your real history, checked before it is shown.</p>"
-                f'<p class="wr-meta">catalogue <b>{esc(settings.dataset)}</b> · model <b>{esc(settings.backend)}</b>'
-                f"{' · ' + esc(settings.openai_base_url) if settings.backend == 'openai' else ''}</p></div>")
+        header = gr.HTML(header_html(settings))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
+                dataset = gr.Radio(catalogues.available, value=settings.dataset, label="Catalogue",
+                                   info="Switching starts a fresh conversation.", elem_id="wr-dataset",
+                                   visible=len(catalogues.available) > 1 or bool(catalogues.unavailable),
+                                   interactive=len(catalogues.available) > 1)
+                gr.HTML(catalogues.status_html(), elem_id="wr-unavailable")
                 shopper = gr.Dropdown([NEW_SHOPPER] + users, value=NEW_SHOPPER, label="Who are you?",
                                       info=shoppers_info(len(users)), allow_custom_value=True, elem_id="wr-shopper")
                 past = gr.HTML(history_panel(Session()), elem_id="wr-past")
                 gr.Markdown("**Try**: a request, then a refinement.")
-                example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in examples]
+                example_buttons = [gr.Button(examples[i] if i < len(examples) else "", size="sm", variant="secondary",
+                                             visible=i < len(examples)) for i in range(n_examples)]
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Chat", show_label=False, height="70vh", min_height=440, elem_id="wr-chat",
                                   latex_delimiters=[], feedback_options=None, buttons=["copy"], placeholder=(
@@ -357,17 +451,20 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
                 with gr.Accordion("Answer JSON — claims, verdicts, provenance", open=False):
                     answer_json = gr.JSON(label="Last answer", elem_id="wr-json")
 
-        shopper.change(choose_shopper, shopper, [session, chat, past, answer_json], api_name="choose_shopper",
+        shopper.change(choose_shopper, [shopper, session], [session, chat, past, answer_json], api_name="choose_shopper",
                        concurrency_limit=4, concurrency_id="shopper").then(
             chips_update, session, chips, queue=False, api_name=False)
+        dataset.input(choose_dataset, [dataset, session],
+                      [session, chat, past, answer_json, shopper, *example_buttons, chips, header],
+                      api_name="choose_dataset", concurrency_limit=1, concurrency_id="dataset")
         # `multiple`: a trigger while the previous turn runs is queued, never ignored (Gradio's default is "once")
         run = dict(fn=page_run, inputs=[session], outputs=[chat, session, answer_json, chips],
                    concurrency_id=MODEL_QUEUE, trigger_mode="multiple", api_name=False)
         for trigger in (box.submit, send.click):
             trigger(page_enqueue, [box, session], [box, chat, session], queue=False, trigger_mode="multiple",
                     api_name=False).then(**run)
-        for button in example_buttons:
-            button.click(lambda b=button.value: b, None, box, api_name=False, queue=False,
+        for button in example_buttons:  # the button's current text: it follows the catalogue
+            button.click(lambda text: text, button, box, api_name=False, queue=False,
                          trigger_mode="multiple").then(
                 page_enqueue, [box, session], [box, chat, session], queue=False, trigger_mode="multiple",
                 api_name=False).then(**run)
@@ -377,6 +474,13 @@ def build_app(whyrec: Whyrec, user_limit: int = 200) -> gr.Blocks:
                           concurrency_id=MODEL_QUEUE)
         gr.api(recommend, api_name="recommend", concurrency_id=MODEL_QUEUE)
     return demo
+
+
+def header_html(settings) -> str:
+    return (f'<div class="wr-header"><h1>whyrec</h1><p>Recommendations that show their evidence: every reason '
+            f"cites the item's real attributes and your real history, checked before it is shown.</p>"
+            f'<p class="wr-meta">catalogue <b>{esc(settings.dataset)}</b> · model <b>{esc(settings.backend)}</b>'
+            f"{' · ' + esc(settings.openai_base_url) if settings.backend == 'openai' else ''}</p></div>")
 
 
 def configure_logging(home: Path) -> Path:
@@ -402,13 +506,15 @@ def warm_up(whyrec: Whyrec) -> None:
 
 
 def launch(whyrec: Whyrec, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           concurrency: int = 1, user_limit: int = 200, block: bool = True) -> tuple[gr.Blocks, str]:
+           concurrency: int = 1, user_limit: int = 200, block: bool = True,
+           catalogues: Catalogues | None = None) -> tuple[gr.Blocks, str]:
     """Build the app around an already-built Whyrec and serve it. Returns (app, local url).
 
-    `concurrency` is how many chain runs may proceed at once across all sessions (see agent/commands/chat.py)."""
+    `concurrency` is how many chain runs may proceed at once across all sessions (see agent/commands/chat.py).
+    `catalogues`: the datasets the page may switch to (default: the shipped ones that are indexed)."""
     configure_logging(whyrec.settings.home)
     warm_up(whyrec)
-    demo = build_app(whyrec, user_limit)
+    demo = build_app(whyrec, user_limit, catalogues or Catalogues.discover(whyrec))
     demo.queue(default_concurrency_limit=concurrency)
     _, url, _ = demo.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block,
                             theme=theme(), css=CSS + PAGE_CSS, ssr_mode=False, show_error=False, quiet=not block,
@@ -422,4 +528,6 @@ PAGE_CSS = """
 .wr-header .wr-meta { font-size: .85em; opacity: .6; }
 #wr-chat .message-wrap .bot { max-width: 100%; }
 .wr-queued { opacity: .7; font-size: .85em; }
+.wr-unavailable { font-size: .85em; opacity: .75; }
+.wr-unavailable ul { margin: 2px 0 0 1em; }
 """

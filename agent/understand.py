@@ -3,7 +3,9 @@
 Rule-based on purpose: it is fast, deterministic and cannot be talked into anything. It reads prices, brands,
 catalogue values (genre, tag, spec, flavor, item form, diet type) asked for or ruled out ("not early access",
 "no Amazon", "without sugar"), "like <title>", occasions, and the refinements of a multi-turn chat ("cheaper",
-"another brand", "why the second one?").
+"another brand", "why the second one?"). What the rules leave may be a soft wish ("something scary", "for the
+family"): agent/wishes.py reads it as a catalogue value through the embedding space when the match is clearly
+close, and the answer says so in a note.
 
 The constraints are carried from turn to turn (`Conversation.constraints`) and changed only by what the shopper
 says: a refinement keeps all of them; a new request replaces what the item IS (genres, tags, flavors, "like X")
@@ -12,10 +14,12 @@ and keeps what the shopper set about price, brands and exclusions, saying so in 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from agent.catalogue import Catalogue, normalise, squash
 from agent.conversation import Conversation, PastTurn
 from agent.request import MATCHED_KEYS, Facet, FacetKey, Request, stem
+from agent.wishes import Wish, read_wishes
 
 __all__ = ["Facet", "FacetKey", "Request", "PastTurn", "understand", "parse_facets"]
 
@@ -25,7 +29,7 @@ _PRICE_MAX_AFTER = re.compile(rf"{_MONEY}\s+(?:or less|or under|max|tops)\b", re
 _PRICE_MIN = re.compile(rf"(?<!no )\b(?:over|above|more than|at least|min(?:imum)?|pricier than)\s+{_MONEY}", re.I)
 _BETWEEN = re.compile(rf"\bbetween\s+{_MONEY}\s+(?:and|to|-)\s+{_MONEY}", re.I)
 # A negation and what it rules out, up to the end of the clause: "not early access", "no Amazon or Visa".
-_NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|nothing|without|isn[’']?t|is not|aren[’']?t|except|other than|anything but|"
+_NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|nothing|without|less(?!\s+than)|isn[’']?t|is not|aren[’']?t|except|other than|anything but|"
                       r"don[’']?t want|avoid)\b|non-)\s*([^.;!?()]+?)(?=\s+(?:but|please|thanks|though|under|below|over|"
                       r"for|that|which|like)\b|[.;!?()]|,\s*(?:and\s+)?(?:a|an|something|anything|maybe|ideally)\b|$)",
                       re.I)
@@ -143,11 +147,14 @@ def _is_refinement(message: str) -> bool:
     return len(content) <= 1
 
 
-def _negations(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
-    """Exclusions the message states and the character spans they cover (kept out of positive matching)."""
+def _negations(message: str, catalogue: Catalogue
+               ) -> tuple[list[tuple[str, str]], list[tuple[int, int]], list[tuple[str, tuple[int, int]]]]:
+    """Exclusions the message states, the character spans they cover (kept out of positive matching), and the
+    negated fragments no catalogue value names ("nothing scary": a wish to rule out, agent/wishes.py)."""
     brands = catalogue.vocabulary.get("brand", set())
     found: list[tuple[str, str]] = []
     spans: list[tuple[int, int]] = []
+    unresolved: list[tuple[str, tuple[int, int]]] = []
     for m in _NEGATED.finditer(message):
         fragment = m.group(1)
         if _NOT_PRICE.match(fragment.strip()):
@@ -162,12 +169,32 @@ def _negations(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str]
                 hit = True
         if hit:
             spans.append(m.span())
-    return found, spans
+        else:
+            unresolved.append((fragment, m.span()))
+    return found, spans, unresolved
 
 
 def parse_facets(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str, str]], str, list[str]]:
     """What this message alone asks for: (key, value, label) facets, the message without its negated clauses
     (what to embed) and the items it names ('like X')."""
+    facets, positive_text, mentioned, _ = _parse(message, catalogue)
+    return facets, positive_text, mentioned
+
+
+@dataclass
+class _Unread:
+    """What the rules did not read: the message with every understood piece cut out ('|' where one was), and the
+    negated fragments no catalogue value names — where agent/wishes.py looks for soft wishes."""
+
+    residue: str
+    negated: list[tuple[str, tuple[int, int]]]
+
+
+def _cut(text: str, pattern: re.Pattern) -> str:
+    return pattern.sub(" | ", text)
+
+
+def _parse(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str, str]], str, list[str], _Unread]:
     facets: list[tuple[str, str, str]] = []
     if m := _BETWEEN.search(message):
         lo, hi = sorted((_money(m.group(1)), _money(m.group(2))))
@@ -178,8 +205,11 @@ def parse_facets(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, st
         for m in _PRICE_MIN.finditer(message):
             facets.append(("price_min", _fmt(_money(m.group(1))), f"over ${_fmt(_money(m.group(1)))}"))
 
-    negated, spans = _negations(message, catalogue)
+    negated, spans, unresolved = _negations(message, catalogue)
     positive_text = message
+    residue = message
+    for start, end in sorted([*spans, *(span for _, span in unresolved)], reverse=True):
+        residue = residue[:start] + " | " + residue[end:]
     for start, end in reversed(spans):
         positive_text = positive_text[:start] + " " + positive_text[end:]
     facets += [(k, v, _label(k, v)) for k, v in negated]
@@ -209,7 +239,27 @@ def parse_facets(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, st
         if f" {word} " in words:
             facets.append(("occasion", occasion, f"for {occasion}"))
             break
-    return facets, positive_text.strip(), mentioned
+    return facets, positive_text.strip(), mentioned, _Unread(_residue(residue, facets, catalogue), unresolved)
+
+
+_UNDERSTOOD = (_BETWEEN, _PRICE_MAX, _PRICE_MAX_AFTER, _PRICE_MIN, _LIKE, _CHEAPER, _PRICIER, _OTHER_BRAND, _ANY_PRICE,
+               _ANY_BRAND, _RESET, _WHY)
+
+
+def _residue(text: str, facets: list[tuple[str, str, str]], catalogue: Catalogue) -> str:
+    """`text` with every piece the rules read cut out: budgets, 'like X', refinements, brands, occasions and the
+    words of catalogue values named outright. A wish is looked for only in what is left."""
+
+    for pattern in _UNDERSTOOD:
+        text = _cut(text, pattern)
+    read = {stem(w) for _, value, _ in facets for w in normalise(value).split()}  # brands too: 'not Amazon'
+
+    read |= {w for word in _OCCASIONS for w in word.split()}
+    out = []
+    for token in re.findall(r"[\w'’-]+|[^\w\s]", text):
+        words = [stem(w) for w in normalise(token).split()]
+        out.append(" | " if words and all(w in read or w in _ALIASES for w in words) else token)
+    return " ".join(out)
 
 
 def _merge(carried: list[Facet], new: list[tuple[str, str, str]], refining: bool) -> list[tuple[str, str, str]]:
@@ -232,6 +282,25 @@ def _merge(carried: list[Facet], new: list[tuple[str, str, str]], refining: bool
     return out + list(new)
 
 
+def _wishes(unread: _Unread, new: list[tuple[str, str, str]], carried: list[Facet], catalogue: Catalogue) -> list[Wish]:
+    """The soft wishes in what the rules left, minus values this message or the conversation already has."""
+    taken = {normalise(v) for _, v, _ in new}
+    active = {(f.key, normalise(f.value)) for f in carried}
+    return [w for w in read_wishes(unread.residue, catalogue, taken=taken,
+                                   excluded_text=[fragment for fragment, _ in unread.negated])
+            if (w.key, normalise(w.value)) not in active]
+
+
+def _wish_note(wish: Wish) -> str:
+    name = _LABEL_KEY.get(wish.key.removeprefix("exclude_"), wish.key.removeprefix("exclude_"))
+    if not wish.sure:
+        return (f"If “{wish.phrase}” means the {name} {wish.value}, say “{'not ' if wish.excludes else ''}"
+                f"{wish.value.lower()}” and I'll apply it; I only apply a reading I'm sure of.")
+    if wish.excludes:
+        return f"I read “{wish.phrase}” as the {name} {wish.value} and left it out (remove the chip if that's wrong)."
+    return f"I read “{wish.phrase}” as the {name} {wish.value} (remove the chip if that's wrong)."
+
+
 def understand(message: str, catalogue: Catalogue, conversation: Conversation | None = None) -> Request:
     previous = conversation.last_recommendation() if conversation else None
     carried = conversation.constraints if conversation else []
@@ -248,12 +317,24 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
         previous, carried = None, []
         notes.append("Starting over: earlier constraints are cleared.")
 
-    new, positive_text, mentioned = parse_facets(message, catalogue)
+    new, positive_text, mentioned, unread = _parse(message, catalogue)
     unreadable = not normalise(message)
     refining = previous is not None and (
         unreadable or _is_refinement(positive_text) or bool(_CONTINUE.search(message)) or bool(_CHEAPER.search(message))
         or bool(_PRICIER.search(message)) or bool(_OTHER_BRAND.search(message))
         or (not mentioned and not any(k in _WHAT_KEYS for k, _, _ in new) and len(normalise(positive_text).split()) <= 3))
+    # a wish ("something scary", "for the family") is read after the rules, so a message that is only a wish
+    # refines the search like "cheaper" does; what it maps to is said in a note and carried like any constraint
+    wishes = _wishes(unread, new, carried, catalogue)
+    for wish in wishes:
+        notes.append(_wish_note(wish))
+        if not wish.sure:
+            continue
+        new.append((wish.key, wish.value, _label(wish.key, wish.value)))
+        if wish.excludes:  # "nothing scary" is not what to search for
+            for fragment, (start, end) in unread.negated:
+                if wish.phrase in normalise(fragment) and fragment in positive_text:
+                    positive_text = positive_text.replace(fragment, " ", 1)
     if unreadable and previous is not None:
         notes.append(f"I couldn't read a request in {message!r}; I kept everything as it was. Tell me what to "
                      "change (a budget, a brand, a genre, a flavour).")
@@ -315,10 +396,13 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
     for f in facets:
         if (f[0], f[1]) not in {(u[0], u[1]) for u in unique}:
             unique.append(f)
+    read_from = {(f.key, f.value): f.wish for f in carried if f.wish} | {(w.key, w.value): w.phrase for w in wishes
+                                                                          if w.sure}
     return Request(
         message=message,
         query_text=query_text,
-        facets=[Facet(handle=f"r{i + 1}", key=k, value=v, label=label) for i, (k, v, label) in enumerate(unique)],
+        facets=[Facet(handle=f"r{i + 1}", key=k, value=v, label=label, wish=read_from.get((k, v)))
+                for i, (k, v, label) in enumerate(unique)],
         exclude_ids=sorted(set(exclude_ids)),
         mentioned_item_ids=list(dict.fromkeys(mentioned)),
         notes=notes,
