@@ -1,27 +1,44 @@
 """The in-memory view of one dataset the chain needs besides vector search: raw items for verification, the
-attribute vocabulary for understanding requests and checking reason text, and co-occurrence counts for ranking."""
+attribute vocabulary for understanding requests and checking reason text, co-occurrence counts for ranking and the
+reviews quotes come from. The service builds it from the index alone (`from_index`), never from the data files."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from functools import cached_property
-from itertools import combinations
+from typing import TYPE_CHECKING
 
 from agent.text_quality import VACUOUS_SHARE, value_frequencies, value_share
 from agent.text_quality import normalise as normalise  # re-exported: the vocabulary's text keys
 from agent.text_quality import squash as squash
 from index.attributes import VOCABULARY
-from index.models import Dataset, Item
+from index.catalogue_data import CatalogueData, catalogue_data
+from index.models import Dataset, Interaction, Item, LoadReport
+
+if TYPE_CHECKING:
+    from index.retrieve import Retriever
 
 VOCABULARY_KEYS = VOCABULARY  # re-exported: the names a reason could wrongly claim or a request ask for
 
 
 class Catalogue:
-    def __init__(self, dataset: Dataset):
+    def __init__(self, dataset: Dataset, data: CatalogueData | None = None):
+        """`dataset`'s items; co-occurrence, rating scale and reviews from `data` when given (what `whyrec index`
+        stored), else computed from the dataset's interactions and bundles. Items keep the data files' order."""
+        self._data = catalogue_data(dataset) if data is None else data
+        order = {item_id: n for n, item_id in enumerate(self._data.item_ids)}
+        items = sorted(dataset.items, key=lambda item: order.get(item.item_id, len(order)))
         self.name = dataset.name
-        self.items: dict[str, Item] = {item.item_id: item for item in dataset.items}
-        self._interactions = dataset.interactions
-        self._bundles = dataset.bundles
+        self.items: dict[str, Item] = {item.item_id: item for item in items}
+        self.reviews: list[Interaction] = self._data.reviews  # those with text and a rating
+
+    @classmethod
+    def from_index(cls, retriever: Retriever) -> Catalogue:
+        """From the index alone: the items from Chroma, the rest from what `whyrec index` stored beside it (raises
+        IndexNotBuilt when that is missing or belongs to other input files)."""
+        data = retriever.catalogue_data()
+        name = retriever.dataset
+        return cls(Dataset(name=name, items=retriever.all_items(), report=LoadReport(dataset=name)), data)
 
     def get(self, item_id: str) -> Item | None:
         return self.items.get(item_id)
@@ -29,8 +46,7 @@ class Catalogue:
     @cached_property
     def stats(self) -> "ValueStats":
         """Value frequencies and the rating scale (see ValueStats)."""
-        return ValueStats(list(self.items.values()),
-                          [i.rating for i in self._interactions if i.rating is not None])
+        return ValueStats(list(self.items.values()), self._data.max_rating)
 
     @cached_property
     def vocabulary(self) -> dict[str, set[str]]:
@@ -63,22 +79,10 @@ class Catalogue:
                 return self.items[self._by_title[head]]
         return None
 
-    @cached_property
+    @property
     def cooccurrence(self) -> dict[str, Counter[str]]:
         """item -> Counter of items seen with it: by the same user, or in the same bundle."""
-        together: dict[str, Counter[str]] = defaultdict(Counter)
-        groups: list[set[str]] = [set(b.item_ids) for b in self._bundles]
-        by_user: dict[str, set[str]] = defaultdict(set)
-        for it in self._interactions:
-            by_user[it.user_id].add(it.item_id)
-        groups.extend(by_user.values())
-        for group in groups:
-            if len(group) > 200:  # a giant bundle says little about any pair and costs O(n^2)
-                continue
-            for a, b in combinations(sorted(group), 2):
-                together[a][b] += 1
-                together[b][a] += 1
-        return dict(together)
+        return self._data.cooccurrence
 
 
 # Feature bullets are free text: one repeated on even a few percent of items is boilerplate ("No returns and no
@@ -91,10 +95,10 @@ class ValueStats:
     "specific" (a rare value tells the shopper something) and "liked" (a past item worth citing). Frequencies and
     the vacuous threshold are agent/text_quality's, so the chain enforces what the evaluation measures."""
 
-    def __init__(self, items: list[Item], ratings: list[float]):
+    def __init__(self, items: list[Item], max_rating: float | None):
         self._frequencies = value_frequencies(items)
         # Steam ratings are 1.0 (recommended) / 0.0 (not); Amazon's are 1-5 stars. The largest rating tells which.
-        self.binary_ratings = bool(ratings) and max(ratings) <= 1.0
+        self.binary_ratings = max_rating is not None and max_rating <= 1.0
 
     def share(self, key: str, value: str) -> float:
         """Fraction of the catalogue's items that have this value (0 for a value no item has)."""

@@ -1,5 +1,6 @@
 """The composition root: build everything a turn needs once per process (catalogue, index, model, chain) and
-answer turns. CLI, chat UI, evaluation and benchmarks all go through here."""
+answer turns. CLI, chat UI, evaluation and benchmarks all go through here. Everything is read from the index (Chroma
+and the files `whyrec index` stores beside it under the home), never from the data files."""
 
 from __future__ import annotations
 
@@ -77,11 +78,8 @@ class Whyrec:
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        if self._catalogue is None:
-            from index.loaders import load_dataset
-
-            self._catalogue = Catalogue(load_dataset(self.settings.dataset, self.settings.data_dir))
-        return self._catalogue
+        """From the index alone (Chroma and what `whyrec index` stored beside it): a replica needs no data files."""
+        return Catalogue.from_index(self.retriever) if self._catalogue is None else self._catalogue
 
     @cached_property
     def retriever(self) -> Retriever:

@@ -6,19 +6,27 @@ rows also their item's hash), so a second run finds every hash equal and writes 
 upserted chunk by chunk under stable ids, so a run killed mid-way leaves only complete rows behind and the next run
 writes exactly the missing ones. The snapshot id is written last; while it is empty the index is incomplete.
 
-Co-occurrence statistics (interactions, bundles) are not stored separately: the chain re-loads the Dataset from its
-files at start (agent/service.py), and every interaction can also be read back from the history collection.
+Beside the collections, under the home: what the chat reads besides Chroma rows (index/catalogue_data.py: item order,
+co-occurrence, rating scale, reviews) and the ranker's collaborative model (index/collab.py), both carrying the
+fingerprint of the input files, so a chat replica needs the index and never the data files.
+
+One build per home and dataset at a time: two runs writing the same embedded Chroma collection at once corrupted it
+once, so `build_index` holds an exclusive lock (`<home>/locks/index-<dataset>.lock`) and a second run waits for it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +36,7 @@ from index.models import Dataset
 from index.settings import IndexSettings
 
 SNAPSHOT = "whyrec:snapshot"
+FINGERPRINT = "whyrec:fingerprint"  # of the input files (index.loaders.dataset_fingerprint)
 CHUNK_ROWS = 1024  # rows encoded and upserted together: big enough to amortise a Chroma call, small enough to resume
 
 
@@ -45,17 +54,44 @@ class Row:
 
 def build_index(dataset_name: str, settings: IndexSettings, progress: bool = True,
                 chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
-    """Load `settings.data_dir / dataset_name` and bring its collections up to date. Returns the counts."""
+    """Load `settings.data_dir / dataset_name` and bring its collections, its catalogue data and its collaborative
+    model up to date. Returns the counts. Waits while another build of this dataset holds the home's lock."""
+    from index.catalogue_data import save_catalogue_data
+    from index.collab import build_collab
     from index.loaders import dataset_fingerprint, load_dataset
 
-    started = time.perf_counter()
-    dataset = load_dataset(dataset_name, settings.data_dir)
-    fingerprint = dataset_fingerprint(dataset_name, settings.data_dir)
-    counts = index_dataset(dataset, settings, fingerprint, progress=progress, chunk_rows=chunk_rows, started=started)
-    from index.collab import build_collab  # the ranker's collaborative signal, stored beside the index
-
-    counts["collab"] = build_collab(dataset, settings.home, fingerprint)
+    with build_lock(settings.home, dataset_name):
+        started = time.perf_counter()
+        dataset = load_dataset(dataset_name, settings.data_dir)
+        fingerprint = dataset_fingerprint(dataset_name, settings.data_dir)
+        counts = index_dataset(dataset, settings, fingerprint, progress=progress, chunk_rows=chunk_rows,
+                               started=started)
+        counts["catalogue_data"] = save_catalogue_data(dataset, settings.home, fingerprint)
+        counts["collab"] = build_collab(dataset, settings.home, fingerprint)
     return counts
+
+
+@contextmanager
+def build_lock(home: Path, dataset_name: str) -> Iterator[Path]:
+    """Exclusive while the block runs, for every process on this machine building `dataset_name` in `home`: a second
+    one says on stderr that it waits, and for whom, then waits. The lock is the OS's (flock), so it is released when
+    its holder exits, however it exits; the file stays, holding the last holder's pid."""
+    path = Path(home) / "locks" / f"index-{dataset_name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            print(f"whyrec index: another run is indexing {dataset_name} in {home} (pid {holder}); waiting for it "
+                  f"to finish…", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def index_dataset(dataset: Dataset, settings: IndexSettings, fingerprint: str, progress: bool = True,
@@ -117,14 +153,20 @@ def index_dataset(dataset: Dataset, settings: IndexSettings, fingerprint: str, p
 def index_snapshot(dataset: str, settings: IndexSettings) -> str:
     """The id of the dataset's complete index: fingerprint of the input files + embedding model + a digest of every
     row's content hash (which moves whenever the normaliser's output does). Raises IndexNotBuilt otherwise."""
-    client = store.open_client(settings)
+    return index_metadata(dataset, settings)[SNAPSHOT]
+
+
+def index_metadata(dataset: str, settings: IndexSettings, client=None) -> dict[str, Any]:
+    """The metadata of the dataset's complete index (snapshot id, fingerprint of the input files, counts); raises
+    IndexNotBuilt when there is none or it is incomplete."""
+    client = client or store.open_client(settings)
     try:
         meta = store.get_collection(client, store.items_collection_name(dataset)).metadata or {}
     except Exception as e:  # chromadb raises NotFoundError (1.x) or ValueError (older) for a missing collection
         raise IndexNotBuilt(f"no index for {dataset!r}: run `whyrec index --dataset {dataset}`") from e
     if not meta.get(SNAPSHOT):
         raise IndexNotBuilt(f"the index of {dataset!r} is incomplete: run `whyrec index --dataset {dataset}` again")
-    return meta[SNAPSHOT]
+    return meta
 
 
 def _item_rows(dataset: Dataset) -> list[Row]:
@@ -161,7 +203,7 @@ def _snapshot_metadata(dataset: Dataset, fingerprint: str, item_rows: list[Row],
         digest.update(f"{row.id}\0{row.metadata[store.CONTENT_HASH]}\n".encode())
     content_digest = digest.hexdigest()[:16]
     snapshot = hashlib.sha256(f"{fingerprint}|{embed.EMBED_MODEL}|{content_digest}".encode()).hexdigest()[:16]
-    return {SNAPSHOT: snapshot, "whyrec:dataset": dataset.name, "whyrec:fingerprint": fingerprint,
+    return {SNAPSHOT: snapshot, "whyrec:dataset": dataset.name, FINGERPRINT: fingerprint,
             "whyrec:embed_model": embed.EMBED_MODEL, "whyrec:content_digest": content_digest,
             "whyrec:items": len(item_rows), "whyrec:interactions": len(history_rows)}
 

@@ -7,7 +7,9 @@ paths (`settings.retrieval`), with the same filter semantics (`Filters`) and the
 - "chroma": every query goes to Chroma's HNSW index with a `where` built by `build_where`; a filtered search that
   comes back short is redone exactly.
 Similarity = cosine = 1 - Chroma's cosine distance. A user's history is always read from Chroma with
-`where user_id == X` and nothing else, so no request text can widen it to another user's rows.
+`where user_id == X` and nothing else, so no request text can widen it to another user's rows. Every item and what
+the build stored beside the index for the chat (index/catalogue_data.py) are read here too, so a chat needs no data
+files.
 """
 
 from __future__ import annotations
@@ -17,22 +19,20 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from index import embed, store
-from index.build import index_snapshot
+from index.build import FINGERPRINT, IndexNotBuilt, index_metadata, index_snapshot
+from index.catalogue_data import CatalogueData, catalogue_data_path, load_catalogue_data
 from index.filters import Filters, conditions
-from index.models import Interaction, Item
+from index.models import Item
 from index.settings import IndexSettings
 from index.snapshot import ItemSnapshot, LiveSnapshot
 
 
 class Candidate(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     item: Item
     similarity: float = Field(description="1 - cosine distance to the request")
-    embedding: np.ndarray | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -86,33 +86,27 @@ class Retriever:
 
     # candidates -----------------------------------------------------------------------------------------------
 
-    def candidates(self, query: str, filters: Filters | None = None, n: int = 50,
-                   with_embeddings: bool = False) -> list[Candidate]:
+    def candidates(self, query: str, filters: Filters | None = None, n: int = 50) -> list[Candidate]:
         """Top `n` items most similar to `query` that satisfy `filters`, best first."""
-        return self.candidates_for_vector(embed.encode_query(query), filters, n, with_embeddings)
+        return self.candidates_for_vector(embed.encode_query(query), filters, n)
 
-    def candidates_for_vector(self, vector: np.ndarray, filters: Filters | None = None, n: int = 50,
-                              with_embeddings: bool = False) -> list[Candidate]:
+    def candidates_for_vector(self, vector: np.ndarray, filters: Filters | None = None, n: int = 50) -> list[Candidate]:
         if n <= 0:
             return []
         if snap := self._memory():
-            return [Candidate(item=snap.item(row), similarity=similarity,
-                              embedding=snap.vectors[row].copy() if with_embeddings else None)
+            return [Candidate(item=snap.item(row), similarity=similarity)
                     for row, similarity in snap.search(vector, filters or Filters(), n)]
         where = build_where(filters or Filters())
-        include = ["metadatas", "documents", "distances"] + (["embeddings"] if with_embeddings else [])
+        include = ["metadatas", "documents", "distances"]
         got = self.items_col.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=n,
                                    where=where, include=include)
         rows = _query_rows(got, include)
         if len(rows) < n and where is not None:
-            rows = self._exact_if_short(vector, where, n, rows, with_embeddings)
-        return [Candidate(item=store.item_from_row(r["document"], r["metadata"]),
-                          similarity=1.0 - float(r["distance"]),
-                          embedding=np.asarray(r["embedding"], dtype=np.float32) if with_embeddings else None)
+            rows = self._exact_if_short(vector, where, n, rows)
+        return [Candidate(item=store.item_from_row(r["document"], r["metadata"]), similarity=1.0 - float(r["distance"]))
                 for r in rows]
 
-    def _exact_if_short(self, vector: np.ndarray, where: dict, n: int, rows: list[dict],
-                        with_embeddings: bool) -> list[dict]:
+    def _exact_if_short(self, vector: np.ndarray, where: dict, n: int, rows: list[dict]) -> list[dict]:
         """A filtered approximate (HNSW) search can return fewer than `n` rows while more match; then score every
         matching row exactly. Selective filters match few rows, so this stays cheap when it happens."""
         matching = self.items_col.get(where=where, include=[])["ids"]
@@ -124,8 +118,7 @@ class Retriever:
         similarity = vectors @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-similarity, kind="stable")[:n]
         return [{"id": got["ids"][i], "metadata": got["metadatas"][i], "document": got["documents"][i],
-                 "distance": 1.0 - float(similarity[i]), "embedding": vectors[i] if with_embeddings else None}
-                for i in order]
+                 "distance": 1.0 - float(similarity[i])} for i in order]
 
     # items and vectors ----------------------------------------------------------------------------------------
 
@@ -138,6 +131,24 @@ class Retriever:
         got = self.items_col.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
         by_id = {i: store.item_from_row(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
+
+    def all_items(self) -> list[Item]:
+        """Every item of the index, in the store's order (the memory snapshot's rows when retrieval is "memory")."""
+        if snap := self._memory():
+            return [snap.item(row) for row in range(len(snap.ids))]
+        return [store.item_from_row(r["document"], r["metadata"])
+                for r in store.iter_rows(self.items_col, include=["metadatas", "documents"])]
+
+    def catalogue_data(self) -> CatalogueData:
+        """What `whyrec index` stored beside this index for the chat (index/catalogue_data.py); IndexNotBuilt when the
+        index is incomplete, or the stored data is missing or was computed from other input files than the index."""
+        fingerprint = index_metadata(self.dataset, self.settings, client=self.client).get(FINGERPRINT)
+        data = load_catalogue_data(self.settings.home, self.dataset)
+        if data is None or data.fingerprint != fingerprint or data.dataset != self.dataset:
+            raise IndexNotBuilt(f"no catalogue data for the index of {self.dataset!r} at "
+                                f"{catalogue_data_path(self.settings.home, self.dataset)} (missing, from other input "
+                                f"files, or in an older layout): run `whyrec index --dataset {self.dataset}`")
+        return data
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored unit vectors by item id (for history similarity in the ranker); unknown ids are left out."""
@@ -172,16 +183,11 @@ class Retriever:
     def _user_counts(self) -> Counter[str]:
         return Counter(row["metadata"]["user_id"] for row in store.iter_rows(self.history_col, include=["metadatas"]))
 
-    def interactions(self) -> list[Interaction]:
-        """Every interaction back from the history collection (co-occurrence statistics without the files)."""
-        return [store.interaction_from_row(r["document"], r["metadata"])
-                for r in store.iter_rows(self.history_col, include=["metadatas", "documents"])]
-
 
 def _query_rows(got: dict, include: list[str]) -> list[dict]:
     rows = []
     for n, row_id in enumerate(got["ids"][0]):
-        row = {"id": row_id, "embedding": None}
+        row = {"id": row_id}
         for field in include:
             row[field[:-1]] = got[field][0][n]
         rows.append(row)

@@ -35,3 +35,17 @@ def read_jsonl_gz(path: Path) -> list[dict]:
 
 def settings_for(home: Path, data_dir: Path = DATA_DIR, chroma_url: str | None = None, **kw) -> Settings:
     return Settings(home=home, data_dir=data_dir, chroma_url=chroma_url, **kw)
+
+
+def answer_turn(settings: Settings, message: str, user_id: str | None):
+    """(the service, its answer) for one chat turn through the service's chain with these settings: explain off and
+    a fake LLM, so no weights load and no decoding runs."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from agent.conversation import Conversation
+    from agent.service import Whyrec
+
+    whyrec = Whyrec(settings, llm=FakeListChatModel(responses=["{}"]))
+    answer = whyrec.chain.invoke({"message": message, "user_id": user_id, "conversation": Conversation(user_id=user_id),
+                                  "explain": False})
+    return whyrec, answer

@@ -20,7 +20,7 @@ from index import store
 from index.build import build_index, index_snapshot
 from index.loaders import load_dataset
 from index.retrieve import Filters, Retriever
-from index_helpers import DATA_DIR, GIFT_CARDS, settings_for, steam_subset
+from index_helpers import DATA_DIR, GIFT_CARDS, answer_turn, settings_for, steam_subset
 
 pytestmark = pytest.mark.server
 
@@ -63,7 +63,8 @@ def chroma_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def indexed(chroma_url, tmp_path_factory):
-    home = tmp_path_factory.mktemp("server_home")  # holds nothing: the index lives in the server
+    home = tmp_path_factory.mktemp("server_home")  # the index lives in the server; the home only what the build
+    # stores beside it for the chat (catalogue data, collaborative model)
     data_dir = steam_subset(home / "data", 300)
     gift = build_index(GIFT_CARDS, settings_for(home, chroma_url=chroma_url), progress=False)
     steam = build_index("steam", settings_for(home, data_dir, chroma_url=chroma_url), progress=False)
@@ -104,6 +105,20 @@ def test_filters_and_history_over_http(chroma_url, indexed):
     steam = Retriever("steam", settings_for(home, data_dir, chroma_url=chroma_url))
     action = steam.candidates("a fast shooter", Filters(genres=["Action"], price_max=20), 10)
     assert action and all("Action" in c.item.values("genre") and c.item.price <= 20 for c in action)
+
+
+def test_a_replica_with_the_server_and_no_data_files_answers_a_turn(chroma_url, indexed, tmp_path):
+    home, _, gift, steam = indexed
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    user = Retriever(GIFT_CARDS, settings_for(home, chroma_url=chroma_url)).users(1)[0]
+    for dataset, message, user_id, counts in ((GIFT_CARDS, "a coffee gift card under $50", user, gift),
+                                              ("steam", "a co-op shooter", None, steam)):
+        settings = settings_for(home, empty, chroma_url=chroma_url, dataset=dataset)
+        whyrec, answer = answer_turn(settings, message, user_id)
+        assert answer.recommendations, dataset
+        assert answer.provenance.dataset == dataset and answer.provenance.index_snapshot == counts["snapshot"]
+        assert len(whyrec.catalogue.items) == counts["items"]
 
 
 def test_a_dead_server_is_a_clear_error(indexed):

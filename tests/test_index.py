@@ -23,7 +23,7 @@ from index.build import IndexNotBuilt, build_index, index_dataset, index_snapsho
 from index.loaders import dataset_fingerprint, load_dataset
 from index.models import Item
 from index.retrieve import Retriever
-from index_helpers import DATA_DIR, GIFT_CARDS, settings_for, steam_subset
+from index_helpers import DATA_DIR, GIFT_CARDS, answer_turn, settings_for, steam_subset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,3 +185,90 @@ def test_cli_index_json_and_unknown_dataset(gift_home):
 
     help_text = CliRunner().invoke(cli, ["index", "--help"]).output
     assert "--dataset" in help_text and "--chroma-url" in help_text and "re-run" in help_text
+
+
+def test_a_replica_with_only_the_index_answers_a_turn(gift_home, tmp_path):
+    """No data files at all (an empty data dir): the catalogue, co-occurrence, rating scale and quotes come from
+    Chroma and what `whyrec index` stored beside it, and equal what the data files give."""
+    from agent.catalogue import Catalogue
+
+    home, first = gift_home
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    user = Retriever(GIFT_CARDS, settings_for(home)).users(1)[0]  # the most active shopper: history, co-occurrence
+
+    whyrec, answer = answer_turn(settings_for(home, empty), "a coffee gift card under $50", user)
+
+    assert answer.recommendations and answer.provenance.index_snapshot == first["snapshot"]
+    past = {h.item.item_id for h in whyrec.retriever.history(user)}
+    assert past and not past & {r.item_id for r in answer.recommendations}
+    from_files = Catalogue(load_dataset(GIFT_CARDS, DATA_DIR))
+    catalogue = whyrec.catalogue
+    assert list(catalogue.items) == list(from_files.items)
+    assert all(catalogue.items[i] == item for i, item in from_files.items.items())
+    assert catalogue.cooccurrence == from_files.cooccurrence and catalogue.reviews == from_files.reviews
+    assert catalogue.stats.binary_ratings is from_files.stats.binary_ratings is False
+
+
+def test_a_replica_refuses_catalogue_data_from_other_files(gift_home):
+    from index.catalogue_data import catalogue_data_path, save_catalogue_data
+
+    home, _ = gift_home
+    retriever = Retriever(GIFT_CARDS, settings_for(home))
+    dataset = load_dataset(GIFT_CARDS, DATA_DIR)
+    try:
+        save_catalogue_data(dataset, home, "files that are not the index's")
+        with pytest.raises(IndexNotBuilt, match="whyrec index --dataset"):
+            retriever.catalogue_data()
+        catalogue_data_path(home, GIFT_CARDS).unlink()
+        with pytest.raises(IndexNotBuilt, match="missing"):
+            retriever.catalogue_data()
+    finally:  # the module's other tests read this home
+        save_catalogue_data(dataset, home, dataset_fingerprint(GIFT_CARDS, DATA_DIR))
+    assert retriever.catalogue_data().fingerprint == dataset_fingerprint(GIFT_CARDS, DATA_DIR)
+
+
+def test_a_second_build_of_the_same_home_waits_for_the_first(tmp_path):
+    """Two `build_index` processes on one embedded home and dataset: the second says it waits, runs after the first
+    (so it finds every row current and encodes nothing), and the index is whole. The first holds the lock until the
+    test lets it go, so the overlap is certain rather than a race."""
+    data_dir = steam_subset(tmp_path / "data", 60)
+    home, go = tmp_path / "home", tmp_path / "go"
+    expected = {i.item_id for i in load_dataset("steam", data_dir).items}
+    script = """
+import json, sys, time
+from pathlib import Path
+from agent.settings import Settings
+import index.build as build
+home, data_dir, go = sys.argv[1:4]
+if go != "-":  # the first run: hold the lock (taken before index_dataset runs) until the test says go
+    real = build.index_dataset
+    def held(*args, **kwargs):
+        while not Path(go).exists():
+            time.sleep(0.1)
+        return real(*args, **kwargs)
+    build.index_dataset = held
+counts = build.build_index("steam", Settings(home=home, data_dir=data_dir), progress=False)
+print(json.dumps({"encoded": counts["encoded"], "snapshot": counts["snapshot"]}))
+"""
+    run = [sys.executable, "-c", script, str(home), str(data_dir)]
+    first = subprocess.Popen(run + [str(go)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = home / "locks" / "index-steam.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and lock.read_text() == str(first.pid)):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.1)
+    second = subprocess.Popen(run + ["-"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = second.stderr.readline()  # blocks until the second run says something: it must be that it waits
+    assert "waiting" in waiting and f"pid {first.pid}" in waiting and "steam" in waiting, waiting
+    go.touch()
+    out_first, err_first = first.communicate(timeout=600)
+    out_second, err_second = second.communicate(timeout=600)
+    assert first.returncode == 0, err_first
+    assert second.returncode == 0, err_second
+    one, two = json.loads(out_first), json.loads(out_second)
+    assert one["encoded"] == len(expected) and two["encoded"] == 0 and one["snapshot"] == two["snapshot"]
+    items_col = store.get_collection(store.open_client(settings_for(home, data_dir)), "steam-items")
+    ids = [r["id"] for r in store.iter_rows(items_col, include=[])]
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    assert index_snapshot("steam", settings_for(home, data_dir)) == one["snapshot"]

@@ -42,7 +42,10 @@ def command(dataset: str | None, data_dir: Path | None, chroma_url: str | None, 
     """Load a dataset, embed its items with MiniLM and upsert items and user histories into Chroma.
 
     Safe to re-run: rows whose content is unchanged are skipped (a second run encodes nothing), and a run that was
-    interrupted picks up where it stopped. Prints what was read, skipped and repaired, by reason.
+    interrupted picks up where it stopped. Runs on one home and dataset take turns: a second one says it waits,
+    then waits for the first. Beside Chroma, under the home, it stores what the chat needs besides the rows
+    (co-occurrence, rating scale, reviews for quotes) and the collaborative model, so a chat needs no data files.
+    Prints what was read, skipped and repaired, by reason.
 
     \b
     Examples:
