@@ -4,6 +4,7 @@ can rank one)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.collab import load_collab
 from index.retrieve import Retriever
 from prompts.loader import Template, prompt_hash
+
+log = logging.getLogger("whyrec.chain")
 
 
 @dataclass
@@ -219,6 +222,8 @@ def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
     turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
     for i, reply in enumerate(replies):
         if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
+            if type(reply).__name__ not in failures:  # the operator gets the traceback, the shopper a note
+                log.warning("explain call failed: %r", reply, exc_info=reply)
             failures.add(type(reply).__name__)
             turn.reasons.append(None)
             turn.raw_replies.append("")

@@ -90,14 +90,14 @@ class Catalogues:
     @classmethod
     def discover(cls, default: Whyrec, names: tuple[str, ...] = ()) -> Catalogues:
         """The shipped datasets (FIRST_REQUEST) split into indexed and not, by asking the index, never raising."""
-        from index.build import index_metadata
+        from index.retrieve import Retriever
 
         available, unavailable = [], {}
         for name in names or tuple(FIRST_REQUEST):
             if name == default.settings.dataset:
                 continue
-            try:
-                index_metadata(name, default.settings.model_copy(update={"dataset": name}))
+            try:  # the index and the catalogue data stored beside it, both current
+                Retriever(name, default.settings.model_copy(update={"dataset": name})).catalogue_data()
                 available.append(name)
             except Exception as e:  # IndexNotBuilt, or a Chroma that cannot be read: not offered, said why
                 log.info("dataset %s not offered: %s", name, e)
