@@ -134,6 +134,21 @@ def test_model_is_loaded_once_per_process(model_dir: Path, llm: LocalChatModel) 
     assert twin.loaded() is llm.loaded()
 
 
+def test_models_first_used_from_many_threads_load_once_each_and_later_loads_work(model_dir: Path) -> None:
+    """A grid's batch or eight chat sessions may all ask a cold model at once. Two `from_pretrained` calls in
+    parallel once left torch's meta-device context behind, and every later load in the process failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.llm.local import load_model
+
+    keys = [(str(model_dir.resolve()), None, "cpu", "float32", q) for q in ("none", "int8", "none", "int8")]
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda key: load_model(*key), keys))
+    assert loaded[0] is loaded[2] and loaded[1] is loaded[3] and loaded[0] is not loaded[1]
+    reply = LocalChatModel(model_dir=model_dir, quantize="int8", max_new_tokens=8).invoke([HumanMessage("Hi")])
+    assert reply.content.strip()
+
+
 def test_build_llm_and_describe_from_settings(model_dir: Path) -> None:
     llm = build_llm(Settings(backend="local", model_dir=model_dir))
     assert isinstance(llm, LocalChatModel)

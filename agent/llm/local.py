@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
 from agent.llm.decode import DecodeStats, PrefixCache
-from agent.llm.dtype import choose_dtype
+from agent.llm.dtype import choose_dtype, choose_quantize
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -48,11 +48,21 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def load_model(model_dir: str, adapter: str | None, device: str, dtype: str,
                quantize: str = "none") -> LoadedModel:
     """Load once per process per (model, adapter, device, dtype, quantize); every LocalChatModel with these shares
-    it."""
+    it. One load at a time: two threads in `from_pretrained` at once (a grid's batch, eight chat sessions on a cold
+    model) left torch's meta-device context behind, and every later load failed with 'Cannot copy out of meta
+    tensor'."""
+    with _LOADING:
+        return _load_model(model_dir, adapter, device, dtype, quantize)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, quantize: str) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -94,7 +104,8 @@ class LocalChatModel(BaseChatModel):
     adapter: Path | None = Field(None, description="peft LoRA adapter folder, merged at load")
     device: str = Field("auto", description="auto | cpu | cuda")
     dtype: str = Field("auto", description="torch dtype name, or auto: chosen from the hardware (agent/llm/dtype.py)")
-    quantize: str = Field("none", description="none | int8 (dynamic int8 Linear layers, float32 CPU only)")
+    quantize: str = Field("auto", description="auto | none | int8 (dynamic int8 Linear layers, float32 CPU only); "
+                                              "auto = int8 for an fp32 model on the CPU")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
 
     @property
@@ -104,7 +115,7 @@ class LocalChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "adapter": str(self.adapter) if self.adapter else None,
-                "device": self.device, "dtype": self.resolved_dtype, "quantize": self.quantize,
+                "device": self.device, "dtype": self.resolved_dtype, "quantize": self.resolved_quantize,
                 "max_new_tokens": self.max_new_tokens}
 
     @property
@@ -115,9 +126,13 @@ class LocalChatModel(BaseChatModel):
     def resolved_dtype(self) -> str:
         return choose_dtype(self.dtype, resolve_device(self.device))
 
+    @property
+    def resolved_quantize(self) -> str:
+        return choose_quantize(self.quantize, resolve_device(self.device), self.resolved_dtype)
+
     def loaded(self) -> LoadedModel:
         return load_model(str(self.model_dir.resolve()), str(self.adapter.resolve()) if self.adapter else None,
-                          resolve_device(self.device), self.resolved_dtype, self.quantize)
+                          resolve_device(self.device), self.resolved_dtype, self.resolved_quantize)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
