@@ -22,7 +22,7 @@ from eval.bench_registry import BENCH_DATASET, BENCHMARKS, BenchContext
 def machine(settings: Settings | None = None) -> dict[str, Any]:
     """Where the figures come from: the CPU, its vector capability and the dtype the model runs in there (bf16 is
     5x slower than fp32 on a CPU that only emulates it, so a figure means little without both)."""
-    from agent.llm.dtype import choose_dtype, cpu_info
+    from agent.llm.dtype import choose_dtype, choose_quantize, cpu_info
     from agent.llm.local import resolve_device
 
     cpu, settings = cpu_info(), settings or Settings()
@@ -32,9 +32,10 @@ def machine(settings: Settings | None = None) -> dict[str, Any]:
         "cpu": cpu.model,
         "cpu_capability": cpu.capability,
         "device": device,
-        "dtype": choose_dtype(settings.dtype, device, cpu),
+        "dtype": (dtype := choose_dtype(settings.dtype, device, cpu)),
         "dtype_setting": settings.dtype,
-        "quantize": settings.quantize,
+        "quantize": choose_quantize(settings.quantize, device, dtype),
+        "quantize_setting": settings.quantize,
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -30,7 +30,8 @@ class BackendSpec(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. a vLLM server")
     model: str | None = Field(None, description="server model name; with vLLM a LoRA module name")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(None, description="local model dtype")
-    quantize: Literal["none", "int8"] | None = Field(None, description="int8: dynamic int8 Linear layers (local, CPU)")
+    quantize: Literal["auto", "none", "int8"] | None = Field(None, description="int8: dynamic int8 Linear layers "
+                                                                             "(local, CPU); none: the plain dtype")
 
     def settings_overrides(self) -> dict:
         overrides = {"backend": self.backend, "model_dir": self.model_dir, "openai_base_url": self.base_url,

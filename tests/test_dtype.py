@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm.dtype import choose_dtype, parse_cpuinfo
+from agent.llm.dtype import choose_dtype, choose_quantize, parse_cpuinfo
 
 pytestmark = pytest.mark.fast
 
@@ -54,6 +54,13 @@ def test_gpu_uses_bf16_or_fp16() -> None:
     assert choose_dtype("auto", "cuda:0", gpu_bf16=False) == "float16"
 
 
+def test_auto_quantises_only_an_fp32_model_on_the_cpu() -> None:
+    assert choose_quantize("auto", "cpu", "float32") == "int8"  # an AVX2-only CPU: int8 Linear layers
+    assert choose_quantize("auto", "cpu", "bfloat16") == "none"  # native bf16 stays bf16
+    assert choose_quantize("auto", "cuda", "float32") == "none"  # torch's dynamic int8 kernels are CPU-only
+    assert choose_quantize("none", "cpu", "float32") == "none" and choose_quantize("int8", "cpu", "bfloat16") == "int8"
+
+
 def test_the_setting_reaches_the_local_model_and_training(monkeypatch: pytest.MonkeyPatch) -> None:
     from agent.llm import build_llm
     from agent.settings import Settings
@@ -62,6 +69,7 @@ def test_the_setting_reaches_the_local_model_and_training(monkeypatch: pytest.Mo
     monkeypatch.setenv("WHYREC_DTYPE", "float32")
     llm = build_llm(Settings())
     assert llm.dtype == "float32" and llm.resolved_dtype == "float32"
+    assert llm.resolved_quantize == choose_quantize(Settings().quantize, "cpu", "float32")
     assert TrainConfig(base=".", out=".").dtype == "auto"
     monkeypatch.setenv("WHYREC_DTYPE", "int3")
     with pytest.raises(ValueError, match="dtype"):

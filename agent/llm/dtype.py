@@ -4,6 +4,9 @@ bf16 halves memory traffic, but only a CPU with native bf16 arithmetic (AVX512_B
 with AVX2 only emulates it, and a 400-token SmolLM2 prefill then runs at 60 tok/s in bf16 against 296 tok/s in fp32
 (PLATFORM.md). So: bf16 where the CPU has it, fp32 on every other CPU, and bf16 (or fp16 where bf16 is missing) on a
 GPU. `WHYREC_DTYPE` overrides the choice for inference and training alike.
+
+On a CPU that runs fp32, dynamic int8 Linear layers (`WHYREC_QUANTIZE`, `choose_quantize`) cut a decode step 2.5-3.5x
+(README, issue 14); a bf16 CPU or a GPU keeps its dtype.
 """
 
 from __future__ import annotations
@@ -66,3 +69,11 @@ def choose_dtype(setting: str, device: str, cpu: CpuInfo | None = None, gpu_bf16
             gpu_bf16 = torch.cuda.is_bf16_supported()
         return "bfloat16" if gpu_bf16 else "float16"
     return "bfloat16" if (cpu or cpu_info()).native_bf16 else "float32"
+
+
+def choose_quantize(setting: str, device: str, dtype: str) -> str:
+    """'int8' or 'none'. An explicit setting wins; `auto` quantises an fp32 model on the CPU (torch's dynamic int8
+    kernels exist only there) and nothing else."""
+    if setting != "auto":
+        return setting
+    return "int8" if device == "cpu" and dtype == "float32" else "none"
