@@ -104,8 +104,8 @@ class LocalChatModel(BaseChatModel):
     adapter: Path | None = Field(None, description="peft LoRA adapter folder, merged at load")
     device: str = Field("auto", description="auto | cpu | cuda")
     dtype: str = Field("auto", description="torch dtype name, or auto: chosen from the hardware (agent/llm/dtype.py)")
-    quantize: str = Field("auto", description="auto | none | int8 (dynamic int8 Linear layers, float32 CPU only); "
-                                              "auto = int8 for an fp32 model on the CPU")
+    quantize: str = Field("none", description="none | int8 (dynamic int8 Linear layers, float32 CPU only) | auto "
+                                              "(int8 for an fp32 model on the CPU)")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
 
     @property
