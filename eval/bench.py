@@ -47,15 +47,16 @@ def unknown_benchmarks(names: list[str]) -> list[str]:
     return [n for n in names if n not in BENCHMARKS]
 
 
-def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bool = False,
+def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bool = False, turns: int | None = None,
                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the named benchmarks (all, in registration order, when None); returns the results document."""
     names = list(BENCHMARKS) if names is None else names
     if bad := unknown_benchmarks(names):
         raise KeyError(f"unknown benchmark(s) {bad}; known: {', '.join(BENCHMARKS)}")
-    results: dict[str, Any] = {"machine": machine(settings), "quick": quick, "dataset": BENCH_DATASET, "benchmarks": {}}
+    results: dict[str, Any] = {"machine": machine(settings), "quick": quick, "turns": turns, "dataset": BENCH_DATASET,
+                               "benchmarks": {}}
     with tempfile.TemporaryDirectory(prefix="whyrec-bench-") as tmp:
-        ctx = BenchContext(settings=settings, quick=quick, home=Path(tmp))
+        ctx = BenchContext(settings=settings, quick=quick, home=Path(tmp), turns=turns)
         for name in names:
             if progress:
                 progress(f"running {name}: {BENCHMARKS[name].description}")

@@ -29,7 +29,12 @@ class BenchContext:
     settings: Settings  # the user's settings (data_dir, batch sizes)
     quick: bool
     home: Path  # a temporary home: the benchmark's own Chroma
+    turns: int | None = None  # chat turns per turn benchmark; None = 4 quick, 12 full
     shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_turns(self) -> int:
+        return self.turns or (4 if self.quick else 12)
 
     @property
     def bench_settings(self) -> Settings:

@@ -91,7 +91,7 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
                   "cards (verified facts) and to the first generated token")
 def bench_turn(ctx: BenchContext) -> dict[str, Any]:
     app = _app(ctx)
-    rows = _turns(app, 4 if ctx.quick else 12, follow_up=FOLLOW_UP)
+    rows = _turns(app, ctx.n_turns, follow_up=FOLLOW_UP)
     ctx.shared["turn_rows"] = rows
     ctx.shared["turn_app"] = app
     return {"backend": "local", **_summary(rows)}
@@ -111,7 +111,7 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
 
     app = ctx.shared.get("turn_app") or _app(ctx)
     lm = app.llm.loaded()
-    users = app.retriever.users(limit=4 if ctx.quick else 8)
+    users = app.retriever.users(limit=ctx.n_turns)
     chain_rates, chosen_rates, raw_rates, batch_sizes, lengths = [], [], [], [], []
     for i, user in enumerate(users):
         message = MESSAGES[i % len(MESSAGES)]
@@ -199,4 +199,4 @@ def bench_server_turn(ctx: BenchContext) -> dict[str, Any]:
         return {"skipped": f"no server answering at {ctx.settings.openai_base_url} (start one with `whyrec serve`)"}
     app = _app(ctx, backend="openai")
     return {"backend": "openai", "base_url": ctx.settings.openai_base_url, "model": ctx.settings.openai_model,
-            **_summary(_turns(app, 4 if ctx.quick else 12))}
+            **_summary(_turns(app, ctx.n_turns))}
