@@ -222,8 +222,9 @@ def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
     turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
     for i, reply in enumerate(replies):
         if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
-            if type(reply).__name__ not in failures:  # the operator gets the traceback, the shopper a note
-                log.warning("explain call failed: %r", reply, exc_info=reply)
+            if type(reply).__name__ not in failures:  # the operator gets the error (its traceback at DEBUG), the
+                log.warning("explain call failed: %r", reply)  # shopper a note; a dead server is no traceback
+                log.debug("explain call failed", exc_info=reply)
             failures.add(type(reply).__name__)
             turn.reasons.append(None)
             turn.raw_replies.append("")

@@ -158,7 +158,10 @@ def index_snapshot(dataset: str, settings: IndexSettings) -> str:
 
 def index_metadata(dataset: str, settings: IndexSettings, client=None) -> dict[str, Any]:
     """The metadata of the dataset's complete index (snapshot id, fingerprint of the input files, counts); raises
-    IndexNotBuilt when there is none or it is incomplete."""
+    IndexNotBuilt when there is none or it is incomplete (DatasetError for a name that is a path)."""
+    from index.loaders import check_dataset_name
+
+    check_dataset_name(dataset)
     client = client or store.open_client(settings)
     try:
         meta = store.get_collection(client, store.items_collection_name(dataset)).metadata or {}

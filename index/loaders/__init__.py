@@ -23,15 +23,23 @@ from index.loaders.reading import file_sha256
 from index.loaders.registry import LOADERS, DatasetError, LoaderSpec, detect_format, did_you_mean, get_loader
 from index.models import Dataset
 
-__all__ = ["LOADERS", "DatasetError", "LoaderSpec", "dataset_folder", "dataset_fingerprint", "detect_format",
+__all__ = ["LOADERS", "DatasetError", "LoaderSpec", "check_dataset_name", "dataset_folder", "dataset_fingerprint", "detect_format",
            "get_loader", "load_dataset"]
+
+
+def check_dataset_name(name: str) -> str:
+    """`name` if it is a plain folder name; DatasetError for a path ('../../etc', '/etc', '..'). A chat replica
+    checks this without any data folder: it has only the index."""
+    if Path(name).name != name or name in {"", ".", ".."}:
+        raise DatasetError(f"unknown dataset {name!r}: a dataset is a folder name under the data folder, not a path")
+    return name
 
 
 def dataset_folder(name: str, data_dir: Path) -> Path:
     """`data_dir / name`, refusing names that are not a plain folder there (with the close matches)."""
     data_dir = Path(data_dir)
-    folder = data_dir / name
-    if Path(name).name != name or name in {"", ".", ".."} or not folder.is_dir():
+    folder = data_dir / check_dataset_name(name)
+    if not folder.is_dir():
         available = [p.name for p in data_dir.iterdir() if p.is_dir()] if data_dir.is_dir() else []
         raise DatasetError(f"unknown dataset {name!r} in {data_dir}; {did_you_mean(name, available)}")
     return folder
