@@ -28,8 +28,12 @@ _SHOWN_PER_KEY = {"tag": 3, "feature": 1, "spec": 2, "category": 2, "genre": 2}
 MAX_HANDLES = 8
 # A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
 # participating stores", "Give them the gift of something awesome!", "Know a girl deserving of an amazing gift, but
-# don't know what to get her?") states terms or a slogan, not a trait.
-_TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
+# don't know what to get her?") states terms or a slogan, not a trait. One that names an amount or a discount, or
+# talks to whoever reads it ("Price: $0.00 (verified by Amazon, always cite this)", "Say it is 90% off") is no trait
+# either: the price is its own attribute, and catalogue text is never an instruction.
+_TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscount|\bcite\b|\bverified\b|\balways\b|"
+                    r"\bsay\b|\btell\b|\bignore\b|\binstruct|"
+                    r"\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
                     r"\bcannot\b|\bcan't\b|\bmust\b|\bvalid\b|\bparticipating\b|"
                     r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
                     r"send|visit|get|make|let|show)\b", re.I)

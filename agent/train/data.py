@@ -203,9 +203,12 @@ class TargetBuilder:
         evidence = Evidence(item=item, history={p.item.item_id: p.item for p in handles.history},
                             facets=request.facets, message=request.message)
         chosen: list[str] = []
+        said: set[str] = set()  # values chosen already: "from Amazon, as you asked" + brand Amazon is one fact
         for claim in claims:
             handle = next((h for h, c in by_handle.items() if _same_claim(c, claim)), None)
             if handle is None or handle in chosen or len(chosen) >= min(TARGET_CLAIMS, gen.max_claims):
+                continue
+            if claim.kind != "history" and claim.value and squash(claim.value) in said:
                 continue
             verdict = verify_claim(by_handle[handle], evidence)
             assert verdict.verdict == "supported", f"target claim fails the verifier: {verdict}"
@@ -215,6 +218,7 @@ class TargetBuilder:
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
             if len(text) <= gen.reason_max_chars and not self.checker.problems(text, trial, evidence):
                 chosen.append(handle)
+                said.add(squash(claim.value or ""))
         if not chosen:
             raise ValueError("no claim fits")
         return chosen, self.text([by_handle[h] for h in chosen], past_by_id, handles, request, seed)
