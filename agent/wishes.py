@@ -1,5 +1,5 @@
-"""Soft wishes read as catalogue values through the embedding space: "something more relaxing" -> tag Relaxing,
-"for kids" -> tag Family Friendly, "nothing scary" -> not the tag Horror.
+"""Soft wishes read as catalogue values through the embedding space: "something scary" -> tag Horror, "nothing
+scary" -> not the tag Horror; a weaker match ("for kids" ~ Family Friendly) is only suggested in a note.
 
 `understand` first applies its rules (budgets, brands, negations of catalogue values, "cheaper", "like <title>",
 values named outright); what they leave is searched here for wish-shaped phrases ("for …", "something/more …",
