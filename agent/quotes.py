@@ -15,7 +15,7 @@ encoder, the one sharing most words with the request. Sentence embeddings are ca
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from functools import cached_property
 
@@ -27,7 +27,6 @@ from agent.text_quality import degenerate_kinds
 from index.models import Interaction, Item
 
 MIN_WORDS, MAX_WORDS, MAX_CHARS = 6, 30, 160
-MAX_CHOSEN = 256  # quotes remembered per process (a few turns of a few shoppers)
 MAX_SENTENCES_PER_ITEM = 40  # the shortest positive sentences; bounds the encoding work per card
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _UNSAFE = re.compile(
@@ -64,8 +63,6 @@ class QuoteFinder:
         self.catalogue = catalogue
         self.encode = encode
         self._vectors: dict[str, np.ndarray] = {}
-        # the same card in a later answer of the conversation (a 'why' turn, a relaxed re-ask) is a lookup
-        self._chosen: OrderedDict[tuple[str, str, str | None], Quote | None] = OrderedDict()
         self._request: tuple[str | None, np.ndarray | None] = (None, None)
 
     @cached_property
@@ -124,14 +121,6 @@ class QuoteFinder:
 
     def quote(self, item: Item, request: str, shopper: str | None) -> Quote | None:
         """The quote for `item`'s card, or None when no review sentence passes the filters."""
-        key = (item.item_id, request, shopper)
-        if key not in self._chosen:
-            self._chosen[key] = self._pick(item, request, shopper)
-            while len(self._chosen) > MAX_CHOSEN:
-                self._chosen.popitem(last=False)
-        return self._chosen[key]
-
-    def _pick(self, item: Item, request: str, shopper: str | None) -> Quote | None:
         found = self.candidates(item, shopper)
         if not found:
             return None
