@@ -3,13 +3,13 @@
 One `Whyrec` per indexed dataset (all sharing one loaded model) serves every browser session; what belongs to a
 session — which catalogue, who the shopper is, their `Conversation` — lives in `gr.State`, so sessions never see
 each other's chat. Choosing another shopper or another catalogue starts a fresh conversation; a catalogue that is
-not indexed is listed with the command that indexes it (`Catalogues`). Handlers catch every error, log it with its traceback (stderr and <home>/logs/ui.log) and show
-the shopper a plain sentence instead.
+not indexed is listed with the command that indexes it (`Catalogues`). Handlers catch every error, log it with its
+traceback (stderr and <home>/logs/ui.log) and show the shopper a plain sentence instead.
 
 Endpoints (gradio_client): `/choose_dataset(name)` (optional), `/choose_shopper(user_id)` then `/respond(message,
-chat)` are the chat, with the client's
-session holding the conversation; `/recommend(user_id, message, conversation_id="") -> dict` is one non-streaming
-turn returning `Answer.model_dump()`, whose `conversation_id` continues that conversation when passed back.
+chat)` are the chat, with the client's session holding the conversation; `/recommend(user_id, message,
+conversation_id="") -> dict` is one non-streaming turn returning `Answer.model_dump()`, whose `conversation_id`
+continues that conversation when passed back.
 
 No message is dropped: Gradio ignores a trigger while the same event is pending (`trigger_mode="once"`), so the
 page's send path is two events: `enqueue` (no queue, instant) clears the box and shows the message, marked
