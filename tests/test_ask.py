@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.catalogue import squash
-from index_helpers import DATA_DIR, read_jsonl_gz
+from index_helpers import DATA_DIR, read_jsonl_gz, subprocess_env
 
 pytestmark = pytest.mark.slow
 WHYREC = [sys.executable, "-m", "agent.cli"]
@@ -52,7 +52,8 @@ def ask(settings, user: str | None, message: str, k: int = 5) -> dict:
     args = [*WHYREC, "ask", "--dataset", settings.dataset, "--k", str(k), "--json", message]
     if user:
         args[4:4] = ["--user", user]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=Path(__file__).parent.parent)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=Path(__file__).parent.parent,
+                          env=subprocess_env(settings))  # the settings' home: Steam's is the session's sample
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -98,7 +99,7 @@ def test_health_catalogue_without_users(indexed):
 
 
 def test_steam_like_a_title_but_co_op(indexed):
-    terraria = "105600"
+    terraria = "105600"  # kept in the session's Steam sample (tests/conftest.py)
     answer = ask(indexed("steam"), None, "something like Terraria but co-op", k=3)
     assert_grounded(answer, "steam", 3, history={terraria})  # Terraria: named by the shopper, so never recommended
     cited = [c for r in answer["recommendations"] for c in r["reasons"][0]["claims"]]

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from index_helpers import DATA_DIR, read_jsonl_gz
 
 pytestmark = pytest.mark.slow
@@ -316,15 +315,17 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
 
 # running --------------------------------------------------------------------------------------------------------
 
-def run_dataset(dataset: str) -> list[dict]:
+def run_dataset(settings) -> list[dict]:
+    """The dialogues of `settings.dataset`, over the index those settings name (Steam: the session's sample unless
+    WHYREC_TEST_STEAM=full, see tests/conftest.py); picks are checked against the whole raw files all the same."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     from agent.conversation import Conversation
     from agent.service import Whyrec
-    from agent.settings import Settings
 
+    dataset = settings.dataset
     # the chain's explain step is off (`explain: False`); the fake model is there only so nothing loads weights
-    whyrec = Whyrec(Settings(dataset=dataset), llm=FakeListChatModel(responses=["{}"]))
+    whyrec = Whyrec(settings, llm=FakeListChatModel(responses=["{}"]))
     raw, histories = raw_items(dataset), raw_histories(dataset)
     rows = []
     for dialogue in (d for d in DIALOGUES if d.dataset == dataset):
@@ -350,13 +351,19 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def write_report(rows: list[dict]) -> dict:
+def write_report(rows: list[dict], steam_sample: int | None = None) -> dict:
+    """`steam_sample`: how many games the Steam index held, when the dialogues ran on the tests' Steam sample."""
     counts = Counter(kind for row in rows for kind, _ in row["violations"])
     ran = [ds for ds in (GIFT, STEAM, HPC) if any(r["dataset"] == ds for r in rows)]
     by_dataset = {ds: Counter(kind for row in rows if row["dataset"] == ds for kind, _ in row["violations"])
                   for ds in ran}
     command = COMMAND if len(ran) == 3 else f"WHYREC_DIALOGUE_DATASETS={','.join(ran)} {COMMAND}"
-    summary = {"command": command, "commit": commit(), "datasets": ran, "dialogues": len({(r["dataset"], r["dialogue"]) for r in rows}),
+    steam_index = None
+    if STEAM in ran:
+        steam_index = "all games" if steam_sample is None else \
+            f"a sample of {steam_sample:,} games (tests/conftest.py; WHYREC_TEST_STEAM=full indexes all)"
+    summary = {"command": command, "commit": commit(), "datasets": ran, "steam_index": steam_index,
+               "dialogues": len({(r["dataset"], r["dialogue"]) for r in rows}),
                "turns": len(rows), "violations": {k: counts.get(k, 0) for k in KINDS},
                "violations_by_dataset": {ds: {k: c.get(k, 0) for k in KINDS} for ds, c in by_dataset.items()},
                "stated_relaxations": sum(len(r["relaxed"]) for r in rows), "rows": rows}
@@ -366,7 +373,8 @@ def write_report(rows: list[dict]) -> dict:
              f"Made by `{command}` at commit `{summary['commit']}`: {summary['dialogues']} dialogues, "
              f"{summary['turns']} turns, every pick checked against the raw dataset files "
              f"(tests/test_dialogues.py; reasons rendered from verified facts, no LLM). "
-             f"Stated relaxations (allowed, each with a note): {summary['stated_relaxations']}.", "",
+             + (f"Steam index: {steam_index}. " if steam_index else "")
+             + f"Stated relaxations (allowed, each with a note): {summary['stated_relaxations']}.", "",
              "| violation | " + " | ".join(ran) + " | total |", "|---" * (len(ran) + 2) + "|"]
     for kind in KINDS:
         lines.append(f"| {kind} | " + " | ".join(str(by_dataset[ds].get(kind, 0)) for ds in ran)
@@ -391,8 +399,15 @@ def datasets() -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def report(indexed) -> dict:
-    rows = [row for dataset in datasets() for row in run_dataset(indexed(dataset).dataset)]
-    return write_report(rows)
+    from index_helpers import steam_sample_wanted
+
+    from index.build import index_metadata
+
+    rows = [row for dataset in datasets() for row in run_dataset(indexed(dataset))]
+    sample = None
+    if STEAM in datasets() and steam_sample_wanted():
+        sample = index_metadata(STEAM, indexed(STEAM))["whyrec:items"]
+    return write_report(rows, sample)
 
 
 def test_the_script_is_a_real_suite():

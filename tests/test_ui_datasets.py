@@ -9,7 +9,6 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from test_ui_api import free_port
 
-from agent.settings import Settings
 from agent.ui import REFINEMENTS, examples_for
 
 GIFT, STEAM = "amazon2018_gift_cards", "steam"
@@ -29,8 +28,9 @@ def test_switching_datasets_through_the_api(indexed):
     from agent.service import Whyrec
     from agent.ui import Catalogues, launch
 
-    indexed(GIFT), indexed(STEAM)
-    whyrec = Whyrec(Settings(dataset=GIFT), llm=FakeListChatModel(responses=["{}"]))
+    steam = indexed(STEAM)  # the session's Steam (a sample in its own home unless WHYREC_TEST_STEAM=full) ...
+    gift = indexed(GIFT, beside=steam)  # ... and Gift Cards in that same home: the page offers what one home holds
+    whyrec = Whyrec(gift, llm=FakeListChatModel(responses=["{}"]))
     catalogues = Catalogues.discover(whyrec, names=(STEAM, "no_such_dataset"))
     assert catalogues.available == [GIFT, STEAM]
     assert catalogues.unavailable == {"no_such_dataset": "not indexed yet: run `whyrec index --dataset no_such_dataset`"}
