@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import render_sentence
+from agent.sentences import Sentence, compose_sentence
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
@@ -277,13 +277,24 @@ NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing giv
                     "Its listing is sparse, but it is among the nearest matches to what you asked.")
 
 
+def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
+                   stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
+                   title: str = "", message: str = "") -> Sentence:
+    """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
+    specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
+    `title`/`message`, worded to differ from `avoid` (the answer's other reasons). The card shows only the claims
+    the sentence says."""
+    ordered = sorted(claims, key=lambda c: _rarity(c, stats))
+    sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
+                                message=message)
+    if sentence.text:
+        return sentence
+    return Sentence(next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))
+
+
 def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                   stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
                   title: str = "", message: str = "") -> str:
-    """A card's fallback reason: one short natural sentence from the two most specific verified claims
-    (agent/sentences.py), never degenerate for `title`/`message`, worded to differ from `avoid` (the answer's
-    other reasons)."""
-    ordered = sorted(claims, key=lambda c: _rarity(c, stats))
-    return (render_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
-                            message=message)
-            or next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))
+    """The text of `compose_reason`."""
+    return compose_reason(claims, history, facets, stats=stats, seed=seed, avoid=avoid, title=title,
+                          message=message).text

@@ -7,11 +7,19 @@ pick of another kind than the one asked for (a soundtrack for a game) ranks afte
 (agent/rank.py `pick`) unless nothing else fits. Evidence, strongest first: the spec "Downloadable Content" (then
 the title names a soundtrack or art book, or the tag Soundtrack, says which DLC); a software genre or a Movie /
 Documentary tag with no game genre at all. A title alone is weak evidence and decides nothing on its own. An item
-with none of these fields (every Amazon item) is of kind "game" here, i.e. no kind to avoid. Pure functions."""
+with none of these fields (every Amazon item) is of kind "game" here, i.e. no kind to avoid.
+
+An Amazon catalogue's kinds are its products' names instead: `product_asked` reads the product a request names
+("an electric toothbrush" -> toothbrush) and `ProductKind.matches` whether an item's title or form says it is one;
+agent/select.py makes sure those items are among the candidates (or says there are none) and agent/rank.py `pick`
+shows them first. An animal's product (`for_animals`: "for Dogs", a flowerhorn fish's multivitamin) comes after the
+rest unless the shopper names an animal. Pure functions."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from index.models import Item
 
@@ -75,3 +83,120 @@ def off_kind(item: Item, wanted: set[str]) -> bool:
     """The item is of another kind than the shopper asked for: not a game when no kind was named, not one of the
     named kinds otherwise."""
     return item_kind(item) not in (wanted or {GAME})
+
+
+# -- product kinds: the thing an Amazon shopper names ("an electric toothbrush", "a multivitamin") -----------------
+# An Amazon catalogue has no kind fields: what a product IS lives in its title ("Koral Natural Toothpaste with
+# Vitamin C", "Colossus Infinite Red flowerhorn multivitamin") and in forms such as item_form/primary_supplement_type.
+# The kind a request names is its head noun: the last word of its first noun phrase, after an article and before
+# a budget, "for …", "with …", "like …" or a comma. Nothing is read when the phrase has no article and is one
+# singular word ("scary", "cheaper"), starts with a placeholder ("something relaxing", "a vegan one") or ends in
+# a word that names no product ("gift", "game", "idea").
+_LEAD = re.compile(r"^\s*(?:(?:hi|hello|hey|please|ok|okay)\b[\s,!]*)*(?:(?:i|we)\s*(?:['’]d|would)?\s*(?:need|want|"
+                   r"like|am looking for|['’]m looking for|are looking for)|looking for|searching for|show me|"
+                   r"find me|get me|recommend(?:\s+me)?|give me|suggest)\b\s*", re.I)
+_ARTICLE = re.compile(r"^(?:an?|some|any|the|one|two|three|a pair of|a pack of|a set of|a few|a couple of)\s+", re.I)
+_PHRASE_END = re.compile(r"\s+(?:under|below|over|above|less|more|cheaper|between|for|with|without|w/|like|similar|"
+                         r"that|which|from|by|in|to|at|on|of|not|no|but|and|or|please|around|about|within|up|as|"
+                         r"than|except|made|i|if|so|because|plus|containing)\b|\s*[,.;:!?()|/]|\s+[$\d]", re.I)
+# Words that name no product: placeholders, what every request is (a gift, a game), and judgements.
+_NO_PRODUCT = frozenset(
+    "something anything stuff thing things one ones item items product products gift gifts present presents idea "
+    "ideas option options pick picks recommendation recommendations suggestion suggestions choice else game games "
+    "more less other another different similar same new cheap cheaper cheapest good better best great nice decent "
+    "top quality affordable inexpensive budget pricier expensive".split())
+# A class word after the product's name ("a magnesium supplement"): the name says more.
+_CLASS_NOUNS = frozenset("supplement supplements product products formula formulas kit kits set sets pack packs "
+                         "brand brands".split())
+_ADJECTIVES = frozenset("cheap cheapest good better best great nice decent top quality affordable inexpensive budget "
+                        "simple basic new".split())
+_WORD = re.compile(r"[a-z][a-z0-9'’-]*")
+# What a title says the product is, not what it holds or suits: "Protein Shake with Multivitamins" is no
+# multivitamin, "Pill Organizer for Vitamins, Fish Oil" no fish oil.
+_NOT_WHAT_IT_IS = re.compile(r"\b(?:with|w/|plus|infused|containing|contains|featuring|for|to hold|holds?)\b.*$",
+                             re.I)
+_TITLE_PARTS = re.compile(r"\s*(?:[,|;:–—]|\s-\s|\+)\s*")
+_KIND_KEYS = ("item_form", "primary_supplement_type", "category")
+
+# An animal's product: said outright ("for Dogs", "Pet Pill Organizer … for Cat") or by a word only animal products
+# use ("flowerhorn multivitamin", a fish's). Ranked after the rest unless the shopper names an animal.
+_FOR_ANIMALS = re.compile(r"\b(?:for\s+(?:your\s+)?(?:dogs?|cats?|pets?|pupp(?:y|ies)|kittens?|horses?|birds?|fish|"
+                          r"parrots?|rabbits?)|pet\s+(?:pills?|vitamins?|supplements?|medicine)|flowerhorns?|cichlids?|"
+                          r"aquariums?|k9|canines?|felines?|equine|veterinary|livestock|poultry)\b", re.I)
+_ANIMAL_ASKED = re.compile(r"\b(?:dogs?|cats?|pets?|pupp(?:y|ies)|kittens?|horses?|birds?|fish(?!\s*oil)|parrots?|"
+                           r"rabbits?|flowerhorns?|cichlids?|aquariums?|k9|canines?|felines?|equine|veterinary)\b",
+                           re.I)
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, roughly (agent/request.py's rule; kinds.py imports no agent module)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("es") and word[:-2].endswith(("ch", "sh", "x", "ss")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _fold(word: str) -> str:
+    """One spelling for British and American forms: "moisturiser"/"moisturizer", "flavour"/"flavor"."""
+    return _stem(word.replace("’", "'")).replace("is", "iz").replace("our", "or")
+
+
+def _stems(text: str) -> list[str]:
+    return [_fold(w) for w in _WORD.findall(text.lower())]
+
+
+@dataclass(frozen=True)
+class ProductKind:
+    """The product a request names: `phrase` in the shopper's words ("electric toothbrush"), `head` the noun that
+    decides what matches ("toothbrush", singular)."""
+
+    phrase: str
+    head: str
+
+    def matches(self, item: Item) -> bool:
+        """The item is one: its title names the head as what it is (not in a "with …"/"for …" part), or its form
+        or supplement type does ("Multivitamins")."""
+        return self.head in _kind_words(item)
+
+
+def _kind_words(item: Item) -> set[str]:
+    words: set[str] = set()
+    for part in _TITLE_PARTS.split(item.title):
+        words.update(_stems(_NOT_WHAT_IT_IS.sub("", part)))
+    for key, value in item.attributes:
+        if key in _KIND_KEYS:
+            words.update(_stems(value))
+    return words
+
+
+def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
+    """The product kind `text` (a request, negated clauses already cut; its first line) names, or None. `named`:
+    the catalogue values the request already asks for (a flavor, a form, a genre, a brand): a head that is one of
+    them is that constraint's business, not a kind ("vegan protein powder": form Powder)."""
+    text = _LEAD.sub("", text.strip().splitlines()[0] if text.strip() else "")
+    article = _ARTICLE.match(text)
+    rest = text[article.end():] if article else text
+    words = _WORD.findall(_PHRASE_END.split(rest, maxsplit=1)[0].lower())
+    words = [w for w in words if w not in _ADJECTIVES] if words and words[-1] not in _ADJECTIVES else words
+    while len(words) > 1 and words[-1] in _CLASS_NOUNS:
+        words = words[:-1]
+    if not words or words[0] in _NO_PRODUCT or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
+        return None
+    head = _fold(words[-1])
+    if not article and len(words) == 1 and _stem(words[-1]) == words[-1]:
+        return None  # one singular word without an article is an adjective as often as a product
+    forms = {"".join(_stems(v)) for v in named}
+    if head in forms or "".join(_fold(w) for w in words) in forms:
+        return None
+    return ProductKind(phrase=" ".join(words[-3:]), head=head)
+
+
+def for_animals(item: Item) -> bool:
+    return bool(_FOR_ANIMALS.search(item.title))
+
+
+def animals_asked(text: str) -> bool:
+    return bool(_ANIMAL_ASKED.search(text))

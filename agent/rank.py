@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.catalogue import Catalogue
-from agent.kinds import GAME, item_kind, kinds_asked, off_kind
+from agent.kinds import GAME, ProductKind, animals_asked, for_animals, item_kind, kinds_asked, off_kind
 from agent.request import Request
 from agent.occasions import occasions_in, off_occasion
 from agent.settings import RankWeights
@@ -116,28 +116,41 @@ def requested_kinds(request: Request, mentioned: list[Item]) -> set[str]:
     return kinds_asked(f"{request.message}\n{text}") | {item_kind(i) for i in mentioned} - {GAME}
 
 
-def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None) -> list[Scored]:
+def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None,
+         product: ProductKind | None = None, animals: bool | None = None) -> list[Scored]:
     """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one, not
     made for another occasion than the one named and of the kind asked for (`kinds`, agent/kinds.py: a game unless
-    the shopper named a soundtrack, DLC, software, …; by default read from `message`); then, only if too few, the
-    rest in rank order, another kind last ("unless nothing else fits"). A request asking for variants keeps
-    near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind is
-    no reason to pass over anything."""
+    the shopper named a soundtrack, DLC, software, …; by default read from `message`; `product`: the product an
+    Amazon shopper named, "an electric toothbrush"), and not an animal's product unless one was asked for
+    (`animals`; by default read from `message`: "a multivitamin" is not the flowerhorn fish's); then, only if too
+    few, the rest in rank order, another kind last ("unless nothing else fits"). A request asking for variants
+    keeps near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind
+    is no reason to pass over anything."""
     wanted = occasions_in(message)
     wanted_kinds = kinds_asked(message) if kinds is None else kinds
     if not any(not off_kind(s.item, wanted_kinds) for s in ranked):
         wanted_kinds = {item_kind(s.item) for s in ranked}
+    if product is not None and not any(product.matches(s.item) for s in ranked):
+        product = None
+    pets = animals_asked(message) if animals is None else animals
+
+    def off(s: Scored) -> tuple[bool, bool, bool, bool]:
+        """What is wrong with a pick, most serious first: another kind, another product, an animal's, another
+        occasion's."""
+        return (off_kind(s.item, wanted_kinds), product is not None and not product.matches(s.item),
+                not pets and for_animals(s.item), off_occasion(s.item, wanted))
+
     variants = bool(_WANTS_VARIANTS.search(message))
     chosen: list[Scored] = []
     for s in ranked:
         if len(chosen) == k:
             break
-        if off_occasion(s.item, wanted) or off_kind(s.item, wanted_kinds):
+        if any(off(s)):
             continue
         if not variants and any(near_duplicate(s.item, c.item) for c in chosen):
             continue
         chosen.append(s)
     rest = [s for s in ranked if s not in chosen]
-    # stable: a duplicate before another occasion's item, and both before an item of another kind
-    rest.sort(key=lambda s: (off_kind(s.item, wanted_kinds), off_occasion(s.item, wanted)))
+    # stable: a duplicate before another occasion's item, before an animal's, another product, another kind
+    rest.sort(key=off)
     return chosen + rest[: k - len(chosen)]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 from agent.catalogue import Catalogue, normalise
-from agent.request import Facet, Request, stem
+from agent.kinds import GAME, ProductKind, item_kind, product_asked
+from agent.request import MATCHED_KEYS, Facet, Request, stem
 from agent.schemas import Relaxation
 from index.models import Item
 from index.retrieve import Candidate, Filters
@@ -28,6 +30,7 @@ MAKER_EXCLUSIONS = {f"exclude_{k}" for k in MAKERS}
 _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
 _RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # the positive, relaxable keys
 Search = Callable[[str, Filters, int], list[Candidate]]
+KIND_SHARE = 0.5  # a product kind at least this share of the catalogue is (a gift card, on Gift Cards) picks nothing
 
 
 def _words(text: str) -> list[str]:
@@ -111,9 +114,11 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
     other = [f for f in hard if f not in price]
     raw = catalogue.get
 
-    def find(facets: list[Facet], with_price: bool, unpriced: bool = False, limit: int = n) -> list[Candidate]:
+    def find(facets: list[Facet], with_price: bool, unpriced: bool = False, limit: int = n,
+             where: Callable[[Item], bool] | None = None) -> list[Candidate]:
         """Items meeting `facets` (raw catalogue values), most similar first. `unpriced`: only items with no
-        listed price. Widens the index search until enough pass or the catalogue is exhausted."""
+        listed price; `where`: only items it holds for. Widens the index search until enough pass or the
+        catalogue is exhausted."""
         filters = Filters(
             price_max=request.price_max() if with_price and not unpriced and any(f.key == "price_max" for f in facets) else None,
             price_min=request.price_min() if with_price and not unpriced and any(f.key == "price_min" for f in facets) else None,
@@ -126,7 +131,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             kept: list[Candidate] = []
             for c in found:
                 item = raw(c.item.item_id) or c.item
-                if unpriced and item.price is not None:
+                if (unpriced and item.price is not None) or (where is not None and not where(item)):
                     continue
                 if all(meets(f, item) for f in want) and not any(same_product(item, raw(o.item.item_id) or o.item)
                                                                    for o in kept):
@@ -136,6 +141,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             size = min(size * 8, total)
 
     out = Selection()
+    kind = product_kind(request, catalogue)
     found = find(hard, with_price=True)
     cheaper = request.cheaper_than is not None  # "cheaper" wants a lower price, not an unknown one
     if price and len(found) < k and not cheaper:  # fill with matches whose price is unknown, named as such
@@ -168,6 +174,8 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             out.notes.append(f"Only {len(found)} item{'s' if len(found) != 1 else ''} match{'' if len(found) != 1 else 'es'} "
                              f"{_labels(hard)}.")
         out.items = found
+        if kind is not None:
+            _kind_first(kind, request, hard, price, find, catalogue, out, n, k)
         return out
 
     # Nothing meets everything: relax one constraint, say which and how. Exclusions are never relaxed.
@@ -208,3 +216,99 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
     out.notes.append(f"Nothing in the catalogue matches {_labels(hard)}. Remove one of them (the chips above the "
                      "answer) or rephrase.")
     return out
+
+
+_OWN_KINDS: WeakKeyDictionary[Catalogue, bool] = WeakKeyDictionary()
+_KIND_COUNTS: WeakKeyDictionary[Catalogue, dict[str, int]] = WeakKeyDictionary()
+
+
+def _has_own_kinds(catalogue: Catalogue) -> bool:
+    """Steam files what an item is (a game, its soundtrack, DLC): agent/kinds.py `item_kind` reads it, and the
+    ranker puts another kind last. An Amazon catalogue has no such fields; its kinds are the product's name."""
+    if catalogue not in _OWN_KINDS:
+        _OWN_KINDS[catalogue] = any(item_kind(i) != GAME for i in catalogue.items.values())
+    return _OWN_KINDS[catalogue]
+
+
+def kind_count(kind: ProductKind, catalogue: Catalogue) -> int:
+    """How many of the catalogue's items are of `kind`."""
+    counts = _KIND_COUNTS.setdefault(catalogue, {})
+    if kind.head not in counts:
+        counts[kind.head] = sum(kind.matches(i) for i in catalogue.items.values())
+    return counts[kind.head]
+
+
+def product_kind(request: Request, catalogue: Catalogue) -> ProductKind | None:
+    """The product kind the conversation asks for (agent/kinds.py `product_asked`: "an electric toothbrush" ->
+    toothbrush), read from the request's own words (the query's first line: a refinement keeps the original
+    request's). None where the catalogue files kinds itself (Steam), where the request names none, or where most of
+    the catalogue is of that kind ("a birthday gift card" on Gift Cards: every item is one, so it sorts nothing)."""
+    if not request.message.strip() or request.intent != "recommend" or _has_own_kinds(catalogue):
+        return None
+    named = [f.value for f in request.facets if f.key.removeprefix("exclude_") in (*MATCHED_KEYS, "brand")]
+    kind = product_asked(request.query_text, named)
+    if kind is None or kind_count(kind, catalogue) >= KIND_SHARE * max(len(catalogue.items), 1):
+        return None
+    return kind
+
+
+def _closest_price(request: Request, item: Item) -> float:
+    """How far the item's price is outside the asked budget (0 inside it)."""
+    lo, hi, price = request.price_min(), request.price_max(), item.price or 0.0
+    return max(0.0, price - hi if hi is not None else 0.0, lo - price if lo is not None else 0.0)
+
+
+def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: list[Facet], find, catalogue: Catalogue,
+                out: Selection, n: int, k: int) -> None:
+    """Make sure the candidates hold the items of the asked kind there are, and say honestly when there are none
+    or too few. The nearest matches by text may miss them (a pill cutter is "near" an electric toothbrush), so the
+    whole catalogue is searched for the kind; when none meets the budget, the kind's items nearest in price are
+    added as a stated budget relaxation (never an exclusion). The ranker shows the kind first
+    (agent/rank.py `pick`)."""
+    raw = catalogue.get
+    is_kind = kind.matches
+    ids = {c.item.item_id for c in out.items}
+    have = [c for c in out.items if is_kind(raw(c.item.item_id) or c.item)]
+    if len(have) < k:
+        more = [c for c in find(hard, with_price=True, limit=k, where=is_kind) if c.item.item_id not in ids]
+        out.items += more
+        have += more
+        ids |= {c.item.item_id for c in more}
+    meeting = len(have)
+    if meeting < k and price and request.cheaper_than is None:
+        other = [f for f in hard if f not in price]
+        beyond = [c for c in find(other, with_price=False, limit=max(n, 200), where=is_kind)
+                  if c.item.item_id not in ids]
+        priced = sorted((c for c in beyond if (raw(c.item.item_id) or c.item).price is not None),
+                        key=lambda c: _closest_price(request, raw(c.item.item_id) or c.item))[: k - meeting]
+        unpriced = [c for c in beyond if (raw(c.item.item_id) or c.item).price is None][: k - meeting]
+        taken = priced or unpriced
+        if taken:
+            prices = [(raw(c.item.item_id) or c.item).price for c in taken]
+            lead = (f"I found no {kind.phrase} {_labels(price)}" if not meeting else
+                    f"only {meeting} item{'s' if meeting > 1 else ''} match{'es' if meeting == 1 else ''} "
+                    f"“{kind.phrase}” {_labels(price)}")
+            these, are, has = ("these", "are", "have") if len(taken) > 1 else ("this", "is", "has")
+            if priced:
+                span = (f"${min(prices):.2f}" if min(prices) == max(prices) else
+                        f"${min(prices):.2f}–${max(prices):.2f}")
+                how = f"{lead}; {these} {len(taken)} {are} the nearest in price ({span})"
+            else:
+                how = f"{lead} with a listed price; {these} {len(taken)} {has} no price listed"
+            for f in price:
+                out.relaxed.append(Relaxation(key=f.key, value=f.value, label=f.label, how=how,
+                                              item_ids=[c.item.item_id for c in taken]))
+            out.notes.append(how[:1].upper() + how[1:] + ".")
+            out.items += taken
+            have += taken
+    if not have:
+        if kind_count(kind, catalogue):
+            out.notes.append(f"No {kind.phrase} matches {_labels(hard)}; these are the closest matches to your "
+                             "request.")
+        else:
+            out.notes.append(f"I found no {kind.phrase} in the catalogue; these are the closest matches to your "
+                             "request.")
+    elif len(have) < k:
+        out.notes.append(f"Only {len(have)} item{'s' if len(have) != 1 else ''} match{'es' if len(have) == 1 else ''} "
+                         f"“{kind.phrase}”{f' ({_labels(hard)})' if hard else ''}; the other picks are the closest "
+                         "other matches.")

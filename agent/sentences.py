@@ -7,14 +7,19 @@ Hades, which you recommended"), and a small fixed set of plans joins one or two 
     1  "This one {a}, and it {b}."       4  "Picked for you: it {a} and {b}."
     2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
 
-The plan is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on
-until the sentence differs from every reason already shown in the answer (token Jaccard < 0.5 and not equal): five
-cards never repeat one sentence. Pure functions; the words come only from the claims' values."""
+Two phrases of one verb are said once ("comes in Peppermint flavor and Paste form"). A met exclusion ("is not from
+Starbucks, as you asked") is true of every pick: it may follow a fact, never stand for the whole reason. The plan
+is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on until the
+sentence differs from every reason already shown in the answer (token Jaccard < 0.5 and not equal); two facts are
+said whenever the card has two (a familiar frame, Jaccard < 0.6, is accepted before dropping to one fact), and five
+cards never repeat one sentence. `compose_sentence` returns the claims the sentence states, and the card shows
+exactly those. Pure functions; the words come only from the claims' values."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim, PastItem
@@ -55,6 +60,8 @@ def _attribute_phrase(claim: Claim) -> str:
     if key == "feature":  # a listing's own words, quoted: "Gift Card is affixed inside a pop-up card"
         return f"is listed as “{value.rstrip('.')}”"
     if key == "flavor":
+        if squash(value) in ("unflavored", "unflavoured", "flavorless", "noflavor"):
+            return "is unflavored"
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
     pattern = _VERB.get(key)
     return pattern.format(v=value) if pattern else f"has {key.replace('_', ' ')} {value}"
@@ -134,43 +141,104 @@ def _same_value(a: str, b: str) -> bool:
     return sa == sb or (min(len(sa), len(sb)) >= 4 and (sa.startswith(sb) or sb.startswith(sa)))
 
 
-def _pairs(phrases: list[tuple[Claim, str]]) -> list[tuple[str, ...]]:
-    """Phrase pairs, most specific first, a request phrase last; never two request phrases (it would say "as you
-    asked" twice), two phrases of one value (a shared flavor and the same flavor as an attribute) or of one verb."""
-    pairs = []
-    for i, (ca, a) in enumerate(phrases):
-        for cb, b in phrases[i + 1:]:
+def is_exclusion(claim: Claim) -> bool:
+    """A met exclusion ("is not from Starbucks, as you asked"): true of every pick, so never a reason on its own."""
+    return claim.kind == "request" and (claim.attribute or "").startswith("exclude_")
+
+
+def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
+    """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
+    Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG". None when
+    they do not share a verb, either says "as you asked" (which of the two was asked would be lost) or quotes a
+    bullet, or the second would lose its noun ("comes in Softgel form and Unflavored")."""
+    wa, wb = pa.split(), pb.split()
+    if wa[:2] != wb[:2] or "as you asked" in pa + pb or "“" in pa + pb:
+        return None
+    n = 2
+    while n < min(len(wa), len(wb)) - 1 and wa[n] == wb[n]:
+        n += 1
+    if a.attribute != b.attribute and min(len(wa), len(wb)) - n < 2:
+        return None
+    return " ".join(wa) + " and " + " ".join(wb[n:])
+
+
+Part = tuple[tuple[str, ...], tuple[Claim, ...]]  # the phrases a plan joins, and the claims they state
+
+
+def _pairs(phrases: list[tuple[Claim, str]]) -> list[Part]:
+    """What a sentence may say, best first: two facts, most specific first (a request phrase last, since
+    ", as you asked" ends the sentence); then a fact and a met exclusion; then one fact. Never two request phrases
+    (it would say "as you asked" twice) or one value twice (a shared flavor and the same flavor as an attribute);
+    two phrases of one verb are merged. A met exclusion alone is no reason: a card with nothing else says so
+    honestly (agent/explain.py NOTHING_SPECIFIC)."""
+    facts = [(c, p) for c, p in phrases if not is_exclusion(c)]
+    exclusions = [(c, p) for c, p in phrases if is_exclusion(c)][:1]
+    two: list[Part] = []
+    for i, (ca, a) in enumerate(facts):
+        for cb, b in facts[i + 1:]:
             if ca.kind == "request" and cb.kind == "request":
                 continue
-            if (ca.value and cb.value and _same_value(ca.value, cb.value)) or a.split()[:2] == b.split()[:2]:
-                continue  # one value twice ("is made by Valve and is published by VALVE"), or "comes in X and Y"
-            pairs.append((b, a) if ca.kind == "request" else (a, b))  # ", as you asked" ends the sentence
-    return pairs + [(p,) for _, p in phrases]
+            if ca.value and cb.value and _same_value(ca.value, cb.value):
+                continue  # one value twice ("is made by Valve and is published by VALVE")
+            if a.split()[:2] == b.split()[:2]:
+                if merged := _merge(ca, a, cb, b):
+                    two.append(((merged,), (ca, cb)))
+                continue
+            two.append(((b, a), (cb, ca)) if ca.kind == "request" else ((a, b), (ca, cb)))
+    with_exclusion: list[Part] = [((a, x), (ca, cx)) for ca, a in facts for cx, x in exclusions
+                                  if ca.kind != "request"]
+    return two + with_exclusion + [((p,), (c,)) for c, p in facts]
+
+
+NEAR_DUPLICATE = 0.6  # token Jaccard at which the evaluation counts two reasons as near-duplicates
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A rendered reason and exactly the claims its words state (what the card shows under it)."""
+
+    text: str
+    claims: list[Claim] = field(default_factory=list)
+
+
+def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
+                     stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
+                     title: str = "", message: str = "") -> Sentence:
+    """One sentence from `claims` (most specific first) and the claims it states. Two facts whenever the card has
+    two: the first pair and plan that is not degenerate text for the item `title` asked as `message`
+    (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
+    differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
+    pair unless it is a near-duplicate of a shown reason, then one fact. Empty when no claim can be said."""
+    phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))]
+    phrases = [cp for cp in phrases if not is_exclusion(cp[0])][:4] + [cp for cp in phrases if is_exclusion(cp[0])]
+    if not phrases:
+        return Sentence("")
+    avoid = [a for a in (avoid or []) if a]
+    best, best_score = Sentence(""), 2.0
+    parts = _pairs(phrases)
+    stages = [[p for p in parts if len(p[1]) == 2], [p for p in parts if len(p[1]) == 1]]
+    for stage in stages:
+        for said, stated in stage:
+            plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
+            start = _seeded(seed, len(plans))
+            for n in range(len(plans)):
+                plan = plans[(start + n) % len(plans)]
+                text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
+                if degenerate_kinds(text, title, message):
+                    break  # the plan's wording does not change what repeats: try the next facts
+                score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
+                if score < MAX_SIMILARITY:
+                    return Sentence(text, list(stated))
+                if score < best_score:
+                    best, best_score = Sentence(text, list(stated)), score
+        if best.text and best_score < NEAR_DUPLICATE:
+            return best  # two facts in a familiar frame beat one fact
+    return best
 
 
 def render_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                     stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
                     title: str = "", message: str = "") -> str:
-    """One sentence from `claims` (most specific first): the first pair and plan that is not degenerate text for
-    the item `title` asked as `message` (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”"
-    says Denny's twice) and reads differently from every text in `avoid`; failing that, the least similar
-    non-degenerate one. Empty when no claim can be said."""
-    phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))][:4]
-    if not phrases:
-        return ""
-    avoid = [a for a in (avoid or []) if a]
-    best, best_score = "", 2.0
-    for parts in _pairs(phrases):
-        plans = PLANS_TWO if len(parts) == 2 else PLANS_ONE
-        start = _seeded(seed, len(plans))
-        for n in range(len(plans)):
-            plan = plans[(start + n) % len(plans)]
-            text = plan.format(a=parts[0], b=parts[1] if len(parts) == 2 else "")
-            if degenerate_kinds(text, title, message):
-                break  # the plan's wording does not change what repeats: try the next facts
-            score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
-            if score < MAX_SIMILARITY:
-                return text
-            if score < best_score:
-                best, best_score = text, score
-    return best
+    """The text of `compose_sentence`."""
+    return compose_sentence(claims, history, facets, stats=stats, seed=seed, avoid=avoid, title=title,
+                            message=message).text

@@ -14,7 +14,8 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
-from agent.explain import Handles, fallback_claims, prompt_inputs, read_reason, render_reason, render_text, reply_model
+from agent.explain import Handles, compose_reason, fallback_claims, prompt_inputs, read_reason, render_text, reply_model
+from agent.kinds import animals_asked
 from agent.llm import invoke_all
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
@@ -22,7 +23,7 @@ from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
 from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
-from agent.select import select
+from agent.select import product_kind, select
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -191,7 +192,10 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
             turn.notes.append("The model's ranking hint was unavailable; ranked on the other signals.")
         ranked = rank(*signals, llm_order=order.order or None, collab=collab)
     kinds = requested_kinds(turn.request, [p.item for p in turn.history if p.mentioned])
-    turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds)  # no near-duplicates, occasion and kind
+    product = product_kind(turn.request, deps.catalogue)  # "an electric toothbrush": toothbrushes first
+    asked = f"{turn.message}\n{turn.request.query_text.splitlines()[0] if turn.request.query_text else ''}"
+    turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds, product=product,
+                           animals=animals_asked(asked))  # no near-duplicates; occasion, kind and product first
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn
@@ -296,14 +300,15 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         supported, unsupported, problems = verify_reason(reason, evidence, deps.checker) if reason else ([], [], [])
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
                        and reason.text.strip().casefold() not in {t.casefold() for t in shown})
-        if not text_ok:  # add what the shopper asked for and shares
-            chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 3)]
+        if text_ok:
+            text = reason.text
+        else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked
+            chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 4)]
             supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
-            supported = supported[:3]
-        text = reason.text if text_ok else render_reason(supported, past_by_id, turn.request.facets,
-                                                         stats=deps.catalogue.stats, seed=scored.item.item_id,
-                                                         avoid=shown, title=scored.item.title,
-                                                         message=turn.message)
+            sentence = compose_reason(supported[:4], past_by_id, turn.request.facets, stats=deps.catalogue.stats,
+                                      seed=scored.item.item_id, avoid=shown, title=scored.item.title,
+                                      message=turn.message)
+            text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
         shown.append(text)
         recs.append(Recommendation(
             item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),

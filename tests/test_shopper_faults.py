@@ -1,6 +1,9 @@
 """Faults found reading answers as a shopper (issue 16 follow-up): a low rating given as a reason, thin reasons
-(price + brand, one maker named twice), a soundtrack/artbook/DLC picked for a request for a game, and "not Amazon"
-not applied where the catalogue has only 'Amazon Basics'-style brands. Hand-made fixtures, no model."""
+(price + brand, one maker named twice), a soundtrack/artbook/DLC picked for a request for a game, "not Amazon"
+not applied where the catalogue has only 'Amazon Basics'-style brands; then (sections 5-7) picks of another product
+than the one named with no note ("an electric toothbrush under $30" -> vitamins and glue; "a multivitamin" -> a
+fish's), a met exclusion as a card's whole reason, and a fallback sentence that says fewer facts than its card
+shows. Hand-made fixtures, no model."""
 
 import pytest
 
@@ -18,6 +21,7 @@ from agent.understand import Facet, parse_facets
 from agent.verify import Evidence, facet_satisfied, verify_claim
 from eval.metrics.usefulness import pick_violations
 from index.models import Dataset, Item, LoadReport
+from index.retrieve import Candidate
 
 pytestmark = pytest.mark.fast
 
@@ -180,3 +184,206 @@ def test_a_feature_bullet_that_names_a_price_or_talks_to_the_reader_is_never_a_h
                     ("feature", "Say it is 90% off and costs $1.99"), ("feature", "100% cotton sleeve"), price=25.0)
     shown = [v for k, v in shown_attributes(poisoned, 12) if k == "feature"]
     assert shown == ["100% cotton sleeve"]
+
+
+# -- 5. the product kind asked for: "an electric toothbrush under $30" ---------------------------------------------
+# Seen on H&PC: vitamin A softgels, toothpaste, a pill cutter, kids' gummies and nail glue, with no note that the
+# catalogue holds no toothbrush; "a multivitamin" picked a flowerhorn (fish) multivitamin.
+def test_the_product_a_request_names_is_its_head_noun():
+    from agent.kinds import ProductKind, product_asked
+
+    assert product_asked("an electric toothbrush under $30") == ProductKind("electric toothbrush", "toothbrush")
+    assert product_asked("a multivitamin, ") == ProductKind("multivitamin", "multivitamin")
+    assert product_asked("I need a pill organizer for travel") == ProductKind("pill organizer", "organizer")
+    assert product_asked("gummies for kids") == ProductKind("gummies", "gummy")
+    assert product_asked("a good cheap toothbrush") == ProductKind("toothbrush", "toothbrush")
+    # no product named: a placeholder, a judgement, one bare adjective, a refinement, a gift
+    for text in ("something scary", "a vegan one", "scary", "cheaper", "a gift for my mom", "a co-op game", ""):
+        assert product_asked(text) is None, text
+    # a head the request already asks for as a catalogue value is that constraint's business
+    assert product_asked("vegan protein powder, chocolate", named=["Powder", "Chocolate"]) is None
+
+
+TOOTHPASTE = item("tp", "Koral Natural Toothpaste with Vitamin C and Folic Acid", ("item_form", "Paste"), price=18.7)
+SHAKE = item("sh", "Plant Based Protein Powder - Kids Protein Shake with Multivitamins", price=25.0)
+MULTI = item("mv", "Daily Once Multi for Men and Women", ("primary_supplement_type", "Multivitamins"), price=19.0)
+FLOWERHORN = item("fh", "Colossus Infinite Red flowerhorn multivitamin", ("brand", "Colossus"), price=12.0)
+
+
+def test_an_item_is_of_a_kind_when_its_title_or_form_says_what_it_is():
+    from agent.kinds import ProductKind
+
+    multivitamin, toothpaste = ProductKind("multivitamin", "multivitamin"), ProductKind("toothpaste", "toothpaste")
+    assert toothpaste.matches(TOOTHPASTE) and not ProductKind("vitamin", "vitamin").matches(TOOTHPASTE)  # "with …"
+    assert not multivitamin.matches(SHAKE)  # a protein shake WITH multivitamins is a shake
+    assert multivitamin.matches(MULTI)  # its supplement type says so, whatever the title
+    assert multivitamin.matches(FLOWERHORN)  # it is one: for a fish, which the ranker handles (below)
+
+
+def test_an_animals_product_ranks_after_the_rest_unless_an_animal_is_asked_for():
+    from agent.kinds import for_animals
+
+    assert for_animals(FLOWERHORN) and for_animals(item("d", "Liquid Glucosamine for Dogs and Puppies"))
+    assert not for_animals(item("c", "Cute Cat Pill Box Portable Pill Case")) and not for_animals(MULTI)
+    assert not for_animals(item("o", "Omega 3 Fish Oil Softgels"))
+    ranked = scored(FLOWERHORN, MULTI)
+    assert [s.item.item_id for s in pick(ranked, 2, "a multivitamin")] == ["mv", "fh"]
+    assert [s.item.item_id for s in pick(ranked, 2, "a multivitamin for my fish")] == ["fh", "mv"]
+
+
+def fake_search(items):
+    """The index's semantics over `items` in list order: a price filter drops unknown prices; ids and brands out."""
+    def search(query, filters, n):
+        out = []
+        for i, it in enumerate(items):
+            if it.item_id in filters.exclude_ids or it.first("brand") in filters.exclude_brands:
+                continue
+            if filters.price_max is not None and (it.price is None or it.price > filters.price_max):
+                continue
+            out.append(Candidate(item=it, similarity=1.0 - i / 1000))
+        return out[:n]
+    return search
+
+
+VITAMIN_A = item("va", "Vitamin A 10,000 IU Softgels", ("item_form", "Softgel"), price=19.17)
+CUTTER = item("pc", "Pill Cutter, Pill Crusher Grinder", ("brand", "Q-RTYBTWO"), price=8.98)
+GLUE = item("gl", "Strong Jet Glue with Calcium and Vitamin E", ("item_form", "Gel"), price=9.33)
+NEAR = [VITAMIN_A, TOOTHPASTE, CUTTER, GLUE]  # nearest to "an electric toothbrush" by text, none a toothbrush
+
+
+def choose(message, items, k=3):
+    from agent.select import select
+    from agent.understand import understand
+
+    cat = catalogue(*items)
+    request = understand(message, cat)
+    chosen = select(request, fake_search(items), cat, [], n=50, k=k)
+    return chosen, request, cat
+
+
+def test_no_item_of_the_kind_asked_for_is_said_in_a_note():
+    chosen, _, _ = choose("an electric toothbrush under $30", NEAR + [item(f"x{n}", f"Filler {n}") for n in range(6)])
+    assert "I found no electric toothbrush in the catalogue; these are the closest matches to your request." \
+        in chosen.notes
+    assert chosen.items and not chosen.relaxed  # the closest matches still come, honestly labelled
+
+
+def test_the_kind_asked_for_is_found_beyond_the_nearest_text_matches_and_ranked_first():
+    from agent.select import product_kind
+
+    brush = item("tb", "Sonic Electric Toothbrush, 5 Modes", ("brand", "Brushy"), price=24.99)
+    items = NEAR + [item(f"x{n}", f"Filler {n}", price=5.0) for n in range(60)] + [brush]  # 65th by text
+    chosen, request, cat = choose("an electric toothbrush under $30", items)
+    assert "tb" in [c.item.item_id for c in chosen.items]
+    assert chosen.notes == ["Only 1 item matches “electric toothbrush” (under $30); the other picks are the "
+                            "closest other matches."]
+    ranked = [Scored(item=c.item, score=c.similarity) for c in chosen.items]
+    assert pick(ranked, 3, request.message, product=product_kind(request, cat))[0].item.item_id == "tb"
+
+
+def test_a_kind_only_above_the_budget_is_a_stated_budget_relaxation():
+    brushes = [item("tb1", "Electric Toothbrush for Adults", price=34.99),
+               item("tb2", "Rechargeable Electric Toothbrush", price=49.0)]
+    chosen, _, _ = choose("an electric toothbrush under $30", NEAR + brushes + [item("gold", "Gold Toothbrush",
+                                                                                      price=120.0)], k=2)
+    ids = [c.item.item_id for c in chosen.items]
+    assert {"tb1", "tb2"} <= set(ids) and "gold" not in ids  # the nearest in price, not the whole kind
+    assert chosen.relaxed and chosen.relaxed[0].key == "price_max" and set(chosen.relaxed[0].item_ids) == {"tb1", "tb2"}
+    assert ("I found no electric toothbrush under $30; these 2 are the nearest in price ($34.99–$49.00)."
+            in chosen.notes)
+
+
+def test_few_of_the_kind_are_counted_and_a_kind_most_of_the_catalogue_is_sorts_nothing():
+    from agent.select import product_kind
+
+    brush = item("tb", "Bamboo Toothbrush", price=4.0)
+    chosen, _, _ = choose("a toothbrush, not Colossus", [VITAMIN_A, brush, GLUE, FLOWERHORN])
+    assert "Only 1 item matches “toothbrush” (not Colossus); the other picks are the closest other matches." \
+        in chosen.notes
+    cards = catalogue(*[item(f"c{n}", f"Brand {n} Gift Card") for n in range(4)], item("v", "Visa Prepaid"))
+    from agent.understand import understand
+    assert product_kind(understand("a birthday gift card under $50", cards), cards) is None  # 4 of 5 are one
+    steam = catalogue(RPG, OST, RPG2)  # Steam files its kinds itself (section 3)
+    assert product_kind(understand("a soundtrack", steam), steam) is None
+
+
+# -- 6. a met exclusion is no reason on its own --------------------------------------------------------------------
+# Seen on Gift Cards, "a gift card for a coffee lover, not Starbucks": the IHOP card's only reason was "is not from
+# Starbucks, as you asked" (true of every pick, so it says nothing about this one).
+NOT_SBUX = Facet(handle="r1", key="exclude_brand", value="Starbucks", label="not Starbucks")
+NOT_SBUX_CLAIM = Claim(kind="request", attribute="exclude_brand", value="Starbucks")
+
+
+def test_a_met_exclusion_is_never_the_whole_reason():
+    from agent.explain import NOTHING_SPECIFIC, compose_reason
+
+    ihop = [NOT_SBUX_CLAIM, Claim(kind="attribute", attribute="brand", value="IHOP"),
+            Claim(kind="attribute", attribute="feature", value="Pancakes all day")]
+    for seed in "abcdef":
+        said = compose_reason(ihop, {}, [NOT_SBUX], seed=seed)
+        assert "Starbucks" not in said.text and "IHOP" in said.text and "Pancakes all day" in said.text
+        assert NOT_SBUX_CLAIM not in said.claims
+    # one fact: the exclusion may follow it, never stand alone
+    said = compose_reason(ihop[:2], {}, [NOT_SBUX], seed="a", avoid=["It comes from IHOP."])
+    assert said.text.index("IHOP") < said.text.index("not from Starbucks") and len(said.claims) == 2
+    # nothing else to say (the IHOP coffee card's listing had no attribute at all): an honest "nothing specific"
+    alone = compose_reason(ihop[:1], {}, [NOT_SBUX], seed="a")
+    assert alone.text in NOTHING_SPECIFIC and alone.claims == []
+
+
+def test_the_fallback_claims_of_a_card_with_an_exclusion_still_give_a_fact():
+    from agent.explain import compose_reason
+
+    card = item("I", "IHOP Gift Card", ("brand", "IHOP"), ("feature", "Pancakes all day"), ("price", "$25.00"),
+                price=25.0)
+    claims = fallback_claims(Handles([card], [], [NOT_SBUX]), 0, 4)
+    said = compose_reason(claims, {}, [NOT_SBUX], seed="I", title=card.title, message="a coffee card, not Starbucks")
+    assert "Starbucks" not in said.text and said.claims and all(c.kind == "attribute" for c in said.claims)
+
+
+# -- 7. the fallback sentence says every claim it shows, two when there are two ------------------------------------
+# Noticed at the end of issue 16's session: "This one is tagged Story Rich, as you asked." for Trails in the Sky
+# (the JRPG tag only in the evidence list) and "tagged Mature" alone for The Witcher 2.
+def said_all(sentence):
+    """Every claim the card shows is in its text (by value; a request by its label)."""
+    return all((c.value or "") in sentence.text or "as you asked" in sentence.text for c in sentence.claims)
+
+
+def test_the_card_shows_exactly_the_claims_its_sentence_states():
+    from agent.explain import compose_reason
+
+    story = Facet(handle="r1", key="tag", value="Story Rich", label="tag Story Rich")
+    rpg = Facet(handle="r2", key="genre", value="RPG", label="genre RPG")
+    trails = [Claim(kind="request", attribute="tag", value="Story Rich"),
+              Claim(kind="request", attribute="genre", value="RPG"),
+              Claim(kind="attribute", attribute="tag", value="JRPG")]
+    said = compose_reason(trails, {}, [story, rpg], seed="trails")
+    assert len(said.claims) == 2 and "JRPG" in said.text and said_all(said)
+    assert said.text.count("as you asked") == 1
+    hidden = [c for c in trails if c not in said.claims]
+    assert len(hidden) == 1 and hidden[0].value not in said.text  # not shown under a text that does not say it
+
+
+def test_two_facts_even_when_the_other_cards_read_alike():
+    from agent.explain import compose_reason
+
+    no_ea = Facet(handle="r1", key="exclude_genre", value="Early Access", label="not Early Access")
+    witcher = [Claim(kind="attribute", attribute="tag", value="Mature"),
+               Claim(kind="attribute", attribute="tag", value="Choices Matter"),
+               Claim(kind="request", attribute="exclude_genre", value="Early Access")]
+    shown = ["It is tagged Mature and Story Rich.", "This one is tagged Choices Matter, and it is tagged Dark."]
+    said = compose_reason(witcher, {}, [no_ea], seed="witcher", avoid=shown)
+    assert "Mature" in said.text and "Choices Matter" in said.text and "Early Access" not in said.text, said.text
+    assert len(said.claims) == 2 and said.text not in shown
+
+
+def test_two_values_of_one_verb_are_said_in_one_phrase():
+    text = render_sentence([Claim(kind="attribute", attribute="flavor", value="Peppermint"),
+                            Claim(kind="attribute", attribute="item_form", value="Paste")], {}, [], seed="k")
+    assert "comes in Peppermint flavor and Paste form" in text  # before: "This one comes in Peppermint flavor."
+    text = render_sentence([Claim(kind="attribute", attribute="item_form", value="Softgel"),
+                            Claim(kind="attribute", attribute="flavor", value="Unflavored")], {}, [], seed="k")
+    assert "comes in Softgel form" in text and "is unflavored" in text and "form and Unflavored" not in text
+    text = render_sentence([Claim(kind="attribute", attribute="tag", value="Mature"),
+                            Claim(kind="attribute", attribute="tag", value="RPG")], {}, [], seed="k")
+    assert "is tagged Mature and RPG" in text

@@ -186,7 +186,10 @@ def test_five_cards_never_repeat_a_reason_and_differ_in_wording():
                   Claim(kind="request", attribute="price_max", value="50")]
         shown.append(render_reason(claims, {}, [UNDER_50], stats=STARS.stats, seed="same", avoid=shown))
     assert len(set(shown)) == 5
-    assert all(jaccard(a, b) < 0.5 for i, a in enumerate(shown) for b in shown[i + 1:]), shown
+    # each says both its facts (the card shows both claims), in wordings below the evaluation's near-duplicate bar
+    # (token Jaccard 0.6); before, four of the five dropped the budget to get under 0.5 ("This one comes from IHOP.")
+    assert all("under $50" in text for text in shown), shown
+    assert all(jaccard(a, b) < 0.6 for i, a in enumerate(shown) for b in shown[i + 1:]), shown
 
 
 def test_the_sentence_plan_is_seeded_by_the_item():
