@@ -301,14 +301,16 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
             out.notes.append(how[:1].upper() + how[1:] + ".")
             out.items += taken
             have += taken
+    # said first: what the picks are matters more than which of them lack a price
     if not have:
         if kind_count(kind, catalogue):
-            out.notes.append(f"No {kind.phrase} matches {_labels(hard)}; these are the closest matches to your "
-                             "request.")
+            out.notes.insert(0, f"No {kind.phrase} matches {_labels(hard)}; these are the closest matches to your "
+                                "request.")
         else:
-            out.notes.append(f"I found no {kind.phrase} in the catalogue; these are the closest matches to your "
-                             "request.")
+            out.notes.insert(0, f"I found no {kind.phrase} in the catalogue; these are the closest matches to your "
+                                "request.")
     elif len(have) < k:
-        out.notes.append(f"Only {len(have)} item{'s' if len(have) != 1 else ''} match{'es' if len(have) == 1 else ''} "
-                         f"“{kind.phrase}”{f' ({_labels(hard)})' if hard else ''}; the other picks are the closest "
-                         "other matches.")
+        many = len(have) != 1
+        within = f" ({_labels(hard)})" if hard else ""
+        out.notes.insert(0, f"Only {len(have)} item{'s' if many else ''} match{'' if many else 'es'} "
+                            f"“{kind.phrase}”{within}; the other picks are the closest other matches.")

@@ -148,18 +148,26 @@ def is_exclusion(claim: Claim) -> bool:
 
 def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
-    Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG". None when
-    they do not share a verb, either says "as you asked" (which of the two was asked would be lost) or quotes a
-    bullet, or the second would lose its noun ("comes in Softgel form and Unflavored")."""
-    wa, wb = pa.split(), pb.split()
-    if wa[:2] != wb[:2] or "as you asked" in pa + pb or "“" in pa + pb:
+    Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG"; what was
+    asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and Mature". None when
+    they do not share a verb, both were asked, either quotes a bullet, or the second would lose its noun ("comes in
+    Softgel form and Unflavored")."""
+    asked = "as you asked"
+    if (asked in pa) + (asked in pb) == 2 or "“" in pa + pb:
+        return None
+    if asked in pb:
+        a, pa, b, pb = b, pb, a, pa
+    wa, wb = pa.removesuffix(", " + asked).split(), pb.split()
+    if wa[:2] != wb[:2]:
         return None
     n = 2
     while n < min(len(wa), len(wb)) - 1 and wa[n] == wb[n]:
         n += 1
+    while n > 2 and wa[n - 1].lower() in ("the", "a", "an"):
+        n -= 1  # "sits in the RPG genre and the Adventure genre"
     if a.attribute != b.attribute and min(len(wa), len(wb)) - n < 2:
         return None
-    return " ".join(wa) + " and " + " ".join(wb[n:])
+    return f"{pa}, and {' '.join(wb[n:])}" if asked in pa else f"{pa} and {' '.join(wb[n:])}"
 
 
 Part = tuple[tuple[str, ...], tuple[Claim, ...]]  # the phrases a plan joins, and the claims they state
@@ -182,7 +190,7 @@ def _pairs(phrases: list[tuple[Claim, str]]) -> list[Part]:
                 continue  # one value twice ("is made by Valve and is published by VALVE")
             if a.split()[:2] == b.split()[:2]:
                 if merged := _merge(ca, a, cb, b):
-                    two.append(((merged,), (ca, cb)))
+                    two.append(((merged,), (cb, ca) if cb.kind == "request" else (ca, cb)))
                 continue
             two.append(((b, a), (cb, ca)) if ca.kind == "request" else ((a, b), (ca, cb)))
     with_exclusion: list[Part] = [((a, x), (ca, cx)) for ca, a in facts for cx, x in exclusions
@@ -209,7 +217,11 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
     differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
     pair unless it is a near-duplicate of a shown reason, then one fact. Empty when no claim can be said."""
-    phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))]
+    said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
+    for c in claims:
+        if (p := fact_phrase(c, history, facets, stats)) and p not in said:
+            said[p] = c
+    phrases = [(c, p) for p, c in said.items()]
     phrases = [cp for cp in phrases if not is_exclusion(cp[0])][:4] + [cp for cp in phrases if is_exclusion(cp[0])]
     if not phrases:
         return Sentence("")

@@ -304,8 +304,10 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
             text = reason.text
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked
             chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 4)]
-            supported += [c for c in chosen if c.verdict == "supported" and c not in supported]
-            sentence = compose_reason(supported[:4], past_by_id, turn.request.facets, stats=deps.catalogue.stats,
+            supported += [c for c in chosen if c.verdict == "supported"]
+            # each fact once (a reply may cite one handle several times); the sentence takes the most specific
+            unique = list({(c.kind, c.attribute, c.value, c.history_item_id): c for c in supported}.values())
+            sentence = compose_reason(unique, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
                                       seed=scored.item.item_id, avoid=shown, title=scored.item.title,
                                       message=turn.message)
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
