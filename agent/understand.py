@@ -125,7 +125,7 @@ def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]
     return []
 
 
-def _brand_named(fragment: str, brands: set[str]) -> str | None:
+def _brand_named(fragment: str, brands: set[str], family: bool = True) -> str | None:
     """The catalogue brand that the start of `fragment` names ('amazon gift cards' -> 'Amazon'); failing that, a
     brand family: the leading word of brands such as 'Amazon Basics' and 'Amazon Elements' (H&PC has no brand
     'Amazon'), returned as the shopper wrote it, which agent/select.py matches against every brand of the family."""
@@ -135,7 +135,7 @@ def _brand_named(fragment: str, brands: set[str]) -> str | None:
         b = normalise(brand)
         if b and (frag == b or frag.startswith(b + " ")) and (best is None or len(b) > len(normalise(best))):
             best = brand
-    if best is None and (first := frag.split()[:1]) and len(first[0]) >= 3:
+    if best is None and family and (first := frag.split()[:1]) and len(first[0]) >= 3:
         family = [b for b in brands if normalise(b).split()[:1] == first and len(normalise(b).split()) > 1]
         if len(family) >= 2:  # one 'Sweet Tooth' brand does not make 'not sweet' a brand
             best = next(w for w in fragment.split() if normalise(w) == first[0])
@@ -152,6 +152,8 @@ def _negations(message: str, catalogue: Catalogue
     """Exclusions the message states, the character spans they cover (kept out of positive matching), and the
     negated fragments no catalogue value names ("nothing scary": a wish to rule out, agent/wishes.py)."""
     brands = catalogue.vocabulary.get("brand", set())
+    # Steam has no brands: its makers are developers and publishers ("not Ubisoft"), named outright
+    makers = catalogue.vocabulary.get("developer", set()) | catalogue.vocabulary.get("publisher", set())
     found: list[tuple[str, str]] = []
     spans: list[tuple[int, int]] = []
     unresolved: list[tuple[str, tuple[int, int]]] = []
@@ -161,7 +163,7 @@ def _negations(message: str, catalogue: Catalogue
             continue
         hit = False
         for part in re.split(r",|\s+or\s+|\s+and\s+|\s+nor\s+|/", fragment):
-            if brand := _brand_named(part, brands):
+            if brand := _brand_named(part, brands) or _brand_named(part, makers, family=False):
                 found.append(("exclude_brand", brand))
                 hit = True
             for key, value in _value_at_start(part, catalogue)[:1]:  # ruled out under every key (select.py)

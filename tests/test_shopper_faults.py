@@ -171,6 +171,16 @@ def test_a_brand_exclusion_rules_out_the_family_and_the_manufacturer():
     assert pick_violations(ELEMENTS, [not_amazon])
 
 
+def test_not_a_publisher_is_read_where_the_catalogue_has_no_brands():
+    """Seen in `whyrec ask` on Steam, "a strategy game, not Ubisoft": no exclusion was read (Steam has no brand
+    field), and Tom Clancy's EndWar and From Dust (publisher Ubisoft) were picks 1 and 4."""
+    endwar = item("e", "Tom Clancy's EndWar", ("developer", "Ubisoft Shanghai"), ("publisher", "Ubisoft"),
+                  ("genre", "Strategy"))
+    facets, _, _ = parse_facets("a strategy game, not Ubisoft", catalogue(endwar, RPG))
+    assert ("exclude_brand", "Ubisoft") in [(k, v) for k, v, _ in facets]
+    assert not meets(Facet(handle="r1", key="exclude_brand", value="Ubisoft", label="not Ubisoft"), endwar)
+
+
 def test_a_maker_exclusion_covers_developer_and_publisher():
     game = item("g", "Far Land", ("developer", "Studio North"), ("publisher", "Ubisoft"))
     facet = Facet(handle="r1", key="exclude_brand", value="Ubisoft", label="not Ubisoft")
