@@ -145,7 +145,9 @@ def _shopper_inputs(request: Request, handles: Handles) -> dict[str, str]:
     facets = "\n".join(f"{f.handle}: {quote(f.label)}" for f in handles.facets) or "(nothing specific)"
     history_lines = []
     for j, past in enumerate(handles.history):
-        how = "named" if past.mentioned else f"rated {_stars(past.rating)}".strip()
+        # Steam's verdicts read "recommended", not "rated 1★" (which would read as a bad rating)
+        how = ("named" if past.mentioned else handles.stats.rating_words(past.rating).removeprefix("you ")
+               if handles.stats else f"rated {_stars(past.rating)}".strip())
         # a few short facts: enough to compare with a candidate, short enough to keep the prompt (prefill) small
         attrs = "; ".join(f"{k} {quote(v, 40)}" for k, v in shown_attributes(past.item, 6, handles.stats)
                           if k != "feature")

@@ -9,10 +9,18 @@ import pytest
 
 from agent.explain import reply_model
 from agent.settings import Settings
-from agent.train.data import GIFT, GiftCards, Shape, gift_card_examples, held_out_examples, review_mentions
+from agent.train.data import (
+    GIFT,
+    STEAM,
+    Shape,
+    Shoppers,
+    held_out_examples,
+    review_mentions,
+    user_examples,
+)
 from agent.verify import Evidence, TextChecker, verify_claim
-from index.split import get_split, held_out_pairs
 from index.loaders import load_dataset
+from index.split import get_split, held_out_pairs
 from prompts.loader import get_template
 
 SETTINGS = Settings()
@@ -23,14 +31,14 @@ def gift():
     dataset = load_dataset(GIFT, SETTINGS.data_dir)
     split = get_split(dataset, SETTINGS.data_dir, seed=0)
     template = get_template("explain_default")
-    return GiftCards(dataset, template, Shape(), seed=0), split, template
+    return Shoppers(dataset, template, Shape(), seed=0), split, template
 
 
 @pytest.fixture(scope="module")
 def examples(gift):
     cards, split, _ = gift
     counts: Counter[str] = Counter()
-    return gift_card_examples(cards, split, counts), counts
+    return user_examples(cards, split, counts), counts
 
 
 def test_no_training_example_is_a_held_out_pair(gift, examples):
@@ -96,6 +104,26 @@ def test_held_out_examples_are_the_test_pairs(gift):
     assert [(e.user_id, e.item_id) for e in made] == [(p.user_id, p.item_id) for p in split.test[:5]]
 
 
+def test_steam_users_teach_personal_links_without_held_out_pairs():
+    """Steam examples come from held-in games the user recommended; their history is the user's earlier games, and
+    some targets link the pick to one of them through a shared value ("shares its tag Co-op with PAYDAY 2")."""
+    dataset = load_dataset(STEAM, SETTINGS.data_dir)
+    split = get_split(dataset, SETTINGS.data_dir, seed=0)
+    shoppers = Shoppers(dataset, get_template("explain_default"), Shape(), seed=0)
+    counts: Counter[str] = Counter()
+    made = user_examples(shoppers, split, counts, users=40, per_user=3)
+    held_out = held_out_pairs(split)
+    assert len(made) > 30 and not any((ex.user_id, ex.item_id) in held_out for ex in made)
+    assert all(shoppers.latest[(ex.user_id, ex.item_id)].rating == 1.0 for ex in made)  # recommended games only
+    for ex in made:
+        assert not any((ex.user_id, p.item.item_id) in held_out for p in ex.handles.history)
+        for h in ex.target["claims"]:  # every cited fact is said in the sentence, a history link with its title
+            claim = ex.handles.to_claim(0, h)
+            assert claim.value.lower() in ex.target["text"].lower(), (claim, ex.target)
+    linked = [ex for ex in made if any(h.startswith("h") for h in ex.target["claims"])]
+    assert linked and all("you recommended it" in ex.target["text"] for ex in linked)
+
+
 @pytest.mark.slow
 def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
     import torch
@@ -108,14 +136,14 @@ def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
 
     out = tmp_path / "adapter"
     result = CliRunner().invoke(command, ["--steps", "20", "--batch", "2", "--limit", "8", "--max-len", "512",
-                                          "--max-history", "2", "--n-catalogue", "0",
+                                          "--max-history", "2", "--n-catalogue", "0", "--steam-users", "0",
                                           "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / "train_config.json").read_text())
     losses = record["losses"]
     assert len(losses) == 20
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5  # 8 examples, 20 steps: it must fit them
-    assert record["split"]["sha256"] and record["data"]["hash"] and record["config"]["seed"] == 0
+    assert [s["dataset"] for s in record["splits"]] == [GIFT] and record["splits"][0]["sha256"] and record["data"]["hash"] and record["config"]["seed"] == 0
     assert record["dtype"] == choose_dtype(Settings().dtype, "cpu")  # trained in the dtype inference would use
     base = AutoModelForCausalLM.from_pretrained(SETTINGS.base_model_dir, dtype=torch.bfloat16)
     model = PeftModel.from_pretrained(base, out)

@@ -23,20 +23,28 @@ ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (warm-up, cosine decay).")
 @click.option("--rank", type=click.Choice(["8", "16", "32", "64"]), default="8", show_default=True,
               help="LoRA rank (values vLLM's --max-lora-rank accepts).")
+@click.option("--targets", type=click.Choice(["attention", "all"]), default="attention", show_default=True,
+              help="Modules LoRA adapts: attention (q/k/v/o) or all (+ the MLP's gate/up/down).")
+@click.option("--top-layers", type=int, default=None,
+              help="Adapt only the last N decoder layers (a faster step on a CPU); default: all.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
 @click.option("--max-len", type=int, default=512, show_default=True,
               help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
 @click.option("--max-history", type=int, default=8, show_default=True, help="History items per example (up to).")
 @click.option("--n-catalogue", type=int, default=300, show_default=True,
               help="Examples each from the H&PC and Steam catalogues (0: Gift Cards only).")
+@click.option("--steam-users", type=int, default=400, show_default=True,
+              help="Steam users whose held-in games give examples (0: none).")
+@click.option("--per-user", type=int, default=3, show_default=True, help="Latest held-in games per Steam user.")
 @click.option("--limit", type=int, default=None, help="Train on the first N examples only (a quick slice).")
 @click.option("--time-limit", type=float, default=None, help="Stop training after this many seconds (and save).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(base, out, replace, data_dir, steps, batch, lr, rank, seed, max_len, max_history, n_catalogue,
-            limit, time_limit, device, quiet) -> None:
-    """Build training examples from real Gift Cards reviews (held-out test and validation pairs excluded) and
-    the H&PC and Steam catalogues, train a LoRA adapter on q/k/v/o with loss on the reply only, and save it
+def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_layers, seed, max_len, max_history,
+            n_catalogue, steam_users, per_user, limit, time_limit, device, quiet) -> None:
+    """Build training examples from real Gift Cards and Steam users' reviews (held-out test and validation pairs
+    excluded) and the H&PC and Steam catalogues, train a LoRA adapter (q/k/v/o, or every Linear) with loss on the
+    reply only, and save it
     with train_config.json (data hash, split hash, seed, steps, loss curve).
 
     \b
@@ -64,11 +72,13 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, seed, max_len,
     template = get_template(settings.template)
     shape = Shape(max_history=max_history, max_attributes=settings.max_attributes)
     click.echo("building examples …")
-    built, split = build_examples(settings.data_dir, template, seed=seed, shape=shape, n_catalogue=n_catalogue)
+    built, splits = build_examples(settings.data_dir, template, seed=seed, shape=shape, n_catalogue=n_catalogue,
+                                   steam_users=steam_users, per_user=per_user)
     examples = built.examples[:limit] if limit else built.examples
     click.echo(f"{len(examples)} examples (data hash {built.data_hash[:12]}); {dict(built.counts)}")
     config = TrainConfig(base=base or settings.base_model_dir, out=out, steps=steps, batch=batch, lr=lr,
-                         rank=int(rank), alpha=2 * int(rank), seed=seed, max_len=max_len, device=device,
+                         rank=int(rank), alpha=2 * int(rank), targets=targets, top_layers=top_layers, seed=seed,
+                         max_len=max_len, device=device,
                          dtype=settings.dtype, time_limit_s=time_limit)
     result = train(config, examples, built.validation, progress=not quiet)
     record = {
@@ -76,9 +86,9 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, seed, max_len,
         "template": {"id": template.id, "version": template.version},
         "data": {"hash": built.data_hash, "examples": len(examples), "trained_on": result.n_train,
                  "dropped_too_long": result.dropped_too_long, "limit": limit, "counts": dict(built.counts),
-                 "shape": vars(shape), "n_catalogue": n_catalogue},
-        "split": {"dataset": split.dataset, "seed": split.seed, "sha256": split.sha256,
-                  "excluded": "test and validation pairs (index.split.held_out_pairs)"},
+                 "shape": vars(shape), "n_catalogue": n_catalogue, "steam_users": steam_users, "per_user": per_user},
+        "splits": [{"dataset": split.dataset, "seed": split.seed, "sha256": split.sha256,
+                    "excluded": "test and validation pairs (index.split.held_out_pairs)"} for split in splits],
         "steps_done": result.steps_done,
         "train_seconds": result.seconds,
         "seconds_per_step": round(result.seconds / max(1, result.steps_done), 2),

@@ -20,6 +20,13 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          liked past item sharing i's rarest value, the request facets i meets. No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
+Steam (steam, real users: `user_reviews_flat`, a review is 1.0 recommended / 0.0 not). For the latest
+  `per_user` held-in games of a seeded sample of users (index/split.py's Steam split; test and validation pairs
+  never used), those the user recommended: the request names 1-2 of the game's genres/tags/specs (as for the
+  catalogue below), the history is the user's earlier games with their verdicts, and the review (when the sample
+  has its text) leads the claims as above. The specific facts include the recommended past game that shares the
+  game's rarest tag, genre or developer: the personal link the chain shows ("shares its tag Online Co-Op with
+  PAYDAY 2, which you recommended").
 Health & Personal Care and Steam (catalogues without users): for a seeded sample of items, a request naming 1-2 of
   the item's own shown values (H&PC: diet type, flavor, item form; Steam: genres, tags, specs), plus a price bucket
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
@@ -46,7 +53,13 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from agent.catalogue import Catalogue, normalise, squash
-from agent.explain import Handles, fallback_claims, prompt_inputs, render_reason, reply_model
+from agent.explain import (
+    Handles,
+    fallback_claims,
+    prompt_inputs,
+    render_reason,
+    reply_model,
+)
 from agent.schemas import Claim, PastItem
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim
@@ -62,13 +75,8 @@ _PRICE_BUCKETS = (10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500)
 _OCCASIONS = {"xmas": "christmas", "bday": "birthday", "holidays": "holiday", "christmas": "holiday",
               "bdays": "birthday", "wedding": "wedding", "graduation": "graduation"}
 # Words too generic to show that a review talks about one particular feature bullet.
-_GENERIC = set("""gift gifts card cards great good nice love loved loves perfect easy this that with have from your
-will they were them their very would been just like also more what when which there then than here give given
-gave giving bought buying purchase purchased order ordered recipient received receive always really well thank
-thanks product item items amazon five stars star work works worked time every much many some only other
-about after before could should because still into over being best better make made used using need needs
-into want wanted enough excellent awesome happy friend friends family daughter son mother father""".split())
-_AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:dollars?|bucks|usd)\b", re.I)
+_GENERIC = set(["gift", "gifts", "card", "cards", "great", "good", "nice", "love", "loved", "loves", "perfect", "easy", "this", "that", "with", "have", "from", "your", "will", "they", "were", "them", "their", "very", "would", "been", "just", "like", "also", "more", "what", "when", "which", "there", "then", "than", "here", "give", "given", "gave", "giving", "bought", "buying", "purchase", "purchased", "order", "ordered", "recipient", "received", "receive", "always", "really", "well", "thank", "thanks", "product", "item", "items", "amazon", "five", "stars", "star", "work", "works", "worked", "time", "every", "much", "many", "some", "only", "other", "about", "after", "before", "could", "should", "because", "still", "into", "over", "being", "best", "better", "make", "made", "used", "using", "need", "needs", "into", "want", "wanted", "enough", "excellent", "awesome", "happy", "friend", "friends", "family", "daughter", "son", "mother", "father"])
+_AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:dollars?|bucks|usd)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -127,7 +135,7 @@ def review_mentions(review: str, item: Item, shown: list[tuple[str, str]]) -> li
     review_words = _words(review) - _GENERIC
     brand_words = {w for b in item.values("brand") for w in _words(b)}
     amounts = _amounts(review)
-    says_gift_card = bool(re.search(r"gift\s?cards?\b", review, re.I))
+    says_gift_card = bool(re.search(r"gift\s?cards?\b", review, re.IGNORECASE))
     for j, (key, value) in enumerate(shown):
         handle = f"a{j + 1}"
         if key == "brand":
@@ -216,7 +224,8 @@ class TargetBuilder:
             text = self.text(trial, past_by_id, handles, request, seed)
             # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
-            if len(text) <= gen.reason_max_chars and not self.checker.problems(text, trial, evidence):
+            if (len(text) <= gen.reason_max_chars and all(_states(text, c) for c in trial)
+                    and not self.checker.problems(text, trial, evidence)):
                 chosen.append(handle)
                 said.add(squash(claim.value or ""))
         if not chosen:
@@ -252,6 +261,12 @@ class TargetBuilder:
                        {"claims": chosen, "text": text}, [h for h in mentioned if h in chosen])
 
 
+def _states(text: str, claim: Claim) -> bool:
+    """Does the sentence say this claim's value? A target lists only the claims its text states: a claim the
+    renderer left unsaid would teach the model to cite facts its sentence never mentions."""
+    return not claim.value or squash(claim.value) in squash(text)
+
+
 def _same_claim(a: Claim, b: Claim) -> bool:
     return (a.kind, a.attribute, a.value, a.history_item_id) == (b.kind, b.attribute, b.value, b.history_item_id)
 
@@ -266,10 +281,12 @@ class Shape:
     max_attributes: int = 12
 
 
-class GiftCards:
-    """The Gift Cards catalogue with each user's latest review per item: makes one example per (user, item)."""
+class Shoppers:
+    """A catalogue with real users (Gift Cards, Steam) and each user's latest review per item: makes one example per
+    (user, item). The request is built from the item's facts (`request_for`), never from the review."""
 
     def __init__(self, dataset: Dataset, template: Template, shape: Shape, seed: int):
+        self.name = dataset.name
         self.catalogue = Catalogue(dataset)
         self.builder = TargetBuilder(self.catalogue, template)
         self.shape, self.seed = shape, seed
@@ -278,9 +295,6 @@ class GiftCards:
             key = (it.user_id, it.item_id)
             if key not in self.latest or it.timestamp > self.latest[key].timestamp:
                 self.latest[key] = it
-        self.reviewed_by: dict[str, set[str]] = {}
-        for user_id, item_id in self.latest:
-            self.reviewed_by.setdefault(user_id, set()).add(item_id)
 
     def example(self, user_id: str, item_id: str, earlier: list[str]) -> Example | str:
         """(user, item) with `earlier` (the user's items before it, oldest first) as history."""
@@ -290,30 +304,51 @@ class GiftCards:
             return "item_not_in_catalogue"
         history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
                    for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
-        request = understand(gift_request(item, rng), self.catalogue)
-        review = self.latest[(user_id, item_id)].review
-        return self.builder.example(GIFT, user_id, item, request, history, [], self.shape.max_attributes,
-                                    review=review)
+        made = self.request_for(item, rng)
+        if made is None:
+            return "item_has_no_requestable_value"
+        message, named = made
+        named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if v in named]
+        return self.builder.example(self.name, user_id, item, understand(message, self.catalogue), history,
+                                    named_claims, self.shape.max_attributes,
+                                    review=self.latest[(user_id, item_id)].review or None)
+
+    def request_for(self, item: Item, rng: random.Random) -> tuple[str, list[str]] | None:
+        if self.name == GIFT:
+            return gift_request(item, rng), []
+        shown = Handles([item], [], [], self.shape.max_attributes, stats=self.catalogue.stats).attributes[0]
+        keys, noun = _CATALOGUE_REQUESTS[self.name]
+        return catalogue_request(item, shown, keys, noun or _noun(item), rng)
 
 
-def gift_card_examples(gift: GiftCards, split: Split, counts: Counter[str]) -> list[Example]:
-    """One example per held-in interaction of a Gift Cards user (see the module docstring)."""
+def user_examples(shoppers: Shoppers, split: Split, counts: Counter[str], users: int | None = None,
+                  per_user: int | None = None) -> list[Example]:
+    """Examples of held-in interactions (see the module docstring): of every user, or of a seeded sample of
+    `users`, each with up to `per_user` of their latest held-in items (the ones with the most history before
+    them). An item the user did not recommend (Steam rating 0.0) is no example: the chain never offers it."""
     held_out = held_out_pairs(split)
+    chosen = sorted(split.history)
+    if users is not None and users < len(chosen):
+        chosen = sorted(random.Random(f"{shoppers.seed}:{shoppers.name}:users").sample(chosen, users))
     examples = []
-    for user_id in sorted(split.history):
+    for user_id in chosen:
         items = split.history[user_id]
-        for j, item_id in enumerate(items):
+        for j in range(len(items))[-per_user if per_user else 0:]:
+            item_id = items[j]
             assert (user_id, item_id) not in held_out, "the split put a held-out pair in history"
-            made = gift.example(user_id, item_id, items[:j])
+            if shoppers.name == STEAM and shoppers.latest[(user_id, item_id)].rating != 1.0:
+                counts[f"{shoppers.name} users: not_recommended"] += 1
+                continue
+            made = shoppers.example(user_id, item_id, items[:j])
             if isinstance(made, str):
-                counts[f"{GIFT}: {made}"] += 1
+                counts[f"{shoppers.name} users: {made}"] += 1
                 continue
             examples.append(made)
-    counts[f"{GIFT}: examples"] = len(examples)
+    counts[f"{shoppers.name} users: examples"] = len(examples)
     return examples
 
 
-def held_out_examples(gift: GiftCards, split: Split, which: str = "test", limit: int | None = None) -> list[Example]:
+def held_out_examples(shoppers: Shoppers, split: Split, which: str = "test", limit: int | None = None) -> list[Example]:
     """Examples for the held-out pairs, for evaluation only: history is what the split lets a model know
     (for test: history + the validation item). Kept even when the review names no attribute."""
     pairs = split.test if which == "test" else split.validation
@@ -321,7 +356,7 @@ def held_out_examples(gift: GiftCards, split: Split, which: str = "test", limit:
     examples = []
     for pair in pairs[:limit]:
         earlier = list(split.history[pair.user_id]) + ([val_item[pair.user_id]] if which == "test" else [])
-        made = gift.example(pair.user_id, pair.item_id, earlier)
+        made = shoppers.example(pair.user_id, pair.item_id, earlier)
         if isinstance(made, Example):
             examples.append(made)
     return examples
@@ -350,17 +385,17 @@ def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed:
         shown = Handles([item], [], [], shape.max_attributes, stats=catalogue.stats).attributes[0]
         made_request = catalogue_request(item, shown, keys, noun or _noun(item), rng)
         if made_request is None:
-            counts[f"{dataset.name}: item_has_no_requestable_value"] += 1
+            counts[f"{dataset.name} catalogue: item_has_no_requestable_value"] += 1
             continue
         message, named = made_request
         request = understand(message, catalogue)
         named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if k in keys and v in named]
         made = builder.example(dataset.name, None, item, request, [], named_claims, shape.max_attributes)
         if isinstance(made, str):
-            counts[f"{dataset.name}: {made}"] += 1
+            counts[f"{dataset.name} catalogue: {made}"] += 1
             continue
         examples.append(made)
-    counts[f"{dataset.name}: examples"] = len(examples)
+    counts[f"{dataset.name} catalogue: examples"] = len(examples)
     return examples
 
 
@@ -381,21 +416,31 @@ def data_hash(examples: list[Example]) -> str:
 
 
 def build_examples(data_dir: Path, template: Template, *, seed: int = 0, shape: Shape | None = None,
-                   n_catalogue: int = 300, n_validation: int = 16, split_seed: int = 0) -> tuple[Built, Split]:
-    """All training examples: every usable held-in Gift Cards interaction, then `n_catalogue` each from H&PC and
-    Steam (none: those catalogues are not even loaded); shuffled with `seed`. Also `n_validation` examples of
-    validation pairs for an eval loss. Returns them with the split they respect."""
+                   n_catalogue: int = 300, steam_users: int = 400, per_user: int = 3, n_validation: int = 16,
+                   split_seed: int = 0) -> tuple[Built, list[Split]]:
+    """All training examples: every usable held-in Gift Cards interaction; the latest `per_user` held-in games of
+    a seeded sample of `steam_users` Steam users (0: none; the 32k-game catalogue is then not loaded); `n_catalogue`
+    each from the H&PC and Steam catalogues (0: none); shuffled with `seed`. Also `n_validation` examples of each
+    user dataset's validation pairs, for an eval loss. Returns them with the splits they respect."""
     from index.loaders import load_dataset
 
     shape = shape or Shape()
     counts: Counter[str] = Counter()
-    gift_data = load_dataset(GIFT, data_dir)
-    split = get_split(gift_data, data_dir, seed=split_seed)
-    gift = GiftCards(gift_data, template, shape, seed)
-    examples = gift_card_examples(gift, split, counts)
+    examples, validation, splits = [], [], []
+    for name, users, limit in ((GIFT, None, None), (STEAM, steam_users, per_user)):
+        if users == 0:
+            continue
+        data = load_dataset(name, data_dir)
+        split = get_split(data, data_dir, seed=split_seed)
+        shoppers = Shoppers(data, template, shape, seed)
+        examples += user_examples(shoppers, split, counts, users, limit)
+        validation += held_out_examples(shoppers, split, "validation", n_validation)
+        splits.append(split)
+        if name == STEAM and n_catalogue > 0:
+            examples += catalogue_examples(data, template, shape, seed, n_catalogue, counts)
     if n_catalogue > 0:
-        for name in (HPC, STEAM):
-            examples += catalogue_examples(load_dataset(name, data_dir), template, shape, seed, n_catalogue, counts)
+        examples += catalogue_examples(load_dataset(HPC, data_dir), template, shape, seed, n_catalogue, counts)
+        if steam_users == 0:
+            examples += catalogue_examples(load_dataset(STEAM, data_dir), template, shape, seed, n_catalogue, counts)
     random.Random(f"{seed}:shuffle").shuffle(examples)
-    validation = held_out_examples(gift, split, "validation", n_validation)
-    return Built(examples, counts, data_hash(examples), validation), split
+    return Built(examples, counts, data_hash(examples), validation), splits
