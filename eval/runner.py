@@ -84,7 +84,13 @@ class GridRunner:
         if backend.name not in self._llms:
             from agent.llm import build_llm
 
-            self._llms[backend.name] = build_llm(self.settings_for(dataset, backend))
+            llm = build_llm(self.settings_for(dataset, backend))
+            if hasattr(llm, "loaded"):
+                # a local model loads here, in this thread, before a cell's batch runs the chain on worker threads:
+                # loaded lazily on one of them while the others encoded, a second base model came up with its
+                # lm_head on the meta device ('Cannot copy out of meta tensor') and every call of the cell failed
+                llm.loaded()
+            self._llms[backend.name] = llm
         return self._llms[backend.name]
 
     def pairs(self, heldout: HeldOut):
