@@ -7,6 +7,7 @@ batch (`generate_batch`), and reports prefill and decode time separately.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import time
@@ -66,10 +67,16 @@ def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, qu
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not (Path(model_dir) / "config.json").is_file():
+    if adapter is not None or quantize != "none":
+        # a variant of a base already in memory is a copy of it, not a second read of the weights: in a grid run a
+        # second `from_pretrained` of the same base came up with its tied lm_head on the meta device
+        base = _load_model(model_dir, None, device, dtype, "none")
+        tokenizer, model = base.tokenizer, copy.deepcopy(base.model)
+    elif not (Path(model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"no model at {model_dir}; run `whyrec setup` to convert the shipped SmolLM2")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device)
     if adapter is not None:
         from peft import PeftModel
 
