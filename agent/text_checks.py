@@ -1,7 +1,7 @@
 """Reason-text checks beyond "does the text state a value nothing supports": text that is true but useless
 (agent/text_quality's degenerate kinds), and facts a sentence can slip in that no catalogue vocabulary lists —
-years and dates, store and marketplace names, popularity ("best-selling", "top-rated") and a sentence the length
-limit cut off mid-word. Each returns readable problems; the verifier rejects a text with any (the reason is then
+years and dates, store and marketplace names, popularity ("best-selling", "top-rated"), a quoted phrase the listing
+does not hold, "as you asked" of something nobody asked for, and a sentence the length limit cut off mid-word. Each returns readable problems; the verifier rejects a text with any (the reason is then
 rendered from verified facts). Pure functions."""
 
 from __future__ import annotations
@@ -140,9 +140,41 @@ def rating_problems(text: str, item: Item) -> list[str]:
     return found
 
 
+_QUOTED = re.compile(r"[“\"]([^”\"]{3,})[”\"]")
+_AS_ASKED = re.compile(r"\bas you (?:asked|wanted|requested)\b|\byou asked for\b", re.I)
+
+
+def quote_problems(text: str, sources: list[Item]) -> list[str]:
+    """A quoted phrase ("is listed as “Costs $25.00”") must be the listing's own words: in a value or the title of
+    the item or a cited past item. A model that learned the sentence plans can fill the quote marks with anything."""
+    said = " ".join(normalise(v) for src in sources for v in [src.title, *(v for _, v in src.attributes)])
+    return [f"quotes “{q.strip()}”, which the listing does not say" for q in _QUOTED.findall(text)
+            if normalise(q) and normalise(q) not in said]
+
+
+def _asked_tokens(facet: Facet) -> set[str]:
+    tokens = {squash(facet.label), squash(facet.value)}
+    if facet.key in ("price_max", "price_min"):
+        tokens |= {squash(f"{float(facet.value):g}")}
+    return {t for t in tokens if len(t) >= 2}
+
+
+def asked_problems(text: str, facets: list[Facet]) -> list[str]:
+    """"…, as you asked" must follow something the shopper did ask for: each clause before it states a facet of the
+    request ("is from Panera Bread, as you asked" when nobody asked for Panera is a made-up request)."""
+    found, start = [], 0
+    for m in _AS_ASKED.finditer(text):
+        clause = squash(text[start:m.start()])
+        if not any(t in clause for f in facets for t in _asked_tokens(f)):
+            found.append(f"says “{m.group(0)}” of something the request did not ask for")
+        start = m.end()
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
     support = _support_text(sources, message, facets)
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
-            + popularity_problems(text, sources[0]) + rating_problems(text, sources[0]))
+            + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
+            + quote_problems(text, sources) + asked_problems(text, facets))

@@ -116,3 +116,28 @@ def test_quoting_a_cited_past_items_name_is_not_stating_its_brand():
     checker = TextChecker(CATALOGUE.vocabulary)
     assert checker.problems("Like Apple Music Gift Card, which you rated 5 stars.", claims,
                             evidence(history=(past,))) == []
+
+
+def test_a_quoted_phrase_must_be_the_listings_own_words():
+    """A model that learned "is listed as “…”" can fill the quote marks with anything (the adapter wrote "is listed as
+    “Costs $25.00”" of a Panera card whose listing has no such words)."""
+    checker = TextChecker(CATALOGUE.vocabulary)
+    item = STARBUCKS.model_copy(update={"attributes": STARBUCKS.attributes + [("feature", "Redemption: Instore.")]})
+    brand = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    assert checker.problems("It is listed as “Redemption: Instore” and comes from Starbucks.", brand,
+                            evidence(item)) == []
+    assert any("“Costs $25.00”" in p for p in checker.problems(
+        "It is listed as “Costs $25.00” and comes from Starbucks.", brand, evidence(item)))
+
+
+def test_as_you_asked_must_follow_what_the_shopper_asked_for():
+    checker = TextChecker(CATALOGUE.vocabulary)
+    brand = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    asked = [Claim(kind="request", attribute="price_max", value="30")]
+    # nobody asked for Starbucks: the shopper's generic message has no facets
+    assert any("as you asked" in p for p in checker.problems(
+        "It comes from Starbucks, as you asked.", brand, evidence(facets=(), message="something for me")))
+    # under $30 was asked: said of the budget it is true, said of the brand it is not
+    assert checker.problems("It comes from Starbucks and is under $30, as you asked.", brand + asked, evidence()) == []
+    assert any("as you asked" in p for p in checker.problems(
+        "It is under $30, as you asked, and comes from Starbucks, as you asked.", brand + asked, evidence()))
