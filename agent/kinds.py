@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agent.request import stem
 from index.models import Item
 
 GAME, DLC, SOUNDTRACK, ARTBOOK, SOFTWARE, VIDEO = "game", "dlc", "soundtrack", "artbook", "software", "video"
@@ -128,20 +129,9 @@ _ANIMAL_ASKED = re.compile(r"\b(?:dogs?|cats?|pets?|pupp(?:y|ies)|kittens?|horse
                            re.I)
 
 
-def _stem(word: str) -> str:
-    """A plural's singular, roughly (agent/request.py's rule; kinds.py imports no agent module)."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("es") and word[:-2].endswith(("ch", "sh", "x", "ss")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 def _fold(word: str) -> str:
     """One spelling for British and American forms: "moisturiser"/"moisturizer", "flavour"/"flavor"."""
-    return _stem(word.replace("’", "'")).replace("is", "iz").replace("our", "or")
+    return stem(word.replace("’", "'")).replace("is", "iz").replace("our", "or")
 
 
 def _stems(text: str) -> list[str]:
@@ -186,7 +176,7 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
     if not words or words[0] in _NO_PRODUCT or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
     head = _fold(words[-1])
-    if not article and len(words) == 1 and _stem(words[-1]) == words[-1]:
+    if not article and len(words) == 1 and stem(words[-1]) == words[-1]:
         return None  # one singular word without an article is an adjective as often as a product
     forms = {"".join(_stems(v)) for v in named}
     if head in forms or "".join(_fold(w) for w in words) in forms:

@@ -49,8 +49,9 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
 
     \b
     Example:
-      whyrec train --steps 200 --out agent/adapters/whyrec-gift --replace
-      WHYREC_ADAPTER=agent/adapters/whyrec-gift whyrec ask "a gift card under $50"
+      whyrec train --steps 120 --batch 4 --rank 16 --targets all --top-layers 10 --time-limit 2400 \
+        --out agent/adapters/whyrec-reasons --replace
+      WHYREC_ADAPTER=agent/adapters/whyrec-reasons whyrec ask "a gift card under $50"
     """
     import json
     import platform
