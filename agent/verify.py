@@ -168,7 +168,7 @@ class TextChecker:
 
         if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text) or _MARKUP.search(text):
             found.append("is not a sentence a shopper can read (too short, prompt handles or markup)")
-        elif claims and not any(_states(text, c, evidence) for c in claims):
+        elif claims and not any(states(text, c, evidence) for c in claims):
             found.append("states none of the facts it cites (a copied instruction or filler is not a reason)")
         own_title = normalise(evidence.item.title)
         for title in evidence.other_titles:
@@ -220,7 +220,7 @@ def _covered(words: list[str], values: list[str]) -> set[int]:
     return covered
 
 
-def _states(text: str, claim: Claim, evidence: Evidence) -> bool:
+def states(text: str, claim: Claim, evidence: Evidence) -> bool:
     """Does the text name the fact behind `claim`: its value (any comma part, or the same number), or for a history
     claim the past item's title or brand?"""
     said = squash(text)

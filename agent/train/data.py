@@ -62,7 +62,7 @@ from agent.explain import (
 )
 from agent.schemas import Claim, PastItem
 from agent.understand import Request, understand
-from agent.verify import Evidence, TextChecker, verify_claim
+from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
 from index.split import Split, get_split, held_out_pairs
 from prompts.loader import Template
@@ -224,7 +224,9 @@ class TargetBuilder:
             text = self.text(trial, past_by_id, handles, request, seed)
             # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
-            if (len(text) <= gen.reason_max_chars and all(_states(text, c) for c in trial)
+            # a target lists only the claims its sentence states: a claim left unsaid would teach citing facts the
+            # sentence never mentions
+            if (len(text) <= gen.reason_max_chars and all(states(text, c, evidence) for c in trial)
                     and not self.checker.problems(text, trial, evidence)):
                 chosen.append(handle)
                 said.add(squash(claim.value or ""))
@@ -259,12 +261,6 @@ class TargetBuilder:
         messages = self.template.render(**prompt_inputs(request, handles, 0))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
                        {"claims": chosen, "text": text}, [h for h in mentioned if h in chosen])
-
-
-def _states(text: str, claim: Claim) -> bool:
-    """Does the sentence say this claim's value? A target lists only the claims its text states: a claim the
-    renderer left unsaid would teach the model to cite facts its sentence never mentions."""
-    return not claim.value or squash(claim.value) in squash(text)
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
