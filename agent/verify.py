@@ -6,6 +6,7 @@ Pure functions; the verdict of a claim is deterministic (STYLE.md #6)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
@@ -237,9 +238,23 @@ def states(text: str, claim: Claim, evidence: Evidence) -> bool:
     return False
 
 
-def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker) -> tuple[list[Claim], list[Claim], list[str]]:
-    """(supported claims, unsupported claims, text problems) of one reason."""
+def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
+                  offered: Sequence[tuple[str, str]] = ()) -> tuple[list[Claim], list[Claim], list[str]]:
+    """(claims the sentence states, unsupported cited claims, text problems) of one reason.
+
+    A card shows what its sentence says, so its claims are the facts the sentence states: the cited claims it
+    states, plus any attribute the prompt offered for this item (`offered`, the item's handles) that it states
+    without citing — "tagged Funny and offers Online Co-op" while citing genre Indie. A cited fact the sentence does
+    not state is dropped, not shown. A sentence that states none of its item's facts is still rejected."""
     checked = [verify_claim(c, evidence) for c in reason.claims]
     supported = [c for c in checked if c.verdict == "supported"]
     unsupported = [c for c in checked if c.verdict != "supported"]
-    return supported, unsupported, checker.problems(reason.text, supported, evidence)
+    stated = [c for c in supported if states(reason.text, c, evidence)]
+    known = {(c.attribute, c.value) for c in stated if c.kind == "attribute"}
+    for key, value in offered:
+        claim = Claim(kind="attribute", attribute=key, value=value)
+        if (key, value) not in known and states(reason.text, claim, evidence):
+            stated.append(verify_claim(claim, evidence))
+            known.add((key, value))
+    stated = [c for c in stated if c.verdict == "supported"]
+    return stated, unsupported, checker.problems(reason.text, stated or supported, evidence)

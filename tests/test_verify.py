@@ -70,11 +70,26 @@ def test_text_may_name_the_cited_history_item_values_and_what_the_shopper_said()
 def test_verify_reason_splits_supported_unsupported_and_text_problems():
     reason = Reason(text="A nice card made by Apple.", claims=[Claim(kind="attribute", attribute="brand", value="Starbucks"),
                                               Claim(kind="attribute", attribute="price", value="$5.00")])
-    supported, unsupported, problems = verify_reason(reason, evidence(), TextChecker(CATALOGUE.vocabulary))
-    assert [c.value for c in supported] == ["Starbucks"]
+    stated, unsupported, problems = verify_reason(reason, evidence(), TextChecker(CATALOGUE.vocabulary))
+    assert stated == []  # Starbucks holds, but the sentence does not say it
     assert [c.value for c in unsupported] == ["$5.00"]
     assert problems == ["states brand 'Apple' which the item does not have",
                         "states none of the facts it cites (a copied instruction or filler is not a reason)"]
+
+
+def test_a_card_shows_the_facts_its_sentence_states_not_the_handles_it_cited():
+    """A model that cites one handle and writes about another item fact: the sentence is true, so it is shown, with
+    the facts it states (offered handles it did not cite included) and without the cited one it never says."""
+    checker = TextChecker(CATALOGUE.vocabulary)
+    offered = [("brand", "Starbucks"), ("price", "$25.00")]
+    cites_category = Reason(text="A Starbucks treat for a coffee lover.",
+                            claims=[Claim(kind="attribute", attribute="category", value="Gift Cards")])
+    stated, unsupported, problems = verify_reason(cites_category, evidence(), checker, offered)
+    assert [(c.attribute, c.value, c.verdict) for c in stated] == [("brand", "Starbucks", "supported")]
+    assert unsupported == [] and problems == []
+    says_nothing = Reason(text="A lovely present for anyone at all.", claims=cites_category.claims)
+    stated, _, problems = verify_reason(says_nothing, evidence(), checker, offered)
+    assert stated == [] and any("states none" in p for p in problems)
 
 
 def test_a_reason_must_state_a_fact_it_cites():
