@@ -11,6 +11,7 @@ from agent.explain import reply_model
 from agent.settings import Settings
 from agent.train.data import (
     GIFT,
+    OPEN_REQUESTS,
     STEAM,
     Shape,
     Shoppers,
@@ -79,6 +80,16 @@ def test_targets_say_something_specific_in_varied_words(gift, examples):
         assert not any(c.kind == "attribute" and stats.vacuous(c.attribute, c.value) for c in cited), ex.target
         assert set(ex.review_handles) <= set(ex.target["claims"])  # what the review talks about is said first
     assert sum(bool(ex.review_handles) for ex in made) > 100
+
+
+def test_open_requests_teach_reasons_that_claim_no_request(gift, examples):
+    """A shopper with a history may ask for nothing in particular; then no target says "as you asked"."""
+    made, _ = examples
+    open_ones = [ex for ex in made if ex.request.message in OPEN_REQUESTS]
+    assert open_ones and all(ex.handles.history for ex in open_ones)
+    assert len(open_ones) < 0.5 * len(made)  # most requests still name something
+    for ex in open_ones:
+        assert ex.request.facets == [] and "as you asked" not in ex.target["text"], ex.target
 
 
 def test_review_mentions_reads_values_not_sentiment(gift):

@@ -9,6 +9,7 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - request: a shopper-style message built from FACTS of item i, never from the review: one of "a gift card",
     "a gift card from {brand}", "a gift card under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price),
     or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
+    With a history, OPEN_SHARE of the requests ask for nothing in particular (OPEN_REQUESTS: no facets).
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
@@ -71,6 +72,14 @@ GIFT = "amazon2018_gift_cards"
 HPC = "amazon2023_health_personal_care_meta"
 STEAM = "steam"
 
+# A shopper with a history often asks for nothing in particular. Without such examples the adapter learned that
+# every request has a facet and wrote "…, as you asked" of nothing (23 of its rejected replies in
+# eval/runs/adapter-20261201T195827Z-43f717a2). The grid's own message is left out, so the grid stays a test of
+# what the adapter makes of a request it never saw.
+OPEN_REQUESTS = ("what should I get next?", "recommend me something", "any suggestions for me?",
+                 "something I'd like, based on what I've had before", "pick something for me",
+                 "what would you recommend for me?")
+OPEN_SHARE = 0.35  # of user examples with a history
 _PRICE_BUCKETS = (10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500)
 _OCCASIONS = {"xmas": "christmas", "bday": "birthday", "holidays": "holiday", "christmas": "holiday",
               "bdays": "birthday", "wedding": "wedding", "graduation": "graduation"}
@@ -300,7 +309,8 @@ class Shoppers:
             return "item_not_in_catalogue"
         history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
                    for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
-        made = self.request_for(item, rng)
+        made = (OPEN_REQUESTS[rng.randrange(len(OPEN_REQUESTS))], []) if history and rng.random() < OPEN_SHARE \
+            else self.request_for(item, rng)
         if made is None:
             return "item_has_no_requestable_value"
         message, named = made
