@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from agent.catalogue import normalise, squash
+from agent.select import MAKERS
 from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, rating_is_reason
 from agent.understand import Facet
 from index.models import Item
@@ -90,6 +91,22 @@ def name_problems(text: str, support: str, checked: frozenset[str] = frozenset()
         if (name and len(key) >= 3 and key not in said and key not in checked and not _sentence_start_word(name)
                 and not any(key == squash(s) for s in KNOWN_STORES)):
             found.append(f"says it is from {name}, which the item's data does not")
+    return found
+
+
+def item_as_maker_problems(text: str, sources: list[Item]) -> list[str]:
+    """"comes from Amazon.com Gift Card in a Diamond Plate Tin (you rated it 5★)": a name after "from"/"by" that
+    is a run of an item's title (the pick's or a past item's) and no maker of theirs says the pick is made by an
+    item. True words, a garbled claim: a link to a past item is "like …" or "shares …", never "from …"."""
+    titles = [squash(src.title) for src in sources]
+    makers = [squash(v) for src in sources for k, v in src.attributes if k in MAKERS]
+    found = []
+    for m in _MAKER.finditer(text):
+        name = m.group(1).strip().rstrip(".,;'")
+        key = squash(name)
+        if (len(name.split()) >= 2 and any(key in t for t in titles)
+                and not any(key in maker or maker == key for maker in makers)):
+            found.append(f"says it is from {name}, an item's name, not its maker")
     return found
 
 
@@ -177,5 +194,6 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
     support = _support_text(sources, message, facets)
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
+            + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
             + quote_problems(text, sources) + asked_problems(text, facets))

@@ -63,6 +63,12 @@ def cited_value_is_in_raw_data(key: str, value: str, record: dict, styles: list[
     return words(value) in words(json.dumps(record, ensure_ascii=False))  # details{} and other keys
 
 
+def share_holding(key: str, value: str, raw_meta: dict[str, dict], styles: dict[str, list[str]]) -> float:
+    """The share of the raw catalogue's items that hold this attribute value: "Gift Cards" is most of them."""
+    return sum(cited_value_is_in_raw_data(key, value, record, styles[asin])
+               for asin, record in raw_meta.items()) / len(raw_meta)
+
+
 def serve(settings: Settings):
     """A real chat server for `settings`' dataset on a free port, for a module fixture to `yield from`."""
     from agent.service import Whyrec
@@ -140,6 +146,8 @@ def read_cards(answer) -> list[dict]:
             "title": card.locator(".wr-title").inner_text(),
             "price": raw_price(card.locator(".wr-price").inner_text()),
             "cited": cited,
+            "reason": card.locator(".wr-why").first.inner_text(),
+            "history_links": card.locator("li.wr-history").count(),
         })
     return cards
 
@@ -179,6 +187,13 @@ def test_a_shopper_asks_refines_and_sees_verified_evidence(page, raw_meta, raw_r
             assert cited_value_is_in_raw_data(key, value, record, styles[card["item_id"]]), (
                 f"card {card['item_id']} cites {key}={value!r}, which its raw metadata does not hold")
     assert citations > 0, "the cards cite no attribute at all"
+    # worth reading: no two cards say the same thing, and each says something most gift cards could not
+    reasons = [card["reason"] for card in first]
+    assert len(set(reasons)) == len(reasons), reasons
+    for card in first:
+        specific = [value for key, value in card["cited"]
+                    if share_holding(key, value, raw_meta, styles) < 0.5]
+        assert specific or card["history_links"], (card["title"], card["reason"], card["cited"])
     assert page.locator("#wr-chat .wr-answer").nth(0).locator("mark.wr-cite").count() > 0  # visibly highlighted
     ARTIFACTS.mkdir(exist_ok=True)
     shots = [ARTIFACTS / "chat_gift_cards.png", ARTIFACTS / "chat_gift_cards_cheaper.png"]

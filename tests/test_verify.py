@@ -156,3 +156,20 @@ def test_as_you_asked_must_follow_what_the_shopper_asked_for():
     assert checker.problems("It comes from Starbucks and is under $30, as you asked.", brand + asked, evidence()) == []
     assert any("as you asked" in p for p in checker.problems(
         "It is under $30, as you asked, and comes from Starbucks, as you asked.", brand + asked, evidence()))
+
+
+def test_a_past_item_named_as_the_picks_maker_is_a_problem():
+    """The adapter wrote "A pick that comes from Amazon.com Gift Card in a Diamond Plate Tin (you rated it 5★).":
+    every word is in the data, but an item is no maker. "from Amazon" (its brand) stays fine."""
+    from agent.text_checks import item_as_maker_problems
+
+    tin = Item(item_id="T1", title="Amazon.com Gift Card in a Diamond Plate Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon")])
+    box = Item(item_id="B1", title="Amazon.com Gift Card in Gold Hearts Box", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon")])
+    assert item_as_maker_problems("A pick that comes from Amazon.com Gift Card in a Diamond Plate Tin (you rated it "
+                                  "5★).", [box, tin]) == ["says it is from Amazon.com Gift Card, an item's name, "
+                                                          "not its maker"]
+    assert item_as_maker_problems("A pick that comes from Amazon and costs $25.00.", [box, tin]) == []
+    assert item_as_maker_problems("Like Amazon.com Gift Card in a Diamond Plate Tin, which you rated 5★.",
+                                  [box, tin]) == []
