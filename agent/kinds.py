@@ -105,7 +105,8 @@ _NO_PRODUCT = frozenset(
     "something anything stuff thing things one ones item items product products gift gifts present presents idea "
     "ideas option options pick picks recommendation recommendations suggestion suggestions choice else game games "
     "more less other another different similar same new cheap cheaper cheapest good better best great nice decent "
-    "top quality affordable inexpensive budget pricier expensive".split())
+    "top quality affordable inexpensive budget pricier expensive what which who how why should would could can "
+    "next".split())  # "what should I get next?" names no product
 # A class word after the product's name ("a magnesium supplement"): the name says more.
 _CLASS_NOUNS = frozenset("supplement supplements product products formula formulas kit kits set sets pack packs "
                          "brand brands".split())

@@ -170,20 +170,29 @@ def quote_problems(text: str, sources: list[Item]) -> list[str]:
             if normalise(q) and normalise(q) not in said]
 
 
-def _asked_tokens(facet: Facet) -> set[str]:
-    tokens = {squash(facet.label), squash(facet.value)}
+_LAST_PHRASE = re.compile(r",\s+|\s+and\s+", re.I)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _states_facet(clause: str, facet: Facet) -> bool:
+    """Does the end of `clause` state what `facet` asked for? The phrase after its last "and" or comma, or the whole
+    clause's end for a value that holds one ("is like Rock and Roll Racing"). A budget by its number, exactly
+    ("costs $25.00" does not state "under $50", though "2500" holds "50"); anything else by its label or value."""
+    phrase = _LAST_PHRASE.split(clause.strip())[-1]
     if facet.key in ("price_max", "price_min"):
-        tokens |= {squash(f"{float(facet.value):g}")}
-    return {t for t in tokens if len(t) >= 2}
+        said = {round(float(n), 2) for n in _NUMBER.findall(phrase.replace(",", ""))}
+        return round(float(facet.value), 2) in said
+    tokens = [t for t in (squash(facet.label), squash(facet.value)) if len(t) >= 2]
+    return any(t in squash(phrase) or squash(clause).endswith(t) for t in tokens)
 
 
 def asked_problems(text: str, facets: list[Facet]) -> list[str]:
-    """"…, as you asked" must follow something the shopper did ask for: each clause before it states a facet of the
-    request ("is from Panera Bread, as you asked" when nobody asked for Panera is a made-up request)."""
+    """"…, as you asked" must follow something the shopper did ask for: the phrase just before it (after the last
+    "and" or comma) states a facet of the request. "costs $25.00 and is from Amazon, as you asked" when only
+    "under $50" was asked is a made-up request, though the sentence holds a price."""
     found, start = [], 0
     for m in _AS_ASKED.finditer(text):
-        clause = squash(text[start:m.start()])
-        if not any(t in clause for f in facets for t in _asked_tokens(f)):
+        if not any(_states_facet(text[start:m.start()], f) for f in facets):
             found.append(f"says “{m.group(0)}” of something the request did not ask for")
         start = m.end()
     return found

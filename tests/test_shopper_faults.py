@@ -210,7 +210,8 @@ def test_the_product_a_request_names_is_its_head_noun():
     assert product_asked("gummies for kids") == ProductKind("gummies", "gummy")
     assert product_asked("a good cheap toothbrush") == ProductKind("toothbrush", "toothbrush")
     # no product named: a placeholder, a judgement, one bare adjective, a refinement, a gift
-    for text in ("something scary", "a vegan one", "scary", "cheaper", "a gift for my mom", "a co-op game", ""):
+    for text in ("something scary", "a vegan one", "scary", "cheaper", "a gift for my mom", "a co-op game", "",
+                 "what should I get next?", "what would you recommend for me?"):
         assert product_asked(text) is None, text
     # a head the request already asks for as a catalogue value is that constraint's business
     assert product_asked("vegan protein powder, chocolate", named=["Powder", "Chocolate"]) is None

@@ -5,6 +5,7 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
+from agent.text_checks import asked_problems
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.models import Dataset, Item, LoadReport
 
@@ -156,6 +157,14 @@ def test_as_you_asked_must_follow_what_the_shopper_asked_for():
     assert checker.problems("It comes from Starbucks and is under $30, as you asked.", brand + asked, evidence()) == []
     assert any("as you asked" in p for p in checker.problems(
         "It is under $30, as you asked, and comes from Starbucks, as you asked.", brand + asked, evidence()))
+    # "as you asked" belongs to the phrase before it, and a budget is its number, not digits inside another price
+    assert any("as you asked" in p for p in checker.problems(
+        "It costs $25.00 and comes from Starbucks, as you asked.", brand, evidence()))
+    fifty = Facet(handle="r1", key="price_max", value="50", label="under $50")
+    assert asked_problems("It costs $25.00, as you asked.", [fifty]) != []
+    assert asked_problems("It is under $50, as you asked.", [fifty]) == []
+    rock = Facet(handle="r2", key="like_item", value="Rock and Roll Racing", label="like Rock and Roll Racing")
+    assert asked_problems("It is like Rock and Roll Racing, as you asked.", [rock]) == []
 
 
 def test_a_past_item_named_as_the_picks_maker_is_a_problem():
