@@ -257,4 +257,13 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
             stated.append(verify_claim(claim, evidence))
             known.add((key, value))
     stated = [c for c in stated if c.verdict == "supported"]
-    return stated, unsupported, checker.problems(reason.text, stated or supported, evidence)
+    return stated, unsupported, checker.problems(reason.text, stated or supported, evidence) + said_twice(
+        reason.text, stated)
+
+
+def said_twice(text: str, claims: list[Claim]) -> list[str]:
+    """"tagged RPG and sits in the RPG genre", "comes from SUBWAY and is from SUBWAY": one value said twice is one
+    fact padded into two."""
+    words = f" {normalise(text)} "
+    values = {normalise(c.value or "") for c in claims if c.kind == "attribute"}
+    return [f"states {v!r} twice" for v in sorted(values) if len(v) >= 3 and words.count(f" {v} ") > 1]

@@ -182,3 +182,16 @@ def test_a_past_item_named_as_the_picks_maker_is_a_problem():
     assert item_as_maker_problems("A pick that comes from Amazon and costs $25.00.", [box, tin]) == []
     assert item_as_maker_problems("Like Amazon.com Gift Card in a Diamond Plate Tin, which you rated 5★.",
                                   [box, tin]) == []
+
+
+def test_one_value_said_twice_is_padding():
+    """The adapter wrote "A pick that is tagged RPG and sits in the RPG genre." (tag and genre both RPG)."""
+    rpg = Item(item_id="R1", title="Tales", text="", source="t", price=3.0,
+               attributes=[("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")])
+    checker = TextChecker({"genre": {"RPG"}, "tag": {"RPG", "Anime"}})
+    offered = [("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")]
+    reason = Reason(text="A pick that is tagged RPG and sits in the RPG genre.", claims=[])
+    _, _, problems = verify_reason(reason, evidence(item=rpg, facets=()), checker, offered)
+    assert problems == ["states 'rpg' twice"]
+    reason = Reason(text="A pick that is tagged Anime and sits in the RPG genre.", claims=[])
+    assert verify_reason(reason, evidence(item=rpg, facets=()), checker, offered)[2] == []
