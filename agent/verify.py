@@ -264,6 +264,10 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
 def said_twice(text: str, claims: list[Claim]) -> list[str]:
     """"tagged RPG and sits in the RPG genre", "comes from SUBWAY and is from SUBWAY": one value said twice is one
     fact padded into two."""
-    words = f" {normalise(text)} "
-    values = {normalise(c.value or "") for c in claims if c.kind == "attribute"}
-    return [f"states {v!r} twice" for v in sorted(values) if len(v) >= 3 and words.count(f" {v} ") > 1]
+    words, found = f" {normalise(text)} ", []
+    # longest first, each masked once counted: "tagged Grand Strategy and sits in the Strategy genre" is two facts
+    for value in sorted({normalise(c.value or "") for c in claims if c.kind == "attribute"}, key=len, reverse=True):
+        if len(value) >= 3 and words.count(f" {value} ") > 1:
+            found.append(f"states {value!r} twice")
+        words = words.replace(f" {value} ", " | ")
+    return found

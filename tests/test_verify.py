@@ -188,10 +188,14 @@ def test_one_value_said_twice_is_padding():
     """The adapter wrote "A pick that is tagged RPG and sits in the RPG genre." (tag and genre both RPG)."""
     rpg = Item(item_id="R1", title="Tales", text="", source="t", price=3.0,
                attributes=[("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")])
-    checker = TextChecker({"genre": {"RPG"}, "tag": {"RPG", "Anime"}})
+    checker = TextChecker({"genre": {"RPG"}, "tag": {"RPG", "Anime", "Action RPG"}})
     offered = [("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")]
+    action_rpg = rpg.model_copy(update={"attributes": rpg.attributes + [("tag", "Action RPG")]})
     reason = Reason(text="A pick that is tagged RPG and sits in the RPG genre.", claims=[])
     _, _, problems = verify_reason(reason, evidence(item=rpg, facets=()), checker, offered)
     assert problems == ["states 'rpg' twice"]
-    reason = Reason(text="A pick that is tagged Anime and sits in the RPG genre.", claims=[])
-    assert verify_reason(reason, evidence(item=rpg, facets=()), checker, offered)[2] == []
+    for two_facts in ("A pick that is tagged Anime and sits in the RPG genre.",
+                      "A pick that is tagged Action RPG and sits in the RPG genre."):
+        reason = Reason(text=two_facts, claims=[])
+        assert verify_reason(reason, evidence(item=action_rpg, facets=()), checker, offered + [("tag", "Action RPG")]
+                             )[2] == [], two_facts
