@@ -309,8 +309,10 @@ class Shoppers:
             return "item_not_in_catalogue"
         history = [PastItem(item=self.catalogue.get(p), rating=self.latest[(user_id, p)].rating)
                    for p in reversed(earlier) if self.catalogue.get(p) is not None][: self.shape.max_history]
-        made = (OPEN_REQUESTS[rng.randrange(len(OPEN_REQUESTS))], []) if history and rng.random() < OPEN_SHARE \
-            else self.request_for(item, rng)
+        if history and rng.random() < OPEN_SHARE:
+            made = rng.choice(OPEN_REQUESTS), []
+        else:
+            made = self.request_for(item, rng)
         if made is None:
             return "item_has_no_requestable_value"
         message, named = made
