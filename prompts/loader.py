@@ -100,6 +100,11 @@ def all_templates(directory: Path = TEMPLATE_DIR) -> dict[str, Template]:
     return templates
 
 
+def templates_of_kind(kind: str, directory: Path = TEMPLATE_DIR) -> list[Template]:
+    """Every template of one kind ("explain", "rank"), by id."""
+    return [t for _, t in sorted(all_templates(directory).items()) if t.kind == kind]
+
+
 def get_template(template_id: str, directory: Path = TEMPLATE_DIR) -> Template:
     templates = all_templates(directory)
     if template_id not in templates:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from agent.explain import reply_model
+from agent.explain import prompt_inputs, reply_model
 from agent.settings import Settings
 from agent.train.data import (
     GIFT,
@@ -22,7 +22,7 @@ from agent.train.data import (
 from agent.verify import Evidence, TextChecker, verify_claim
 from index.loaders import load_dataset
 from index.split import get_split, held_out_pairs
-from prompts.loader import get_template
+from prompts.loader import get_template, templates_of_kind
 
 SETTINGS = Settings()
 
@@ -31,8 +31,8 @@ SETTINGS = Settings()
 def gift():
     dataset = load_dataset(GIFT, SETTINGS.data_dir)
     split = get_split(dataset, SETTINGS.data_dir, seed=0)
-    template = get_template("explain_default")
-    return Shoppers(dataset, template, Shape(), seed=0), split, template
+    templates = templates_of_kind("explain")
+    return Shoppers(dataset, templates, Shape(), seed=0), split, templates
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +54,11 @@ def test_no_training_example_is_a_held_out_pair(gift, examples):
 
 
 def test_every_target_claim_verifies_and_fits_the_schema(gift, examples):
-    cards, _, template = gift
+    cards, _, _ = gift
     made, _ = examples
     checker = TextChecker(cards.catalogue.vocabulary)
     for ex in made:
-        model = reply_model(ex.handles, template, 0)
+        model = reply_model(ex.handles, ex.template, 0)
         assert list(ex.target) == list(model.model_fields)  # claims then text, as the grammar decodes them
         model.model_validate(ex.target)  # its own handles, 1..max_claims of them, text within the length limit
         evidence = Evidence(item=ex.handles.candidates[0], history={p.item.item_id: p.item for p in ex.handles.history},
@@ -92,6 +92,20 @@ def test_open_requests_teach_reasons_that_claim_no_request(gift, examples):
         assert ex.request.facets == [] and "as you asked" not in ex.target["text"], ex.target
 
 
+def test_each_example_is_made_for_one_explain_template_and_fits_its_limits(gift, examples):
+    """The adapter serves every explain template, so it is taught each one's limits: explain_terse's sentences
+    are at most 60 characters and cite at most two facts."""
+    _, _, templates = gift
+    made, _ = examples
+    by_template = Counter(ex.template.id for ex in made)
+    assert set(by_template) == {t.id for t in templates}
+    assert min(by_template.values()) > 0.5 * len(made) / len(templates)  # a seeded hash spreads them evenly
+    for ex in made:
+        assert ex.messages == ex.template.render(**prompt_inputs(ex.request, ex.handles, 0))
+        assert len(ex.target["text"]) <= ex.template.generation.reason_max_chars
+        assert len(ex.target["claims"]) <= ex.template.generation.max_claims
+
+
 def test_review_mentions_reads_values_not_sentiment(gift):
     cards, _, _ = gift
     item = next(i for i in cards.catalogue.items.values() if i.first("brand") == "Starbucks")
@@ -120,7 +134,7 @@ def test_steam_users_teach_personal_links_without_held_out_pairs():
     some targets link the pick to one of them through a shared value ("shares its tag Co-op with PAYDAY 2")."""
     dataset = load_dataset(STEAM, SETTINGS.data_dir)
     split = get_split(dataset, SETTINGS.data_dir, seed=0)
-    shoppers = Shoppers(dataset, get_template("explain_default"), Shape(), seed=0)
+    shoppers = Shoppers(dataset, [get_template("explain_default")], Shape(), seed=0)
     counts: Counter[str] = Counter()
     made = user_examples(shoppers, split, counts, users=40, per_user=3)
     held_out = held_out_pairs(split)

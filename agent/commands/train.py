@@ -27,6 +27,9 @@ ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
               help="Modules LoRA adapts: attention (q/k/v/o) or all (+ the MLP's gate/up/down).")
 @click.option("--top-layers", type=int, default=None,
               help="Adapt only the last N decoder layers (a faster step on a CPU); default: all.")
+@click.option("--template", "template_ids", multiple=True,
+              help="Explain template(s) the examples are rendered with, one per example by a seeded hash "
+                   "(repeatable; default: every explain template under prompts/).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
 @click.option("--max-len", type=int, default=512, show_default=True,
               help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
@@ -40,8 +43,8 @@ ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
 @click.option("--time-limit", type=float, default=None, help="Stop training after this many seconds (and save).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_layers, seed, max_len, max_history,
-            n_catalogue, steam_users, per_user, limit, time_limit, device, quiet) -> None:
+def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_layers, template_ids, seed, max_len,
+            max_history, n_catalogue, steam_users, per_user, limit, time_limit, device, quiet) -> None:
     """Build training examples from real Gift Cards and Steam users' reviews (held-out test and validation pairs
     excluded) and the H&PC and Steam catalogues, train a LoRA adapter (q/k/v/o, or every Linear) with loss on the
     reply only, and save it
@@ -63,17 +66,17 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
     from agent.settings import Settings
     from agent.train.data import Shape, build_examples
     from agent.train.loop import TrainConfig, config_record, train
-    from prompts.loader import get_template
+    from prompts.loader import get_template, templates_of_kind
 
     if out is None:
         out = ADAPTERS / f"whyrec-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     if (out / "adapter_config.json").exists() and not replace:
         raise click.UsageError(f"{out} holds an adapter already; pass --replace to overwrite it, or another --out")
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    template = get_template(settings.template)
+    templates = [get_template(t) for t in template_ids] if template_ids else templates_of_kind("explain")
     shape = Shape(max_history=max_history, max_attributes=settings.max_attributes)
     click.echo("building examples …")
-    built, splits = build_examples(settings.data_dir, template, seed=seed, shape=shape, n_catalogue=n_catalogue,
+    built, splits = build_examples(settings.data_dir, templates, seed=seed, shape=shape, n_catalogue=n_catalogue,
                                    steam_users=steam_users, per_user=per_user)
     examples = built.examples[:limit] if limit else built.examples
     click.echo(f"{len(examples)} examples (data hash {built.data_hash[:12]}); {dict(built.counts)}")
@@ -84,7 +87,7 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
     result = train(config, examples, built.validation, progress=not quiet)
     record = {
         "config": config_record(config),
-        "template": {"id": template.id, "version": template.version},
+        "templates": [{"id": t.id, "version": t.version} for t in templates],
         "data": {"hash": built.data_hash, "examples": len(examples), "trained_on": result.n_train,
                  "dropped_too_long": result.dropped_too_long, "limit": limit, "counts": dict(built.counts),
                  "shape": vars(shape), "n_catalogue": n_catalogue, "steam_users": steam_users, "per_user": per_user},

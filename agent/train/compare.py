@@ -97,7 +97,7 @@ def compare(base: Path, adapter: Path, data_dir: Path, out: Path, n: int = 20, s
     dataset = load_dataset(GIFT, data_dir)
     split = get_split(dataset, data_dir, seed=0)
     shape = Shape(history or settings.max_history, settings.max_attributes)
-    gift = Shoppers(dataset, template, shape, seed)
+    gift = Shoppers(dataset, [template], shape, seed)
     examples = held_out_examples(gift, split, "test", n)
     checker = TextChecker(gift.catalogue.vocabulary)
     results: dict = {"pairs": len(examples), "split_sha256": split.sha256, "adapter": str(adapter),

@@ -48,6 +48,7 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,12 +75,13 @@ STEAM = "steam"
 
 # A shopper with a history often asks for nothing in particular. Without such examples the adapter learned that
 # every request has a facet and wrote "…, as you asked" of nothing (23 of its rejected replies in
-# eval/runs/adapter-20261201T195827Z-43f717a2). The grid's own message is left out, so the grid stays a test of
-# what the adapter makes of a request it never saw.
+# eval/runs/adapter-20261201T195827Z-43f717a2); at a 0.35 share it still did on 7 of 40 Gift Cards pairs
+# (eval/runs/adapter-20261201T231029Z-1b28f99e, explain_default), so it is now half. The grid's own message is
+# left out, so the grid stays a test of what the adapter makes of a request it never saw.
 OPEN_REQUESTS = ("what should I get next?", "recommend me something", "any suggestions for me?",
                  "something I'd like, based on what I've had before", "pick something for me",
                  "what would you recommend for me?")
-OPEN_SHARE = 0.35  # of user examples with a history
+OPEN_SHARE = 0.5  # of user examples with a history
 _PRICE_BUCKETS = (10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500)
 _OCCASIONS = {"xmas": "christmas", "bday": "birthday", "holidays": "holiday", "christmas": "holiday",
               "bdays": "birthday", "wedding": "wedding", "graduation": "graduation"}
@@ -99,6 +101,7 @@ class Example:
     handles: Handles
     messages: list[BaseMessage]
     target: dict[str, list[str] | str]  # {"claims": [...], "text": "..."}
+    template: Template  # the explain template the prompt and target were made for
     review_handles: list[str] = field(default_factory=list)  # a-handles of the item that its review talks about
 
     @property
@@ -204,16 +207,24 @@ TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent
 
 
 class TargetBuilder:
-    def __init__(self, catalogue: Catalogue, template: Template):
+    """Targets for one catalogue. With several explain templates, each example is made for one of them, chosen by
+    a hash of its seed: the adapter learns each template's limits (explain_terse's 60 characters, two claims)."""
+
+    def __init__(self, catalogue: Catalogue, templates: Sequence[Template]):
+        assert templates, "at least one template"
         self.catalogue = catalogue
-        self.template = template
+        self.templates = list(templates)
         self.checker = TextChecker(catalogue.vocabulary)
 
-    def fit(self, claims: list[Claim], handles: Handles, request: Request, seed: str) -> tuple[list[str], str]:
+    def template_for(self, seed: str) -> Template:
+        return self.templates[int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % len(self.templates)]
+
+    def fit(self, claims: list[Claim], handles: Handles, request: Request, seed: str,
+            template: Template) -> tuple[list[str], str]:
         """The first `TARGET_CLAIMS` claims (in priority order) that render, together, as a sentence the chain
-        would show: within the schema's length, passing the text check, every claim verified. Returns (handles,
+        would show: within the template's length, passing the text check, every claim verified. Returns (handles,
         text); raises ValueError when no claim fits."""
-        gen = self.template.generation
+        gen = template.generation
         by_handle = {h: handles.to_claim(0, h) for h in handles.claim_handles(0)}
         past_by_id = {p.item.item_id: p for p in handles.history}
         item = handles.candidates[0]
@@ -262,14 +273,16 @@ class TargetBuilder:
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
         lead = [handles.to_claim(0, h) for h in mentioned[:2]] + named
+        seed = f"{dataset}:{user_id}:{item.item_id}"
+        template = self.template_for(seed)
         try:
-            chosen, text = self.fit(lead + specific, handles, request, seed=f"{dataset}:{user_id}:{item.item_id}")
+            chosen, text = self.fit(lead + specific, handles, request, seed, template)
         except ValueError:
             return "no_claim_fits_the_text_limit"
-        reply_model(handles, self.template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
-        messages = self.template.render(**prompt_inputs(request, handles, 0))
+        reply_model(handles, template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
+        messages = template.render(**prompt_inputs(request, handles, 0))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
-                       {"claims": chosen, "text": text}, [h for h in mentioned if h in chosen])
+                       {"claims": chosen, "text": text}, template, [h for h in mentioned if h in chosen])
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
@@ -290,10 +303,10 @@ class Shoppers:
     """A catalogue with real users (Gift Cards, Steam) and each user's latest review per item: makes one example per
     (user, item). The request is built from the item's facts (`request_for`), never from the review."""
 
-    def __init__(self, dataset: Dataset, template: Template, shape: Shape, seed: int):
+    def __init__(self, dataset: Dataset, templates: Sequence[Template], shape: Shape, seed: int):
         self.name = dataset.name
         self.catalogue = Catalogue(dataset)
-        self.builder = TargetBuilder(self.catalogue, template)
+        self.builder = TargetBuilder(self.catalogue, templates)
         self.shape, self.seed = shape, seed
         self.latest: dict[tuple[str, str], Interaction] = {}
         for it in dataset.interactions:
@@ -377,12 +390,12 @@ _CATALOGUE_REQUESTS = {
 }
 
 
-def catalogue_examples(dataset: Dataset, template: Template, shape: Shape, seed: int, n: int,
+def catalogue_examples(dataset: Dataset, templates: Sequence[Template], shape: Shape, seed: int, n: int,
                        counts: Counter[str]) -> list[Example]:
     """`n` examples from a catalogue without users: the request names the item's own values (module docstring)."""
     keys, noun = _CATALOGUE_REQUESTS[dataset.name]
     catalogue = Catalogue(dataset)
-    builder = TargetBuilder(catalogue, template)
+    builder = TargetBuilder(catalogue, templates)
     order = sorted(catalogue.items.values(), key=lambda x: x.item_id)
     random.Random(f"{seed}:{dataset.name}:order").shuffle(order)
     examples = []
@@ -423,7 +436,7 @@ def data_hash(examples: list[Example]) -> str:
     return h.hexdigest()
 
 
-def build_examples(data_dir: Path, template: Template, *, seed: int = 0, shape: Shape | None = None,
+def build_examples(data_dir: Path, templates: Sequence[Template], *, seed: int = 0, shape: Shape | None = None,
                    n_catalogue: int = 300, steam_users: int = 400, per_user: int = 3, n_validation: int = 16,
                    split_seed: int = 0) -> tuple[Built, list[Split]]:
     """All training examples: every usable held-in Gift Cards interaction; the latest `per_user` held-in games of
@@ -440,15 +453,15 @@ def build_examples(data_dir: Path, template: Template, *, seed: int = 0, shape: 
             continue
         data = load_dataset(name, data_dir)
         split = get_split(data, data_dir, seed=split_seed)
-        shoppers = Shoppers(data, template, shape, seed)
+        shoppers = Shoppers(data, templates, shape, seed)
         examples += user_examples(shoppers, split, counts, users, limit)
         validation += held_out_examples(shoppers, split, "validation", n_validation)
         splits.append(split)
         if name == STEAM and n_catalogue > 0:
-            examples += catalogue_examples(data, template, shape, seed, n_catalogue, counts)
+            examples += catalogue_examples(data, templates, shape, seed, n_catalogue, counts)
     if n_catalogue > 0:
-        examples += catalogue_examples(load_dataset(HPC, data_dir), template, shape, seed, n_catalogue, counts)
+        examples += catalogue_examples(load_dataset(HPC, data_dir), templates, shape, seed, n_catalogue, counts)
         if steam_users == 0:
-            examples += catalogue_examples(load_dataset(STEAM, data_dir), template, shape, seed, n_catalogue, counts)
+            examples += catalogue_examples(load_dataset(STEAM, data_dir), templates, shape, seed, n_catalogue, counts)
     random.Random(f"{seed}:shuffle").shuffle(examples)
     return Built(examples, counts, data_hash(examples), validation), splits
