@@ -109,6 +109,10 @@ class Handles:
                    + [f.handle for f in self.satisfied_facets(index)])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
+    def has_facts(self, index: int) -> bool:
+        """Whether candidate `index` has anything a reason could cite (else its only handle is "none")."""
+        return self.claim_handles(index) != ["none"]
+
     def to_claim(self, index: int, handle: str) -> Claim:
         """Map a handle the model chose to the claim it stands for; an unknown handle becomes a failing claim."""
         item = self.candidates[index]

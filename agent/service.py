@@ -8,7 +8,7 @@ import asyncio
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -107,6 +107,11 @@ class Whyrec:
 
     def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:
         return self.chain.invoke(self._inputs(message, user_id, conversation))
+
+    def ask_many(self, requests: Sequence[tuple[str, str | None]]) -> list[Answer]:
+        """Several shoppers' turns (message, user id) at once, each in a new conversation: one decode batch on the
+        local model (`chain.batch`), concurrent requests to a server."""
+        return self.chain.batch([self._inputs(message, user_id, None) for message, user_id in requests])
 
     def stream(self, message: str, user_id: str | None = None,
                conversation: Conversation | None = None) -> Iterator[Progress | Draft | Token | Answer]:

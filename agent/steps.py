@@ -76,12 +76,13 @@ class Turn:
     candidates: list[Scored] = field(default_factory=list)
     handles: Handles | None = None
     reasons: list[Reason | None] = field(default_factory=list)
-    raw_replies: list[str] = field(default_factory=list)  # the model's raw JSON, one per candidate
+    raw_replies: list[str] = field(default_factory=list)  # the model's raw JSON, one per candidate ("": not asked)
+    asked: list[int] = field(default_factory=list)  # the candidates the model was asked to explain
     prompt_hash: str = ""
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, float | None] = field(default_factory=dict)
-    prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per candidate (eval, bench)
+    prompts: list[list] = field(default_factory=list)  # rendered explain prompts, one per asked candidate (bench)
     relaxed: list[Relaxation] = field(default_factory=list)  # constraints not fully applied, and how
     draft: Answer | None = None  # the ranked cards with reasons from verified facts only, before the LLM writes
     answer: Answer | None = None
@@ -210,32 +211,32 @@ def with_handles(turn: Turn, deps: ChainDeps) -> Turn:
 
 def explain_calls(turn: Turn, deps: ChainDeps) -> list[tuple[list, dict]]:
     """The turn's LLM calls: one prompt and one schema per candidate, so each reply can cite only its own
-    candidate's handles."""
+    candidate's handles. A candidate with nothing to cite gets no call: no reply about it could be verified, so
+    its card says so from the data (explain.NOTHING_SPECIFIC) and the decode batch is a row shorter."""
     if turn.handles is None or not turn.explain:
         return []
     handles = turn.handles
-    indices = range(len(handles.candidates))
-    turn.prompts = [deps.template.render(**prompt_inputs(turn.request, handles, i)) for i in indices]
+    turn.asked = [i for i in range(len(handles.candidates)) if handles.has_facts(i)]
+    turn.prompts = [deps.template.render(**prompt_inputs(turn.request, handles, i)) for i in turn.asked]
     turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
     max_tokens = deps.template.generation.max_new_tokens or deps.settings.max_new_tokens
     return [(prompt, {"response_format": response_format(reply_model(handles, deps.template, i)),
-                      "max_tokens": max_tokens}) for i, prompt in zip(indices, turn.prompts)]
+                      "max_tokens": max_tokens}) for i, prompt in zip(turn.asked, turn.prompts)]
 
 
 def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
-    turn.reasons, turn.raw_replies, failures, unusable = [], [], set(), False
-    for i, reply in enumerate(replies):
+    """The replies of `turn.asked`, in order, as one reason (or None) per candidate."""
+    n = len(turn.handles.candidates) if turn.handles else 0
+    turn.reasons, turn.raw_replies, failures, unusable = [None] * n, [""] * n, set(), False
+    for i, reply in zip(turn.asked, replies):
         if isinstance(reply, Exception):  # a dead/slow server must not cost the shopper the answer
             if type(reply).__name__ not in failures:  # the operator gets the error (its traceback at DEBUG), the
                 log.warning("explain call failed: %r", reply)  # shopper a note; a dead server is no traceback
                 log.debug("explain call failed", exc_info=reply)
             failures.add(type(reply).__name__)
-            turn.reasons.append(None)
-            turn.raw_replies.append("")
             continue
-        turn.raw_replies.append(str(reply.content))
-        reason, errors = read_reason(turn.raw_replies[-1], turn.handles, deps.template, i)
-        turn.reasons.append(reason)
+        turn.raw_replies[i] = str(reply.content)
+        turn.reasons[i], errors = read_reason(turn.raw_replies[i], turn.handles, deps.template, i)
         unusable |= bool(errors)
     turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])
     if failures:

@@ -123,7 +123,8 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
             continue
         chain_rates.append(usage["tokens_per_s"])
         chosen_rates.append(usage["chosen_tokens_per_s"] or 0.0)
-        row_tokens = [max(2, len(lm.tokenizer(raw, add_special_tokens=False).input_ids)) for raw in turn.raw_replies]
+        row_tokens = [max(2, len(lm.tokenizer(turn.raw_replies[i], add_special_tokens=False).input_ids))
+                      for i in turn.asked]
         texts = [lm.tokenizer.apply_chat_template([{"role": ROLES.get(m.type, m.type), "content": m.text}
                                                    for m in prompt], add_generation_prompt=True, tokenize=False)
                  for prompt in turn.prompts]

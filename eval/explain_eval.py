@@ -77,6 +77,7 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
         "degenerate": {v: degenerate_kinds(r["text"], title, turn.message) for v, r in (("raw", raw),
                                                                                           ("displayed", displayed))},
         "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_replies[0] if turn.raw_replies else "",
+        "asked": 0 in turn.asked,  # False: the item has nothing to cite, so the model was not asked (no raw view)
         "parsed": raw_reason is not None,
         "raw": raw, "displayed": displayed,
         "candidate_ids": [pair.item_id], "history_ids": [p.item.item_id for p in turn.history],
@@ -181,10 +182,12 @@ def explain_metrics(rows: list[dict[str, Any]], features: dict[str, str],
     """Aggregate metrics of an explanation cell, keyed `metric/view`, each {value, n}; plus diagnostics. The
     usefulness metrics need the catalogue (`usefulness`); without it they are left out."""
     ok = [r for r in rows if "error" not in r]
+    asked = [r for r in ok if r.get("asked", True)]  # the raw view is of the replies there are
     out: dict[str, dict[str, float]] = {}
     for view in VIEWS:
-        out |= view_metrics(ok, view, features, usefulness)
+        out |= view_metrics(asked if view == "raw" else ok, view, features, usefulness)
     n = len(ok)
-    out["parsed_rate"] = {"value": sum(r["parsed"] for r in ok) / n if n else float("nan"), "n": n}
+    out["parsed_rate"] = {"value": sum(r["parsed"] for r in asked) / len(asked) if asked else NAN, "n": len(asked)}
+    out["asked_rate"] = {"value": len(asked) / n if n else NAN, "n": n}
     out["fallback_rate"] = {"value": sum(r["displayed"]["fallback"] for r in ok) / n if n else float("nan"), "n": n}
     return out

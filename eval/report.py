@@ -62,7 +62,9 @@ def explain_table(runs: list[dict[str, Any]], view: str) -> str:
     # item-id errors are not columns here: each reason is decoded under its own candidate's schema, so ids are
     # measured on the rank template's output (llm_ordering_table)
     headers = ["dataset", "backend", "template", "n"] + [f"{h} {_arrow(m)}" for h, m in EXPLAIN_COLUMNS]
-    headers += ["parsed", "fallback", "s / pair"] if view == "raw" else []
+    # asked: the share of pairs the model was asked about (an item with nothing to cite gets no call); the raw
+    # columns are over those
+    headers += ["asked", "parsed", "fallback", "s / pair"] if view == "raw" else []
     rows = []
     for run in runs:
         for cell in (c for c in run["cells"] if c["kind"] == "explain"):
@@ -70,7 +72,8 @@ def explain_table(runs: list[dict[str, Any]], view: str) -> str:
             row = [cell["dataset"], cell["backend"], cell["template"], str(cell["n"])]
             row += [_fmt(_value(m.get(f"{key}/{view}")), key) for _, key in EXPLAIN_COLUMNS]
             if view == "raw":
-                row += [_fmt(_value(m.get("parsed_rate"))), _fmt(_value(m.get("fallback_rate"))),
+                row += [_fmt(_value(m.get("asked_rate"))), _fmt(_value(m.get("parsed_rate"))),
+                        _fmt(_value(m.get("fallback_rate"))),
                         f"{cell['seconds'] / cell['n']:.2f}" if cell["n"] else "–"]
             rows.append(row)
     return _table(headers, rows)

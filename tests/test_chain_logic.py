@@ -194,6 +194,49 @@ def test_a_batch_of_turns_answers_each_as_invoke_would_with_one_llm_batch():
         assert [(r.item_id, r.reasons[0].text) for r in a.recommendations] == \
                [(r.item_id, r.reasons[0].text) for r in b.recommendations]
 
+    from agent.service import Whyrec  # the service's entry point for several shoppers at once
+
+    app = Whyrec(Settings(k=2), llm=llm, catalogue=Catalogue(DATASET), retriever=MemoryRetriever())
+    llm.batches.clear()
+    many = app.ask_many([(i["message"], i["user_id"]) for i in inputs])
+    assert llm.batches == [sum(len(a.recommendations) for a in alone)]
+    assert [a.user_id for a in many] == ["u1", "stranger", "u1"]
+    assert len({a.conversation_id for a in many}) == 3  # each turn starts its own conversation
+    assert [[r.item_id for r in a.recommendations] for a in many] == \
+           [[r.item_id for r in a.recommendations] for a in batched]
+
+
+def test_a_candidate_with_nothing_to_cite_gets_no_llm_call_and_its_card_says_so():
+    """An item whose data offers no fact (no attribute, no liked past item sharing one, no met request) is not
+    sent to the model: no reply about it could be verified. Its card says there is nothing specific to cite."""
+    from agent.explain import NOTHING_SPECIFIC
+
+    bare = Item(item_id="N", title="Mystery Card", text="Mystery Card", price=None, source="t", attributes=[])
+
+    class WithBare(MemoryRetriever):
+        def candidates(self, query, filters, n):
+            return [Candidate(item=bare, similarity=0.9)] + super().candidates(query, filters, n)
+
+        def embeddings(self, ids):
+            return super().embeddings(ids) | {"N": np.full(len(ITEMS), 0.5)}
+
+    class Counting(Scripted):
+        titles: list = []
+
+        def _call(self, messages, stop=None, run_manager=None, **kwargs):
+            self.titles.append(re.search(r"^Candidate: <data>(.*?)(</data>)?$", messages[-1].content, re.M).group(1))
+            return super()._call(messages, stop, run_manager, **kwargs)
+
+    llm = Counting(default=reply(["a1"], "Bare claims."))
+    dataset = DATASET.model_copy(update={"items": ITEMS + [bare]})
+    chain = build_chain(llm, WithBare(), Catalogue(dataset), get_template("explain_default"), Settings(k=3))
+    answer = ask(chain, "a gift card", user="stranger")
+    assert "N" in [r.item_id for r in answer.recommendations]
+    card = next(r for r in answer.recommendations if r.item_id == "N")
+    assert card.reasons[0].text in NOTHING_SPECIFIC and card.reasons[0].claims == []
+    assert "Mystery Card" not in llm.titles and len(llm.titles) == len(answer.recommendations) - 1
+    assert not any("unusable" in n for n in answer.notes)
+
 
 def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
     from agent.service import Draft, Progress, Whyrec
