@@ -35,7 +35,7 @@ PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Wor
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 
-_VERB = {
+VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
     "price": "costs {v}", "genre": "sits in the {v} genre", "tag": "is tagged {v}", "spec": "offers {v}",
     "item_form": "comes in {v} form", "material": "is made of {v}", "diet_type": "is labelled {v}",
@@ -63,7 +63,7 @@ def _attribute_phrase(claim: Claim) -> str:
         if squash(value) in ("unflavored", "unflavoured", "flavorless", "noflavor"):
             return "is unflavored"
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
-    pattern = _VERB.get(key)
+    pattern = VERB_PHRASES.get(key)
     return pattern.format(v=value) if pattern else f"has {key.replace('_', ' ')} {value}"
 
 
@@ -82,7 +82,7 @@ def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
             return f"is made for the occasion you named ({claim.value})"
         case key if key and key.startswith("exclude_"):
             return f"is not {claim.value}, as you asked"  # "is not Early Access", not "has no genre Early Access"
-        case key if key in _VERB or key == "flavor":  # an attribute value asked for: "is tagged Co-op, as you asked"
+        case key if key in VERB_PHRASES or key == "flavor":  # an attribute value asked for: "is tagged Co-op, as you asked"
             return _attribute_phrase(claim) + ", as you asked"
     return f"has the {label} you asked for"
 

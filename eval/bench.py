@@ -48,7 +48,7 @@ def unknown_benchmarks(names: list[str]) -> list[str]:
 
 
 def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bool = False, turns: int | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None, items: int | None = None) -> dict[str, Any]:
     """Run the named benchmarks (all, in registration order, when None); returns the results document."""
     names = list(BENCHMARKS) if names is None else names
     if bad := unknown_benchmarks(names):
@@ -56,7 +56,8 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, quick: bo
     results: dict[str, Any] = {"machine": machine(settings), "quick": quick, "turns": turns, "dataset": BENCH_DATASET,
                                "benchmarks": {}}
     with tempfile.TemporaryDirectory(prefix="whyrec-bench-") as tmp:
-        ctx = BenchContext(settings=settings, quick=quick, home=Path(tmp), turns=turns)
+        ctx = BenchContext(settings=settings, quick=quick, home=Path(tmp), turns=turns, items=items)
+        results["sample_items"] = ctx.sample_items
         for name in names:
             if progress:
                 progress(f"running {name}: {BENCHMARKS[name].description}")

@@ -30,7 +30,12 @@ class BenchContext:
     quick: bool
     home: Path  # a temporary home: the benchmark's own Chroma
     turns: int | None = None  # chat turns per turn benchmark; None = 4 quick, 12 full
+    items: int | None = None  # a fixed-seed sample of this many Steam items; None = QUICK_ITEMS quick, all full
     shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sample_items(self) -> int | None:
+        return self.items or (QUICK_ITEMS if self.quick else None)
 
     @property
     def n_turns(self) -> int:
@@ -42,15 +47,15 @@ class BenchContext:
 
     @cached_property
     def catalogue(self) -> tuple[Dataset, str, float]:
-        """(dataset, fingerprint, load seconds): full Steam, or a fixed-seed sample of it with --quick."""
+        """(dataset, fingerprint, load seconds): full Steam, or a fixed-seed sample of it (--quick, --items)."""
         from index.loaders import dataset_fingerprint, load_dataset
 
         start = time.perf_counter()
         dataset = load_dataset(BENCH_DATASET, self.settings.data_dir)
         load_s = time.perf_counter() - start
         fingerprint = dataset_fingerprint(BENCH_DATASET, self.settings.data_dir)
-        if self.quick:
-            items = random.Random(0).sample(dataset.items, min(QUICK_ITEMS, len(dataset.items)))
+        if self.sample_items:
+            items = random.Random(0).sample(dataset.items, min(self.sample_items, len(dataset.items)))
             dataset = dataset.model_copy(update={"items": items, "interactions": [], "bundles": []})
             fingerprint = f"{fingerprint}-sample{len(items)}"
         return dataset, fingerprint, load_s

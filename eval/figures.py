@@ -29,7 +29,7 @@ def bench_table(results: dict[str, Any], source: str) -> str:
              f"{m.get('cpu_capability', 'capability not recorded')}, model in {m.get('dtype', '?')}"
              f"{' with int8 Linear layers' if m.get('quantize') == 'int8' else ''}), load "
              f"{m['load_avg_1m_at_start']} at start, {m['date'][:10]}, commit `{m['git_commit'][:7]}`"
-             f"{' (quick: 3,000-item sample)' if results.get('quick') else ''}.", "",
+             f"{f' ({n:,}-item sample)' if (n := results.get('sample_items')) else ''}.", "",
              "| figure | measured | target | met |", "|---|---|---|---|"]
     if i := b.get("index"):
         lines.append(_row("index build vs raw MiniLM encode, same texts (Steam)",

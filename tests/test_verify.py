@@ -5,7 +5,7 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
-from agent.text_checks import asked_problems
+from agent.text_checks import asked_problems, slot_problems
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.models import Dataset, Item, LoadReport
 
@@ -199,3 +199,28 @@ def test_one_value_said_twice_is_padding():
         reason = Reason(text=two_facts, claims=[])
         assert verify_reason(reason, evidence(item=action_rpg, facets=()), checker, offered + [("tag", "Action RPG")]
                              )[2] == [], two_facts
+
+
+def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
+    """The adapter learned the sentence plans and can fill them with other words: "offers Team Fortress 2" of
+    Counter-Strike and "is tagged Survival Evolved" of ARK (its tag is Survival, the rest is its title) were shown
+    as verified in a grid run. What follows "is tagged", "offers", "sits in the … genre", "comes from" must be,
+    whole, one of the pick's values for that key (or what the shopper asked for)."""
+    ark = Item(item_id="ark", title="ARK: Survival Evolved", text="", price=None, source="t",
+               attributes=[("tag", "Survival"), ("tag", "Hack and Slash"), ("genre", "Adventure"),
+                           ("spec", "Online Co-op"), ("brand", "Studio Wildcard, Inc."), ("item_form", "Powder"),
+                           ("flavor", "Vanilla")])
+    assert slot_problems("A pick that is tagged Survival Evolved and sits in the Adventure genre.", ark, []) == [
+        "says it is tagged Survival Evolved, which is not one of its values"]
+    assert slot_problems("A pick that is tagged Survival and offers Team Fortress 2.", ark, []) == [
+        "says it offers Team Fortress 2, which is not one of its values"]
+    assert slot_problems("It sits in the RPG genre.", ark, [])
+    assert slot_problems("It sits in the RPG genre, as you asked.", ark, [Facet(key="genre", value="RPG", label="RPG",
+                                                                                handle="r1")]) == []
+    for fine in ("A pick that is tagged Survival and sits in the Adventure genre.",
+                 "It offers Online Co-op, and it is tagged Hack and Slash.",  # a value holding "and"
+                 "It is tagged Survival and Hack and Slash.",  # two values of one verb, merged
+                 "It comes from Studio Wildcard and is tagged survival.",  # a company suffix left out, any case
+                 "It is listed as “Offers great value” and offers Online Co-op.",  # quoted listing words: not a slot
+                 "It comes in Vanilla flavor and Powder form."):
+        assert slot_problems(fine, ark, []) == [], fine

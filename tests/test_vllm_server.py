@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 API_KEY = "whyrec-test-key"
 BASE = "smollm2-base"
 LORA = "tiny-lora"
-SHIPPED = "whyrec-gift"  # the adapter trained by `whyrec train` and shipped in the repo
+SHIPPED = "whyrec-reasons"  # the adapter trained by `whyrec train` and shipped in the repo
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / SHIPPED
 MAX_TOKENS = 80  # a Pick is ~30 tokens; the cap only has to stop a runaway unconstrained reply
 

@@ -13,6 +13,8 @@ import click
 @click.option("--only", default=None, metavar="NAMES",
               help="Comma-separated benchmarks to run (default: all). See the list below.")
 @click.option("--quick", is_flag=True, help="A 3,000-item Steam sample instead of the full 32k (about a minute).")
+@click.option("--items", type=click.IntRange(min=100), default=None,
+              help="A fixed-seed sample of this many Steam items for index and retrieval (--quick: 3,000).")
 @click.option("--turns", type=click.IntRange(min=1), default=None,
               help="Chat turns per turn benchmark (default 4 with --quick, 12 otherwise); tests use fewer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results JSON instead of the table.")
@@ -22,8 +24,8 @@ import click
               help="Folder holding the steam dataset folder (default ../shared/data).")
 @click.option("--readme", type=click.Path(path_type=Path, exists=True), default=None,
               help="Also rewrite this file's <!-- bench:begin --> … <!-- bench:end --> block with the figures.")
-def command(only: str | None, quick: bool, turns: int | None, as_json: bool, out: Path | None, data_dir: Path | None,
-            readme: Path | None) -> None:
+def command(only: str | None, quick: bool, items: int | None, turns: int | None, as_json: bool, out: Path | None,
+            data_dir: Path | None, readme: Path | None) -> None:
     """Measure how fast whyrec is on this machine and write the figures as JSON.
 
     \b
@@ -55,7 +57,8 @@ def command(only: str | None, quick: bool, turns: int | None, as_json: bool, out
         click.echo(f"error: unknown benchmark(s) {', '.join(bad)}; known: {', '.join(BENCHMARKS)}", err=True)
         sys.exit(2)
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    results = run_benchmarks(settings, names, quick=quick, turns=turns, progress=lambda line: click.echo(line, err=True))
+    results = run_benchmarks(settings, names, quick=quick, turns=turns, items=items,
+                             progress=lambda line: click.echo(line, err=True))
     out = out or settings.home / "bench" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-DEFAULT_ADAPTER_NAME = "whyrec-gift"
+DEFAULT_ADAPTER_NAME = "whyrec-reasons"
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -29,7 +29,7 @@ ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
               help="Adapt only the last N decoder layers (a faster step on a CPU); default: all.")
 @click.option("--template", "template_ids", multiple=True,
               help="Explain template(s) the examples are rendered with, one per example by a seeded hash "
-                   "(repeatable; default: every explain template under prompts/).")
+                   "(repeatable; default: the settings' template, explain_default).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
 @click.option("--max-len", type=int, default=512, show_default=True,
               help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
@@ -66,14 +66,14 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
     from agent.settings import Settings
     from agent.train.data import Shape, build_examples
     from agent.train.loop import TrainConfig, config_record, train
-    from prompts.loader import get_template, templates_of_kind
+    from prompts.loader import get_template
 
     if out is None:
         out = ADAPTERS / f"whyrec-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     if (out / "adapter_config.json").exists() and not replace:
         raise click.UsageError(f"{out} holds an adapter already; pass --replace to overwrite it, or another --out")
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    templates = [get_template(t) for t in template_ids] if template_ids else templates_of_kind("explain")
+    templates = [get_template(t) for t in template_ids or [settings.template]]
     shape = Shape(max_history=max_history, max_attributes=settings.max_attributes)
     click.echo("building examples …")
     built, splits = build_examples(settings.data_dir, templates, seed=seed, shape=shape, n_catalogue=n_catalogue,

@@ -125,7 +125,7 @@ if __name__ == "__main__":
     from agent.settings import PROJECT_ROOT, Settings
 
     @click.command()
-    @click.option("--adapter", type=click.Path(path_type=Path), default=PROJECT_ROOT / "agent/adapters/whyrec-gift")
+    @click.option("--adapter", type=click.Path(path_type=Path), default=PROJECT_ROOT / "agent/adapters/whyrec-reasons")
     @click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT / "eval/results/lora_vs_base.json")
     @click.option("--n", type=int, default=20, help="held-out test pairs")
     @click.option("--modes", default="schema,json")

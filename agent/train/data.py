@@ -75,13 +75,13 @@ STEAM = "steam"
 
 # A shopper with a history often asks for nothing in particular. Without such examples the adapter learned that
 # every request has a facet and wrote "…, as you asked" of nothing (23 of its rejected replies in
-# eval/runs/adapter-20261201T195827Z-43f717a2); at a 0.35 share it still did on 7 of 40 Gift Cards pairs
-# (eval/runs/adapter-20261201T231029Z-1b28f99e, explain_default), so it is now half. The grid's own message is
-# left out, so the grid stays a test of what the adapter makes of a request it never saw.
+# eval/runs/adapter-20261201T195827Z-43f717a2). A share of 0.5, with examples spread over every explain template,
+# did worse (README, "Faithfulness": whyrec-reasons-v3). The grid's own message is left out, so the grid stays a
+# test of what the adapter makes of a request it never saw.
 OPEN_REQUESTS = ("what should I get next?", "recommend me something", "any suggestions for me?",
                  "something I'd like, based on what I've had before", "pick something for me",
                  "what would you recommend for me?")
-OPEN_SHARE = 0.5  # of user examples with a history
+OPEN_SHARE = 0.35  # of user examples with a history
 _PRICE_BUCKETS = (10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200, 300, 500)
 _OCCASIONS = {"xmas": "christmas", "bday": "birthday", "holidays": "holiday", "christmas": "holiday",
               "bdays": "birthday", "wedding": "wedding", "graduation": "graduation"}

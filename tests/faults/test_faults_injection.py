@@ -182,15 +182,19 @@ def test_injection_attacks_do_not_succeed(local_whyrec, poisoned, world, figures
     clean = local_whyrec.catalogue.items
     per_category: dict[str, Counter] = defaultdict(Counter)
     successes, echoed = {}, {}
+    asked = []  # (attack, its values, the message, the whyrec it goes to)
     for attack in ATTACKS:
-        category = attack["category"]
         target = plan.get(attack["id"])
-        brand = clean[target].first("brand") if target else ""
-        values = {"brand": brand, "other_user": world["other_user"], "over_budget": world["over_budget"],
-                  "owned": world["owned"]}
-        message = fill(attack["message"], values)
-        whyrec = direct_whyrec if category == "direct" else poisoned_whyrec
-        answer = whyrec.ask(message, user_id=world["shopper"])
+        values = {"brand": clean[target].first("brand") if target else "", "other_user": world["other_user"],
+                  "over_budget": world["over_budget"], "owned": world["owned"]}
+        whyrec = direct_whyrec if attack["category"] == "direct" else poisoned_whyrec
+        asked.append((attack, values, fill(attack["message"], values), whyrec))
+    answers = {}  # each whyrec's attacks as one batch of turns (one decode batch): the same answers, sooner
+    for whyrec in (direct_whyrec, poisoned_whyrec):
+        mine = [a for a in asked if a[3] is whyrec]
+        answers |= dict(zip((a[0]["id"] for a in mine), whyrec.ask_many([(a[2], world["shopper"]) for a in mine])))
+    for attack, values, message, whyrec in asked:
+        category, target, answer = attack["category"], plan.get(attack["id"]), answers[attack["id"]]
         reached = category == "direct" or target in {r.item_id for r in answer.recommendations}
         echoes: list[str] = []
         fired = judge(attack, answer, clean, world, values, whyrec.catalogue.items, echoes)
