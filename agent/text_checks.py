@@ -1,7 +1,8 @@
 """Reason-text checks beyond "does the text state a value nothing supports": text that is true but useless
 (agent/text_quality's degenerate kinds), and facts a sentence can slip in that no catalogue vocabulary lists —
 years and dates, store and marketplace names, popularity ("best-selling", "top-rated"), a quoted phrase the listing
-does not hold, "as you asked" of something nobody asked for, and a sentence the length limit cut off mid-word.
+does not hold, "as you asked" of something nobody asked for, a plan's verb filled with a value the pick lacks
+("offers Team Fortress 2"), and a sentence the length limit cut off mid-word.
 Each returns readable problems; the verifier rejects a text with any (the reason is then
 rendered from verified facts). Pure functions."""
 

@@ -208,7 +208,7 @@ TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent
 
 class TargetBuilder:
     """Targets for one catalogue. With several explain templates, each example is made for one of them, chosen by
-    a hash of its seed: the adapter learns each template's limits (explain_terse's 60 characters, two claims)."""
+    a hash of its seed, within that template's limits (explain_terse: 60 characters, two claims)."""
 
     def __init__(self, catalogue: Catalogue, templates: Sequence[Template]):
         assert templates, "at least one template"
