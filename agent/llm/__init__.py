@@ -3,9 +3,7 @@
 The chain composes either the same way:
 
     llm = build_llm(settings)
-    reply = llm.bind(response_format={"type": "json_schema",
-                                      "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True}}
-                     ).invoke(messages)
+    reply = llm.bind(response_format=response_format(ReplyModel)).invoke(messages)   # agent/reply_models.py
     reply.content                          # the raw JSON text (never parsed or hidden by the backend)
     reply.usage_metadata                   # input_tokens / output_tokens / total_tokens
     reply.response_metadata["timing"]      # first_token_s, total_s, tokens_per_s
