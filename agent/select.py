@@ -86,14 +86,19 @@ def is_hard(facet: Facet) -> bool:
     return facet.key not in ("like_item", "occasion")
 
 
+def product_keys(item: Item) -> set[tuple]:
+    """What makes two ids one product, as keys: the same title, or the same brand and price and the same first six
+    title words. Two items are one product when they share a key (a set lookup per candidate, not a comparison
+    with every kept one)."""
+    title = normalise(item.title)
+    keys: set[tuple] = {("title", title)}
+    if (brand := item.first("brand")) is not None and item.price is not None:
+        keys.add(("brand, price, first title words", brand, item.price, tuple(title.split()[:6])))
+    return keys
+
+
 def same_product(a: Item, b: Item) -> bool:
-    """One product under two ids: the same title, or the same brand and price and the same first six title words."""
-    ta, tb = normalise(a.title), normalise(b.title)
-    if ta == tb:
-        return True
-    brand_a, brand_b = a.first("brand"), b.first("brand")
-    return (brand_a is not None and brand_a == brand_b and a.price is not None and a.price == b.price
-            and ta.split()[:6] == tb.split()[:6])
+    return bool(product_keys(a) & product_keys(b))
 
 
 @dataclass
@@ -129,13 +134,14 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
         while True:
             found = search(request.query_text, filters, size)
             kept: list[Candidate] = []
+            kept_products: set[tuple] = set()
             for c in found:
                 item = raw(c.item.item_id) or c.item
                 if (unpriced and item.price is not None) or (where is not None and not where(item)):
                     continue
-                if all(meets(f, item) for f in want) and not any(same_product(item, raw(o.item.item_id) or o.item)
-                                                                   for o in kept):
+                if all(meets(f, item) for f in want) and not (keys := product_keys(item)) & kept_products:
                     kept.append(c)
+                    kept_products |= keys
             if len(kept) >= limit or len(found) < size or size >= total:
                 return kept[:limit]
             size = min(size * 8, total)
