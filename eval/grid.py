@@ -51,6 +51,8 @@ class Grid(BaseModel):
     target: Literal["test", "validation"] = "test"
     seed: int = Field(0, description="split tie-breaks and negative sampling")
     limit: int | None = Field(None, description="first N held-out users (sorted by id); None = all")
+    limits: dict[str, int] = Field(default_factory=dict, description="a dataset's own limit (first N held-out users), "
+                                                                     "where all of them would take too long")
     negatives: int = Field(19, description="sampled negatives per positive in the sampled protocol")
     message: str = Field(DEFAULT_MESSAGE, description="the shopper message of every evaluated turn; it never "
                                                        "contains the held-out review (that would leak)")
@@ -77,6 +79,8 @@ class Grid(BaseModel):
                 raise ValueError(f"unknown template {tid!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
             if templates[tid].kind != kind:
                 raise ValueError(f"template {tid!r} is a {templates[tid].kind} template, expected {kind}")
+        if unknown := sorted(set(self.limits) - set(self.datasets)):
+            raise ValueError(f"limits name datasets the grid does not run: {unknown}")
         names = [b.name for b in self.backends]
         if len(set(names)) != len(names):
             raise ValueError(f"backend names must be unique: {names}")

@@ -2,6 +2,8 @@
 model, the real Chroma index and the real gift-card split (slow)."""
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,10 @@ def test_checked_in_grids_load_and_expand_to_their_cells():
     assert [(d, b.name, t) for d, b, t in quick.explain_cells()] == [
         ("amazon2018_gift_cards", "local-base", "explain_default"), ("amazon2018_gift_cards", "local-base", "explain_terse")]
     standard = load_grid(ROOT / "eval" / "grids" / "standard.yaml")
-    assert standard.limit is None and len(standard.templates) == 4 and standard.rank_template == "rank_default"
+    assert standard.limit is None and len(standard.templates) == 4 and standard.limits == {"steam": 200}
+    assert [d for d, _ in standard.ranking_cells()] == []  # ranking has its own grids
+    with pytest.raises(ValueError, match="limits name datasets"):
+        Grid.model_validate(standard.model_dump() | {"limits": {"hpc": 5}})
 
 
 def test_a_grid_naming_an_unknown_or_wrong_kind_of_template_is_refused():
@@ -96,3 +101,72 @@ def test_quick_grid_runs_end_to_end_with_the_real_model_and_index(tmp_path):
     for png in ("claims_fmr.png", "ndcg.png"):
         with Image.open(run_dir / png) as image:
             image.verify()
+
+
+def test_changed_since_lists_committed_uncommitted_and_new_files_under_the_paths(tmp_path):
+    from agent.provenance import changed_since
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("notes\n")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    start = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert changed_since(start, ["agent"], tmp_path) == []
+    (tmp_path / "README.md").write_text("more notes\n")  # outside the paths: a resumed run does not care
+    assert changed_since(start, ["agent"], tmp_path) == []
+    (tmp_path / "agent" / "a.py").write_text("x = 2\n")
+    (tmp_path / "agent" / "b.py").write_text("y = 1\n")
+    assert changed_since(start, ["agent"], tmp_path) == ["agent/a.py", "agent/b.py"]
+    git("add", ".")
+    git("commit", "-qm", "change")
+    assert changed_since(start, ["agent"], tmp_path) == ["agent/a.py", "agent/b.py"]
+    assert changed_since("0" * 40, ["agent"], tmp_path) is None  # a commit this checkout does not have
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_samples_and_figures(tmp_path, monkeypatch):
+    """A run killed inside its second cell (one whole batch written, the next cut mid-line) continues after the
+    whole batch and ends as the uninterrupted run did. Refused once finished, or when the code changed."""
+    from agent import provenance
+    from agent.settings import Settings
+    from eval.runner import CannotResume, GridRunner
+
+    grid = load_grid(QUICK).model_copy(update={"tasks": ["explain"], "batch_size": 1, "limit": 3})
+    whole = GridRunner(grid, Settings(), tmp_path / "whole", progress=False).run()
+    cut = tmp_path / "cut" / whole.name
+    shutil.copytree(whole, cut)
+    results = json.loads((cut / "results.json").read_text())
+    results["git"]["dirty"] = False  # a run from uncommitted code is refused (below); this checkout may be one
+    first, second = results["cells"]
+    (cut / "results.json").write_text(json.dumps(results | {"cells": [first]}))
+    lines = (cut / second["samples"]).read_text().splitlines()
+    (cut / second["samples"]).write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # killed mid-write
+
+    monkeypatch.setattr(provenance, "changed_since", lambda commit, paths: [])  # this checkout may be uncommitted
+    GridRunner.resume(cut, Settings(), progress=False).run()
+
+    def without_timings(path):
+        return [{k: v for k, v in json.loads(line).items() if k != "timings_ms"}
+                for line in path.read_text().splitlines()]
+
+    resumed = json.loads((cut / "results.json").read_text())
+    assert [c["cell"] for c in resumed["cells"]] == [first["cell"], second["cell"]]
+    assert resumed["cells"][0] == first and resumed["cells"][1]["continued_after_pairs"] == 1
+    assert resumed["cells"][1]["metrics"] == second["metrics"] and len(resumed["resumed"]) == 1
+    assert without_timings(cut / second["samples"]) == without_timings(whole / second["samples"])
+
+    with pytest.raises(CannotResume, match="finished"):
+        GridRunner.resume(cut, Settings())
+    (cut / "results.json").write_text(json.dumps(results | {"cells": [first]}))
+    monkeypatch.setattr(provenance, "changed_since", lambda commit, paths: ["agent/explain.py"])
+    with pytest.raises(CannotResume, match="agent/explain.py"):
+        GridRunner.resume(cut, Settings())
+    (cut / "results.json").write_text(json.dumps(results | {"cells": [first], "git": {"commit": "abc", "dirty": True}}))
+    with pytest.raises(CannotResume, match="uncommitted"):
+        GridRunner.resume(cut, Settings())

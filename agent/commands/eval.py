@@ -15,28 +15,41 @@ def command() -> None:
 
 
 @command.command("run")
-@click.option("--grid", "grid_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--grid", "grid_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Grid YAML (see eval/grids/quick.yaml).")
+@click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Continue this interrupted run (instead of --grid): its finished cells and whole batches are kept; "
+                   "refused if the code that produces the figures, an adapter or the index changed since it started.")
 @click.option("--limit", type=int, default=None, help="Only the first N held-out users (overrides the grid).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder that receives <run_id>/ (default eval/runs).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets.")
 @click.option("--no-report", is_flag=True, help="Do not write report.md and the plots into the run folder.")
-def run(grid_file: Path, limit: int | None, out_root: Path | None, data_dir: Path | None, no_report: bool) -> None:
+def run(grid_file: Path | None, resume_dir: Path | None, limit: int | None, out_root: Path | None,
+        data_dir: Path | None, no_report: bool) -> None:
     """Run every cell of the grid; write results.json and samples/*.jsonl under eval/runs/<run_id>/.
 
     \b
-    Example:
+    Examples:
       whyrec eval run --grid eval/grids/quick.yaml --limit 5
+      whyrec eval run --resume eval/runs/standard-20261202T060000Z-1234abcd
     """
     from agent.settings import Settings
     from eval.grid import load_grid
     from eval.report import write_report
-    from eval.runner import RUNS_DIR, GridRunner
+    from eval.runner import RUNS_DIR, CannotResume, GridRunner
 
+    if (grid_file is None) == (resume_dir is None):
+        raise click.UsageError("give either --grid or --resume")
+    if resume_dir is not None and (limit is not None or out_root is not None):
+        raise click.UsageError("--resume continues a run as it started: no --limit or --out")
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    runner = GridRunner(load_grid(grid_file), settings, out_root or RUNS_DIR, limit)
-    run_dir = runner.run()
+    try:
+        runner = (GridRunner.resume(resume_dir, settings) if resume_dir is not None
+                  else GridRunner(load_grid(grid_file), settings, out_root or RUNS_DIR, limit))
+        run_dir = runner.run()
+    except CannotResume as e:
+        raise click.ClickException(f"cannot resume: {e}") from e
     click.echo(f"run: {run_dir}")
     if not no_report:
         click.echo(f"report: {write_report([run_dir])}")
