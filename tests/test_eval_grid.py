@@ -170,3 +170,11 @@ def test_an_interrupted_run_resumes_to_the_same_samples_and_figures(tmp_path, mo
     (cut / "results.json").write_text(json.dumps(results | {"cells": [first], "git": {"commit": "abc", "dirty": True}}))
     with pytest.raises(CannotResume, match="uncommitted"):
         GridRunner.resume(cut, Settings())
+
+
+def test_eval_run_takes_a_grid_or_a_run_to_resume_and_says_why_it_cannot_resume(tmp_path):
+    neither = CliRunner().invoke(main, ["eval", "run"])
+    assert neither.exit_code == 2 and "give either --grid or --resume" in neither.output
+    unknown_commit = CliRunner().invoke(main, ["eval", "run", "--resume", str(_hand_made_run(tmp_path))])
+    assert unknown_commit.exit_code == 1
+    assert "cannot resume: git cannot compare this checkout with abc" in unknown_commit.output
