@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,7 +118,8 @@ def requested_kinds(request: Request, mentioned: list[Item]) -> set[str]:
 
 
 def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None,
-         product: ProductKind | None = None, animals: bool | None = None) -> list[Scored]:
+         product: ProductKind | None = None, animals: bool | None = None,
+         citable: Callable[[Item], bool] | None = None) -> list[Scored]:
     """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one, not
     made for another occasion than the one named and of the kind asked for (`kinds`, agent/kinds.py: a game unless
     the shopper named a soundtrack, DLC, software, …; by default read from `message`; `product`: the product an
@@ -125,7 +127,8 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
     (`animals`; by default read from `message`: "a multivitamin" is not the flowerhorn fish's); then, only if too
     few, the rest in rank order, another kind last ("unless nothing else fits"). A request asking for variants
     keeps near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind
-    is no reason to pass over anything."""
+    is no reason to pass over anything. An item whose data offers nothing a reason could cite (`citable` False: a
+    card that can only say "its listing gives no specific detail") comes after every other one."""
     wanted = occasions_in(message)
     wanted_kinds = kinds_asked(message) if kinds is None else kinds
     if not any(not off_kind(s.item, wanted_kinds) for s in ranked):
@@ -134,11 +137,12 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
         product = None
     pets = animals_asked(message) if animals is None else animals
 
-    def off(s: Scored) -> tuple[bool, bool, bool, bool]:
+    def off(s: Scored) -> tuple[bool, bool, bool, bool, bool]:
         """What is wrong with a pick, most serious first: another kind, another product, an animal's, another
-        occasion's."""
+        occasion's, nothing to say about it."""
         return (off_kind(s.item, wanted_kinds), product is not None and not product.matches(s.item),
-                not pets and for_animals(s.item), off_occasion(s.item, wanted))
+                not pets and for_animals(s.item), off_occasion(s.item, wanted),
+                citable is not None and not citable(s.item))
 
     variants = bool(_WANTS_VARIANTS.search(message))
     chosen: list[Scored] = []

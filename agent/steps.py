@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -28,6 +29,7 @@ from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from index.collab import load_collab
+from index.models import Item
 from index.retrieve import Retriever
 from prompts.loader import Template, prompt_hash
 
@@ -196,10 +198,17 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
     product = product_kind(turn.request, deps.catalogue)  # "an electric toothbrush": toothbrushes first
     asked = f"{turn.message}\n{turn.request.query_text.splitlines()[0] if turn.request.query_text else ''}"
     turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds, product=product,
-                           animals=animals_asked(asked))  # no near-duplicates; occasion, kind and product first
+                           animals=animals_asked(asked), citable=partial(citable, turn=turn, deps=deps))
+    # no near-duplicates; occasion, kind and product first; an item with nothing to cite last
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn
+
+
+def citable(item: Item, turn: Turn, deps: ChainDeps) -> bool:
+    """Whether a reason could cite anything about `item` for this shopper and request (explain.Handles)."""
+    return Handles([item], turn.history[: deps.settings.max_history], turn.request.facets,
+                   deps.settings.max_attributes, stats=deps.catalogue.stats).has_facts(0)
 
 
 def with_handles(turn: Turn, deps: ChainDeps) -> Turn:

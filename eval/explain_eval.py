@@ -7,7 +7,7 @@ Each pair becomes a Turn whose candidate is exactly the held-out item and whose 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
 from eval.metrics.usefulness import answer_metric_names
-from index.models import Item
+from index.models import Interaction, Item
 from index.split import Pair
 
 NAN = float("nan")
@@ -97,13 +97,29 @@ class Usefulness:
     frequencies: dict[tuple[str, str], float]
     message: str = ""
     facets: list[dict[str, Any]] = field(default_factory=list)
+    liked: dict[str, dict[str, bool]] = field(default_factory=dict)  # user -> past item -> liked it
 
 
-def usefulness_context(catalogue: Catalogue, message: str = "") -> Usefulness:
+def usefulness_context(catalogue: Catalogue, message: str = "",
+                       interactions: Iterable[Interaction] = ()) -> Usefulness:
     from agent.understand import understand
 
     facets = [f.model_dump() for f in understand(message, catalogue).facets] if message else []
-    return Usefulness(catalogue.items, value_frequencies(catalogue.items.values()), message, facets)
+    return Usefulness(catalogue.items, value_frequencies(catalogue.items.values()), message, facets,
+                      liked_by_user(interactions, catalogue.stats.liked))
+
+
+def liked_by_user(interactions: Iterable[Interaction], liked: Callable[[float | None], bool]
+                  ) -> dict[str, dict[str, bool]]:
+    """Whether each shopper liked each of their items, by their latest rating of it."""
+    latest: dict[tuple[str, str], Interaction] = {}
+    for it in interactions:
+        if (old := latest.get((it.user_id, it.item_id))) is None or it.timestamp >= old.timestamp:
+            latest[(it.user_id, it.item_id)] = it
+    out: dict[str, dict[str, bool]] = {}
+    for (user, item), it in latest.items():
+        out.setdefault(user, {})[item] = liked(it.rating)
+    return out
 
 
 def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None) -> dict[str, Any]:
@@ -119,7 +135,8 @@ def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None
         item = usefulness.items.get(row["item_id"])
         out |= {"title": row.get("title") or (item.title if item else ""),
                 "request": row.get("request", usefulness.message) or "",
-                "facets": row.get("facets", usefulness.facets), "item": item}
+                "facets": row.get("facets", usefulness.facets), "item": item,
+                "history_liked": usefulness.liked.get(row.get("user_id") or "", {})}
         if "fallback" in reason:  # the raw view is the model's by definition: no model-written share there
             out["fallback"] = reason["fallback"]
     return out

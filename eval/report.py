@@ -25,6 +25,7 @@ USEFULNESS_COLUMNS = [  # issue 16: true but useless reasons, beside the faithfu
     ("degenerate", "degenerate_rate"), ("vacuous", "vacuous_claim_share"), ("specificity", "claim_specificity"),
     ("model-written", "model_written_share"), ("identical in answer", "identical_reasons_rate"),
     ("similar pairs", "similar_reasons_rate"), ("violations", "constraint_violation_rate"),
+    ("disliked past item", "disliked_history_rate"),
 ]
 DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phrase"), ("title", "title_only"),
                       ("prompt echo", "prompt_echo"), ("request echo", "request_echo"), ("< 4 words", "too_short"),
@@ -175,8 +176,9 @@ USEFULNESS_NOTE = ("Usefulness (eval/metrics/usefulness.py): degenerate = share 
                    "the item's title, a prompt/request echo, a repeated phrase, < 4 words or a first-person story "
                    "(the last seven columns, by kind); vacuous = share of cited values that ≥ half the catalogue "
                    "has; specificity = mean IDF ln(N/df) of cited values; identical/similar = per answer with ≥ 2 "
-                   "reasons; violations = picks breaking an asked constraint. – = does not apply (one reason per "
-                   "answer, no constraint asked) or not measured in that run (`whyrec eval report --rescore`).")
+                   "reasons; violations = picks breaking an asked constraint; disliked past item = share of history "
+                   "citations naming an item the shopper rated ≤ 3★ or did not recommend. – = does not apply (one "
+                   "reason per answer, no constraint asked, no past item cited) or not measured in that run (`whyrec eval report --rescore`).")
 
 
 def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:

@@ -289,7 +289,8 @@ class GridRunner:
             "n": len(rows), "errors": dict(errors), "seconds": round(time.perf_counter() - started, 1),
             **({"continued_after_pairs": n} if (n := self.continued_after.get(cell_id)) else {}),
             "samples": f"samples/{cell_id}.jsonl",
-            "metrics": explain_metrics(rows, heldout.features, usefulness_context(heldout.catalogue, self.grid.message)),
+            "metrics": explain_metrics(rows, heldout.features, usefulness_context(
+                heldout.catalogue, self.grid.message, heldout.dataset.interactions)),
         }
 
     def ranking_cell(self, heldout: HeldOut, backend: BackendSpec) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def score_rows(rows: list[dict[str, Any]], dataset: Dataset, message: str = "", 
         malformed["not a grid row (in a grid samples file)"] += len(rows) - len(grid)
         ok = [r for r in grid if "error" not in r]
         malformed["grid error row (the pair failed in the run)"] += len(grid) - len(ok)
-        context = usefulness_context(catalogue, message)
+        context = usefulness_context(catalogue, message, dataset.interactions)
         metrics = explain_metrics(ok, features, context)
         return Scored(source, dataset.name, "grid", len(ok), +malformed, metrics)
     checker = TextChecker(catalogue.vocabulary)
@@ -159,7 +159,8 @@ def score_rows(rows: list[dict[str, Any]], dataset: Dataset, message: str = "", 
         if kinds or result[TEXT_VIEW]["problems"]:
             flagged.append({"row": n, "item_id": result["item_id"], "problems": result[TEXT_VIEW]["problems"],
                             "degenerate": kinds})
-    context = Usefulness(catalogue.items, usefulness_context(catalogue).frequencies)
+    context = usefulness_context(catalogue, interactions=dataset.interactions)
+    context.message, context.facets = "", []  # a row of another system carries its own request
     metrics = view_metrics(shaped, TEXT_VIEW, features, context)
     return Scored(source, dataset.name, "rows", len(shaped), +malformed, metrics, flagged)
 

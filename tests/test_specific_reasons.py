@@ -327,3 +327,13 @@ def test_a_feature_bullet_that_sells_restricts_or_asks_is_never_a_handle():
                 attributes=[("brand", "Claire's")] + [("feature", b) for b in bullets])
     features = [v for k, v in shown_attributes(item, 12) if k == "feature"]
     assert features == ["Gift Card is nested inside a specialty pop-up package"]
+
+
+def test_an_item_with_nothing_to_cite_is_picked_only_when_nothing_else_fits():
+    bare = Item(item_id="E", title="Amazon eGift Card", text="Amazon eGift Card", source="t", attributes=[])
+    ranked = scored(bare, SBUX, PANERA)
+    has_facts = lambda item: Handles([item], [], [], 12).has_facts(0)  # noqa: E731
+    assert not has_facts(bare) and has_facts(SBUX)
+    assert [s.item.item_id for s in pick(ranked, 2, citable=has_facts)] == ["S", "P"]
+    assert [s.item.item_id for s in pick(ranked, 3, citable=has_facts)] == ["S", "P", "E"]  # last, not dropped
+    assert [s.item.item_id for s in pick(ranked, 2)][0] == "E"  # without the check: rank order

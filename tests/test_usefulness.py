@@ -14,9 +14,10 @@ from agent.text_quality import (DEGENERATE_KINDS, degenerate_kinds, is_vacuous, 
 from agent.understand import Facet
 from eval.explain_eval import explain_metrics, usefulness_context
 from eval.metrics import evaluate, feature_vocabulary, get_metric, metric_names
-from eval.metrics.usefulness import (claim_specificity, constraint_violation, degenerate, identical_reasons, jaccard,
-                                     model_written, pick_violations, similar_reasons, vacuous_claim_share)
-from index.models import Dataset, Item, LoadReport
+from eval.metrics.usefulness import (claim_specificity, constraint_violation, degenerate, disliked_history,
+                                     identical_reasons, jaccard, model_written, pick_violations, similar_reasons,
+                                     vacuous_claim_share)
+from index.models import Dataset, Interaction, Item, LoadReport
 
 pytestmark = pytest.mark.fast
 
@@ -148,6 +149,27 @@ def test_constraint_violations_of_a_pick():
     assert math.isnan(constraint_violation(steam, [_facet("like_item", "Portal 2")]))  # nothing hard was asked
 
 
+def test_a_history_citation_of_a_past_item_the_shopper_did_not_like_is_counted():
+    liked = {"P1": True, "P2": False}
+    assert disliked_history([_cite("history", "brand", "Amazon") | {"history_item_id": "P2"},
+                             _cite("attribute", "brand", "Amazon")], liked) == 1.0
+    assert disliked_history([{"kind": "history", "history_item_id": "P1"},
+                             {"kind": "history", "history_item_id": "P2"}], liked) == 0.5
+    assert disliked_history([{"kind": "history", "history_item_id": "named"}], liked) == 0.0  # only named: liked
+    assert math.isnan(disliked_history([_cite("attribute", "brand", "Amazon")], liked))
+
+
+def test_the_grid_knows_what_each_shopper_liked_by_their_latest_rating():
+    ratings = [Interaction(user_id="U", item_id="T1", rating=5.0, timestamp=1),
+               Interaction(user_id="U", item_id="T1", rating=2.0, timestamp=2),  # changed their mind: 2★ counts
+               Interaction(user_id="U", item_id="T3", rating=4.0, timestamp=1)]
+    context = usefulness_context(Catalogue(GIFT), interactions=ratings)
+    assert context.liked == {"U": {"T1": False, "T3": True}}
+    rows = [_grid_row("T2", "x", "Like T1, which you rated 2★.", True,
+                      [{"kind": "history", "history_item_id": "T1", "attribute": "brand", "value": "Amazon"}])]
+    assert explain_metrics(rows, {}, context)["disliked_history_rate/displayed"] == {"value": 1.0, "n": 1}
+
+
 def test_identical_and_similar_reasons_inside_one_answer():
     assert identical_reasons(["Great for coffee.", "great for  coffee", "Pizza night"]) == 1.0
     assert identical_reasons(["Great for coffee.", "Pizza night"]) == 0.0
@@ -159,7 +181,7 @@ def test_identical_and_similar_reasons_inside_one_answer():
 def test_usefulness_metrics_are_registered_with_their_direction():
     assert set(metric_names("usefulness")) == {
         "degenerate_rate", "vacuous_claim_share", "claim_specificity", "model_written_share",
-        "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate"}
+        "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate", "disliked_history_rate"}
     assert not get_metric("degenerate_rate").higher_is_better and get_metric("claim_specificity").higher_is_better
     scores = evaluate(["degenerate_rate"], [{"generated": "IHOP Gift Card", "title": "IHOP Gift Card", "request": ""},
                                             {"generated": "Pancakes at any IHOP, no fees.", "title": "IHOP Gift Card",

@@ -68,6 +68,19 @@ def model_written(fallback: bool) -> float:
     return 0.0 if fallback else 1.0
 
 
+@register("disliked_history_rate", group="usefulness", higher_is_better=False,
+          requires=("claims", "history_liked"))
+def disliked_history(claims: Sequence[Any], history_liked: Mapping[str, bool]) -> float:
+    """Of the reason's history claims ("like X, which you rated …"), the share citing a past item the shopper did
+    not like (rated ≤ 3★, or a Steam game not recommended: `ValueStats.liked`); `history_liked` maps the
+    shopper's past item ids to whether they liked it (an id it lacks counts as liked: an item they only named).
+    Mean over reasons that cite a past item. Range [0, 1]; NaN when the reason cites none."""
+    cited = [_get(c, "history_item_id") for c in claims if _get(c, "kind") == "history"]
+    if not cited:
+        return NAN
+    return sum(not history_liked.get(i, True) for i in cited) / len(cited)
+
+
 def pick_violations(item: Item, facets: Sequence[Any]) -> list[str]:
     """The hard constraints of the request that the picked item breaks: over (or under) the asked budget, no
     known price when a budget was asked, a brand/genre/tag the shopper excluded, one they asked for missing.
