@@ -103,13 +103,29 @@ def item_as_maker_problems(text: str, sources: list[Item]) -> list[str]:
     titles = [squash(src.title) for src in sources]
     makers = [squash(v) for src in sources for k, v in src.attributes if k in MAKERS]
     found = []
+    titles_said = _inside_titles(text, sources)
     for m in _MAKER.finditer(text):
+        if any(a < m.start() < b for a, b in titles_said):
+            continue  # "with Grand Theft Auto: Episodes from Liberty City" names a game; "from" is the title's
         name = m.group(1).strip().rstrip(".,;'")
         key = squash(name)
         if (len(name.split()) >= 2 and any(key in t for t in titles)
                 and not any(key in maker or maker == key for maker in makers)):
             found.append(f"says it is from {name}, an item's name, not its maker")
     return found
+
+
+def _inside_titles(text: str, sources: list[Item]) -> list[tuple[int, int]]:
+    """The spans of `text` that say a title (whole, or its first words as a sentence cuts it short)."""
+    spans = []
+    for src in sources:
+        words = re.sub(r"\s*[\(\[].*?[\)\]]", "", src.title).split()
+        for n in range(len(words), 1, -1):  # the longest run of the title's first words that the text says
+            said = " ".join(words[:n])
+            if (start := text.find(said)) >= 0:
+                spans.append((start, start + len(said)))
+                break
+    return spans
 
 
 def _sentence_start_word(name: str) -> bool:

@@ -182,6 +182,14 @@ def test_a_past_item_named_as_the_picks_maker_is_a_problem():
     assert item_as_maker_problems("A pick that comes from Amazon and costs $25.00.", [box, tin]) == []
     assert item_as_maker_problems("Like Amazon.com Gift Card in a Diamond Plate Tin, which you rated 5★.",
                                   [box, tin]) == []
+    # a title with "from" inside it is a title, not a maker (the standard grid showed this sentence flagged)
+    gta = Item(item_id="G1", title="Grand Theft Auto: Episodes from Liberty City", text="", source="t", price=20.0,
+               attributes=[("developer", "Rockstar North")])
+    two_worlds = Item(item_id="W1", title="Two Worlds Epic Edition", text="", source="t", price=10.0,
+                      attributes=[("tag", "Third Person")])
+    assert item_as_maker_problems("A pick that shares its tag Third Person with Grand Theft Auto: Episodes from Liberty "
+                                  "City (you recommended it) and offers Online Co-op.", [two_worlds, gta]) == []
+    assert item_as_maker_problems("It comes from Grand Theft Auto: Episodes from Liberty City.", [two_worlds, gta])
 
 
 def test_one_value_said_twice_is_padding():
