@@ -103,7 +103,7 @@ def item_as_maker_problems(text: str, sources: list[Item]) -> list[str]:
     titles = [squash(src.title) for src in sources]
     makers = [squash(v) for src in sources for k, v in src.attributes if k in MAKERS]
     found = []
-    titles_said = _inside_titles(text, sources)
+    titles_said = title_spans(text, sources)
     for m in _MAKER.finditer(text):
         if any(a < m.start() < b for a, b in titles_said):
             continue  # "with Grand Theft Auto: Episodes from Liberty City" names a game; "from" is the title's
@@ -115,7 +115,7 @@ def item_as_maker_problems(text: str, sources: list[Item]) -> list[str]:
     return found
 
 
-def _inside_titles(text: str, sources: list[Item]) -> list[tuple[int, int]]:
+def title_spans(text: str, sources: list[Item]) -> list[tuple[int, int]]:
     """The spans of `text` that say a title (whole, or its first words as a sentence cuts it short)."""
     spans = []
     for src in sources:
@@ -126,6 +126,13 @@ def _inside_titles(text: str, sources: list[Item]) -> list[tuple[int, int]]:
                 spans.append((start, start + len(said)))
                 break
     return spans
+
+
+def blank_titles(text: str, sources: list[Item]) -> str:
+    """`text` with the titles it says (`title_spans`) blanked out, for checks about what the sentence itself says."""
+    for a, b in title_spans(text, sources):
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
 
 
 def _sentence_start_word(name: str) -> bool:

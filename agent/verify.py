@@ -13,7 +13,7 @@ from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
-from agent.text_checks import claims_problems, degenerate_problems
+from agent.text_checks import blank_titles, claims_problems, degenerate_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
 from index.attributes import SHARED
@@ -257,8 +257,12 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
             stated.append(verify_claim(claim, evidence))
             known.add((key, value))
     stated = [c for c in stated if c.verdict == "supported"]
+    # a cited past item's title is a name, not the sentence saying a value: "shares its brand Amazon with
+    # Amazon.com Gift Card in a Santa Tin" says Amazon once
+    cited = [evidence.history[c.history_item_id] for c in stated
+             if c.kind == "history" and c.history_item_id in evidence.history]
     return stated, unsupported, checker.problems(reason.text, stated or supported, evidence) + said_twice(
-        reason.text, stated)
+        blank_titles(reason.text, cited), stated)
 
 
 def said_twice(text: str, claims: list[Claim]) -> list[str]:

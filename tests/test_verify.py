@@ -209,6 +209,26 @@ def test_one_value_said_twice_is_padding():
                              )[2] == [], two_facts
 
 
+def test_a_value_inside_a_cited_past_items_title_is_not_said_twice():
+    """The retrained adapter wrote "Chosen because it shares its brand Amazon with Amazon.com Gift Card in a Santa
+    Smile Tin (you rated it 5★)." — true and personal, but rejected as saying Amazon twice: the second is the past
+    item's name. A value repeated outside the title still is padding."""
+    tin = Item(item_id="T1", title="Amazon.com Gift Card in a Santa Smile Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon")])
+    box = Item(item_id="B1", title="Amazon.com Gift Card in a Gold Box", text="", source="t", price=50.0,
+               attributes=[("brand", "Amazon"), ("tag", "Gold")])
+    checker = TextChecker({"brand": {"Amazon"}})
+    shared = Claim(kind="history", history_item_id="T1", attribute="brand", value="Amazon")
+    text = "Chosen because it shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin (you rated it 5★)."
+    stated, _, problems = verify_reason(Reason(text=text, claims=[shared]), evidence(item=box, history=(tin,), facets=()),
+                                        checker, [("brand", "Amazon")])
+    assert problems == [] and [c.history_item_id for c in stated if c.kind == "history"] == ["T1"]
+    padded = "It comes from Amazon and shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin (you rated it 5★)."
+    assert "states 'amazon' twice" in verify_reason(Reason(text=padded, claims=[shared]),
+                                                     evidence(item=box, history=(tin,), facets=()), checker,
+                                                     [("brand", "Amazon")])[2]
+
+
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     """The adapter learned the sentence plans and can fill them with other words: "offers Team Fortress 2" of
     Counter-Strike and "is tagged Survival Evolved" of ARK (its tag is Survival, the rest is its title) were shown
