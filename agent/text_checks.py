@@ -273,6 +273,30 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
     return found
 
 
+_SHARED_KEYS = sorted({k.replace("_", " ") for k in VERB_PHRASES} | {"flavor", "feature"}, key=len, reverse=True)
+_SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS)) + r") (.+?) with (.+?)(?= \(|[.,;]|$)",
+                     re.I)
+
+
+def shared_problems(text: str, sources: list[Item]) -> list[str]:
+    """"shares its tag Survival with Titan Souls": the past item named must be a cited one (its title, or the
+    title's first words as a sentence cuts it short) and hold that value under that key, as must the pick. A cited
+    link does not make a garbled one true ("… with Amazon.com Gift Cards in a Black Gift Box" of "… Card in …")."""
+    found = []
+    for m in _SHARES.finditer(text):
+        key, value, name = m.group(1).lower().replace(" ", "_"), squash(m.group(2)), squash(m.group(3))
+
+        def holds(item: Item) -> bool:
+            return any(k == key and squash(v) == value for k, v in item.attributes)
+
+        named = [past for past in sources[1:] if len(name) >= 3 and squash(past.title).startswith(name)]
+        if not named:
+            found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
+        elif not (holds(sources[0]) and any(holds(past) for past in named)):
+            found.append(f"says it shares its {m.group(1)} {m.group(2)} with {m.group(3)}, which they do not share")
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
@@ -280,4 +304,5 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
-            + quote_problems(text, sources) + asked_problems(text, facets) + slot_problems(text, sources[0], facets))
+            + quote_problems(text, sources) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
+            + shared_problems(text, sources))

@@ -229,6 +229,24 @@ def test_a_value_inside_a_cited_past_items_title_is_not_said_twice():
                                                      [("brand", "Amazon")])[2]
 
 
+def test_a_shared_value_must_be_shared_with_the_past_item_the_sentence_names():
+    """A verified history claim does not make any "shares its … with …" true: the named past item must be the cited
+    one, its title unchanged (or cut short), and both must hold the value."""
+    from agent.text_checks import shared_problems
+
+    pick = Item(item_id="P", title="Human: Fall Flat", text="", source="t", price=15.0,
+                attributes=[("tag", "Survival"), ("tag", "Co-op"), ("item_form", "Softgel")])
+    rust = Item(item_id="R", title="Rust (Early Access Edition)", text="", source="t", price=20.0,
+                attributes=[("tag", "Survival"), ("item_form", "Softgel")])
+    assert shared_problems("It shares its tag Survival with Rust (you recommended it).", [pick, rust]) == []
+    assert shared_problems("It shares its item form Softgel with Rust.", [pick, rust]) == []
+    assert shared_problems("It shares its tag Survival with Titan Souls (you recommended it).", [pick, rust]) == [
+        "says it shares Survival with Titan Souls, which is no past item it cites"]
+    assert shared_problems("It shares its tag Co-op with Rust (you recommended it).", [pick, rust]) == [
+        "says it shares its tag Co-op with Rust, which they do not share"]
+    assert shared_problems("It shares its tag Survival with Rusty Lake.", [pick, rust])  # a garbled title
+
+
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     """The adapter learned the sentence plans and can fill them with other words: "offers Team Fortress 2" of
     Counter-Strike and "is tagged Survival Evolved" of ARK (its tag is Survival, the rest is its title) were shown
