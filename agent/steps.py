@@ -25,6 +25,7 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
+from agent.sentences import is_exclusion
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -206,9 +207,11 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
 
 
 def citable(item: Item, turn: Turn, deps: ChainDeps) -> bool:
-    """Whether a reason could cite anything about `item` for this shopper and request (explain.Handles)."""
-    return Handles([item], turn.history[: deps.settings.max_history], turn.request.facets,
-                   deps.settings.max_attributes, stats=deps.catalogue.stats).has_facts(0)
+    """Whether the card could say something specific about `item` without the model: a fact the fallback sentence
+    may stand on. A met exclusion is not one ("not Starbucks" is true of every pick the coffee lover gets)."""
+    handles = Handles([item], turn.history[: deps.settings.max_history], turn.request.facets,
+                      deps.settings.max_attributes, stats=deps.catalogue.stats)
+    return handles.has_facts(0) and any(not is_exclusion(c) for c in fallback_claims(handles, 0, 4))
 
 
 def with_handles(turn: Turn, deps: ChainDeps) -> Turn:

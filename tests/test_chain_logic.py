@@ -237,6 +237,10 @@ def test_a_candidate_with_nothing_to_cite_gets_no_llm_call_and_its_card_says_so(
     assert card.reasons[0].text in NOTHING_SPECIFIC and card.reasons[0].claims == []
     assert "Mystery Card" not in llm.titles and len(llm.titles) == len(answer.recommendations) - 1
     assert not any("unusable" in n for n in answer.notes)
+    # a met exclusion is true of every pick, so it is nothing to stand on: "not Starbucks" still leaves N last
+    answer = ask(chain, "a gift card, not Starbucks", user="stranger")
+    assert [r.item_id for r in answer.recommendations][-1] == "N"
+    assert answer.recommendations[-1].reasons[0].text in NOTHING_SPECIFIC
 
 
 def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
