@@ -154,6 +154,8 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
         if not variants and any(near_duplicate(s.item, c.item) for c in chosen):
             continue
         chosen.append(s)
+    if len(chosen) == k:
+        return chosen  # the usual case: no need to judge (and sort) every other candidate
     rest = [s for s in ranked if s not in chosen]
     # stable: a duplicate before another occasion's item, before an animal's, another product, another kind
     rest.sort(key=off)
