@@ -285,16 +285,16 @@ def shared_problems(text: str, sources: list[Item]) -> list[str]:
     found = []
     for m in _SHARES.finditer(text):
         key, value, name = m.group(1).lower().replace(" ", "_"), squash(m.group(2)), squash(m.group(3))
-
-        def holds(item: Item) -> bool:
-            return any(k == key and squash(v) == value for k, v in item.attributes)
-
         named = [past for past in sources[1:] if len(name) >= 3 and squash(past.title).startswith(name)]
         if not named:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
-        elif not (holds(sources[0]) and any(holds(past) for past in named)):
+        elif not (_holds(sources[0], key, value) and any(_holds(past, key, value) for past in named)):
             found.append(f"says it shares its {m.group(1)} {m.group(2)} with {m.group(3)}, which they do not share")
     return found
+
+
+def _holds(item: Item, key: str, squashed_value: str) -> bool:
+    return any(k == key and squash(v) == squashed_value for k, v in item.attributes)
 
 
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
