@@ -107,7 +107,10 @@ def usage_of(replies: list) -> dict[str, float | None]:
             "first_token_s": min(firsts, default=None),
             "tokens_per_s": sum(after) / window if after and window > 0 else None,
             # the same without the tokens the grammar forced (jump-forward): the rate of tokens the model chose
-            "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None}
+            "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None,
+            # prompt-lookup speculation (local backend): guessed tokens fed, and the share the model chose
+            "guessed_tokens": sum(r.response_metadata.get("guessed_tokens") or 0 for r in replies),
+            "guessed_kept": sum(r.response_metadata.get("guessed_kept") or 0 for r in replies)}
 
 
 def timed(name: str, turn: Turn, start: float) -> None:

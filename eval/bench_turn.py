@@ -150,6 +150,39 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
             "chain_chosen_over_raw": round(statistics.median(chosen_rates) / raw_rate, 3)}
 
 
+@register("speculation", "The explain step of the same turns (same picks, same prompts) with and without "
+                         "prompt-lookup speculation: time, the share of guessed tokens kept, raw replies that differ")
+def bench_speculation(ctx: BenchContext) -> dict[str, Any]:
+    """Speculation keeps a guessed token only where the model's greedy choice agrees, so it should change the time,
+    not the text; a wider block's rounding can still tip a near-tie, and this counts how often it did."""
+    guess = ctx.settings.speculate or 4
+    apps = {0: _app(ctx, speculate=0), guess: _app(ctx, speculate=guess)}
+    users = apps[0].retriever.users(limit=ctx.n_turns + 1)
+    times: dict[int, list[float]] = {0: [], guess: []}
+    differ = replies = kept = guessed = 0
+    for i, user in enumerate(users):
+        message = MESSAGES[i % len(MESSAGES)]
+        picks = [r.item_id for r in apps[0].ask(message, user_id=user).recommendations]
+        turns = {}
+        for setting, app in apps.items():
+            start = time.perf_counter()
+            turns[setting] = app.parts.reasons.invoke(app.parts.given_turn(message, user, picks, history=[]))
+            times[setting].append(time.perf_counter() - start)
+        if i == 0:  # warm-up: grammar compiles, the cached system prompt
+            times[0].pop(), times[guess].pop()
+            continue
+        plain, guessing = turns[0], turns[guess]
+        differ += sum(plain.raw_replies[n] != guessing.raw_replies[n] for n in plain.asked)
+        replies += len(plain.asked)
+        kept += guessing.llm_usage.get("guessed_kept") or 0
+        guessed += guessing.llm_usage.get("guessed_tokens") or 0
+    plain_p50, guess_p50 = statistics.median(times[0]), statistics.median(times[guess])
+    return {"guessed_per_step": guess, "turns": len(times[0]), "explain_p50_s": round(plain_p50, 3),
+            "explain_speculating_p50_s": round(guess_p50, 3), "speculating_over_plain": round(guess_p50 / plain_p50, 3),
+            "guessed_tokens": guessed, "guessed_kept_share": round(kept / guessed, 3) if guessed else None,
+            "raw_replies": replies, "raw_replies_that_differ": differ}
+
+
 class _EndAt:
     """A `generate` logits processor: row i writes exactly lengths[i] tokens, then its end-of-text token."""
 

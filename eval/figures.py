@@ -27,7 +27,8 @@ def bench_table(results: dict[str, Any], source: str) -> str:
     turn_target, chosen_target = (2.0, 1.0) if native_bf16 else (3.0, 1.5)
     lines = [f"From `whyrec bench --out {source} --readme README.md` on {m['cores']} cores ({m['cpu']}, "
              f"{m.get('cpu_capability', 'capability not recorded')}, model in {m.get('dtype', '?')}"
-             f"{' with int8 Linear layers' if m.get('quantize') == 'int8' else ''}), load "
+             f"{' with int8 Linear layers' if m.get('quantize') == 'int8' else ''}"
+             f"{f', {n} guessed tokens per decode step' if (n := m.get('speculate')) else ''}), load "
              f"{m['load_avg_1m_at_start']} at start, {m['date'][:10]}, commit `{m['git_commit'][:7]}`"
              f"{f' ({n:,}-item sample)' if (n := results.get('sample_items')) else ''}.", "",
              "| figure | measured | target | met |", "|---|---|---|---|"]
@@ -65,6 +66,11 @@ def bench_table(results: dict[str, Any], source: str) -> str:
                           f"{d['chain_chosen_tokens_per_s']} tok/s = {d['chain_chosen_over_raw']}", "", None))
         lines.append(_row("one decode step (forward pass) for 1 row / 5 rows, 300-token context",
                           f"{d['forward_ms_batch1']} / {d['forward_ms_batch5']} ms", "", None))
+    if g := b.get("speculation"):
+        lines.append(_row(f"explain step with {g['guessed_per_step']} guessed tokens per step vs none, same picks, p50",
+                          f"{g['explain_speculating_p50_s']} vs {g['explain_p50_s']} s = {g['speculating_over_plain']} "
+                          f"({g['guessed_kept_share']} of guesses kept; raw replies that differ: "
+                          f"{g['raw_replies_that_differ']} of {g['raw_replies']})", "", None))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))

@@ -32,10 +32,12 @@ class BackendSpec(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(None, description="local model dtype")
     quantize: Literal["auto", "none", "int8"] | None = Field(None, description="int8: dynamic int8 Linear layers "
                                                                              "(local, CPU); none: the plain dtype")
+    speculate: int | None = Field(None, ge=0, description="guessed tokens per row and step (local); 0 = off")
 
     def settings_overrides(self) -> dict:
         overrides = {"backend": self.backend, "model_dir": self.model_dir, "openai_base_url": self.base_url,
-                     "openai_model": self.model, "dtype": self.dtype, "quantize": self.quantize}
+                     "openai_model": self.model, "dtype": self.dtype, "quantize": self.quantize,
+                     "speculate": self.speculate}
         return {k: v for k, v in overrides.items() if v is not None} | {"adapter": self.adapter}
 
 

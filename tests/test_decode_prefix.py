@@ -1,10 +1,10 @@
-"""Where prefill is split and what the prefix cache keeps: pure logic, no model."""
+"""Where prefill is split, what the prefix cache keeps and what speculation guesses: pure logic, no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.llm.decode import PrefixCache, message_boundaries, shared_prefix_length
+from agent.llm.decode import PrefixCache, lookup_draft, message_boundaries, shared_prefix_length
 
 pytestmark = pytest.mark.fast
 START = 1  # the chat template's message-start token
@@ -33,3 +33,18 @@ def test_prefix_cache_returns_copies_and_drops_the_least_recently_used() -> None
     assert cache.get([1]) == ["kv1"]
     cache.put([1, 3], ["kv13"])  # [1, 2] is now the least recently used
     assert cache.get([1, 2]) is None and cache.get([1, 3]) == ["kv13"] and cache.get([1]) == ["kv1"]
+
+
+def test_a_guess_is_what_followed_the_latest_earlier_occurrence_of_the_last_tokens() -> None:
+    #          "Starbucks Card  is  a  coffee  gift" ...  "Starbucks Card"
+    sequence = [10, 11, 12, 13, 14, 15, 20, 10, 11]
+    assert lookup_draft(sequence, max_tokens=3) == [12, 13, 14]
+    assert lookup_draft(sequence, max_tokens=1) == [12]
+    assert lookup_draft([10, 11, 5, 10, 11, 6, 10, 11], max_tokens=2) == [6, 10]  # the latest occurrence wins
+
+
+def test_the_longest_matching_tail_wins_and_a_lone_token_guesses_nothing() -> None:
+    assert lookup_draft([1, 2, 3, 9, 2, 3, 8, 1, 2, 3], max_tokens=1) == [9]  # "1 2 3" beats the later "2 3"
+    assert lookup_draft([1, 2, 3, 4, 3], max_tokens=2) == []  # only "3" recurs: too weak a guess
+    assert lookup_draft([1, 2, 1, 2], max_tokens=0) == []
+    assert lookup_draft([], max_tokens=4) == []

@@ -207,6 +207,21 @@ def test_a_batch_row_decodes_what_it_would_alone(llm: LocalChatModel) -> None:
     assert sum(b.content == a.content for b, a in zip(batch, alone)) >= 3
 
 
+def test_speculation_changes_the_number_of_passes_not_the_text(model_dir: Path, llm: LocalChatModel) -> None:
+    # Guessed tokens are kept only where the model's own greedy choice agrees, so the text is what plain decoding
+    # writes; a wider block's rounding may tip a near-tie in bf16, as in the batch test above.
+    speculating = LocalChatModel(model_dir=model_dir, max_new_tokens=96, speculate=4)
+    titles = ["Starbucks card", "Amazon eGift card", "Visa prepaid card", "Home Depot card"]
+    fmt = {"response_format": response_format("gift_card", GIFT_CARDS)}
+    plain = llm.generate_batch([(candidate_prompt(t), fmt) for t in titles])
+    guessed = speculating.generate_batch([(candidate_prompt(t), fmt) for t in titles])
+    assert sum(g.content == p.content for g, p in zip(guessed, plain)) >= 3
+    meta = [g.response_metadata for g in guessed]
+    assert sum(m["guessed_kept"] for m in meta) > 0  # the item ids and titles it copies were guessed right
+    assert all(0 <= m["guessed_kept"] <= m["guessed_tokens"] for m in meta)
+    assert all(p.response_metadata["guessed_tokens"] == 0 for p in plain)
+
+
 def test_the_cached_system_prompt_never_changes_an_answer(llm: LocalChatModel) -> None:
     constrained = llm.bind(response_format=response_format("gift_card", GIFT_CARDS))
     llm.loaded().prefix.clear()  # cold: the system prompt is prefilled in this call

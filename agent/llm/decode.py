@@ -14,6 +14,13 @@ depends on what was decoded before it.
 Rows advance in lock-step, but each feeds its own number of tokens per step (the chosen token plus any text its
 grammar forces: jump-forward), so one step's block is right-padded. Padding columns stay masked for ever after, and
 positions count only real tokens, so every row sees exactly its own sequence.
+
+Prompt-lookup speculation (`speculate` > 0): a reason mostly copies what its prompt holds (titles, values, handles),
+so each row also feeds a guess of what comes next: the tokens that followed the latest earlier occurrence of its
+last few tokens (`lookup_draft`). One pass scores the guess; the row keeps the guessed tokens the model itself
+chooses (greedy, under its grammar) and the model's token where the guess first goes wrong. A rejected guess's
+columns are masked like padding, so the text is the model's greedy choice either way; only the number of passes
+changes. A decode step reads every weight once whatever the block's width, so a guess costs little.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class DecodeStats:
     forced_tokens: int = 0  # tokens the grammar dictated (jump-forward), fed in without a decode step each
     forced_by_first: int = 0
     shared_prefix_tokens: int = 0  # prompt tokens prefilled once for every row of the batch
+    guessed_tokens: int = 0  # speculation: tokens fed as guesses, and how many of them the model chose
+    guessed_kept: int = 0
     finish_reason: str = "length"
 
     def metadata(self, model_name: str, prompt_tokens: int, completion_tokens: int,
@@ -52,6 +61,7 @@ class DecodeStats:
                 "model_name": model_name, "model_provider": "whyrec-local", "finish_reason": self.finish_reason,
                 "token_usage": usage, "constrained": constrained, "forced_tokens": self.forced_tokens,
                 "shared_prefix_tokens": self.shared_prefix_tokens,
+                "guessed_tokens": self.guessed_tokens, "guessed_kept": self.guessed_kept,
                 "timing": {"first_token_s": self.first_token_s, "total_s": total_s, "tokens_after_first": after_first,
                            "chosen_after_first": chosen_after_first,
                            "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else None},
@@ -70,6 +80,8 @@ class Row:
     stats: DecodeStats = field(default_factory=DecodeStats)
     produced: int = 0
     pending: list[int] = field(default_factory=list)  # tokens to feed at the next step
+    drafts: list[int] = field(default_factory=list)  # guessed tokens fed after `pending`, kept only if the model agrees
+    output: list[int] = field(default_factory=list)  # every token produced so far (where guesses are looked up)
     done: bool = False
 
 
@@ -116,11 +128,27 @@ def shared_prefix_length(prompts: list[list[int]]) -> int:
     return max(n, 0)
 
 
-def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int, list[int]]]:
+def lookup_draft(sequence: list[int], max_tokens: int, max_ngram: int = 3, min_ngram: int = 2) -> list[int]:
+    """Up to `max_tokens` guessed next tokens: what followed the latest earlier occurrence of the sequence's last n
+    tokens, longest n first. A single-token match guesses too often wrongly to pay for its columns."""
+    if max_tokens <= 0:
+        return []
+    for n in range(max_ngram, min_ngram - 1, -1):
+        if len(sequence) <= n:
+            continue
+        tail = sequence[-n:]
+        for start in range(len(sequence) - n - 1, -1, -1):
+            if sequence[start:start + n] == tail:
+                return sequence[start + n:start + n + max_tokens]
+    return []
+
+
+def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -> Iterator[tuple[int, list[int]]]:
     """Decode every row greedily; yields (row index, token ids that row just added) as they come.
 
     A row ends at a stop token, at its `limit`, or when its grammar is complete. Rows share one forward pass per
-    step; a finished row is dropped from the batch (and its KV cache), so the rest decode at the cost of fewer rows."""
+    step; a finished row is dropped from the batch (and its KV cache), so the rest decode at the cost of fewer rows.
+    With `speculate` > 0 each row also feeds up to that many guessed tokens per step (see the module's notes)."""
     import torch
     from transformers import DynamicCache
 
@@ -159,9 +187,11 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
             forced = row.constraint.jump_forward(tokenizer, row.limit)
             row.stats.forced_tokens, row.produced = len(forced), len(forced)
             row.pending = row.pending + forced
+            row.output = list(forced)
             row.done = row.produced >= row.limit
             if forced:
                 yield n, forced
+        row.drafts = _guess(row, speculate)
 
     active = list(range(len(rows)))  # rows still decoding, in cache order
     while True:
@@ -173,23 +203,44 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any) -> Iterator[tuple[int
             cache.batch_select_indices(keep_rows)
             mask = mask[keep_rows]
             active = live
-        block = [rows[n].pending for n in active]
-        width = max(len(b) for b in block)
+        block = [rows[n].pending + rows[n].drafts for n in active]
+        width, fed_before = max(len(b) for b in block), mask.shape[1]
         ids = torch.tensor([b + [pad_id] * (width - len(b)) for b in block], device=device)
         valid = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in block], dtype=torch.long, device=device)
         mask = torch.cat([mask, valid], dim=1)
         pos = torch.tensor([[positions[n] + min(j, len(b) - 1) for j in range(width)] for n, b in zip(active, block)],
                            device=device)
-        last = [len(b) - 1 for b in block]
-        keep = sorted(set(last))
+        # logits where each row's next token is chosen: after its last pending token, and after each guessed one
+        wanted = [[len(rows[n].pending) - 1 + j for j in range(len(rows[n].drafts) + 1)] for n in active]
+        keep = sorted({col for cols in wanted for col in cols})
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
                     logits_to_keep=torch.tensor(keep, device=device))
         logits = out.logits.float()
         for slot, n in enumerate(active):
-            positions[n] += len(block[slot])
-            new_ids = _next(rows[n], logits[slot, keep.index(last[slot])].unsqueeze(0), tokenizer)
-            if new_ids:
-                yield n, new_ids
+            row = rows[n]
+            fed, drafts, accepted = len(row.pending), row.drafts, 0
+            for j, col in enumerate(wanted[slot]):
+                new_ids = _next(row, logits[slot, keep.index(col)].unsqueeze(0), tokenizer)
+                if new_ids:
+                    yield n, new_ids
+                if j == len(drafts) or new_ids[:1] != [drafts[j]]:
+                    break
+                accepted += 1
+                row.pending = new_ids[1:]  # the guessed token is in the cache already; forced text is still to feed
+                if row.pending or row.done:
+                    break
+            if accepted < len(drafts):  # fed but not the row's text: hidden from every later step, like padding
+                mask[slot, fed_before + fed + accepted:fed_before + fed + len(drafts)] = 0
+            positions[n] += fed + accepted
+            row.stats.guessed_tokens += len(drafts)
+            row.stats.guessed_kept += accepted
+            row.drafts = [] if row.done else _guess(row, speculate)
+
+
+def _guess(row: Row, speculate: int) -> list[int]:
+    """Guessed tokens to feed after the row's pending ones, within what the row may still produce."""
+    budget = min(speculate, row.limit - row.produced)
+    return lookup_draft(row.prompt_ids + row.output, budget) if budget > 0 else []
 
 
 def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
@@ -212,6 +263,7 @@ def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
         step += forced
     row.produced += len(step)
     row.pending = step
+    row.output += step
     if row.produced >= row.limit:
         row.done = True
     elif row.constraint is not None and row.constraint.only_stop_allowed():

@@ -114,6 +114,8 @@ class LocalChatModel(BaseChatModel):
     quantize: str = Field("none", description="none | int8 (dynamic int8 Linear layers, float32 CPU only) | auto "
                                               "(int8 for an fp32 model on the CPU)")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
+    speculate: int = Field(0, ge=0, description="guessed tokens fed per row and step, verified in the same pass "
+                                               "(prompt-lookup speculation, agent/llm/decode.py); 0 = off")
 
     @property
     def _llm_type(self) -> str:
@@ -123,7 +125,7 @@ class LocalChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "adapter": str(self.adapter) if self.adapter else None,
                 "device": self.device, "dtype": self.resolved_dtype, "quantize": self.resolved_quantize,
-                "max_new_tokens": self.max_new_tokens}
+                "max_new_tokens": self.max_new_tokens, "speculate": self.speculate}
 
     @property
     def model_name(self) -> str:
@@ -234,7 +236,7 @@ class LocalChatModel(BaseChatModel):
             generated: list[list[int]] = [[] for _ in rows]
             texts = [""] * len(rows)
             ended = [False] * len(rows)
-            for n, new_ids in greedy_batch(lm, rows, lm.tokenizer):
+            for n, new_ids in greedy_batch(lm, rows, lm.tokenizer, self.speculate):
                 if ended[n]:
                     continue
                 generated[n] += new_ids
