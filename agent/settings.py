@@ -40,9 +40,11 @@ class Settings(IndexSettings):
     openai_model: str = Field("whyrec", description="model name on the server; may be a LoRA module name")
     request_timeout_s: float = Field(60.0, description="per LLM call")
     max_new_tokens: int = Field(320, description="cap on generated tokens per explanation call")
-    speculate: int = Field(0, ge=0, description="local backend: guessed tokens per row and decode step, copied from "
-                                                "the prompt where its last tokens occurred before and kept only where "
-                                                "the model's own greedy choice agrees (same text, fewer passes); 0 = off")
+    speculate: int = Field(4, ge=0, description="local backend: guessed tokens per row and decode step, copied from "
+                                                "where the row's last tokens occurred before, kept only where the "
+                                                "model's own greedy choice agrees: fewer passes, the same text but for "
+                                                "rounding near-ties (eval/grids/speculate.yaml: 6 of 100 raw replies "
+                                                "differ, no displayed reason); 0 = off")
     device: str = Field("auto", description="auto | cpu | cuda")
     quantize: Literal["auto", "none", "int8"] = Field(
         "none", description="int8 = dynamic int8 quantisation of the local model's Linear layers on a CPU (weights "
