@@ -81,6 +81,7 @@ class Row:
     produced: int = 0
     pending: list[int] = field(default_factory=list)  # tokens to feed at the next step
     drafts: list[int] = field(default_factory=list)  # guessed tokens fed after `pending`, kept only if the model agrees
+    guess_len: int | None = None  # how many to guess next: one more than the last guess kept (None: the most allowed)
     output: list[int] = field(default_factory=list)  # every token produced so far (where guesses are looked up)
     done: bool = False
 
@@ -234,12 +235,16 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -
             positions[n] += fed + accepted
             row.stats.guessed_tokens += len(drafts)
             row.stats.guessed_kept += accepted
+            if drafts:
+                row.guess_len = accepted + 1
             row.drafts = [] if row.done else _guess(row, speculate)
 
 
 def _guess(row: Row, speculate: int) -> list[int]:
-    """Guessed tokens to feed after the row's pending ones, within what the row may still produce."""
-    budget = min(speculate, row.limit - row.produced)
+    """Guessed tokens to feed after the row's pending ones, within what the row may still produce. A row guesses
+    one token more than it last got right: one copying a title guesses long, one writing its own words guesses one
+    token, because every column costs the whole batch (the block is as wide as its widest row)."""
+    budget = min(speculate if row.guess_len is None else row.guess_len, speculate, row.limit - row.produced)
     return lookup_draft(row.prompt_ids + row.output, budget) if budget > 0 else []
 
 
