@@ -145,7 +145,8 @@ def test_models_first_used_from_many_threads_load_once_each_and_later_loads_work
     with ThreadPoolExecutor(4) as pool:
         loaded = list(pool.map(lambda key: load_model(*key), keys))
     assert loaded[0] is loaded[2] and loaded[1] is loaded[3] and loaded[0] is not loaded[1]
-    reply = LocalChatModel(model_dir=model_dir, quantize="int8", max_new_tokens=8).invoke([HumanMessage("Hi")])
+    reply = LocalChatModel(model_dir=model_dir, dtype="float32", quantize="int8",
+                           max_new_tokens=8).invoke([HumanMessage("Hi")])
     assert reply.content.strip()
 
 
