@@ -67,10 +67,10 @@ def bench_table(results: dict[str, Any], source: str) -> str:
         lines.append(_row("one decode step (forward pass) for 1 row / 5 rows, 300-token context",
                           f"{d['forward_ms_batch1']} / {d['forward_ms_batch5']} ms", "", None))
     if g := b.get("speculation"):
-        lines.append(_row(f"explain step with {g['guessed_per_step']} guessed tokens per step vs none, same picks, p50",
-                          f"{g['explain_speculating_p50_s']} vs {g['explain_p50_s']} s = {g['speculating_over_plain']} "
-                          f"({g['guessed_kept_share']} of guesses kept; raw replies that differ: "
-                          f"{g['raw_replies_that_differ']} of {g['raw_replies']})", "", None))
+        lines.append(_row(f"chat turn with up to {g['guessed_per_step']} guessed tokens per step vs none, same turns, p50",
+                          f"{g['turn_speculating_p50_s']} vs {g['turn_plain_p50_s']} s = {g['speculating_over_plain']} "
+                          f"({g['guessed_kept_share']} of guesses kept; cards whose reasons differ: "
+                          f"{g['cards_whose_reasons_differ']} of {g['cards']})", "", None))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))
