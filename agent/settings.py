@@ -43,8 +43,7 @@ class Settings(IndexSettings):
     speculate: int = Field(4, ge=0, description="local backend: guessed tokens per row and decode step, copied from "
                                                 "where the row's last tokens occurred before, kept only where the "
                                                 "model's own greedy choice agrees: fewer passes, the same text but for "
-                                                "rounding near-ties (eval/grids/speculate.yaml: 6 of 100 raw replies "
-                                                "differ, no displayed reason); 0 = off")
+                                                "rounding near-ties (eval/grids/speculate.yaml, README); 0 = off")
     device: str = Field("auto", description="auto | cpu | cuda")
     quantize: Literal["auto", "none", "int8"] = Field(
         "none", description="int8 = dynamic int8 quantisation of the local model's Linear layers on a CPU (weights "

@@ -20,7 +20,8 @@ so each row also feeds a guess of what comes next: the tokens that followed the 
 last few tokens (`lookup_draft`). One pass scores the guess; the row keeps the guessed tokens the model itself
 chooses (greedy, under its grammar) and the model's token where the guess first goes wrong. A rejected guess's
 columns are masked like padding, so the text is the model's greedy choice either way; only the number of passes
-changes. A decode step reads every weight once whatever the block's width, so a guess costs little.
+changes. A guess is not free: the block is as wide as its widest row (on 2 cores five rows of five tokens cost ~1.5x
+five rows of one), so a row guesses one token more than it last got right (`_guess`).
 """
 
 from __future__ import annotations
@@ -241,9 +242,8 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -
 
 
 def _guess(row: Row, speculate: int) -> list[int]:
-    """Guessed tokens to feed after the row's pending ones, within what the row may still produce. A row guesses
-    one token more than it last got right: one copying a title guesses long, one writing its own words guesses one
-    token, because every column costs the whole batch (the block is as wide as its widest row)."""
+    """Guessed tokens to feed after the row's pending ones, within what the row may still produce: one more than
+    the row last got right, so a row copying a title guesses long and one writing its own words guesses one token."""
     budget = min(speculate if row.guess_len is None else row.guess_len, speculate, row.limit - row.produced)
     return lookup_draft(row.prompt_ids + row.output, budget) if budget > 0 else []
 
