@@ -50,7 +50,7 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     readme.write_text(f"# Figures\n{BEGIN}\nold numbers\n{END}\nafter\n")
     # one timed turn (after the warm-up) and its follow-up: the figures' plumbing, not their values (the bench's
     # own default is 4 turns with --quick); each turn here decodes 5 prompts on the real model, ~10-20 s on 2 cores
-    result = CliRunner().invoke(cli, ["bench", "--quick", "--turns", "1", "--only", "turn,decode",
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--turns", "1", "--only", "turn,decode,speculation",
                                       "--out", str(out), "--readme", str(readme)])
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())
@@ -65,8 +65,13 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     assert decode["prompts_per_batch"] == 5 and decode["raw_generate_tokens_per_s"] > 0
     assert 0 < decode["chain_chosen_tokens_per_s"] <= decode["chain_tokens_per_s"]
     assert decode["forward_ms_batch1"] > 0 and decode["forward_ms_batch5"] > 0
+    guessing = results["benchmarks"]["speculation"]  # the same turn with and without guessed tokens
+    assert guessing["turns"] == 1 and guessing["cards"] == 5 and 0 <= guessing["cards_whose_reasons_differ"] <= 5
+    assert guessing["guessed_tokens"] > 0 and 0 <= guessing["guessed_kept_share"] <= 1
+    assert guessing["speculating_over_plain"] == round(guessing["turn_speculating_p50_s"] / guessing["turn_plain_p50_s"], 3)
     text = readme.read_text()
     assert "old numbers" not in text and text.endswith(f"{END}\nafter\n")
     assert f"| chat turn k=5 with reasons, embedded default, p50 / p95 | {turn['turn_p50_s']} / {turn['turn_p95_s']} s" in text
+    assert f"{guessing['turn_speculating_p50_s']} vs {guessing['turn_plain_p50_s']} s" in text
     with pytest.raises(ValueError):
         update_readme(tmp_path / "bench.json", "x")  # no block to fill: a clear error, nothing written
