@@ -75,8 +75,13 @@ def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, qu
     elif not (Path(model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"no model at {model_dir}; run `whyrec setup` to convert the shipped SmolLM2")
     else:
+        from agent.llm.attention import register
+
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device)
+        # on a CPU, decode steps take few query tokens: two matmuls beat SDPA's flash kernel (agent/llm/attention.py)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
+                                                     attn_implementation=register() if device == "cpu" else None
+                                                     ).to(device)
     if adapter is not None:
         from peft import PeftModel
 
