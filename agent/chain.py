@@ -2,9 +2,9 @@
 
     start ▶ recommend (understand ▶ retrieve ▶ rank) ▶ draft ▶ reasons (explain ▶ verify) ▶ answer
 
-`build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer; `stream_events`
-shows each step starting, the draft cards (verified facts only) once ranked, and the LLM's tokens as they come (the
-chat UI streams those); `batch` explains several turns in one LLM batch. The evaluation builds its Turns with
+`build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer; its callbacks
+see each step starting, the draft cards (verified facts only) once ranked, and the LLM's tokens as they come (the
+chat UI streams those, `Whyrec.stream`); `batch` explains several turns in one LLM batch. The evaluation builds its Turns with
 `steps.given_turn` and runs only the `reasons` sub-chain (`build_chain_parts`)."""
 
 from __future__ import annotations

@@ -4,15 +4,17 @@ and the files `whyrec index` stores beside it under the home), never from the da
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from uuid import UUID
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
@@ -36,7 +38,10 @@ class Progress:
 
 @dataclass
 class Token:
+    """The model's text since the last Token event (every reply's pieces, interleaved) and how many pieces."""
+
     text: str
+    pieces: int = 1
 
 
 @dataclass
@@ -46,6 +51,43 @@ class Draft:
 
     answer: Answer
     facets: list
+
+
+class _ShownEvents(BaseCallbackHandler):
+    """What the chat shows of a running turn, put on a queue from the thread that runs it: each step starting, the
+    draft cards, and the model's tokens at most every `token_interval_s` (the chat re-renders the whole
+    conversation per event)."""
+
+    token_interval_s = 0.1
+
+    def __init__(self, events: queue.Queue):
+        self.events, self.names = events, {}
+        self.tokens: list[str] = []
+        self.last_put = 0.0
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, name: str | None = None,
+                       **kwargs: Any) -> None:
+        self.names[run_id] = name
+        if name in STEP_LABELS:
+            self.events.put(Progress(step=name, label=STEP_LABELS[name]))
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if self.names.pop(run_id, None) == "draft" and outputs.draft is not None:  # none for "why the second one?"
+            self.events.put(Draft(answer=outputs.draft, facets=outputs.request.facets))
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.names.pop(run_id, None)
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        if token:
+            self.tokens.append(token)
+            if time.perf_counter() - self.last_put >= self.token_interval_s:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.tokens:
+            self.events.put(Token(text="".join(self.tokens), pieces=len(self.tokens)))
+            self.tokens, self.last_put = [], time.perf_counter()
 
 
 class Whyrec:
@@ -116,45 +158,28 @@ class Whyrec:
     def stream(self, message: str, user_id: str | None = None,
                conversation: Conversation | None = None) -> Iterator[Progress | Draft | Token | Answer]:
         """Progress as each step starts, the Draft cards once ranked, the model's tokens as they come, then the
-        Answer."""
-        for event in self._events(self._inputs(message, user_id, conversation)):
-            kind, name = event["event"], event.get("name", "")
-            if kind == "on_chain_start" and name in STEP_LABELS:
-                yield Progress(step=name, label=STEP_LABELS[name])
-            elif kind == "on_chain_end" and name == "draft":
-                turn = event["data"]["output"]
-                if turn.draft is not None:  # none for "why the second one?" or when nothing matched
-                    yield Draft(answer=turn.draft, facets=turn.request.facets)
-            elif kind == "on_chat_model_stream":
-                chunk = event["data"]["chunk"]
-                if chunk.content:
-                    yield Token(text=str(chunk.content))
-            elif kind == "on_chain_end" and name == "whyrec":
-                yield event["data"]["output"]
-
-    def _events(self, inputs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The chain's v2 events as a plain iterator. langchain-core's sync `stream_events` supports only v3 (it
-        raises for v2), so the async one runs on its own loop in a helper thread and hands events over a queue."""
+        Answer. The chain runs in a helper thread and a callback handler hands over what is shown (LangChain's
+        `astream_events` did this before: an event loop and an event for every runnable, for four kinds we show).
+        """
         events: queue.Queue = queue.Queue()
-        done = object()
-
-        async def pump() -> None:
-            async for event in self.chain.astream_events(inputs, version="v2"):
-                events.put(event)
+        shown = _ShownEvents(events)
 
         def run() -> None:
             try:
-                asyncio.run(pump())
+                answer = self.chain.invoke(self._inputs(message, user_id, conversation), config={"callbacks": [shown]})
+                shown.flush()
+                events.put(answer)
             except BaseException as e:  # re-raised in the caller's thread below
                 events.put(e)
-            finally:
-                events.put(done)
 
-        threading.Thread(target=run, name="whyrec-stream", daemon=True).start()
-        while (event := events.get()) is not done:
+        threading.Thread(target=run, name="whyrec-turn", daemon=True).start()
+        while True:
+            event = events.get()
             if isinstance(event, BaseException):
                 raise event
             yield event
+            if isinstance(event, Answer):
+                return
 
     def _inputs(self, message: str, user_id: str | None, conversation: Conversation | None) -> dict[str, Any]:
         return {"message": message, "user_id": user_id, "conversation": conversation or Conversation(user_id=user_id)}

@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 from eval.bench_registry import BenchContext, percentile, register
+from index import torch_thread
 
 TURN_DATASET = "amazon2018_gift_cards"
 MESSAGES = ["a birthday gift card under $50", "something for a coffee lover", "a thank-you gift for a teacher",
@@ -130,20 +131,22 @@ def bench_decode(ctx: BenchContext) -> dict[str, Any]:
                  for prompt in turn.prompts]
         lm.tokenizer.padding_side = "left"
         batch = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-        timings = {}
-        with torch.inference_mode():
-            for lengths_now in ([1] * len(texts), row_tokens):
-                start = time.perf_counter()
+        def timed_generate(lengths_now: list[int]) -> float:
+            start = time.perf_counter()
+            with torch.inference_mode():
                 lm.model.generate(**batch, max_new_tokens=max(lengths_now) + 1, do_sample=False,
                                   logits_processor=[_EndAt(lengths_now, batch["input_ids"].shape[1],
                                                            lm.stop_token_ids[0])],
                                   pad_token_id=lm.tokenizer.pad_token_id or lm.stop_token_ids[0])
-                timings[max(lengths_now)] = time.perf_counter() - start
+            return time.perf_counter() - start
+
+        # on the torch thread, as the chain decodes (index/torch_thread.py)
+        timings = {max(n): torch_thread.run(timed_generate, n) for n in ([1] * len(texts), row_tokens)}
         raw_rates.append(sum(n - 1 for n in row_tokens) / (timings[max(row_tokens)] - timings[1]))
         batch_sizes.append(len(texts))
         lengths.append(statistics.median(row_tokens))
     chain_rate, raw_rate = statistics.median(chain_rates), statistics.median(raw_rates)
-    return {**{f"forward_ms_batch{b}": _forward_ms(lm, b) for b in (1, 5)}, "turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
+    return {**{f"forward_ms_batch{b}": torch_thread.run(_forward_ms, lm, b) for b in (1, 5)}, "turns": len(chain_rates), "prompts_per_batch": statistics.median(batch_sizes),
             "tokens_per_prompt": statistics.median(lengths),
             "chain_tokens_per_s": round(chain_rate, 1), "chain_chosen_tokens_per_s": round(statistics.median(chosen_rates), 1),
             "raw_generate_tokens_per_s": round(raw_rate, 1), "chain_over_raw": round(chain_rate / raw_rate, 3),

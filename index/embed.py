@@ -13,6 +13,8 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from index import torch_thread
+
 os.environ["HF_HUB_OFFLINE"] = "1"  # before any huggingface import in this process: nothing is ever fetched
 
 EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -34,8 +36,12 @@ def encode(texts: Sequence[str], batch_size: int = DEFAULT_BATCH) -> np.ndarray:
     passing many texts at once is faster than many small calls."""
     if not texts:
         return np.zeros((0, EMBED_DIM), dtype=np.float32)
-    vectors = model().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                             convert_to_numpy=True, show_progress_bar=False)
+    return torch_thread.run(_encode, list(texts), batch_size)
+
+
+def _encode(texts: list[str], batch_size: int) -> np.ndarray:
+    vectors = model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                             show_progress_bar=False)
     return vectors.astype(np.float32, copy=False)
 
 

@@ -247,6 +247,8 @@ def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
     from agent.service import Draft, Progress, Whyrec
 
     class Streaming(Scripted):  # streams its reply in pieces, as a real model does
+        streaming: bool = False  # as ChatOpenAI's: set, every call streams (`whyrec serve`'s client sets it)
+
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
             from langchain_core.messages import AIMessageChunk
             from langchain_core.outputs import ChatGenerationChunk
@@ -257,7 +259,7 @@ def test_draft_cards_come_first_from_verified_facts_and_name_the_final_picks():
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
-    app = Whyrec(Settings(k=2), llm=Streaming(default=reply(["a1"], "x")), catalogue=Catalogue(DATASET),
+    app = Whyrec(Settings(k=2), llm=Streaming(default=reply(["a1"], "x"), streaming=True), catalogue=Catalogue(DATASET),
                  retriever=MemoryRetriever())
     events = list(app.stream("a gift card under $45", user_id="u1"))
     kinds = [type(e).__name__ for e in events if not isinstance(e, Progress)]

@@ -93,14 +93,16 @@ def run_turn(service, message: str, seen_titles: list[str] | None = None):
 def test_turn_streams_progress_then_cards_and_json():
     answer = make_answer()
     titles: list[str] = []
-    steps = run_turn(FakeService([Progress("understand", "Reading your request…")] + [Token("x")] * 9 + [answer]),
-                     "a gift card", titles)
+    tokens = [Token("xy", pieces=2), Token("x")]  # the service hands tokens over in bunches
+    steps = run_turn(FakeService([Progress("understand", "Reading your request…"), *tokens, answer]), "a gift card",
+                     titles)
     history, _, answer_json = steps[-1]
     assert history[0] == {"role": "user", "content": "a gift card"}
     assert history[1]["metadata"]["status"] == "done" and "Reading your request…" in history[1]["content"]
     assert 'class="wr-card"' in history[2]["content"]
     assert answer_json["recommendations"][0]["item_id"] == "B0001"
-    assert titles[:3] == ["Working on it…", "Reading your request…", "Explaining with cited facts… (8 tokens)"]
+    assert titles[:4] == ["Working on it…", "Reading your request…", "Explaining with cited facts… (2 tokens)",
+                          "Explaining with cited facts… (3 tokens)"]
 
 
 def test_draft_cards_show_at_once_and_the_final_reasons_replace_them_in_place():

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from agent.llm.decode import DecodeStats, PrefixCache
 from agent.llm.dtype import choose_dtype, choose_quantize
+from index import torch_thread
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
@@ -58,8 +59,8 @@ def load_model(model_dir: str, adapter: str | None, device: str, dtype: str,
     it. One load at a time: two threads in `from_pretrained` at once (a grid's batch, eight chat sessions on a cold
     model) left torch's meta-device context behind, and every later load failed with 'Cannot copy out of meta
     tensor'."""
-    with _LOADING:
-        return _load_model(model_dir, adapter, device, dtype, quantize)
+    with _LOADING:  # on the torch thread: loading runs torch ops too (index/torch_thread.py)
+        return torch_thread.run(_load_model, model_dir, adapter, device, dtype, quantize)
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,10 +217,15 @@ class LocalChatModel(BaseChatModel):
 
     def _decode_rows(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
                      stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
-        """(row, new text, None) as tokens are decoded, then (row, "", metadata) once per row as it ends.
+        """(row, new text, None) as tokens are decoded, then (row, "", metadata) once per row as it ends. Decoded
+        on the process's torch thread (index/torch_thread.py), whichever thread asks.
 
         Options only a server understands (temperature, ...) are ignored: local decoding is always greedy.
         """
+        return torch_thread.iterate(self._decode_rows_here, calls, stop)
+
+    def _decode_rows_here(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
+                          stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         import torch
 
         from agent.llm.decode import Row, greedy_batch

@@ -75,4 +75,5 @@ def build_openai_llm(settings: Any) -> RawJsonChatOpenAI:
         temperature=0,
         max_tokens=settings.max_new_tokens,
         stream_usage=True,
+        streaming=True,  # tokens reach the chat's callbacks as they come, and the reply records its first-token time
     )
