@@ -21,7 +21,7 @@ from langchain_core.runnables.config import get_callback_manager_for_config, get
 
 from agent import steps
 from agent.catalogue import Catalogue
-from agent.quotes import QuoteFinder
+from agent.quotes import QuoteFinder, stored_vectors_path
 from agent.schemas import Answer
 from agent.settings import Settings
 from agent.steps import ChainDeps, Turn
@@ -96,7 +96,9 @@ def build_chain_parts(
 ) -> ChainParts:
     deps = ChainDeps(llm=llm, retriever=retriever, catalogue=catalogue, template=template, settings=settings,
                      checker=TextChecker(catalogue.vocabulary, max_chars=template.generation.reason_max_chars),
-                     quotes=QuoteFinder(catalogue, encode=_encode),  # a review sentence per card, for the request
+                     # a review sentence per card, for the request
+                     quotes=QuoteFinder(catalogue, encode=_encode,
+                                        stored=stored_vectors_path(settings.home, catalogue.name)),
                      rank_template=get_template(settings.rank_template) if settings.rank_template else None,
                      backend=backend, index_snapshot=index_snapshot)
 

@@ -44,6 +44,10 @@ class Settings(IndexSettings):
                                                 "where the row's last tokens occurred before, kept only where the "
                                                 "model's own greedy choice agrees: fewer passes, the same text but for "
                                                 "rounding near-ties (eval/grids/speculate.yaml, README); 0 = off")
+    attention: Literal["auto", "sdpa"] = Field(
+        "auto", description="local backend: auto = on a CPU, decode steps (a few tokens a row) attend with two "
+                            "matmuls instead of SDPA (agent/llm/attention.py), prefill keeps SDPA; sdpa = SDPA "
+                            "throughout")
     device: str = Field("auto", description="auto | cpu | cuda")
     quantize: Literal["auto", "none", "int8"] = Field(
         "none", description="int8 = dynamic int8 quantisation of the local model's Linear layers on a CPU (weights "

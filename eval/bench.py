@@ -37,6 +37,7 @@ def machine(settings: Settings | None = None) -> dict[str, Any]:
         "quantize": choose_quantize(settings.quantize, device, dtype),
         "quantize_setting": settings.quantize,
         "speculate": settings.speculate,
+        "attention": settings.attention,
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

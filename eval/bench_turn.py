@@ -19,13 +19,15 @@ MESSAGES = ["a birthday gift card under $50", "something for a coffee lover", "a
 
 
 def _app(ctx: BenchContext, **overrides: Any):
+    from agent.quotes import store_quote_vectors
     from agent.service import Whyrec
     from index.build import build_index
 
     settings = ctx.bench_settings.model_copy(update={"dataset": TURN_DATASET,
                                                      "model_dir": ctx.settings.base_model_dir, **overrides})
-    if not ctx.shared.get("turn_indexed"):
+    if not ctx.shared.get("turn_indexed"):  # what `whyrec index` does
         build_index(TURN_DATASET, settings, progress=False)
+        store_quote_vectors(settings)
         ctx.shared["turn_indexed"] = True
     return Whyrec(settings)
 

@@ -40,3 +40,13 @@ def test_without_a_mask_the_block_is_causal() -> None:
     expected, _ = sdpa_attention_forward(GroupedAttention(), query, key, value, None, scaling=0.125)
     got, _ = small_query_attention(GroupedAttention(), query, key, value, None, scaling=0.125)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_the_setting_picks_the_implementation_per_device() -> None:
+    from agent.llm.attention import SMALL_QUERY_ATTENTION, choose_attention
+
+    assert choose_attention("auto", "cpu") == SMALL_QUERY_ATTENTION
+    assert choose_attention("auto", "cuda") == "sdpa"  # GPUs keep their fused kernels
+    assert choose_attention("sdpa", "cpu") == "sdpa"
+    with pytest.raises(ValueError, match="auto or sdpa"):
+        choose_attention("flash", "cpu")

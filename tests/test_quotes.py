@@ -24,9 +24,9 @@ def review(user, item_id, text, rating=5.0):
     return Interaction(user_id=user, item_id=item_id, rating=rating, review=text)
 
 
-def finder(*reviews, encode=None):
+def finder(*reviews, encode=None, stored=None):
     ds = Dataset(name="t", items=[SBUX, IHOP], interactions=list(reviews), report=LoadReport(dataset="t"))
-    return QuoteFinder(Catalogue(ds), encode=encode)
+    return QuoteFinder(Catalogue(ds), encode=encode, stored=stored)
 
 
 def test_sentences_keep_card_sized_ones():
@@ -113,3 +113,20 @@ def test_the_name_of_another_item_inside_this_items_title_is_still_another_item(
                                review("u3", "L2", "Great game to play with your friends on a weekend.")])
     quote = QuoteFinder(Catalogue(ds)).quote(l4d2, "co-op zombies", "me")
     assert quote.text == "Great game to play with your friends on a weekend."
+
+
+def test_stored_sentence_vectors_spare_the_encoder_at_a_turn(tmp_path):
+    reviews = (review("u2", "S", "My sister buys her morning latte with it."),
+               review("u3", "S", "The pancakes were fluffy and warm every time."))
+    calls = []
+
+    def encode(texts):  # coffee-ish texts point one way, everything else the other
+        calls.append(list(texts))
+        return np.array([[1.0, 0.0] if ("latte" in t or "coffee" in t) else [0.0, 1.0] for t in texts])
+
+    stored = tmp_path / "t.quote_vectors.npz"
+    assert finder(*reviews, encode=encode, stored=stored).precompute() == 2  # what `whyrec index` does last
+    calls.clear()
+    at_turn = finder(*reviews, encode=encode, stored=stored)
+    assert at_turn.quote(SBUX, "a coffee gift card", shopper="me").text == "My sister buys her morning latte with it."
+    assert calls == [["a coffee gift card"]]  # only the request was encoded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -26,6 +27,9 @@ def format_counts(counts: dict) -> str:
         f"{counts['history_written']:,} history rows, deleted {counts['deleted']:,} stale rows",
         "  collections: " + ", ".join(f"{name} {n:,}" for name, n in counts["collections"].items()),
     ]
+    if "quote_sentences_encoded" in counts:
+        lines.append(f"  quotes: embedded {counts['quote_sentences_encoded']:,} review sentences in "
+                     f"{counts['quote_sentences_s']:.1f} s")
     return "\n".join(lines)
 
 
@@ -44,7 +48,8 @@ def command(dataset: str | None, data_dir: Path | None, chroma_url: str | None, 
     Safe to re-run: rows whose content is unchanged are skipped (a second run encodes nothing), and a run that was
     interrupted picks up where it stopped. Runs on one home and dataset take turns: a second one says it waits,
     then waits for the first. Beside Chroma, under the home, it stores what the chat needs besides the rows
-    (co-occurrence, rating scale, reviews for quotes) and the collaborative model, so a chat needs no data files.
+    (co-occurrence, rating scale, reviews for quotes and their sentences' embeddings) and the collaborative model,
+    so a chat needs no data files.
     Prints what was read, skipped and repaired, by reason.
 
     \b
@@ -53,6 +58,7 @@ def command(dataset: str | None, data_dir: Path | None, chroma_url: str | None, 
       whyrec index --dataset steam --json
       whyrec index --dataset steam --chroma-url http://127.0.0.1:8001
     """
+    from agent.quotes import store_quote_vectors
     from agent.settings import Settings
     from index.build import build_index
     from index.loaders import DatasetError
@@ -61,6 +67,9 @@ def command(dataset: str | None, data_dir: Path | None, chroma_url: str | None, 
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     try:
         counts = build_index(settings.dataset, settings, progress=not quiet)
+        started = time.perf_counter()
+        counts["quote_sentences_encoded"] = store_quote_vectors(settings)
+        counts["quote_sentences_s"] = round(time.perf_counter() - started, 1)
     except DatasetError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -31,7 +31,7 @@ def build_llm(settings: Settings) -> BaseChatModel:
         return LocalChatModel(model_dir=settings.base_model_dir, adapter=settings.adapter, device=settings.device,
                               dtype=settings.dtype, quantize=settings.quantize,
                               max_new_tokens=settings.max_new_tokens,
-                              speculate=settings.speculate)
+                              speculate=settings.speculate, attention=settings.attention)
     if settings.backend == "openai":
         from agent.llm.openai_backend import build_openai_llm
 

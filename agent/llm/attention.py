@@ -8,7 +8,7 @@ folded onto their key/value head instead (no copy) and attention is two plain ma
 transformers' eager attention, less the copy. Blocks longer than `SMALL_QUERY_TOKENS` (prefill) go to SDPA.
 
 Registered with transformers' public `AttentionInterface` / `AttentionMaskInterface` under `SMALL_QUERY_ATTENTION`
-and chosen per model load (`attn_implementation=`)."""
+and chosen per model load (`attn_implementation=`); `WHYREC_ATTENTION=sdpa` keeps SDPA throughout."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def small_query_attention(module: Any, query: Any, key: Any, value: Any, attenti
     scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
     return torch.matmul(weights, value).reshape(batch, heads, q, dim).transpose(1, 2).contiguous(), None
+
+
+def choose_attention(setting: str, device: str) -> str:
+    """`attn_implementation` for a model load: this module's on a CPU under "auto", else transformers' SDPA."""
+    if setting not in ("auto", "sdpa"):
+        raise ValueError(f"attention must be auto or sdpa, not {setting!r}")
+    return register() if setting == "auto" and device == "cpu" else "sdpa"
 
 
 def register() -> str:

@@ -54,34 +54,34 @@ _LOADING = threading.Lock()
 
 
 def load_model(model_dir: str, adapter: str | None, device: str, dtype: str,
-               quantize: str = "none") -> LoadedModel:
+               quantize: str = "none", attention: str = "auto") -> LoadedModel:
     """Load once per process per (model, adapter, device, dtype, quantize); every LocalChatModel with these shares
     it. One load at a time: two threads in `from_pretrained` at once (a grid's batch, eight chat sessions on a cold
     model) left torch's meta-device context behind, and every later load failed with 'Cannot copy out of meta
     tensor'."""
     with _LOADING:  # on the torch thread: loading runs torch ops too (index/torch_thread.py)
-        return torch_thread.run(_load_model, model_dir, adapter, device, dtype, quantize)
+        return torch_thread.run(_load_model, model_dir, adapter, device, dtype, quantize, attention)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, quantize: str) -> LoadedModel:
+def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, quantize: str,
+                attention: str) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if adapter is not None or quantize != "none":
         # a variant of a base already in memory is a copy of it, not a second read of the weights: in a grid run a
         # second `from_pretrained` of the same base came up with its tied lm_head on the meta device
-        base = _load_model(model_dir, None, device, dtype, "none")
+        base = _load_model(model_dir, None, device, dtype, "none", attention)
         tokenizer, model = base.tokenizer, copy.deepcopy(base.model)
     elif not (Path(model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"no model at {model_dir}; run `whyrec setup` to convert the shipped SmolLM2")
     else:
-        from agent.llm.attention import register
+        from agent.llm.attention import choose_attention
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        # on a CPU, decode steps take few query tokens: two matmuls beat SDPA's flash kernel (agent/llm/attention.py)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
-                                                     attn_implementation=register() if device == "cpu" else None
+                                                     attn_implementation=choose_attention(attention, device)
                                                      ).to(device)
     if adapter is not None:
         from peft import PeftModel
@@ -120,6 +120,8 @@ class LocalChatModel(BaseChatModel):
     quantize: str = Field("none", description="none | int8 (dynamic int8 Linear layers, float32 CPU only) | auto "
                                               "(int8 for an fp32 model on the CPU)")
     max_new_tokens: int = Field(320, description="default cap on generated tokens")
+    attention: str = Field("auto", description="auto: few-token decode steps skip SDPA on a CPU "
+                                               "(agent/llm/attention.py); sdpa: transformers' SDPA throughout")
     speculate: int = Field(0, ge=0, description="guessed tokens fed per row and step, verified in the same pass "
                                                "(prompt-lookup speculation, agent/llm/decode.py); 0 = off")
 
@@ -131,7 +133,7 @@ class LocalChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "adapter": str(self.adapter) if self.adapter else None,
                 "device": self.device, "dtype": self.resolved_dtype, "quantize": self.resolved_quantize,
-                "max_new_tokens": self.max_new_tokens, "speculate": self.speculate}
+                "max_new_tokens": self.max_new_tokens, "speculate": self.speculate, "attention": self.attention}
 
     @property
     def model_name(self) -> str:
@@ -147,7 +149,7 @@ class LocalChatModel(BaseChatModel):
 
     def loaded(self) -> LoadedModel:
         return load_model(str(self.model_dir.resolve()), str(self.adapter.resolve()) if self.adapter else None,
-                          resolve_device(self.device), self.resolved_dtype, self.resolved_quantize)
+                          resolve_device(self.device), self.resolved_dtype, self.resolved_quantize, self.attention)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
