@@ -4,8 +4,8 @@
 
 `build_chain(...).invoke({"message": ..., "user_id": ..., "conversation": ...})` returns an Answer; its callbacks
 see each step starting, the draft cards (verified facts only) once ranked, and the LLM's tokens as they come (the
-chat UI streams those, `Whyrec.stream`); `batch` explains several turns in one LLM batch. The evaluation builds its Turns with
-`steps.given_turn` and runs only the `reasons` sub-chain (`build_chain_parts`)."""
+chat UI streams those, `Whyrec.stream`); `batch` explains several turns in one LLM batch. The evaluation builds its
+Turns with `steps.given_turn` and runs only the `reasons` sub-chain (`build_chain_parts`)."""
 
 from __future__ import annotations
 

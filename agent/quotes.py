@@ -11,7 +11,7 @@ fact and no reason is built from it. Reviews are untrusted text, so a sentence i
 - names no other catalogue item and no brand the item does not have.
 Among the candidates, the one closest to the request in MiniLM space wins (`encode`, index/embed.py); without an
 encoder, the one sharing most words with the request. Sentence embeddings are cached per review sentence, and
-`whyrec index` stores every candidate's (`precompute`): encoding a turn's ~150 candidates took 0.5-1.1 s of a
+`whyrec index` stores every candidate's (`precompute`): encoding a turn's ~150 candidates took 0.3-1.1 s of a
 turn on 2 cores, a dot product with stored ones takes milliseconds."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 from agent.catalogue import VOCABULARY_KEYS, Catalogue, normalise, squash
 from agent.schemas import Quote
+from agent.settings import Settings
 from agent.text_quality import degenerate_kinds
 from index.models import Interaction, Item
 
@@ -172,11 +173,12 @@ class QuoteFinder:
         return f"a {rating:g}★ review"
 
 
-def store_quote_vectors(settings) -> int:
+def store_quote_vectors(settings: Settings) -> int:
     """After `build_index`: embed the indexed catalogue's quote candidates and store them beside it (what `whyrec
     index` does last); returns how many sentences."""
     from index.embed import encode
     from index.retrieve import Retriever
 
     catalogue = Catalogue.from_index(Retriever(settings.dataset, settings))
-    return QuoteFinder(catalogue, encode=encode, stored=stored_vectors_path(settings.home, catalogue.name)).precompute()
+    finder = QuoteFinder(catalogue, encode=encode, stored=stored_vectors_path(settings.home, catalogue.name))
+    return finder.precompute()
