@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import Sentence, compose_sentence
+from agent.sentences import Sentence, compose_sentence, fact_phrase
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
@@ -26,6 +26,9 @@ _SHOWN_PER_KEY = {"tag": 3, "feature": 1, "spec": 2, "category": 2, "genre": 2}
 # At most this many handles per candidate whatever settings.max_attributes says: past it, handles add prefill on
 # every turn and the model cites the long tail no better (Steam showed ~11 before, half of them repeats).
 MAX_HANDLES = 8
+# Past items a candidate may be linked to: each is a line of ~15-25 tokens in every candidate block, and shown two,
+# an adapter trained on them cited one and named the other (Steam, 50 held-out users).
+MAX_LINKS = 1
 # A feature bullet that instructs, restricts or sells ("please visit Amazon.com/yourorders", "may only be used at
 # participating stores", "Give them the gift of something awesome!", "Know a girl deserving of an amazing gift, but
 # don't know what to get her?") states terms or a slogan, not a trait. One that names an amount or a discount, or
@@ -98,16 +101,34 @@ class Handles:
 
     def citable_history(self, index: int) -> list[int]:
         """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
-        with it (a Gift Cards category or a 1★ purchase is no reason to buy)."""
+        with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
+        the most recent), at most MAX_LINKS."""
         item = self.candidates[index]
-        return [j for j, past in enumerate(self.history)
-                if self.liked(past) and shared_attribute(item, past.item, self.stats) is not None]
+        shared = {j: shared_attribute(item, past.item, self.stats) for j, past in enumerate(self.history)
+                  if self.liked(past)}
+        citable = [j for j, kv in shared.items() if kv is not None]
+        if self.stats is not None:
+            citable.sort(key=lambda j: self.stats.share(*shared[j]))
+        return citable[:MAX_LINKS]
+
+    def phrase(self, index: int, handle: str) -> str:
+        """What a handle of candidate `index` says, as the words a sentence uses ("comes from Starbucks", "shares
+        its tag Co-op with PAYDAY 2 (you recommended it)"), so a reply copies the fact instead of recalling it."""
+        claim = self.to_claim(index, handle)
+        past = {p.item.item_id: p for p in self.history}
+        said = fact_phrase(claim, past, self.facets, self.stats)
+        return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed
 
     def claim_handles(self, index: int) -> list[str]:
         handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
                    + [f"h{j + 1}" for j in self.citable_history(index)]
                    + [f.handle for f in self.satisfied_facets(index)])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
+
+    def offered(self, index: int) -> list[Claim]:
+        """The facts the prompt shows for candidate `index` that a sentence may state without citing them: its
+        attributes and past-item links (agent/verify.py `verify_reason`)."""
+        return [self.to_claim(index, h) for h in self.claim_handles(index) if h[0] in "ah"]
 
     def has_facts(self, index: int) -> bool:
         """Whether candidate `index` has anything a reason could cite (else its only handle is "none")."""
@@ -167,12 +188,13 @@ def _data_block(lines: list[str]) -> str:
 
 
 def candidate_block(handles: Handles, index: int, label: str) -> str:
+    """The candidate's title and every handle it may cite, each as the phrase a sentence says it with: its own
+    attributes (a), the liked past items it shares its rarest values with (h), the requests it meets (r). A small
+    model copies a shown phrase far more faithfully than it words a bare "tag: Co-op" itself."""
     item = handles.candidates[index]
     lines = [quote(item.title, 100)]
-    lines += [f"  a{j + 1} {k}: {quote(v, 60)}" for j, (k, v) in enumerate(handles.attributes[index])]
-    block = f"{label}: {_data_block(lines)}"
-    met = [f.handle for f in handles.satisfied_facets(index)]
-    return block + (f"\n  meets: {', '.join(met)}" if met else "")
+    lines += [f"  {h}: {quote(handles.phrase(index, h), 160)}" for h in handles.claim_handles(index) if h != "none"]
+    return f"{label}: {_data_block(lines)}"
 
 
 def prompt_inputs(request: Request, handles: Handles, index: int) -> dict[str, str]:
@@ -233,7 +255,7 @@ def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
     no value most of the catalogue shares is among them."""
     stats = handles.stats
     claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in handles.satisfied_facets(index)]
-    citable = handles.citable_history(index)
+    citable = handles.citable_history(index)  # the rarest shared value first
     if citable:
         claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
     linked = {(c.attribute, c.value) for c in claims if c.kind == "history"}
@@ -285,14 +307,14 @@ NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing giv
 
 def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                   title: str = "", message: str = "") -> Sentence:
+                   title: str = "", message: str = "", max_chars: int | None = None) -> Sentence:
     """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
     specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons). The card shows only the claims
     the sentence says."""
     ordered = sorted(claims, key=lambda c: _rarity(c, stats))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
-                                message=message)
+                                message=message, max_chars=max_chars)
     if sentence.text:
         return sentence
     return Sentence(next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))
@@ -300,7 +322,7 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
 
 def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                   stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                  title: str = "", message: str = "") -> str:
+                  title: str = "", message: str = "", max_chars: int | None = None) -> str:
     """The text of `compose_reason`."""
     return compose_reason(claims, history, facets, stats=stats, seed=seed, avoid=avoid, title=title,
-                          message=message).text
+                          message=message, max_chars=max_chars).text

@@ -47,7 +47,7 @@ VERB_PHRASES = {
 }
 
 
-def _clip_title(title: str, limit: int = 48) -> str:
+def clip_title(title: str, limit: int = 48) -> str:
     """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)."""
     title = re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
     if len(title) <= limit:
@@ -77,7 +77,7 @@ def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
         case "exclude_brand" | "exclude_manufacturer" | "exclude_developer" | "exclude_publisher":
             return f"is not from {claim.value}, as you asked"
         case "like_item":
-            return f"is like {_clip_title(claim.value or '')}, as you asked"
+            return f"is like {clip_title(claim.value or '')}, as you asked"
         case "occasion":
             return f"is made for the occasion you named ({claim.value})"
         case key if key and key.startswith("exclude_"):
@@ -106,7 +106,7 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
         how = f"you rated it {past.rating:g}★" if past.rating is not None else "from your history"
     key = claim.attribute.replace("_", " ")
     # the rating in brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
-    return f"shares its {key} {claim.value} with {_clip_title(past.item.title)} ({how})"
+    return f"shares its {key} {claim.value} with {clip_title(past.item.title)} ({how})"
 
 
 def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],
@@ -211,12 +211,14 @@ class Sentence:
 
 def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                      stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                     title: str = "", message: str = "") -> Sentence:
+                     title: str = "", message: str = "", max_chars: int | None = None) -> Sentence:
     """One sentence from `claims` (most specific first) and the claims it states. Two facts whenever the card has
     two: the first pair and plan that is not degenerate text for the item `title` asked as `message`
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
     differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
-    pair unless it is a near-duplicate of a shown reason, then one fact. Empty when no claim can be said."""
+    pair unless it is a near-duplicate of a shown reason, then one fact. A plan that would run past `max_chars` is
+    skipped like a degenerate one (explain_terse's 60 characters fit "It {a} and {b}." where "Picked for you: …"
+    does not). Empty when no claim can be said."""
     said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
     for c in claims:
         if (p := fact_phrase(c, history, facets, stats)) and p not in said:
@@ -236,6 +238,8 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
             for n in range(len(plans)):
                 plan = plans[(start + n) % len(plans)]
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
+                if max_chars is not None and len(text) > max_chars:
+                    continue
                 if degenerate_kinds(text, title, message):
                     break  # the plan's wording does not change what repeats: try the next facts
                 score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
@@ -250,7 +254,7 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
 
 def render_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                     stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                    title: str = "", message: str = "") -> str:
+                    title: str = "", message: str = "", max_chars: int | None = None) -> str:
     """The text of `compose_sentence`."""
     return compose_sentence(claims, history, facets, stats=stats, seed=seed, avoid=avoid, title=title,
-                            message=message).text
+                            message=message, max_chars=max_chars).text

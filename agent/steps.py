@@ -313,7 +313,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         evidence = Evidence(item=scored.item, history=history, facets=turn.request.facets, message=turn.message,
                             other_titles=others, ratings=ratings, stats=deps.catalogue.stats)
         reason = reasons[i] if i < len(reasons) else None
-        offered = handles.attributes[i] if handles else ()
+        offered = handles.offered(i) if handles else ()
         supported, unsupported, problems = (verify_reason(reason, evidence, deps.checker, offered) if reason
                                             else ([], [], []))
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems

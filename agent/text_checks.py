@@ -12,7 +12,7 @@ import re
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
-from agent.sentences import VERB_PHRASES
+from agent.sentences import VERB_PHRASES, clip_title
 from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, rating_is_reason
 from agent.understand import Facet
 from index.models import Item
@@ -266,16 +266,34 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
         values = sorted(values | {_COMPANY_SUFFIX.sub("", v) for v in values}, key=len, reverse=True)
         after = _AFTER_VALUE.format(follows="|".join(re.escape(w) for w in follows) or "(?!)")
         rest = text[m.end():]
-        if not any(re.match(r"[\s\-]+".join(re.escape(w) for w in re.split(r"[\s\-]+", v.strip(" $"))) + after,
-                            rest.lstrip("$"), re.I) for v in values if v.strip(" $")):
-            filler = " ".join(re.split(r"[.,;]|\s+and\s+", rest)[0].split()[:6])
-            found.append(f"says it {m.group(1)} {filler}, which is not one of its values")
+        while True:
+            end = _value_end(rest.lstrip("$"), values, after)
+            if end is None:
+                filler = " ".join(re.split(r"[.,;]|\s+and\s+", rest)[0].split()[:6])
+                found.append(f"says it {m.group(1)} {filler}, which is not one of its values")
+                break
+            # "is tagged Mature and RPG": a capitalised word after "and" is a second value of the same slot (a plan's
+            # next verb is lower case: "and sits in the Action genre")
+            rest = rest.lstrip("$")[end:]
+            if not (second := re.match(r"\s+and\s+(?=[A-Z0-9$])", rest)):
+                break
+            rest = rest[second.end():]
     return found
 
 
+def _value_end(rest: str, values: list[str], after: str) -> int | None:
+    """Where the first of `values` that `rest` starts with, whole, ends; None when it starts with none."""
+    for v in values:
+        if v.strip(" $") and (m := re.match(
+                r"[\s\-]+".join(re.escape(w) for w in re.split(r"[\s\-]+", v.strip(" $"))) + after, rest, re.I)):
+            return m.end()
+    return None
+
+
 _SHARED_KEYS = sorted({k.replace("_", " ") for k in VERB_PHRASES} | {"flavor", "feature"}, key=len, reverse=True)
-_SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS)) + r") (.+?) with (.+?)(?= \(|[.,;]|$)",
-                     re.I)
+# the name runs to a bracket or a sentence's punctuation: the "." of "Amazon.com Gift Card …" is inside it
+_SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
+                     + r") (.+?) with (.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 
 
 def shared_problems(text: str, sources: list[Item]) -> list[str]:
@@ -285,7 +303,11 @@ def shared_problems(text: str, sources: list[Item]) -> list[str]:
     found = []
     for m in _SHARES.finditer(text):
         key, value, name = m.group(1).lower().replace(" ", "_"), squash(m.group(2)), squash(m.group(3))
-        named = [past for past in sources[1:] if len(name) >= 3 and squash(past.title).startswith(name)]
+        # the title, its first words as a sentence cuts it short, or the name a sentence uses and then more
+        # ("… with Assassin’s Creed® Rogue and offers Partial Controller Support": no bracket ends the name)
+        named = [past for past in sources[1:] if len(name) >= 3 and (
+            squash(past.title).startswith(name)
+            or f"{normalise(m.group(3))} ".startswith(f"{normalise(clip_title(past.title))} "))]
         if not named:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
         elif not (_holds(sources[0], key, value) and any(_holds(past, key, value) for past in named)):

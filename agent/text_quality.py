@@ -45,6 +45,10 @@ _PROMPT_WORDS = re.compile(
     r"shopper(?:'s|s)?\s+(?:request|past\s+items)|what\s+the\s+shopper\s+asked\s+for|reply\s+in\s+json"
     r"|claim\s+handles?|\b[ahr]-handles?\b|\bcandidate\s*:|\bmeets\s*:|\(nothing\s+specific\)", re.I)
 _HANDLE = re.compile(r"\b(?:[ahr]\d{1,2}|C\d{1,2})\b|\[\s*[A-Za-z]\d{1,2}\s*\]")
+# "A7 and A6 are tagged Sandbox and Singleplayer." (an adapter's reply): a handle in capitals, outside the title and
+# quoted listing words, where a product may be called "A1"
+_CAPITAL_HANDLE = re.compile(r"\b[AHR]\d{1,2}\b")
+_QUOTE = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _PLACEHOLDER = re.compile(r"\[[a-z_ ]{2,30}\]")  # "[brand]", "[feature]"
 _MARKUP = re.compile(r"</?[A-Za-z]\w*[^>]*>|<\||\{\s*\"|\"\w+\"\s*:")
 # Attribute keys of the shipped datasets, written as the prompt's attribute lines write them ("a3 category: …")
@@ -125,8 +129,9 @@ def degenerate_kinds(text: str, title: str = "", request: str = "") -> list[str]
         found.append("repeated_phrase")
     if _mostly_copied(ws, title, min_run=1):
         found.append("title_only")
-    if (_PROMPT_WORDS.search(text) or _HANDLE.search(text) or _PLACEHOLDER.search(text) or _MARKUP.search(text)
-            or _ATTRIBUTE_LINE.search(text)):
+    unquoted = _QUOTE.sub(" ", text.replace(title, " ") if title.strip() else text)
+    if (_PROMPT_WORDS.search(text) or _HANDLE.search(text) or _CAPITAL_HANDLE.search(unquoted)
+            or _PLACEHOLDER.search(text) or _MARKUP.search(text) or _ATTRIBUTE_LINE.search(text)):
         found.append("prompt_echo")
     if _mostly_copied(ws, request, min_run=3):
         found.append("request_echo")

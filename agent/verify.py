@@ -13,6 +13,7 @@ from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
+from agent.sentences import clip_title
 from agent.text_checks import blank_titles, claims_problems, degenerate_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
@@ -239,23 +240,23 @@ def states(text: str, claim: Claim, evidence: Evidence) -> bool:
 
 
 def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
-                  offered: Sequence[tuple[str, str]] = ()) -> tuple[list[Claim], list[Claim], list[str]]:
+                  offered: Sequence[Claim] = ()) -> tuple[list[Claim], list[Claim], list[str]]:
     """(claims the sentence states, unsupported cited claims, text problems) of one reason.
 
     A card shows what its sentence says, so its claims are the facts the sentence states: the cited claims it
-    states, plus any attribute the prompt offered for this item (`offered`, the item's handles) that it states
-    without citing — "tagged Funny and offers Online Co-op" while citing genre Indie. A cited fact the sentence does
-    not state is dropped, not shown. A sentence that states none of its item's facts is still rejected."""
+    states, plus any fact the prompt offered for this item (`offered`: its attributes and past-item links) that it
+    states without citing — "tagged Funny and offers Online Co-op" while citing genre Indie, a link to a past item
+    named by its title while citing the brand. A cited fact the sentence does not state is dropped, not shown. A
+    sentence that states none of its item's facts is still rejected."""
     checked = [verify_claim(c, evidence) for c in reason.claims]
     supported = [c for c in checked if c.verdict == "supported"]
     unsupported = [c for c in checked if c.verdict != "supported"]
     stated = [c for c in supported if states(reason.text, c, evidence)]
-    known = {(c.attribute, c.value) for c in stated if c.kind == "attribute"}
-    for key, value in offered:
-        claim = Claim(kind="attribute", attribute=key, value=value)
-        if (key, value) not in known and states(reason.text, claim, evidence):
+    known = {_fact(c) for c in stated}
+    for claim in offered:
+        if _fact(claim) not in known and _names(reason.text, claim, evidence):
             stated.append(verify_claim(claim, evidence))
-            known.add((key, value))
+            known.add(_fact(claim))
     stated = [c for c in stated if c.verdict == "supported"]
     # a cited past item's title is a name, not the sentence saying a value: "shares its brand Amazon with
     # Amazon.com Gift Card in a Santa Tin" says Amazon once
@@ -263,6 +264,19 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
              if c.kind == "history" and c.history_item_id in evidence.history]
     return stated, unsupported, checker.problems(reason.text, stated or supported, evidence) + said_twice(
         blank_titles(reason.text, cited), stated)
+
+
+def _fact(claim: Claim) -> tuple:
+    return claim.kind, claim.attribute, claim.value, claim.history_item_id
+
+
+def _names(text: str, claim: Claim, evidence: Evidence) -> bool:
+    """Does the text state an offered fact it did not cite? A past item only by its name as a sentence says it (its
+    brand alone is the pick's brand too); an attribute as `states` reads it."""
+    if claim.kind != "history":
+        return states(text, claim, evidence)
+    past = evidence.history.get(claim.history_item_id or "")
+    return past is not None and squash(clip_title(past.title)) in squash(text)
 
 
 def said_twice(text: str, claims: list[Claim]) -> list[str]:

@@ -54,7 +54,7 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
     raw_reason = turn.reasons[0] if turn.reasons else None
     raw: dict[str, Any] = {"text": "", "claims": [], "problems": []}
     if raw_reason is not None:
-        offered = turn.handles.attributes[0] if turn.handles else ()
+        offered = turn.handles.offered(0) if turn.handles else ()
         supported, unsupported, problems = verify_reason(raw_reason, evidence, checker, offered)
         raw = {"text": raw_reason.text, "claims": _claims(supported + unsupported), "problems": problems}
 

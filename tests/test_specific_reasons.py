@@ -6,7 +6,7 @@ hold no near-duplicates and put the named occasion first. Hand-made fixtures, no
 import pytest
 
 from agent.catalogue import Catalogue
-from agent.explain import Handles, fallback_claims, render_reason
+from agent.explain import MAX_LINKS, Handles, candidate_block, fallback_claims, render_reason
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem
 from agent.sentences import jaccard
@@ -69,6 +69,19 @@ def test_only_a_liked_past_item_with_a_specific_shared_value_gets_a_history_hand
     assert "h1" not in Handles([SBUX], [disliked], [], stats=STARS.stats).claim_handles(0)
     assert "h1" not in Handles([SBUX], [three], [], stats=STARS.stats).claim_handles(0)
     assert "h1" not in Handles([AMZ_CAKE], [liked], [], stats=STARS.stats).claim_handles(0)  # nothing specific
+
+
+def test_the_prompt_shows_each_handle_as_the_words_a_sentence_says_it_with():
+    """A small model copies a shown phrase more faithfully than it words "flavor: Coffee" itself; a past item is
+    shown only when it is liked and shares a specific value, through that value."""
+    history = [PastItem(IHOP, rating=5.0), PastItem(PANERA, rating=5.0)]
+    block = candidate_block(Handles([SBUX], history, [UNDER_50], stats=STARS.stats), 0, "Candidate")
+    assert block.splitlines() == ["Candidate: <data>Starbucks Gift Card", "  a1: comes from Starbucks",
+                                  "  a2: comes in Coffee flavor",
+                                  "  h2: shares its flavor Coffee with Panera Bread Gift Card (you rated it 5★)",
+                                  "  r1: is under $50, as you asked</data>"]
+    many = [PastItem(PANERA, rating=5.0)] * (MAX_LINKS + 2)  # every line is prefilled for every candidate
+    assert [h for h in Handles([SBUX], many, [], stats=STARS.stats).claim_handles(0) if h[0] == "h"] == ["h1", "h2"][:MAX_LINKS]
 
 
 def test_steam_ratings_are_recommended_or_not():

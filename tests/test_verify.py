@@ -21,6 +21,10 @@ CATALOGUE = Catalogue(Dataset(name="t", items=[STARBUCKS, AMAZON, ITUNES], repor
 UNDER_30 = Facet(handle="r1", key="price_max", value="30", label="under $30")
 
 
+def attributes(*pairs: tuple[str, str]) -> list[Claim]:
+    return [Claim(kind="attribute", attribute=k, value=v) for k, v in pairs]
+
+
 def evidence(item=STARBUCKS, history=(AMAZON,), facets=(UNDER_30,), message="a gift card under $30"):
     return Evidence(item=item, history={h.item_id: h for h in history}, facets=list(facets), message=message)
 
@@ -82,7 +86,7 @@ def test_a_card_shows_the_facts_its_sentence_states_not_the_handles_it_cited():
     """A model that cites one handle and writes about another item fact: the sentence is true, so it is shown, with
     the facts it states (offered handles it did not cite included) and without the cited one it never says."""
     checker = TextChecker(CATALOGUE.vocabulary)
-    offered = [("brand", "Starbucks"), ("price", "$25.00")]
+    offered = attributes(("brand", "Starbucks"), ("price", "$25.00"))
     cites_category = Reason(text="A Starbucks treat for a coffee lover.",
                             claims=[Claim(kind="attribute", attribute="category", value="Gift Cards")])
     stated, unsupported, problems = verify_reason(cites_category, evidence(), checker, offered)
@@ -197,7 +201,7 @@ def test_one_value_said_twice_is_padding():
     rpg = Item(item_id="R1", title="Tales", text="", source="t", price=3.0,
                attributes=[("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")])
     checker = TextChecker({"genre": {"RPG"}, "tag": {"RPG", "Anime", "Action RPG"}})
-    offered = [("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime")]
+    offered = attributes(("genre", "RPG"), ("tag", "RPG"), ("tag", "Anime"))
     action_rpg = rpg.model_copy(update={"attributes": rpg.attributes + [("tag", "Action RPG")]})
     reason = Reason(text="A pick that is tagged RPG and sits in the RPG genre.", claims=[])
     _, _, problems = verify_reason(reason, evidence(item=rpg, facets=()), checker, offered)
@@ -205,7 +209,7 @@ def test_one_value_said_twice_is_padding():
     for two_facts in ("A pick that is tagged Anime and sits in the RPG genre.",
                       "A pick that is tagged Action RPG and sits in the RPG genre."):
         reason = Reason(text=two_facts, claims=[])
-        assert verify_reason(reason, evidence(item=action_rpg, facets=()), checker, offered + [("tag", "Action RPG")]
+        assert verify_reason(reason, evidence(item=action_rpg, facets=()), checker, offered + attributes(("tag", "Action RPG"))
                              )[2] == [], two_facts
 
 
@@ -221,12 +225,12 @@ def test_a_value_inside_a_cited_past_items_title_is_not_said_twice():
     shared = Claim(kind="history", history_item_id="T1", attribute="brand", value="Amazon")
     text = "Chosen because it shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin (you rated it 5★)."
     stated, _, problems = verify_reason(Reason(text=text, claims=[shared]), evidence(item=box, history=(tin,), facets=()),
-                                        checker, [("brand", "Amazon")])
+                                        checker, attributes(("brand", "Amazon")))
     assert problems == [] and [c.history_item_id for c in stated if c.kind == "history"] == ["T1"]
     padded = "It comes from Amazon and shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin (you rated it 5★)."
     assert "states 'amazon' twice" in verify_reason(Reason(text=padded, claims=[shared]),
                                                      evidence(item=box, history=(tin,), facets=()), checker,
-                                                     [("brand", "Amazon")])[2]
+                                                     attributes(("brand", "Amazon")))[2]
 
 
 def test_a_shared_value_must_be_shared_with_the_past_item_the_sentence_names():
@@ -245,6 +249,9 @@ def test_a_shared_value_must_be_shared_with_the_past_item_the_sentence_names():
     assert shared_problems("It shares its tag Co-op with Rust (you recommended it).", [pick, rust]) == [
         "says it shares its tag Co-op with Rust, which they do not share"]
     assert shared_problems("It shares its tag Survival with Rusty Lake.", [pick, rust])  # a garbled title
+    # no bracket after the name: it runs on into the next fact, which does not make it another title
+    assert shared_problems("It shares its tag Survival with Rust and offers Co-op.", [pick, rust]) == []
+    assert shared_problems("It shares its tag Survival with Rusty Lake and offers Co-op.", [pick, rust])
 
 
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
@@ -261,6 +268,9 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     assert slot_problems("A pick that is tagged Survival and offers Team Fortress 2.", ark, []) == [
         "says it offers Team Fortress 2, which is not one of its values"]
     assert slot_problems("It sits in the RPG genre.", ark, [])
+    # a merged second value is held to the slot too ("… and Race Your Music!" of Riff Racer: its title, no tag)
+    assert slot_problems("Worth a look: it is tagged Survival and Ark Evolved.", ark, []) == [
+        "says it is tagged Ark Evolved, which is not one of its values"]
     assert slot_problems("It sits in the RPG genre, as you asked.", ark, [Facet(key="genre", value="RPG", label="RPG",
                                                                                 handle="r1")]) == []
     for fine in ("A pick that is tagged Survival and sits in the Adventure genre.",
@@ -270,3 +280,24 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
                  "It is listed as “Offers great value” and offers Online Co-op.",  # quoted listing words: not a slot
                  "It comes in Vanilla flavor and Powder form."):
         assert slot_problems(fine, ark, []) == [], fine
+
+
+def test_a_link_to_a_past_item_the_sentence_names_is_shown_though_the_reply_cited_the_brand():
+    """The adapter copied the offered link "shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin
+    (you rated it 5★)" but cited the brand handle: the sentence is true and names the past item, so the card shows
+    the link. Naming another past item than the offered one is still no link."""
+    tin = Item(item_id="T1", title="Amazon.com Gift Card in a Santa Smile Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon")])
+    box = Item(item_id="B1", title="Amazon.com Gift Card in a Gold Box", text="", source="t", price=50.0,
+               attributes=[("brand", "Amazon")])
+    brand = Claim(kind="attribute", attribute="brand", value="Amazon")
+    link = Claim(kind="history", history_item_id="T1", attribute="brand", value="Amazon")
+    checker = TextChecker({"brand": {"Amazon"}})
+    said = "Worth a look: it shares its brand Amazon with Amazon.com Gift Card in a Santa Smile Tin (you rated it 5★)."
+    stated, _, problems = verify_reason(Reason(text=said, claims=[brand]), evidence(item=box, history=(tin,), facets=()),
+                                        checker, [brand, link])
+    assert problems == [] and {c.kind for c in stated} == {"attribute", "history"}
+    other = said.replace("Santa Smile Tin", "Diamond Plate Tin")
+    _, _, problems = verify_reason(Reason(text=other, claims=[brand]), evidence(item=box, history=(tin,), facets=()),
+                                   checker, [brand, link])
+    assert any("no past item it cites" in p for p in problems)

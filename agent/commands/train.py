@@ -29,7 +29,7 @@ ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
               help="Adapt only the last N decoder layers (a faster step on a CPU); default: all.")
 @click.option("--template", "template_ids", multiple=True,
               help="Explain template(s) the examples are rendered with, one per example by a seeded hash "
-                   "(repeatable; default: the settings' template, explain_default).")
+                   "(repeatable, a template named twice gets twice the share; default: the settings' template).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data sampling, shuffling and init.")
 @click.option("--max-len", type=int, default=512, show_default=True,
               help="Longest prompt+reply in tokens; longer examples are dropped, never truncated.")
@@ -99,6 +99,7 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "cpu": cpu_info().model,
+        "cpu_capability": cpu_info().capability,  # 'avx512+avx512_bf16', 'avx2': what decided the dtype
         "dtype": result.dtype,
         "eval_loss_validation_pairs": {"before": result.eval_loss_before, "after": result.eval_loss_after,
                                        "n": min(config.n_eval, len(built.validation))},

@@ -13,6 +13,8 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
+      0. for an open request, the liked past item sharing i's rarest value (the personal reason such a shopper
+         gets: "shares its brand Amazon with … (you rated it 5★)");
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
@@ -33,9 +35,11 @@ Health & Personal Care and Steam (catalogues without users): for a seeded sample
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
   claims of that item are the attribute handles whose values the request names, then its most specific facts as
   above (the request facets it meets among them). No history (there are no users).
-Every target text is the chain's own fallback sentence for its claims (`render_reason`: a seeded sentence plan over
-  the facts, worded by the facts and the request) — a rendering of facts, never text posing as a review. A claim
-  is left out when the text with it would exceed the schema's `reason_max_chars` or fail the verifier's text check.
+Every target text is the chain's own fallback sentence for its claims (`compose_reason`), in the sentence plan that
+  the kinds and keys of its facts and whether the shopper asked for anything pick (`plan_seed`: what the prompt
+  shows, so the model can learn it), the next plan when that one runs past the template's `reason_max_chars` — a
+  rendering of facts, never text posing as a review. A claim is left out when no plan fits it, the sentence would
+  not say it (one value is said once), or the text fails the verifier's text check.
 Every target claim is checked with `verify_claim` and every text with the `TextChecker`; a failure raises.
 
 The data hash is sha256 over the rendered prompts and completions of all examples, in order.
@@ -57,12 +61,13 @@ from langchain_core.messages import BaseMessage
 from agent.catalogue import Catalogue, normalise, squash
 from agent.explain import (
     Handles,
+    compose_reason,
     fallback_claims,
     prompt_inputs,
-    render_reason,
     reply_model,
 )
 from agent.schemas import Claim, PastItem
+from agent.sentences import Sentence
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
@@ -219,8 +224,7 @@ class TargetBuilder:
     def template_for(self, seed: str) -> Template:
         return self.templates[int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % len(self.templates)]
 
-    def fit(self, claims: list[Claim], handles: Handles, request: Request, seed: str,
-            template: Template) -> tuple[list[str], str]:
+    def fit(self, claims: list[Claim], handles: Handles, request: Request, template: Template) -> tuple[list[str], str]:
         """The first `TARGET_CLAIMS` claims (in priority order) that render, together, as a sentence the chain
         would show: within the template's length, passing the text check, every claim verified. Returns (handles,
         text); raises ValueError when no claim fits."""
@@ -241,48 +245,63 @@ class TargetBuilder:
             verdict = verify_claim(by_handle[handle], evidence)
             assert verdict.verdict == "supported", f"target claim fails the verifier: {verdict}"
             trial = [by_handle[h] for h in chosen + [handle]]
-            text = self.text(trial, past_by_id, handles, request, seed)
+            sentence = self.sentence(trial, past_by_id, handles, request, gen.reason_max_chars)
+            text = sentence.text
             # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
             # a target lists only the claims its sentence states: a claim left unsaid would teach citing facts the
-            # sentence never mentions
-            if (len(text) <= gen.reason_max_chars and all(states(text, c, evidence) for c in trial)
+            # sentence never mentions (the renderer says one value once, so a past item sharing the brand the
+            # shopper asked for is not said beside "is from Amazon, as you asked")
+            if (len(sentence.claims) == len(trial) and len(text) <= gen.reason_max_chars
+                    and all(states(text, c, evidence) for c in trial)
                     and not self.checker.problems(text, trial, evidence)):
                 chosen.append(handle)
                 said.add(squash(claim.value or ""))
         if not chosen:
             raise ValueError("no claim fits")
-        return chosen, self.text([by_handle[h] for h in chosen], past_by_id, handles, request, seed)
+        final = [by_handle[h] for h in chosen]
+        return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars).text
 
     @staticmethod
-    def text(claims: list[Claim], past_by_id: dict[str, PastItem], handles: Handles, request: Request,
-             seed: str) -> str:
-        """The sentence the chain's own renderer writes for these claims: a seeded sentence plan, so the wording
-        varies with the facts and the request, never a template the model could learn as one string."""
-        return render_reason(claims, past_by_id, request.facets, stats=handles.stats, seed=seed,
-                             title=handles.candidates[0].title, message=request.message)
+    def sentence(claims: list[Claim], past_by_id: dict[str, PastItem], handles: Handles, request: Request,
+                 max_chars: int) -> Sentence:
+        """The sentence the chain's own renderer writes for these claims, in the sentence plan `plan_seed` picks
+        (the next one that fits `max_chars`), and the claims it states."""
+        return compose_reason(claims, past_by_id, request.facets, stats=handles.stats,
+                              seed=plan_seed(claims, request), title=handles.candidates[0].title,
+                              message=request.message, max_chars=max_chars)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
                 named: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
-        """The example, or the reason it cannot be made. Claims, most telling first: the values the shopper's
-        review talks about, the values the request `named`, then the item's most specific facts, a liked past
-        item sharing its rarest value, and the request facets it meets (`fallback_claims`: no value most of the
-        catalogue shares is ever among them)."""
+        """The example, or the reason it cannot be made. Claims, most telling first: for a request that asks for
+        nothing in particular, the liked past item sharing the item's rarest value (the personal reason such a
+        shopper gets); the values the shopper's review talks about, the values the request `named`, then the
+        item's most specific facts, a liked past item sharing its rarest value, and the request facets it meets
+        (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
         handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
-        lead = [handles.to_claim(0, h) for h in mentioned[:2]] + named
+        linked = handles.citable_history(0)[:1] if not request.facets else []
+        lead = [handles.to_claim(0, f"h{j + 1}") for j in linked] + [handles.to_claim(0, h) for h in mentioned[:2]] + named
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
         try:
-            chosen, text = self.fit(lead + specific, handles, request, seed, template)
+            chosen, text = self.fit(lead + specific, handles, request, template)
         except ValueError:
             return "no_claim_fits_the_text_limit"
         reply_model(handles, template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
         messages = template.render(**prompt_inputs(request, handles, 0))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
                        {"claims": chosen, "text": text}, template, [h for h in mentioned if h in chosen])
+
+
+def plan_seed(claims: list[Claim], request: Request) -> str:
+    """What picks a target's sentence plan: the kinds and keys of the facts it says and whether the shopper asked
+    for anything — all shown in the prompt. Seeded by the item id (which the prompt does not show) the plan was
+    noise to the model, and it learned the commonest one ("A pick that …" on most replies of the first adapters);
+    this way the wording varies with the facts and the request, and the model can learn which."""
+    return ("asked" if request.facets else "open") + "".join(f"|{c.kind}:{c.attribute}" for c in claims)
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:

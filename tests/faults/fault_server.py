@@ -40,11 +40,12 @@ def reply_for(mode: str, body: dict) -> str:
         return '{"claims": ["a1"], "text": "A lovely card that'
     if mode == "lies":
         return json.dumps({"claims": ["a99", "h42", "r7"], "text": LIE_TEXT, "item_id": "C99"})
-    # ok: the first handle the candidate may cite, and a sentence stating that handle's value from the prompt
+    # ok: the first handle the candidate may cite, and a sentence of the words the prompt shows for it
+    # ("  a1: comes from Starbucks")
     handle = schema["properties"]["claims"]["items"]["enum"][0]
     prompt = str((body.get("messages") or [{}])[-1].get("content", ""))
-    value = re.search(rf"^\s*{handle} [\w ]+: (.*?)(?:</data>)?$", prompt, re.M)
-    return json.dumps({"claims": [handle], "text": f"A good match: {value.group(1) if value else 'as you asked'}."})
+    said = re.search(rf"^\s*{handle}: (.*?)(?:</data>)?$", prompt, re.M)
+    return json.dumps({"claims": [handle], "text": f"A good match: it {said.group(1) if said else 'fits'}."})
 
 
 class FaultServer:
