@@ -51,8 +51,8 @@ _CAPITAL_HANDLE = re.compile(r"\b[AHR]\d{1,2}\b")
 _QUOTE = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _PLACEHOLDER = re.compile(r"\[[a-z_ ]{2,30}\]")  # "[brand]", "[feature]"
 _MARKUP = re.compile(r"</?[A-Za-z]\w*[^>]*>|<\||\{\s*\"|\"\w+\"\s*:")
-# Attribute keys of the shipped datasets, written as the prompt's attribute lines write them ("a3 category: …")
-# and as a rendered "Category: Gift Cards" does: a key with a colon is a data line, not a sentence.
+# Attribute keys of the shipped datasets, as a data line writes them (the prompt's former "a3 category: …", a
+# rendered "Category: Gift Cards"): a key with a colon is a data line, not a sentence.
 _ATTRIBUTE_KEYS = (
     "brand", "price", "category", "genre", "tag", "spec", "developer", "publisher", "flavor", "item form",
     "material", "color", "diet type", "gift amount", "sentiment", "release year", "feature", "features",
