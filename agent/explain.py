@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from agent.catalogue import ValueStats, squash
-from agent.reply_models import REPLY_SCHEMAS, parse_reply
+from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import Sentence, compose_sentence, fact_phrase
-from agent.text_quality import rating_is_reason
+from agent.text_checks import doomed_claims, support_text
+from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
 from index.attributes import HANDLE_ORDER, NOT_REASONS, RENDERED
@@ -208,6 +209,33 @@ def ranking_inputs(request: Request, handles: Handles) -> dict[str, str]:
     """A rank template's inputs: every candidate as C1, C2, ... in one prompt."""
     blocks = [candidate_block(handles, i, f"C{i + 1}") for i in range(len(handles.candidates))]
     return _shopper_inputs(request, handles) | {"candidates": "\n".join(blocks)}
+
+
+@dataclass(frozen=True)
+class DoomedReply:
+    """True once an explain reply being written can no longer be shown as written: its sentence so far is
+    degenerate in a way no continuation undoes (text_quality.doomed_kinds), or states a year or a popularity the
+    data does not back (text_checks.doomed_claims), as the verifier would judge it. The local decoder then stops
+    that row (the `abandon_if` call option)."""
+
+    item: Item
+    message: str
+    support: str  # what a year may come from: at least everything the verifier's support holds
+    titles: str  # every title the prompt shows
+
+    @classmethod
+    def for_candidate(cls, handles: Handles, index: int, message: str) -> DoomedReply:
+        item, past = handles.candidates[index], [p.item for p in handles.history]
+        return cls(item, message, support_text([item, *past], message, handles.facets),
+                   " ".join(i.title for i in [*handles.candidates, *past]))
+
+    def __call__(self, raw: str) -> bool:
+        text = text_so_far(raw)
+        if not text:
+            return False
+        text = text.lstrip()
+        return bool(doomed_kinds(text, self.item.title, self.message)
+                    or doomed_claims(text, self.item, self.support, self.titles))
 
 
 def read_reason(raw: str, handles: Handles, template: Template, index: int) -> tuple[Reason | None, list[str]]:

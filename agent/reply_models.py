@@ -4,6 +4,7 @@
 2. the decoding constraint: `response_format(model)` hands `model_json_schema()` to xgrammar in-process and to a
    vLLM server as `response_format` json_schema;
 3. the parser: `parse_reply(model, raw)` is `model_validate_json`; what it rejects becomes the verifier's problems.
+   `text_so_far(raw)` reads the sentence of a reply still being written (or abandoned: `without_text(raw)`).
 
 The handles a request may cite are `Literal`s, so an id or attribute that is not in this prompt cannot be decoded,
 and cannot be parsed from a server that ignored the constraint. Schemas stay plain (str, list, enum): grammar
@@ -12,6 +13,8 @@ engines choke on formats.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -56,3 +59,30 @@ def parse_reply(model: type[BaseModel], raw: str) -> tuple[BaseModel | None, lis
         return model.model_validate_json(raw), []
     except ValidationError as e:
         return None, [f"{'.'.join(str(p) for p in err['loc']) or 'reply'}: {err['msg']}" for err in e.errors()]
+
+
+# `"text": "` and then the sentence; the grammar puts it after the claims, so both are known once it starts
+_TEXT_START = re.compile(r'"text"\s*:\s*"')
+_OPEN_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{0,3})?$')  # "\" or "\u20" cut before its end
+
+
+def text_so_far(raw: str) -> str | None:
+    """The `text` of an explain reply whose JSON may still be open (being decoded), unescaped; None before the
+    sentence starts. `{"claims": ["a1"], "text": "A card for \\"Kids` -> 'A card for "Kids'."""
+    start = _TEXT_START.search(raw)
+    if start is None:
+        return None
+    body = raw[start.end():]
+    end = re.search(r'(?<!\\)(?:\\\\)*"', body)  # the first quote no backslash escapes: the sentence is closed
+    body = body[:end.start() + len(end.group(0)) - 1] if end else _OPEN_ESCAPE.sub("", body)
+    try:
+        return json.loads(f'"{body}"')
+    except json.JSONDecodeError:
+        return None
+
+
+def without_text(raw: str) -> str | None:
+    """An explain reply abandoned while writing its sentence, closed with an empty sentence: its claims, which the
+    model had finished, still parse. None when the sentence had not started."""
+    start = _TEXT_START.search(raw)
+    return raw[:start.end()] + '"}' if start else None

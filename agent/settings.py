@@ -44,6 +44,10 @@ class Settings(IndexSettings):
                                                 "where the row's last tokens occurred before, kept only where the "
                                                 "model's own greedy choice agrees: fewer passes, the same text but for "
                                                 "rounding near-ties (eval/grids/speculate.yaml, README); 0 = off")
+    abandon_doomed: bool = Field(True, description="local backend: stop writing a reason once its sentence fails a "
+                                 "check no continuation can pass (a loop, an echoed handle, a year the data lacks; "
+                                 "agent/explain.DoomedReply): the card falls back as it would have, with the model's "
+                                 "claims, and the turn ends sooner. Grid runs keep it off to measure whole replies")
     attention: Literal["auto", "sdpa"] = Field(
         "auto", description="local backend: auto = on a CPU, decode steps (a few tokens a row) attend with two "
                             "matmuls instead of SDPA (agent/llm/attention.py), prefill keeps SDPA; sdpa = SDPA "

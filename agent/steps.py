@@ -15,14 +15,15 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
-from agent.explain import Handles, compose_reason, fallback_claims, prompt_inputs, read_reason, render_text, reply_model
+from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims, prompt_inputs, read_reason,
+                           render_text, reply_model)
 from agent.kinds import animals_asked
-from agent.llm import invoke_all
+from agent.llm import ABANDONED, invoke_all
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
 from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
 from agent.rank_llm import llm_preference, neutral_seed
-from agent.reply_models import response_format
+from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
 from agent.sentences import is_exclusion
@@ -110,7 +111,9 @@ def usage_of(replies: list) -> dict[str, float | None]:
             "chosen_tokens_per_s": sum(chosen) / window if chosen and window > 0 else None,
             # prompt-lookup speculation (local backend): guessed tokens fed, and the share the model chose
             "guessed_tokens": sum(r.response_metadata.get("guessed_tokens") or 0 for r in replies),
-            "guessed_kept": sum(r.response_metadata.get("guessed_kept") or 0 for r in replies)}
+            "guessed_kept": sum(r.response_metadata.get("guessed_kept") or 0 for r in replies),
+            # replies stopped once their sentence was doomed (settings.abandon_doomed)
+            "abandoned": sum(r.response_metadata.get("finish_reason") == ABANDONED for r in replies)}
 
 
 def timed(name: str, turn: Turn, start: float) -> None:
@@ -235,8 +238,13 @@ def explain_calls(turn: Turn, deps: ChainDeps) -> list[tuple[list, dict]]:
     turn.prompts = [deps.template.render(**prompt_inputs(turn.request, handles, i)) for i in turn.asked]
     turn.prompt_hash = prompt_hash([m for prompt in turn.prompts for m in prompt])
     max_tokens = deps.template.generation.max_new_tokens or deps.settings.max_new_tokens
-    return [(prompt, {"response_format": response_format(reply_model(handles, deps.template, i)),
-                      "max_tokens": max_tokens}) for i, prompt in zip(turn.asked, turn.prompts)]
+    calls = []
+    for i, prompt in zip(turn.asked, turn.prompts):
+        options = {"response_format": response_format(reply_model(handles, deps.template, i)), "max_tokens": max_tokens}
+        if deps.settings.abandon_doomed:
+            options["abandon_if"] = DoomedReply.for_candidate(handles, i, turn.message)
+        calls.append((prompt, options))
+    return calls
 
 
 def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
@@ -250,8 +258,10 @@ def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
                 log.debug("explain call failed", exc_info=reply)
             failures.add(type(reply).__name__)
             continue
-        turn.raw_replies[i] = str(reply.content)
-        turn.reasons[i], errors = read_reason(turn.raw_replies[i], turn.handles, deps.template, i)
+        turn.raw_replies[i] = raw = str(reply.content)
+        if reply.response_metadata.get("finish_reason") == ABANDONED:  # its claims count, its sentence could not
+            raw = without_text(raw) or raw
+        turn.reasons[i], errors = read_reason(raw, turn.handles, deps.template, i)
         unusable |= bool(errors)
     turn.llm_usage = usage_of([r for r in replies if not isinstance(r, Exception)])
     if failures:

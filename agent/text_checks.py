@@ -49,6 +49,8 @@ def degenerate_problems(text: str, title: str, message: str, max_chars: int | No
     found = [f"is degenerate: {DEGENERATE_KINDS[k]}" for k in degenerate_kinds(text, title, message)]
     if cut_off(text, max_chars):
         found.append("was cut off by the length limit")
+    elif stops_mid_sentence(text):
+        found.append("stops mid-sentence")
     return found
 
 
@@ -59,7 +61,18 @@ def cut_off(text: str, max_chars: int | None) -> bool:
     return bool(text) and max_chars is not None and len(text) >= max_chars - 2 and not _END.search(text)
 
 
-def _support_text(sources: list[Item], message: str, facets: list[Facet]) -> str:
+# Words no sentence ends on: "… for any special occasion. They are listed as" stopped before its point.
+_DANGLING = frozenset("a an the as of to and or but with for from in on at by is are was were its their your this "
+                      "that which who than like".split())
+
+
+def stops_mid_sentence(text: str) -> bool:
+    """The text ends without a sentence's end, on a word that needs more after it."""
+    tail = re.findall(r"[A-Za-z']+", text.strip())
+    return bool(tail) and not _END.search(text.strip()) and tail[-1].lower() in _DANGLING
+
+
+def support_text(sources: list[Item], message: str, facets: list[Facet]) -> str:
     """Everything a reason may take a year, date or name from: the item, the cited past items, the request."""
     parts = [message] + [f.value for f in facets]
     for src in sources:
@@ -319,10 +332,23 @@ def _holds(item: Item, key: str, squashed_value: str) -> bool:
     return any(k == key and squash(v) == squashed_value for k, v in item.attributes)
 
 
+def doomed_claims(prefix: str, item: Item, support: str, titles: str) -> list[str]:
+    """Problems `claims_problems` finds in every text starting with `prefix`, judged on its finished words: a year
+    the data does not hold (`support` holds at least what the verifier's does: the item, every past item shown, the
+    request) and a popularity word nothing backs (unless a title holds it: `titles`, every title the verifier might
+    take it from)."""
+    done = re.sub(r"[A-Za-z0-9]+$", "", prefix)
+    found = [f"states the year {y} which the data does not" for y in _YEAR.findall(done) if y not in support]
+    said = _POPULAR.search(done)
+    if said and not popularity_supported(item) and normalise(said.group(0)) not in normalise(titles):
+        found.append(f"says {said.group(0)!r} with no rating, rank or review count behind it")
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
-    support = _support_text(sources, message, facets)
+    support = support_text(sources, message, facets)
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])

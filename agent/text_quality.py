@@ -41,8 +41,9 @@ VACUOUS_SHARE = 0.5  # a value at least this share of the catalogue has is not a
 
 # What the explain templates (prompts/explain_*.yaml) and agent/explain.py put around the data: echoing it back
 # means the model copied the prompt instead of explaining.
+# A reason talks to the shopper ("you asked"): "the shopper asked for a cheaper option" is the prompt's voice.
 _PROMPT_WORDS = re.compile(
-    r"shopper(?:'s|s)?\s+(?:request|past\s+items)|what\s+the\s+shopper\s+asked\s+for|reply\s+in\s+json"
+    r"shopper(?:'s|s)?\s+(?:request|past\s+items)|\bthe\s+shopper\b|reply\s+in\s+json"
     r"|claim\s+handles?|\b[ahr]-handles?\b|\bcandidate\s*:|\bmeets\s*:|\(nothing\s+specific\)", re.I)
 _HANDLE = re.compile(r"\b(?:[ahr]\d{1,2}|C\d{1,2})\b|\[\s*[A-Za-z]\d{1,2}\s*\]")
 # "A7 and A6 are tagged Sandbox and Singleplayer." (an adapter's reply): a handle in capitals, outside the title and
@@ -98,9 +99,14 @@ def _mostly_copied(text_words: list[str], source: str, min_run: int) -> bool:
     return run >= min_run and run > len(text_words) / 2
 
 
-def _repeated_phrase(text: str, ws: list[str]) -> bool:
-    clauses = [" ".join(words(c)) for c in re.split(r"[;,.!?()]|\band\b|\s[–—-]\s", text)]
-    clauses = [c for c in clauses if c]
+_CLAUSE_SPLIT = re.compile(r"[;,.!?()]|\band\b|\s[–—-]\s")
+
+
+def _repeated_phrase(text: str, ws: list[str], closed_only: bool = False) -> bool:
+    """The same clause twice, the same content bigram twice, or a word twice in a row. `closed_only`: compare only
+    clauses a delimiter has ended (the last one of a text still being written may grow)."""
+    segments = _CLAUSE_SPLIT.split(text)
+    clauses = [c for c in (" ".join(words(c)) for c in (segments[:-1] if closed_only else segments)) if c]
     if len(clauses) != len(set(clauses)):
         return True
     content = [g for g in _ngrams(ws, 2) if not (set(g) & _STOPWORDS) and g[0] != g[1]]
@@ -138,6 +144,32 @@ def degenerate_kinds(text: str, title: str = "", request: str = "") -> list[str]
     if len([t for t in text.split() if re.search(r"[A-Za-z0-9]", t)]) < MIN_WORDS:
         found.append("too_short")
     if _first_person(text, title, request):
+        found.append("first_person")
+    return found
+
+
+# Kinds that no continuation can undo, judged on the words a reply has finished so far: a phrase said twice stays
+# said twice, an echoed handle or prompt phrase stays in the text. (A title cut mid-way or a quote not yet closed
+# could change the others, so they wait for the whole text.)
+FINAL_KINDS = ("repeated_ngram", "repeated_phrase", "prompt_echo", "first_person")
+_LAST_WORD = re.compile(r"[A-Za-z0-9]+$")
+
+
+def doomed_kinds(prefix: str, title: str = "", request: str = "") -> list[str]:
+    """The degenerate kinds the text starting with `prefix` has however it goes on: each is also in
+    `degenerate_kinds` of every text that starts with `prefix` (so a decoder may stop writing it). []: not doomed."""
+    done = _LAST_WORD.sub("", prefix)  # a word still being written may grow ("the shopper" -> "the shoppers")
+    ws = words(done)
+    found = []
+    if len(set(_ngrams(ws, 3))) < len(_ngrams(ws, 3)):
+        found.append("repeated_ngram")
+    if _repeated_phrase(done, ws, closed_only=True):
+        found.append("repeated_phrase")
+    if (_PROMPT_WORDS.search(done) or _HANDLE.search(done) or _PLACEHOLDER.search(done) or _MARKUP.search(done)
+            or _ATTRIBUTE_LINE.search(done)):
+        found.append("prompt_echo")
+    # a first-person word could be part of the title or request, which the full check removes once it is whole
+    if not _FIRST_PERSON.search(f"{title} {request}") and _first_person(done, "", ""):
         found.append("first_person")
     return found
 

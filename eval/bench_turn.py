@@ -54,7 +54,7 @@ def _turns(app, n: int, follow_up: str | None = None) -> list[dict[str, float]]:
     return rows
 
 
-def _timed_turn(app, message: str, user: str, conversation) -> dict[str, float]:
+def _timed_turn(app, message: str, user: str, conversation) -> dict[str, Any]:
     from agent.schemas import Answer
     from agent.service import Draft, Token
 
@@ -72,8 +72,8 @@ def _timed_turn(app, message: str, user: str, conversation) -> dict[str, float]:
             "first_token_s": marks.get("first_token_s", total),
             # the first token the model chose (not grammar-forced): the steps before the LLM + its own clock
             "first_chosen_token_s": before_llm_s + (usage.get("first_token_s") or 0.0),
-            "completion_tokens": usage.get("completion_tokens") or 0,
-            "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations)}
+            "completion_tokens": usage.get("completion_tokens") or 0, "abandoned": usage.get("abandoned") or 0,
+            "tokens_per_s": usage.get("tokens_per_s") or 0.0, "k": len(answer.recommendations), "answer": answer}
 
 
 def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -87,7 +87,8 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
         out |= {"follow_up_message": FOLLOW_UP, "follow_up_p50_s": round(follow_up_p50, 3),
                 "follow_up_p95_s": round(percentile(follow_ups, 95), 3),
                 "follow_up_over_first": round(follow_up_p50 / out["turn_p50_s"], 3)}
-    return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1)}
+    return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1),
+                  "abandoned_per_turn": round(statistics.fmean(r["abandoned"] for r in rows), 2)}
 
 
 @register("turn", "Chat turn, k=5 with reasons, embedded default, streamed: p50/p95 latency, time to the first "
@@ -184,6 +185,47 @@ def bench_speculation(ctx: BenchContext) -> dict[str, Any]:
             "turn_speculating_p50_s": guess_p50, "speculating_over_plain": round(guess_p50 / plain_p50, 3),
             "guessed_tokens": guessed, "guessed_kept_share": round(kept / guessed, 3) if guessed else None,
             "cards": reasons, "cards_whose_reasons_differ": differ}
+
+
+@register("abandon", "The same chat turns and \"cheaper\" follow-ups with and without abandoning doomed replies, "
+                     "alternating: turn and follow-up p50, tokens decoded, replies abandoned, cards that differ")
+def bench_abandon(ctx: BenchContext) -> dict[str, Any]:
+    """A reply is abandoned once its sentence is degenerate in a way no continuation undoes, so its card falls
+    back as it would have; this measures the time it saves and counts the cards it changed anyway (a fallback
+    naming another verified fact, a batch near-tie)."""
+    from agent.conversation import Conversation
+
+    apps = {False: _app(ctx, abandon_doomed=False), True: _app(ctx, abandon_doomed=True)}
+    users = apps[False].retriever.users(limit=ctx.n_turns + 1)
+    for app in apps.values():  # warm-up: model load, grammar compiles, the cached system prompt
+        app.ask(MESSAGES[-1], user_id=users[-1])
+    turns: dict[bool, list[float]] = {False: [], True: []}
+    follow_ups: dict[bool, list[float]] = {False: [], True: []}
+    tokens: dict[bool, int] = {False: 0, True: 0}
+    abandoned = differ = fallbacks_differ = cards = 0
+    for i, user in enumerate(users[:-1]):
+        shown = {}
+        for setting in sorted(apps, reverse=i % 2 == 1):  # alternate which goes first: the clock drifts
+            conversation, shown[setting] = Conversation(user_id=user), []
+            for message, times in ((MESSAGES[i % len(MESSAGES)], turns), (FOLLOW_UP, follow_ups)):
+                row = _timed_turn(apps[setting], message, user, conversation)
+                times[setting].append(row["total_s"])
+                tokens[setting] += int(row["completion_tokens"])
+                abandoned += int(row["abandoned"]) if setting else 0
+                shown[setting] += [(rec.item_id, rec.reasons[0].text, rec.reasons[0].fallback)
+                                   for rec in row["answer"].recommendations]
+        differ += sum(a != b for a, b in zip(shown[False], shown[True]))
+        fallbacks_differ += sum(a[2] != b[2] for a, b in zip(shown[False], shown[True]))
+        cards += len(shown[False])
+    p50 = {name: {s: round(statistics.median(v[s]), 3) for s in v} for name, v in
+           (("turn", turns), ("follow_up", follow_ups))}
+    return {"turns": len(turns[False]), "follow_up_message": FOLLOW_UP,
+            "turn_whole_p50_s": p50["turn"][False], "turn_abandoning_p50_s": p50["turn"][True],
+            "follow_up_whole_p50_s": p50["follow_up"][False], "follow_up_abandoning_p50_s": p50["follow_up"][True],
+            "abandoning_over_whole_turn": round(p50["turn"][True] / p50["turn"][False], 3),
+            "abandoning_over_whole_follow_up": round(p50["follow_up"][True] / p50["follow_up"][False], 3),
+            "tokens_whole": tokens[False], "tokens_abandoning": tokens[True], "replies_abandoned": abandoned,
+            "cards": cards, "cards_whose_reasons_differ": differ, "cards_whose_fallback_differs": fallbacks_differ}
 
 
 class _EndAt:

@@ -71,6 +71,14 @@ def bench_table(results: dict[str, Any], source: str) -> str:
                           f"{g['turn_speculating_p50_s']} vs {g['turn_plain_p50_s']} s = {g['speculating_over_plain']} "
                           f"({g['guessed_kept_share']} of guesses kept; cards whose reasons differ: "
                           f"{g['cards_whose_reasons_differ']} of {g['cards']})", "", None))
+    if a := b.get("abandon"):
+        lines.append(_row("turn / \"cheaper\" follow-up abandoning doomed replies vs writing them whole, same turns, p50",
+                          f"{a['turn_abandoning_p50_s']} vs {a['turn_whole_p50_s']} s = {a['abandoning_over_whole_turn']}"
+                          f" / {a['follow_up_abandoning_p50_s']} vs {a['follow_up_whole_p50_s']} s = "
+                          f"{a['abandoning_over_whole_follow_up']} ({a['replies_abandoned']} replies abandoned, "
+                          f"{a['tokens_abandoning']} vs {a['tokens_whole']} tokens; cards whose reasons differ: "
+                          f"{a['cards_whose_reasons_differ']} of {a['cards']}, fallback differs: "
+                          f"{a['cards_whose_fallback_differs']})", "", None))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))

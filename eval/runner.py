@@ -85,7 +85,8 @@ class GridRunner:
     def __init__(self, grid: Grid, settings: Settings | None = None, out_root: Path = RUNS_DIR,
                  limit: int | None = None, progress: bool = True):
         self.grid = grid
-        self.base = settings or Settings()
+        # whole replies: the raw rates measure what the model writes (abandoning one changes no displayed reason)
+        self.base = (settings or Settings()).model_copy(update={"abandon_doomed": False})
         self.limit_override = limit  # --limit: the first N held-out users of every dataset
         self.limit = limit if limit is not None else grid.limit
         self.progress = progress

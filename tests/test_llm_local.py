@@ -208,6 +208,24 @@ def test_a_batch_row_decodes_what_it_would_alone(llm: LocalChatModel) -> None:
     assert sum(b.content == a.content for b, a in zip(batch, alone)) >= 3
 
 
+def test_a_row_the_caller_abandons_ends_there_and_the_others_decode_as_before(llm: LocalChatModel) -> None:
+    titles = ["Starbucks card", "Amazon eGift card", "Visa prepaid card"]
+    fmt = {"response_format": response_format("claims", CLAIMS)}
+    whole = llm.generate_batch([(candidate_prompt(t), fmt) for t in titles])
+    seen: list[str] = []
+
+    def after_ten_characters(text: str) -> bool:
+        seen.append(text)
+        return len(text) >= 10
+
+    cut = llm.generate_batch([(candidate_prompt(titles[0]), {**fmt, "abandon_if": after_ten_characters})]
+                             + [(candidate_prompt(t), fmt) for t in titles[1:]])
+    assert cut[0].response_metadata["finish_reason"] == "abandoned"
+    assert len(cut[0].content) >= 10 and whole[0].content.startswith(cut[0].content) and cut[0].content == seen[-1]
+    assert cut[0].usage_metadata["output_tokens"] < whole[0].usage_metadata["output_tokens"]
+    assert [r.content for r in cut[1:]] == [r.content for r in whole[1:]]
+
+
 def test_speculation_changes_the_number_of_passes_not_the_text(model_dir: Path, llm: LocalChatModel) -> None:
     # Guessed tokens are kept only where the model's own greedy choice agrees, so the text is what plain decoding
     # writes; a wider block's rounding may tip a near-tie in bf16, as in the batch test above.

@@ -120,6 +120,15 @@ def test_invoke_sends_our_json_schema_as_response_format_and_returns_raw_text(se
     assert reply.response_metadata["timing"]["total_s"] > 0
 
 
+def test_a_server_never_gets_the_local_only_abandon_option(server: CannedServer) -> None:
+    from agent.llm import invoke_all
+
+    replies = invoke_all(build_llm(openai_settings(server.url)),
+                         [(MESSAGES, {"response_format": RESPONSE_FORMAT, "abandon_if": lambda text: True})])
+    assert replies[0].content == REPLY  # decoded whole, by the server
+    assert "abandon_if" not in server.requests[-1] and server.requests[-1]["response_format"] == RESPONSE_FORMAT
+
+
 def test_stream_sends_response_format_and_chunks_concatenate_to_the_reply(server: CannedServer) -> None:
     llm = build_llm(openai_settings(server.url)).bind(response_format=RESPONSE_FORMAT)
     chunks = list(llm.stream(MESSAGES))

@@ -10,7 +10,7 @@ from agent.explain import MAX_LINKS, Handles, candidate_block, fallback_claims, 
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem
 from agent.sentences import jaccard
-from agent.text_checks import cut_off, popularity_supported
+from agent.text_checks import cut_off, degenerate_problems, doomed_claims, popularity_supported, stops_mid_sentence
 from agent.understand import Facet
 from agent.verify import Evidence, TextChecker, shared_attribute, verify_claim
 from index.models import Dataset, Interaction, Item, LoadReport
@@ -174,6 +174,26 @@ def test_a_sentence_cut_off_by_the_length_limit_is_rejected():
     assert "was cut off by the length limit" in problems(cut)
     assert not cut_off("It comes from Starbucks and costs $25.00.", 60)
     assert not cut_off("It comes from Starbucks and is nice", 60)  # short: ended, not cut
+
+
+def test_a_sentence_is_doomed_by_an_unbacked_year_or_popularity_once_the_word_is_finished():
+    support = "IHOP Gift Card Pancakes all day 2019"
+    assert doomed_claims("IHOP is a popular food delivery", IHOP, support, IHOP.title)
+    assert any("'popular'" in p for p in problems("IHOP is a popular food delivery service.", item=IHOP))
+    assert doomed_claims("A card from 2023-01-22", IHOP, support, IHOP.title)
+    assert not doomed_claims("A card from 2019, still", IHOP, support, IHOP.title)  # the data holds 2019
+    assert not doomed_claims("A card from 202", IHOP, support, IHOP.title)  # "202" may still become "2019"
+    rated = card("R", "IHOP Gift Card", 30.0, "IHOP", ("average_rating", "4.7"))
+    assert not doomed_claims("IHOP is a popular pick", rated, support, rated.title)  # a good rating backs it
+    titled = card("T", "Popular Science Subscription", 20.0, "Popular Science")
+    assert not doomed_claims("A Popular Science year", titled, support, titled.title)  # a title may say it
+
+
+def test_a_sentence_that_stops_before_its_point_is_rejected():
+    stopped = "BJ's Gift Cards make perfect gifts for any special occasion. They are listed as"  # seen in a chat
+    assert stops_mid_sentence(stopped) and "stops mid-sentence" in degenerate_problems(stopped, "BJ's Gift Card", "")
+    assert not stops_mid_sentence("It comes from Starbucks and is nice")
+    assert not stops_mid_sentence("A card you can spend at any of the restaurants it lists as.")
 
 
 # -- the fallback sentence ---------------------------------------------------------------------------------------

@@ -3,14 +3,16 @@ reason that is fine, every metric on tiny hand-computed cases, and `whyrec eval 
 
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from agent.catalogue import Catalogue
 from agent.cli import main as cli
-from agent.text_quality import (DEGENERATE_KINDS, degenerate_kinds, is_vacuous, longest_common_run, specificity,
-                                value_frequencies)
+from agent.text_quality import (DEGENERATE_KINDS, FINAL_KINDS, degenerate_kinds, doomed_kinds, is_vacuous,
+                                longest_common_run, specificity, value_frequencies)
 from agent.understand import Facet
 from eval.explain_eval import explain_metrics, usefulness_context
 from eval.metrics import evaluate, feature_vocabulary, get_metric, metric_names
@@ -39,6 +41,8 @@ GRID_REQUEST = "Recommend something for me based on my past purchases."
     ("prompt_echo", "The [brand] [category] [feature] [a3] is a", "Amazon.com Gift Card", GRID_REQUEST),
     ("prompt_echo", "The gift that lets them fly to 85+ destinations.</text>", "Southwest Airlines Gift Card", ""),
     ("prompt_echo", "A7 and A6 are tagged Sandbox and Singleplayer.", "From Dust", GRID_REQUEST),
+    ("prompt_echo", "The shopper asked for a cheaper option, but it's actually a gift card from Domino's Pizza.",
+     "Domino's Pizza Gift Card", "cheaper"),
     ("request_echo", "An electric toothbrush under $30", "Oral-B Pro 1000 Rechargeable Toothbrush",
      "an electric toothbrush under $30"),
     ("too_short", "Category: Gift Cards.", "Olive Garden Gift Card", ""),
@@ -57,6 +61,7 @@ def test_each_degenerate_kind_fires_on_the_bad_reasons_of_issue_16(kind, text, t
     ("title_only", "Pancakes for the whole family at IHOP, no fees and no expiry.", "IHOP Gift Card", GRID_REQUEST),
     ("prompt_echo", "Flights to 85+ destinations with no fees, from Southwest.", "Southwest Airlines Gift Card", ""),
     ("prompt_echo", "A1 Original Sauce in a bottle listed as “Grade A1 steak sauce”.", "A1 Original Sauce", ""),
+    ("prompt_echo", "A card the whole family can share, whoever does the shopping.", "Olive Garden Gift Card", ""),
     ("request_echo", "Oral-B rotating head with a pressure sensor, at $24.99.", "Oral-B Pro 1000 Rechargeable",
      "an electric toothbrush under $30"),
     ("too_short", "By Amazon, priced at $25.00.", "Amazon.com Gift Card", ""),
@@ -65,6 +70,43 @@ def test_each_degenerate_kind_fires_on_the_bad_reasons_of_issue_16(kind, text, t
 ])
 def test_a_specific_reason_is_not_that_kind_of_degenerate(kind, text, title, asked):
     assert kind not in degenerate_kinds(text, title, asked)
+
+
+# -- a reply doomed while it is written (the decoder stops it: settings.abandon_doomed) ---------------------------
+@pytest.mark.parametrize("prefix, kind", [
+    ("r1: comes from", "prompt_echo"),
+    ("The shopper asked for a cheaper", "prompt_echo"),
+    ("At Captain D's Seafood, we're dedicated", "first_person"),
+    ("a gift card in a Polka Dot Reveal, a gift card in a", "repeated_ngram"),
+])
+def test_a_prefix_is_doomed_once_no_continuation_can_pass(prefix, kind):
+    assert kind in doomed_kinds(prefix, "Gift Card", "cheaper")
+
+
+def test_a_prefix_is_not_doomed_by_what_a_continuation_could_change():
+    assert doomed_kinds("The shopper", "x", "") == []  # the last word may still grow ("shoppers")
+    assert doomed_kinds("Free to Play, Free to Play", "Warframe", "") == []  # the last clause is still open
+    assert doomed_kinds("My Little", "My Little Pony Gift Card", "") == []  # may be the title, which is allowed
+
+
+def test_every_real_reply_doomed_at_a_word_is_degenerate_in_that_kind_when_whole():
+    """Every sentence the models wrote in the committed grid runs, cut after each word: whatever `doomed_kinds`
+    says of the cut, `degenerate_kinds` says of the whole sentence (so stopping it early changes no verdict)."""
+    seen, doomed = set(), 0
+    for path in sorted(Path(__file__).parent.parent.glob("eval/runs/*/samples/*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            text, title, asked = (row.get("raw") or {}).get("text"), row.get("title", ""), row.get("request", "")
+            if not text or (text, title, asked) in seen:
+                continue
+            seen.add((text, title, asked))
+            whole = set(degenerate_kinds(text, title, asked))
+            cuts = [m.end() for m in re.finditer(r"\S+", text)]
+            early = [set(doomed_kinds(text[:end], title, asked)) for end in cuts]
+            assert all(kinds <= whole for kinds in early), (text, title, asked)
+            doomed += any(early[:-1])
+    assert len(seen) > 1000 and doomed > 300  # the check ran on real loops and echoes, not on nothing
+    assert set(FINAL_KINDS) <= set(DEGENERATE_KINDS)
 
 
 def test_a_good_reason_is_not_degenerate_at_all_and_every_kind_is_documented():

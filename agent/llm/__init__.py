@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 BACKENDS = ("local", "openai")
+# A call option only the local backend reads: `abandon_if(text so far) -> bool` ends that reply early, with this
+# finish reason. A server decodes out of reach and writes whole replies, so it never gets the option.
+ABANDONED = "abandoned"
+LOCAL_ONLY_OPTIONS = ("abandon_if",)
 
 
 def build_llm(settings: Settings) -> BaseChatModel:
@@ -55,7 +59,8 @@ def invoke_all(llm: BaseChatModel, calls: list[tuple[list, dict[str, Any]]],
     def one(call: tuple[list, dict[str, Any]], call_config: RunnableConfig | None) -> Any:
         messages, options = call
         try:
-            return llm.bind(**options).invoke(messages, config=call_config)
+            served = {k: v for k, v in options.items() if k not in LOCAL_ONLY_OPTIONS}
+            return llm.bind(**served).invoke(messages, config=call_config)
         except Exception as e:  # noqa: BLE001 — returned in its place: the other calls still count
             return e
 

@@ -110,7 +110,8 @@ class LocalChatModel(BaseChatModel):
     """SmolLM2 (or any local causal LM with a chat template) run in this process, greedy and deterministic.
 
     `.bind(response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}})` constrains
-    the output to the schema; the reply's `content` is the raw JSON text. `max_tokens` may be bound per call.
+    the output to the schema; the reply's `content` is the raw JSON text. `max_tokens` may be bound per call, and
+    `abandon_if`: a predicate on the reply's text so far that ends it early (finish reason "abandoned").
     """
 
     model_dir: Path = Field(description="folder of a transformers causal LM (safetensors + tokenizer)")
@@ -230,6 +231,7 @@ class LocalChatModel(BaseChatModel):
                           stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         import torch
 
+        from agent.llm import ABANDONED
         from agent.llm.decode import Row, greedy_batch
         from agent.llm.grammar import GrammarCache, TokenConstraint
 
@@ -247,6 +249,7 @@ class LocalChatModel(BaseChatModel):
                 rows.append(Row(prompt_ids, constraint, options.get("max_tokens") or self.max_new_tokens,
                                 lm.stop_token_ids, stats))
             generated: list[list[int]] = [[] for _ in rows]
+            abandon_if = [options.get("abandon_if") for _, options in calls]
             texts = [""] * len(rows)
             ended = [False] * len(rows)
             for n, new_ids in greedy_batch(lm, rows, lm.tokenizer, self.speculate):
@@ -265,6 +268,8 @@ class LocalChatModel(BaseChatModel):
                     continue
                 yield n, full[len(texts[n]):], None
                 texts[n] = full
+                if abandon_if[n] is not None and abandon_if[n](full):  # the caller has no use for the rest
+                    rows[n].stats.finish_reason, rows[n].done, ended[n] = ABANDONED, True, True
 
         for n, row in enumerate(rows):
             yield n, "", row.stats.metadata(self.model_name, len(row.prompt_ids), len(generated[n]),
