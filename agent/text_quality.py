@@ -102,14 +102,21 @@ def _mostly_copied(text_words: list[str], source: str, min_run: int) -> bool:
 _CLAUSE_SPLIT = re.compile(r"[;,.!?()]|\band\b|\s[–—-]\s")
 
 
+_OPEN_QUOTE = re.compile(r"[“\"][^”\"]*$")
+
+
 def _repeated_phrase(text: str, ws: list[str], closed_only: bool = False) -> bool:
-    """The same clause twice, the same content bigram twice, or a word twice in a row. `closed_only`: compare only
-    clauses a delimiter has ended (the last one of a text still being written may grow)."""
+    """The same clause twice, the same content bigram twice outside quoted listing text (“Zaxby's gift cards are
+    perfect …” and comes from Zaxby's names the brand twice, it does not loop), or a word twice in a row.
+    `closed_only`: compare only clauses a delimiter has ended and quotes that are closed (the text is still being
+    written)."""
     segments = _CLAUSE_SPLIT.split(text)
     clauses = [c for c in (" ".join(words(c)) for c in (segments[:-1] if closed_only else segments)) if c]
     if len(clauses) != len(set(clauses)):
         return True
-    content = [g for g in _ngrams(ws, 2) if not (set(g) & _STOPWORDS) and g[0] != g[1]]
+    unquoted = _QUOTE.sub(" | ", _OPEN_QUOTE.sub("", text) if closed_only else text)
+    content = [g for part in unquoted.split("|") for g in _ngrams(words(part), 2)
+               if not (set(g) & _STOPWORDS) and g[0] != g[1]]
     return len(content) != len(set(content)) or any(a == b for a, b in _ngrams(ws, 2))
 
 

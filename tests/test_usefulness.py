@@ -30,6 +30,8 @@ GRID_REQUEST = "Recommend something for me based on my past purchases."
 @pytest.mark.parametrize("kind, text, title, asked", [
     ("repeated_ngram", "The Panera Bread Gift Card is a Panera Bread gift card that is a Panera Bread gift card",
      "Panera Bread Gift Card", GRID_REQUEST),
+    ("repeated_ngram", "It's a great way to treat a friend and is listed as “It's a great way to treat a friend”.",
+     "Olive Garden Gift Card", GRID_REQUEST),  # a quote said twice is still said twice
     ("repeated_phrase", "Genre Free to Play, as you asked; tag Free to Play, as you asked", "Warframe",
      "a free to play game"),
     ("title_only", "IHOP Gift Card", "IHOP Gift Card", GRID_REQUEST),
@@ -58,6 +60,8 @@ def test_each_degenerate_kind_fires_on_the_bad_reasons_of_issue_16(kind, text, t
      "a gift card for my sister under $50"),
     ("repeated_phrase", "Free to Play co-op shooter with space ninjas, as you asked.", "Warframe",
      "a free to play game"),
+    ("repeated_phrase", "It is listed as “Zaxby's gift cards are perfect for the chicken lovers in your life” and comes "
+     "from Zaxby's.", "Zaxby's Gift Card", GRID_REQUEST),  # an adapter's reply: the brand in the quote and after it
     ("title_only", "Pancakes for the whole family at IHOP, no fees and no expiry.", "IHOP Gift Card", GRID_REQUEST),
     ("prompt_echo", "Flights to 85+ destinations with no fees, from Southwest.", "Southwest Airlines Gift Card", ""),
     ("prompt_echo", "A1 Original Sauce in a bottle listed as “Grade A1 steak sauce”.", "A1 Original Sauce", ""),
