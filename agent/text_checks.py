@@ -13,7 +13,7 @@ import re
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import VERB_PHRASES, clip_title
-from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, rating_is_reason
+from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, rating_is_reason
 from agent.understand import Facet
 from index.models import Item
 
@@ -337,7 +337,7 @@ def doomed_claims(prefix: str, item: Item, support: str, titles: str) -> list[st
     the data does not hold (`support` holds at least what the verifier's does: the item, every past item shown, the
     request) and a popularity word nothing backs (unless a title holds it: `titles`, every title the verifier might
     take it from)."""
-    done = re.sub(r"[A-Za-z0-9]+$", "", prefix)
+    done = finished_words(prefix)
     found = [f"states the year {y} which the data does not" for y in _YEAR.findall(done) if y not in support]
     said = _POPULAR.search(done)
     if said and not popularity_supported(item) and normalise(said.group(0)) not in normalise(titles):

@@ -162,10 +162,16 @@ FINAL_KINDS = ("repeated_ngram", "repeated_phrase", "prompt_echo", "first_person
 _LAST_WORD = re.compile(r"[A-Za-z0-9]+$")
 
 
+def finished_words(prefix: str) -> str:
+    """A text still being written, up to its last finished word: the word being written may still grow ("the
+    shopper" -> "the shoppers", "202" -> "2023")."""
+    return _LAST_WORD.sub("", prefix)
+
+
 def doomed_kinds(prefix: str, title: str = "", request: str = "") -> list[str]:
     """The degenerate kinds the text starting with `prefix` has however it goes on: each is also in
     `degenerate_kinds` of every text that starts with `prefix` (so a decoder may stop writing it). []: not doomed."""
-    done = _LAST_WORD.sub("", prefix)  # a word still being written may grow ("the shopper" -> "the shoppers")
+    done = finished_words(prefix)
     ws = words(done)
     found = []
     if len(set(_ngrams(ws, 3))) < len(_ngrams(ws, 3)):
