@@ -166,7 +166,8 @@ def _kind_words(item: Item) -> set[str]:
 def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
     """The product kind `text` (a request, negated clauses already cut; its first line) names, or None. `named`:
     the catalogue values the request already asks for (a flavor, a form, a genre, a brand): a head that is one of
-    them is that constraint's business, not a kind ("vegan protein powder": form Powder)."""
+    them is that constraint's business, and the word before it names the kind ("vegan protein powder": form Powder,
+    kind protein)."""
     text = _LEAD.sub("", text.strip().splitlines()[0] if text.strip() else "")
     article = _ARTICLE.match(text)
     rest = text[article.end():] if article else text
@@ -176,13 +177,16 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
         words = words[:-1]
     if not words or words[0] in _NO_PRODUCT or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
-    head = _fold(words[-1])
     if not article and len(words) == 1 and stem(words[-1]) == words[-1]:
         return None  # one singular word without an article is an adjective as often as a product
-    forms = {"".join(_stems(v)) for v in named}
-    if head in forms or "".join(_fold(w) for w in words) in forms:
+    phrase, forms = " ".join(words[-3:]), {"".join(_stems(v)) for v in named}
+    # a head the request asks for as a value ("vegan protein powder": form Powder) is that constraint's business;
+    # the word before it names the product ("protein"), unless it is asked for too ("vegan powder")
+    while words and ("".join(_fold(w) for w in words) in forms or _fold(words[-1]) in forms):
+        words = words[:-1]
+    if not words or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
-    return ProductKind(phrase=" ".join(words[-3:]), head=head)
+    return ProductKind(phrase=phrase, head=_fold(words[-1]))
 
 
 def for_animals(item: Item) -> bool:

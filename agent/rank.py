@@ -119,17 +119,18 @@ def requested_kinds(request: Request, mentioned: list[Item]) -> set[str]:
 
 def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None,
          product: ProductKind | None = None, animals: bool | None = None,
-         citable: Callable[[Item], bool] | None = None) -> list[Scored]:
+         citable: Callable[[Item], bool] | None = None, occasions: set[str] | None = None) -> list[Scored]:
     """The k picks shown, in rank order among the best: first items that are no near-duplicate of a better one, not
     made for another occasion than the one named and of the kind asked for (`kinds`, agent/kinds.py: a game unless
     the shopper named a soundtrack, DLC, software, …; by default read from `message`; `product`: the product an
-    Amazon shopper named, "an electric toothbrush"), and not an animal's product unless one was asked for
+    Amazon shopper named, "an electric toothbrush"), made for no other occasion than the one asked for (`occasions`;
+    by default read from `message`), and not an animal's product unless one was asked for
     (`animals`; by default read from `message`: "a multivitamin" is not the flowerhorn fish's); then, only if too
     few, the rest in rank order, another kind last ("unless nothing else fits"). A request asking for variants
     keeps near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind
     is no reason to pass over anything. An item whose data offers nothing a reason could cite (`citable` False: a
     card that can only say "its listing gives no specific detail") comes after every other one."""
-    wanted = occasions_in(message)
+    wanted = occasions_in(message) if occasions is None else occasions
     wanted_kinds = kinds_asked(message) if kinds is None else kinds
     if not any(not off_kind(s.item, wanted_kinds) for s in ranked):
         wanted_kinds = {item_kind(s.item) for s in ranked}

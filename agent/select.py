@@ -195,19 +195,31 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
     for dropped in steps:
         kept = [f for f in hard if f not in dropped]
         if dropped == price:
+            def price_of(c: Candidate) -> float | None:
+                return (raw(c.item.item_id) or c.item).price
+
             matches = find(kept, with_price=False, limit=max(n, 200))
-            priced = sorted((c for c in matches if (raw(c.item.item_id) or c.item).price is not None),
-                            key=lambda c: (raw(c.item.item_id) or c.item).price)
-            if request.price_max() is not None:
-                candidates = priced[:k]
-            else:
-                candidates = list(reversed(priced))[:k]
-            if not candidates:
+            priced = sorted((c for c in matches if price_of(c) is not None), key=price_of,
+                            reverse=request.price_max() is None)
+            if budget_first:  # "cheaper" never shows a higher price: at most the lowest shown before
+                priced = [c for c in priced if price_of(c) <= request.cheaper_than]
+                if not priced:  # nor something else instead: vitamin B12 pills are no cheaper protein powder
+                    out.notes.append(f"Nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}: "
+                                     "the picks before were the cheapest.")
+                    return out
+            if not priced:
                 continue
-            prices = [(raw(c.item.item_id) or c.item).price for c in candidates]
-            what = (f"cheaper than ${request.cheaper_than:.2f}" if budget_first else _labels(price))
-            how = (f"nothing {what} matches {_labels(kept)}; these are the closest prices that do "
-                   f"(${min(prices):.2f}–${max(prices):.2f})")
+            # the k closest prices and every other item at the k-th: the ranker and `pick` choose among them (five
+            # $20 cards and a Christmas card at $20 for a birthday: the Christmas card need not be shown)
+            edge = price_of(priced[:k][-1])
+            candidates = (priced[:k] + [c for c in priced[k:] if price_of(c) == edge])[:max(n, k)]
+            prices = [price_of(c) for c in candidates]
+            if budget_first:
+                how = (f"nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}; these cost the "
+                       f"same as the cheapest pick before")
+            else:
+                how = (f"nothing {_labels(price)} matches {_labels(kept)}; these are the closest prices that do "
+                       f"(${min(prices):.2f}–${max(prices):.2f})")
         else:
             candidates = find(kept, with_price=True)
             if not candidates:

@@ -19,6 +19,7 @@ from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims
                            render_text, reply_model)
 from agent.kinds import animals_asked
 from agent.llm import ABANDONED, invoke_all
+from agent.occasions import occasions_in
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
 from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
@@ -204,7 +205,9 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
     kinds = requested_kinds(turn.request, [p.item for p in turn.history if p.mentioned])
     product = product_kind(turn.request, deps.catalogue)  # "an electric toothbrush": toothbrushes first
     asked = f"{turn.message}\n{turn.request.query_text.splitlines()[0] if turn.request.query_text else ''}"
-    turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds, product=product,
+    # the occasion the conversation carries: "cheaper" after "a birthday gift card" still wants no Christmas card
+    occasions = occasions_in(" ".join([turn.message, *turn.request.values("occasion")]))
+    turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds, product=product, occasions=occasions,
                            animals=animals_asked(asked), citable=partial(citable, turn=turn, deps=deps))
     # no near-duplicates; occasion, kind and product first; an item with nothing to cite last
     with_handles(turn, deps)
@@ -352,10 +355,13 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
 
 
 def state_of(turn: Turn) -> dict:
-    """The conversation state an answer carries: active constraints (chips), relaxations, conversation id."""
+    """The conversation state an answer carries: active constraints (chips), relaxations (of the picks shown; the
+    candidates held more), conversation id."""
+    shown = {s.item.item_id for s in turn.candidates}
     return {"constraints": [ActiveConstraint(key=f.key, value=f.value, label=f.label)
                             for f in turn.request.facets],
-            "relaxed": [r.model_copy() for r in turn.relaxed],
+            "relaxed": [r.model_copy(update={"item_ids": [i for i in r.item_ids if i in shown]})
+                        for r in turn.relaxed],
             "conversation_id": turn.conversation.conversation_id}
 
 

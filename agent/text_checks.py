@@ -1,10 +1,10 @@
 """Reason-text checks beyond "does the text state a value nothing supports": text that is true but useless
 (agent/text_quality's degenerate kinds), and facts a sentence can slip in that no catalogue vocabulary lists —
 years and dates, store and marketplace names, popularity ("best-selling", "top-rated"), a quoted phrase the listing
-does not hold, "as you asked" of something nobody asked for, a plan's verb filled with a value the pick lacks
-("offers Team Fortress 2"), and a sentence the length limit cut off mid-word.
-Each returns readable problems; the verifier rejects a text with any (the reason is then
-rendered from verified facts). Pure functions."""
+does not hold, a listing line copied without quotes, "as you asked" of something nobody asked for, a plan's verb
+filled with a value the pick lacks ("offers Team Fortress 2"), and a sentence the length limit cut off mid-word.
+Each returns readable problems; the verifier rejects a text with any (the reason is then rendered from verified
+facts). Pure functions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import re
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import VERB_PHRASES, clip_title
-from agent.text_quality import DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, rating_is_reason
+from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, longest_common_run,
+                                rating_is_reason, words)
 from agent.understand import Facet
 from index.models import Item
 
@@ -132,9 +133,9 @@ def title_spans(text: str, sources: list[Item]) -> list[tuple[int, int]]:
     """The spans of `text` that say a title (whole, or its first words as a sentence cuts it short)."""
     spans = []
     for src in sources:
-        words = re.sub(r"\s*[\(\[].*?[\)\]]", "", src.title).split()
-        for n in range(len(words), 1, -1):  # the longest run of the title's first words that the text says
-            said = " ".join(words[:n])
+        title_words = re.sub(r"\s*[\(\[].*?[\)\]]", "", src.title).split()
+        for n in range(len(title_words), 1, -1):  # the longest run of the title's first words that the text says
+            said = " ".join(title_words[:n])
             if (start := text.find(said)) >= 0:
                 spans.append((start, start + len(said)))
                 break
@@ -206,6 +207,18 @@ def quote_problems(text: str, sources: list[Item]) -> list[str]:
     said = " ".join(normalise(v) for src in sources for v in [src.title, *(v for _, v in src.attributes)])
     return [f"quotes “{q.strip()}”, which the listing does not say" for q in _QUOTED.findall(text)
             if normalise(q) and normalise(q) not in said]
+
+
+def copied_listing_problems(text: str, item: Item) -> list[str]:
+    """A reason that is mostly one of the item's own listing lines without quote marks ("Gift Card is nestled
+    inside a reveal adorned with peppermint twine …") passes the seller's words off as whyrec's, and explains
+    nothing: the listing's words are shown as a quote (“…”), with what they mean for the shopper."""
+    said = words(_QUOTED.sub(" ", text))
+    for _, value in item.attributes:
+        run = longest_common_run(said, words(value))
+        if run >= 4 and run > len(said) / 2:
+            return [f"copies the listing's words “{value[:60]}” without quoting them"]
+    return []
 
 
 _LAST_PHRASE = re.compile(r",\s+|\s+and\s+", re.I)
@@ -352,5 +365,5 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
     return (year_and_date_problems(text, support) + name_problems(text, support, checked)
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
-            + quote_problems(text, sources) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
+            + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
             + shared_problems(text, sources))

@@ -65,7 +65,8 @@ def _money(text: str) -> float:
 
 
 def _fmt(price: float) -> str:
-    return f"{price:.2f}".rstrip("0").rstrip(".")
+    """A price as a facet value and in a label: "25" for $25.00, "7.40" for $7.40 (never "7.4")."""
+    return f"{price:.2f}".removesuffix(".00")
 
 
 def _label(key: str, value: str) -> str:

@@ -47,6 +47,7 @@ class Expect:
     values_out: list[str] = field(default_factory=list)  # genre/tag/spec/flavor/form/diet values ruled out
     values_in: list[str] = field(default_factory=list)  # asked-for values (a relaxation must be stated)
     cheaper: bool = False
+    other_occasion: list[str] = field(default_factory=list)  # title words of another occasion ("Santa" for a birthday)
     why: int | None = None
     note: str | None = None  # a substring a note must contain
 
@@ -60,12 +61,16 @@ class Dialogue:
 
 
 E = Expect
+CHRISTMAS = ["Christmas", "Holiday", "Santa", "Jingle", "Snowman", "Reindeer", "Merry"]
 DIALOGUES = [
     Dialogue("sister's birthday, not Amazon, cheaper, why", GIFT, "A1U1G73EI5IRZF", [
         ("a birthday gift card for my sister under $50", E(price_max=50)),
         ("not Amazon please", E(price_max=50, brands_out=["Amazon"])),
         ("cheaper", E(brands_out=["Amazon"], cheaper=True)),
         ("why the second one?", E(brands_out=["Amazon"], why=2))]),
+    Dialogue("birthday card, then cheaper", GIFT, None, [
+        ("a birthday gift card under $50", E(price_max=50, other_occasion=CHRISTMAS)),
+        ("cheaper", E(cheaper=True, other_occasion=CHRISTMAS))]),
     Dialogue("restaurant card, another brand", GIFT, None, [
         ("a restaurant gift card under $30", E(price_max=30)),
         ("another brand", E(price_max=30)),
@@ -296,6 +301,8 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
         for value in expect.values_out:
             if has_value(item, value, title_counts=dataset != STEAM):
                 found.append(("constraint_violation", f"{rid} {item.title[:40]!r} has {value}"))
+        if said := [w for w in expect.other_occasion if f" {_norm(w)} " in f" {_norm(item.title)} "]:
+            found.append(("constraint_violation", f"{rid} {item.title[:40]!r} is made for another occasion ({said[0]})"))
         for value in expect.values_in:
             if not has_value(item, value, title_counts=True) and not covered(("genre", "tag", "spec", "flavor",
                                                                               "item_form", "diet_type"), value, rid):
@@ -449,3 +456,7 @@ def test_the_checker_catches_each_kind_it_counts():
                                              history=set(), mentioned_titles=["x"], previous=None))
     assert kinds == {"constraint_violation": 2, "constraint_dropped": 1, "silent_relaxation": 1,
                      "duplicate_pick": 1, "history_for_mentioned": 2}, kinds
+    santa = next(i for i, r in raw.items() if "santa" in _norm(r.title).split())
+    found = check_turn({"notes": [], "relaxed": [], "constraints": [], "recommendations": [rec(santa, 1)]},
+                       Expect(other_occasion=CHRISTMAS), GIFT, raw, history=set(), mentioned_titles=[], previous=None)
+    assert [k for k, _ in found] == ["constraint_violation"] and "another occasion (Santa)" in found[0][1], found

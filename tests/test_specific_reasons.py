@@ -189,6 +189,19 @@ def test_a_sentence_is_doomed_by_an_unbacked_year_or_popularity_once_the_word_is
     assert not doomed_claims("A Popular Science year", titled, support, titled.title)  # a title may say it
 
 
+def test_a_listing_line_copied_without_quotes_is_rejected_and_quoted_it_passes():
+    reveal = card("R", "Amazon.com Gift Card in a Kraft Paper Reveal", 20.0, "Amazon",
+                  ("feature", "Gift Card is nestled inside a reveal adorned with peppermint twine"))
+    copied = "Gift Card is nestled inside a reveal adorned with peppermint twine."  # seen as a card's reason
+    assert any("copies the listing's words" in p for p in problems(copied, item=reveal))
+    assert any("copies the listing's words" in p for p in problems("It is nestled inside a reveal adorned with "
+                                                                   "peppermint twine.", item=reveal))
+    quoted = "It is listed as “Gift Card is nestled inside a reveal adorned with peppermint twine” and costs $20.00."
+    assert not any("copies" in p for p in problems(quoted, item=reveal))
+    assert not any("copies" in p for p in problems("A pick from Amazon with a peppermint twine reveal, at $20.00.",
+                                                   item=reveal))
+
+
 def test_a_sentence_that_stops_before_its_point_is_rejected():
     stopped = "BJ's Gift Cards make perfect gifts for any special occasion. They are listed as"  # seen in a chat
     assert stops_mid_sentence(stopped) and "stops mid-sentence" in degenerate_problems(stopped, "BJ's Gift Card", "")
@@ -261,6 +274,8 @@ def test_the_named_occasion_outranks_another_occasions_item():
     assert [s.item.item_id for s in pick(ranked, 2, "a birthday gift card")] == ["S", "A1"]
     assert [s.item.item_id for s in pick(scored(AMZ_SANTA), 1, "a birthday gift card")] == ["A2"]  # only it fits
     assert [s.item.item_id for s in pick(ranked, 2, "a gift card")][0] == "A2"  # no occasion named: rank order
+    # "cheaper" names no occasion; the conversation still carries the birthday (agent/steps.py passes it)
+    assert [s.item.item_id for s in pick(ranked, 2, "cheaper", occasions={"birthday"})] == ["S", "A1"]
 
 
 def test_an_item_made_for_the_named_occasion_meets_the_occasion_facet():

@@ -75,13 +75,18 @@ def test_the_same_product_under_two_ids_is_picked_once():
     assert [c.item.item_id for c in chosen.items] == ["g3"]
 
 
-def test_cheaper_has_a_floor_that_still_returns_something_with_a_note():
+def test_cheaper_never_shows_a_higher_price_and_says_when_nothing_is_cheaper():
+    # seen on H&PC: "cheaper" than a $7.40 vegan powder showed a $48.95 one as "the closest price"
     request = understand("a co-op game under $9", CATALOGUE).model_copy(update={"cheaper_than": 9.0})
     chosen = select(request, search, CATALOGUE, [], n=50, k=2)
-    assert [c.item.item_id for c in chosen.items] == ["g1", "g2"]  # the two cheapest co-op games
-    assert chosen.relaxed and chosen.relaxed[0].key == "price_max"
-    assert chosen.notes == ["Nothing cheaper than $9.00 matches tag Co-op; these are the closest prices that do "
-                            "($9.99–$14.99)."]
+    assert chosen.items == [] and not chosen.relaxed
+    assert chosen.notes == ["Nothing cheaper than $9.00 matches tag Co-op: the picks before were the cheapest."]
+    # as cheap as the cheapest before: shown, and said
+    request = request.model_copy(update={"cheaper_than": 14.99})
+    chosen = select(request, search, CATALOGUE, ["g1"], n=50, k=2)
+    assert {c.item.item_id for c in chosen.items} <= {"g2", "g3", "g4"} and chosen.relaxed
+    assert chosen.notes == ["Nothing cheaper than $14.99 matches tag Co-op; these cost the same as the cheapest "
+                            "pick before."]
 
 
 def test_an_excluded_flavor_named_in_the_title_is_excluded():
