@@ -4,6 +4,7 @@ and the files `whyrec index` stores beside it under the home), never from the da
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -21,11 +22,13 @@ from langchain_core.runnables import Runnable
 from agent.catalogue import Catalogue
 from agent.chain import ChainParts, build_chain_parts
 from agent.conversation import Conversation
+from agent.llm.prefetch import CONFIG_KEY, PrefetchCancelled, give_way, start_prefetch
 from agent.schemas import Answer
 from agent.settings import Settings
 from index.retrieve import Retriever
 from prompts.loader import get_template
 
+log = logging.getLogger("whyrec.service")
 STEP_LABELS = {"understand": "Reading your request…", "retrieve": "Retrieving candidates…",
                "rank": "Ranking…", "explain": "Explaining with cited facts…", "verify": "Verifying every claim…"}
 
@@ -102,6 +105,7 @@ class Whyrec:
         self._retriever = retriever
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self._conversations_lock = threading.Lock()
+        self._prefetching: threading.Thread | None = None  # the latest prefetch (`prefetch`)
 
     max_conversations = 1000  # API conversations kept in memory, least recently used dropped first
 
@@ -148,11 +152,13 @@ class Whyrec:
         return self.parts.chain
 
     def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:
+        give_way()  # a running prefetch (agent/llm/prefetch.py) stops for a real turn
         return self.chain.invoke(self._inputs(message, user_id, conversation))
 
     def ask_many(self, requests: Sequence[tuple[str, str | None]]) -> list[Answer]:
         """Several shoppers' turns (message, user id) at once, each in a new conversation: one decode batch on the
         local model (`chain.batch`), concurrent requests to a server."""
+        give_way()
         return self.chain.batch([self._inputs(message, user_id, None) for message, user_id in requests])
 
     def stream(self, message: str, user_id: str | None = None,
@@ -160,7 +166,9 @@ class Whyrec:
         """Progress as each step starts, the Draft cards once ranked, the model's tokens as they come, then the
         Answer. The chain runs in a helper thread and a callback handler hands over what is shown (LangChain's
         `astream_events` did this before: an event loop and an event for every runnable, for four kinds we show).
+        A running prefetch gives way first; after the answer, the likely follow-ups are prefetched (`prefetch`).
         """
+        give_way()
         events: queue.Queue = queue.Queue()
         shown = _ShownEvents(events)
 
@@ -177,9 +185,46 @@ class Whyrec:
             event = events.get()
             if isinstance(event, BaseException):
                 raise event
-            yield event
             if isinstance(event, Answer):
+                self.prefetch(event, user_id, conversation)
+                yield event
                 return
+            yield event
+
+    def prefetch(self, answer: Answer, user_id: str | None, conversation: Conversation | None) -> None:
+        """Decode the follow-ups of `settings.prefetch` ("cheaper") in the background while the shopper reads
+        `answer`, on a copy of the conversation: if the next turn sends one of them, its prompts are these and the
+        local model hands out the kept replies (agent/llm/prefetch.py). Only on the local backend (a server's
+        capacity is shared) and after an answer the model wrote reasons for; the next turn of any service in the
+        process stops it (they share one torch thread)."""
+        from agent.llm import describe
+
+        if (not self.settings.prefetch or describe(self.llm)[0] != "local" or conversation is None
+                or not answer.recommendations or not answer.llm_usage.get("calls")):
+            return
+        run, state = start_prefetch(), conversation.model_copy(deep=True)
+        config = {"configurable": {CONFIG_KEY: run}, "run_name": "prefetch"}
+
+        def decode() -> None:
+            for message in self.settings.prefetch:
+                if run.cancel.is_set():
+                    return
+                try:
+                    self.chain.invoke(self._inputs(message, user_id, state.model_copy(deep=True)), config=config)
+                except PrefetchCancelled:
+                    return
+                except Exception:  # noqa: BLE001 — a failed guess costs nothing but the guess
+                    log.debug("prefetch of %r failed", message, exc_info=True)
+
+        self._prefetching = threading.Thread(target=decode, name="whyrec-prefetch", daemon=True)
+        self._prefetching.start()
+
+    def wait_for_prefetch(self, timeout: float | None = None) -> bool:
+        """Wait until the latest prefetch has ended (benchmarks and tests: the shopper reading); True if it has."""
+        thread = self._prefetching
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
 
     def _inputs(self, message: str, user_id: str | None, conversation: Conversation | None) -> dict[str, Any]:
         return {"message": message, "user_id": user_id, "conversation": conversation or Conversation(user_id=user_id)}

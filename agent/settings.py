@@ -48,6 +48,10 @@ class Settings(IndexSettings):
                                  "check no continuation can pass (a loop, an echoed handle, a year the data lacks; "
                                  "agent/explain.DoomedReply): the card falls back as it would have, with the model's "
                                  "claims, and the turn ends sooner. Grid runs keep it off to measure whole replies")
+    prefetch: list[str] = Field(["cheaper"], description="local backend, chat: follow-ups decoded while the shopper "
+                                "reads an answer (the chat offers 'cheaper' on every catalogue); sent as is, the "
+                                "turn reuses those replies. Any turn stops a running prefetch at its next decode "
+                                "step (agent/llm/prefetch.py). JSON list in the environment; [] = off")
     attention: Literal["auto", "sdpa"] = Field(
         "auto", description="local backend: auto = on a CPU, decode steps (a few tokens a row) attend with two "
                             "matmuls instead of SDPA (agent/llm/attention.py), prefill keeps SDPA; sdpa = SDPA "

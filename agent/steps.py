@@ -19,6 +19,7 @@ from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims
                            render_text, reply_model)
 from agent.kinds import animals_asked
 from agent.llm import ABANDONED, invoke_all
+from agent.llm.prefetch import CANCELLED, PrefetchCancelled
 from agent.occasions import occasions_in
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
@@ -114,7 +115,9 @@ def usage_of(replies: list) -> dict[str, float | None]:
             "guessed_tokens": sum(r.response_metadata.get("guessed_tokens") or 0 for r in replies),
             "guessed_kept": sum(r.response_metadata.get("guessed_kept") or 0 for r in replies),
             # replies stopped once their sentence was doomed (settings.abandon_doomed)
-            "abandoned": sum(r.response_metadata.get("finish_reason") == ABANDONED for r in replies)}
+            "abandoned": sum(r.response_metadata.get("finish_reason") == ABANDONED for r in replies),
+            # replies decoded ahead, while the shopper read the last answer (agent/llm/prefetch.py)
+            "reused": sum(bool(r.response_metadata.get("reused")) for r in replies)}
 
 
 def timed(name: str, turn: Turn, start: float) -> None:
@@ -261,6 +264,8 @@ def take_replies(turn: Turn, replies: list, deps: ChainDeps) -> None:
                 log.debug("explain call failed", exc_info=reply)
             failures.add(type(reply).__name__)
             continue
+        if reply.response_metadata.get("finish_reason") == CANCELLED:  # a prefetch a real turn stopped
+            raise PrefetchCancelled
         turn.raw_replies[i] = raw = str(reply.content)
         if reply.response_metadata.get("finish_reason") == ABANDONED:  # its claims count, its sentence could not
             raw = without_text(raw) or raw

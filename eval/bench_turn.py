@@ -49,7 +49,8 @@ def _turns(app, n: int, follow_up: str | None = None) -> list[dict[str, float]]:
         user, conversation = users[i % len(users)], Conversation(user_id=users[i % len(users)])
         row = _timed_turn(app, MESSAGES[i % len(MESSAGES)], user, conversation)
         if follow_up:
-            row["follow_up_s"] = _timed_turn(app, follow_up, user, conversation)["total_s"]
+            followed = _timed_turn(app, follow_up, user, conversation)
+            row["follow_up_s"], row["follow_up_k"] = followed["total_s"], followed["k"]
         rows.append(row)
     return rows
 
@@ -86,7 +87,9 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, Any]:
         follow_up_p50 = statistics.median(follow_ups)
         out |= {"follow_up_message": FOLLOW_UP, "follow_up_p50_s": round(follow_up_p50, 3),
                 "follow_up_p95_s": round(percentile(follow_ups, 95), 3),
-                "follow_up_over_first": round(follow_up_p50 / out["turn_p50_s"], 3)}
+                "follow_up_over_first": round(follow_up_p50 / out["turn_p50_s"], 3),
+                # "cheaper" shows only what is cheaper, so a follow-up may show (and explain) fewer cards
+                "follow_up_cards_mean": round(statistics.fmean(r["follow_up_k"] for r in rows), 1)}
     return out | {"completion_tokens_mean": round(statistics.fmean(r["completion_tokens"] for r in rows), 1),
                   "abandoned_per_turn": round(statistics.fmean(r["abandoned"] for r in rows), 2)}
 
@@ -226,6 +229,59 @@ def bench_abandon(ctx: BenchContext) -> dict[str, Any]:
             "abandoning_over_whole_follow_up": round(p50["follow_up"][True] / p50["follow_up"][False], 3),
             "tokens_whole": tokens[False], "tokens_abandoning": tokens[True], "replies_abandoned": abandoned,
             "cards": cards, "cards_whose_reasons_differ": differ, "cards_whose_fallback_differs": fallbacks_differ}
+
+
+READ_S = 3.0  # the shopper reading an answer before sending the follow-up: five cards take longer than this
+
+
+@register("prefetch", "The same first turns and \"cheaper\" follow-ups with and without prefetching it, "
+                      "alternating: follow-up p50 sent after the shopper reads the answer and sent at once, over "
+                      "the first turn's p50; replies reused; cards that differ")
+def bench_prefetch(ctx: BenchContext) -> dict[str, Any]:
+    """While the shopper reads an answer the chat decodes the follow-up it offers ("cheaper"); sent, that turn
+    hands out the kept replies. Measured both ways a shopper sends it: after reading (READ_S) and at once (the
+    prefetch gives way at its next decode step: what that costs). Each app's prefetch ends before the other app's
+    turn is timed (they share the process's torch thread)."""
+    from agent.conversation import Conversation
+
+    apps = {False: _app(ctx, prefetch=[]), True: _app(ctx, prefetch=[FOLLOW_UP])}
+    users = apps[False].retriever.users(limit=ctx.n_turns + 1)
+    for app in apps.values():  # warm-up: model load, grammar compiles, the cached system prompt
+        app.ask(MESSAGES[-1], user_id=users[-1])
+    first: dict[bool, list[float]] = {False: [], True: []}
+    after_reading: dict[bool, list[float]] = {False: [], True: []}
+    at_once: dict[bool, list[float]] = {False: [], True: []}
+    reused = calls = differ = cards = prefetch_unfinished = 0
+    for i, user in enumerate(users[:-1]):
+        message, shown = MESSAGES[i % len(MESSAGES)], {}
+        for setting in sorted(apps, reverse=i % 2 == 1):  # alternate which goes first: the clock drifts
+            app = apps[setting]
+            conversation = Conversation(user_id=user)
+            _timed_turn(app, message, user, conversation)
+            at_once[setting].append(_timed_turn(app, FOLLOW_UP, user, conversation)["total_s"])
+            conversation = Conversation(user_id=user)
+            first[setting].append(_timed_turn(app, message, user, conversation)["total_s"])
+            time.sleep(READ_S)
+            prefetch_unfinished += not app.wait_for_prefetch(0)
+            row = _timed_turn(app, FOLLOW_UP, user, conversation)
+            after_reading[setting].append(row["total_s"])
+            usage = row["answer"].llm_usage
+            reused += (usage.get("reused") or 0) if setting else 0
+            calls += (usage.get("calls") or 0) if setting else 0
+            shown[setting] = [(r.item_id, r.reasons[0].text) for r in row["answer"].recommendations]
+            app.wait_for_prefetch()  # the next timed turn is the other app's: this one's prefetch ends first
+        differ += sum(a != b for a, b in zip(shown[False], shown[True]))
+        cards += len(shown[False])
+    p50 = {name: {s: round(statistics.median(v[s]), 3) for s in v}
+           for name, v in (("first", first), ("after_reading", after_reading), ("at_once", at_once))}
+    return {"turns": len(first[False]), "follow_up_message": FOLLOW_UP, "read_s": READ_S,
+            "first_p50_s": p50["first"][True], "first_plain_p50_s": p50["first"][False],
+            "follow_up_after_reading_p50_s": p50["after_reading"][True],
+            "follow_up_after_reading_plain_p50_s": p50["after_reading"][False],
+            "follow_up_after_reading_over_first": round(p50["after_reading"][True] / p50["first"][True], 3),
+            "follow_up_at_once_p50_s": p50["at_once"][True], "follow_up_at_once_plain_p50_s": p50["at_once"][False],
+            "prefetches_unfinished_after_reading": prefetch_unfinished, "replies_reused": reused, "replies": calls,
+            "cards": cards, "cards_whose_reasons_differ": differ}
 
 
 class _EndAt:

@@ -48,3 +48,20 @@ def test_the_longest_matching_tail_wins_and_a_lone_token_guesses_nothing() -> No
     assert lookup_draft([1, 2, 3, 4, 3], max_tokens=2) == []  # only "3" recurs: too weak a guess
     assert lookup_draft([1, 2, 1, 2], max_tokens=0) == []
     assert lookup_draft([], max_tokens=4) == []
+
+
+def test_a_kept_reply_is_keyed_by_prompt_schema_cap_and_abandoning_and_handed_out_once() -> None:
+    from agent.llm.prefetch import KeptReply, ReplyCache
+
+    cache, fmt = ReplyCache(max_entries=2), {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}
+    key = ReplyCache.key([1, 2, 3], fmt)
+    cache.put(key, KeptReply("{}", {}))
+    for other in (ReplyCache.key([1, 2, 4], fmt), ReplyCache.key([1, 2, 3], {}),
+                  ReplyCache.key([1, 2, 3], {**fmt, "max_tokens": 8}),
+                  ReplyCache.key([1, 2, 3], {**fmt, "abandon_if": len})):
+        assert cache.take(other) is None
+    assert cache.take(ReplyCache.key([1, 2, 3], dict(fmt))).text == "{}"
+    assert cache.take(key) is None  # once
+    for n in range(3):
+        cache.put(n, KeptReply(str(n), {}))
+    assert len(cache) == 2 and cache.take(0) is None  # the oldest went first

@@ -280,3 +280,30 @@ def test_a_batch_streams_each_call_as_its_own_run(llm: LocalChatModel) -> None:
     fmt = {"response_format": response_format("rating", RATING)}
     replies = llm.generate_batch([(candidate_prompt(t), fmt) for t in ("A", "B")], {"callbacks": [counter]})
     assert sorted(counter.tokens.values()) == sorted(r.content for r in replies)
+
+
+def test_a_prefetched_batch_is_handed_out_once_to_the_same_prompts_and_a_cancelled_one_is_never_kept(
+        model_dir: Path) -> None:
+    import threading
+
+    from agent.llm.prefetch import CONFIG_KEY, Prefetch
+
+    llm = LocalChatModel(model_dir=model_dir, max_new_tokens=96)  # its own cache of kept replies
+    fmt = {"response_format": response_format("claims", CLAIMS)}
+    calls = [(candidate_prompt(t), fmt) for t in ["Starbucks card", "Amazon eGift card"]]
+    ahead = llm.generate_batch(calls, {"configurable": {CONFIG_KEY: Prefetch()}})
+    assert len(llm._kept) == 2 and not any(r.response_metadata.get("reused") for r in ahead)
+    later = llm.generate_batch(calls)  # the turn the shopper sends: the same prompts
+    assert [r.content for r in later] == [r.content for r in ahead]
+    assert all(r.response_metadata["reused"] and r.response_metadata["timing"]["total_s"] == 0.0 for r in later)
+    assert [r.usage_metadata for r in later] == [r.usage_metadata for r in ahead]
+    assert len(llm._kept) == 0  # handed out once
+    again = llm.generate_batch(calls)
+    assert not any(r.response_metadata.get("reused") for r in again)
+    assert [r.content for r in again] == [r.content for r in ahead]  # decoding it anew gives the same reply
+
+    stopped = Prefetch(cancel=threading.Event())
+    stopped.cancel.set()  # a real turn came first
+    cancelled = llm.generate_batch(calls, {"configurable": {CONFIG_KEY: stopped}})
+    assert {r.response_metadata["finish_reason"] for r in cancelled} == {"cancelled"}
+    assert len(llm._kept) == 0

@@ -21,10 +21,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from agent.llm.decode import DecodeStats, PrefixCache
 from agent.llm.dtype import choose_dtype, choose_quantize
+from agent.llm.prefetch import CANCELLED, KeptReply, Prefetch, ReplyCache, prefetch_of
 from index import torch_thread
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
@@ -100,6 +101,15 @@ def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, qu
                        message_start if message_start != tokenizer.unk_token_id else None)
 
 
+def reused(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A prefetched reply's metadata as this call's: the same tokens, marked reused, and no decode time of its own
+    (its first token was there at once; it adds nothing to the turn's decode rate)."""
+    response = dict(metadata["response_metadata"], reused=True,
+                    timing={"first_token_s": 0.0, "total_s": 0.0, "tokens_after_first": 0, "chosen_after_first": 0,
+                            "tokens_per_s": None})
+    return {"usage_metadata": metadata["usage_metadata"], "response_metadata": response}
+
+
 def _as_list(value: int | list[int] | None) -> list[int]:
     if value is None:
         return []
@@ -125,6 +135,7 @@ class LocalChatModel(BaseChatModel):
                                                "(agent/llm/attention.py); sdpa: transformers' SDPA throughout")
     speculate: int = Field(0, ge=0, description="guessed tokens fed per row and step, verified in the same pass "
                                                "(prompt-lookup speculation, agent/llm/decode.py); 0 = off")
+    _kept: ReplyCache = PrivateAttr(default_factory=ReplyCache)  # prefetched replies (agent/llm/prefetch.py)
 
     @property
     def _llm_type(self) -> str:
@@ -195,8 +206,9 @@ class LocalChatModel(BaseChatModel):
                                                 self.metadata)
             runs += manager.on_chat_model_start(serialized, [messages], name=call_config.get("run_name"))
         texts, results = [""] * len(calls), [None] * len(calls)
+        prefetch = prefetch_of(config[0] if isinstance(config, list) and config else config)
         try:
-            for n, piece, final in self._decode_rows(calls, None):
+            for n, piece, final in self._decode_rows(calls, None, prefetch):
                 if piece:
                     texts[n] += piece
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
@@ -218,25 +230,48 @@ class LocalChatModel(BaseChatModel):
         for _, piece, final in self._decode_rows([(messages, options)], stop):
             yield piece, final
 
-    def _decode_rows(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
-                     stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+    def _decode_rows(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]], stop: list[str] | None,
+                     prefetch: Prefetch | None = None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         """(row, new text, None) as tokens are decoded, then (row, "", metadata) once per row as it ends. Decoded
-        on the process's torch thread (index/torch_thread.py), whichever thread asks.
+        on the process's torch thread (index/torch_thread.py), whichever thread asks. A reply prefetched for the
+        same prompt (agent/llm/prefetch.py) is handed out instead of decoded; a `prefetch` run keeps its replies.
 
         Options only a server understands (temperature, ...) are ignored: local decoding is always greedy.
         """
-        return torch_thread.iterate(self._decode_rows_here, calls, stop)
+        return torch_thread.iterate(self._decode_rows_here, calls, stop, prefetch)
 
-    def _decode_rows_here(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]],
-                          stop: list[str] | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+    def _decode_rows_here(self, calls: list[tuple[list[BaseMessage], dict[str, Any]]], stop: list[str] | None,
+                          prefetch: Prefetch | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+        lm = self.loaded()
+        prompts = [self._prompt_ids(lm, messages) for messages, _ in calls]
+        keys = [ReplyCache.key(ids, options) for ids, (_, options) in zip(prompts, calls)]
+        kept = {} if prefetch is not None else {n: r for n, key in enumerate(keys) if (r := self._kept.take(key))}
+        for n, reply in kept.items():
+            yield n, reply.text, None
+        todo = [n for n in range(len(calls)) if n not in kept]
+        if todo:
+            texts, finals = [""] * len(todo), {}
+            for slot, piece, final in self._decode_batch(lm, [prompts[n] for n in todo], [calls[n] for n in todo],
+                                                         stop, prefetch):
+                texts[slot] += piece
+                if final:
+                    finals[slot] = final
+                yield todo[slot], piece, final
+            if prefetch is not None and not prefetch.cancel.is_set():
+                for slot, final in finals.items():
+                    self._kept.put(keys[todo[slot]], KeptReply(texts[slot], final))
+        for n, reply in kept.items():
+            yield n, "", reused(reply.metadata)
+
+    def _decode_batch(self, lm: LoadedModel, prompts: list[list[int]],
+                      calls: list[tuple[list[BaseMessage], dict[str, Any]]], stop: list[str] | None,
+                      prefetch: Prefetch | None) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         import torch
 
         from agent.llm import ABANDONED
         from agent.llm.decode import Row, greedy_batch
         from agent.llm.grammar import GrammarCache, TokenConstraint
 
-        lm = self.loaded()
-        prompts = [self._prompt_ids(lm, messages) for messages, _ in calls]
         with lm.lock, torch.inference_mode():
             rows, start = [], time.perf_counter()  # timed from here: grammar compiles count, waiting does not
             for prompt_ids, (_, options) in zip(prompts, calls):
@@ -252,7 +287,10 @@ class LocalChatModel(BaseChatModel):
             abandon_if = [options.get("abandon_if") for _, options in calls]
             texts = [""] * len(rows)
             ended = [False] * len(rows)
-            for n, new_ids in greedy_batch(lm, rows, lm.tokenizer, self.speculate):
+            given_way = prefetch is not None and prefetch.cancel.is_set()  # a turn came before the prefill
+            for row in rows if given_way else []:
+                row.stats.finish_reason, row.done = CANCELLED, True
+            for n, new_ids in [] if given_way else greedy_batch(lm, rows, lm.tokenizer, self.speculate):
                 if ended[n]:
                     continue
                 generated[n] += new_ids
@@ -270,6 +308,11 @@ class LocalChatModel(BaseChatModel):
                 texts[n] = full
                 if abandon_if[n] is not None and abandon_if[n](full):  # the caller has no use for the rest
                     rows[n].stats.finish_reason, rows[n].done, ended[n] = ABANDONED, True, True
+                if prefetch is not None and prefetch.cancel.is_set():  # a real turn is waiting for the model
+                    for row in rows:
+                        if not row.done:
+                            row.stats.finish_reason, row.done = CANCELLED, True
+                    break
 
         for n, row in enumerate(rows):
             yield n, "", row.stats.metadata(self.model_name, len(row.prompt_ids), len(generated[n]),
