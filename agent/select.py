@@ -303,20 +303,22 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
         taken = priced or unpriced
         if taken:
             prices = [(raw(c.item.item_id) or c.item).price for c in taken]
-            lead = (f"I found no {kind.phrase} {_labels(price)}" if not meeting else
-                    f"only {meeting} item{'s' if meeting > 1 else ''} match{'es' if meeting == 1 else ''} "
+            # an unpriced one among `have` is there by a stated relaxation: it is not known to meet the budget
+            within = sum((raw(c.item.item_id) or c.item).price is not None for c in have)
+            lead = (f"I found no {kind.phrase} {_labels(price)}" if not within else
+                    f"only {within} item{'s' if within > 1 else ''} match{'es' if within == 1 else ''} "
                     f"“{kind.phrase}” {_labels(price)}")
             these, are, has = ("these", "are", "have") if len(taken) > 1 else ("this", "is", "has")
             if priced:
                 span = (f"${min(prices):.2f}" if min(prices) == max(prices) else
                         f"${min(prices):.2f}–${max(prices):.2f}")
-                how = f"{lead}; {these} {len(taken)} {are} the nearest in price ({span})"
-            else:
-                how = f"{lead} with a listed price; {these} {len(taken)} {has} no price listed"
+                how = note = f"{lead}; {these} {len(taken)} {are} the nearest in price ({span})"
+            else:  # said as the other unpriced matches are (`select`)
+                how, note = "no price listed", f"{lead} with a listed price; {these} {len(taken)} {has} no price listed"
             for f in price:
                 out.relaxed.append(Relaxation(key=f.key, value=f.value, label=f.label, how=how,
                                               item_ids=[c.item.item_id for c in taken]))
-            out.notes.append(how[:1].upper() + how[1:] + ".")
+            out.notes.append(note[:1].upper() + note[1:] + ".")
             out.items += taken
             have += taken
     # said first: what the picks are matters more than which of them lack a price

@@ -266,8 +266,8 @@ def bench_prefetch(ctx: BenchContext) -> dict[str, Any]:
             row = _timed_turn(app, FOLLOW_UP, user, conversation)
             after_reading[setting].append(row["total_s"])
             usage = row["answer"].llm_usage
-            reused += (usage.get("reused") or 0) if setting else 0
-            calls += (usage.get("calls") or 0) if setting else 0
+            reused += int(usage.get("reused") or 0) if setting else 0
+            calls += int(usage.get("calls") or 0) if setting else 0
             shown[setting] = [(r.item_id, r.reasons[0].text) for r in row["answer"].recommendations]
             app.wait_for_prefetch()  # the next timed turn is the other app's: this one's prefetch ends first
         differ += sum(a != b for a, b in zip(shown[False], shown[True]))
