@@ -338,11 +338,15 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
                    title: str = "", message: str = "", max_chars: int | None = None) -> Sentence:
     """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
     specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
-    `title`/`message`, worded to differ from `avoid` (the answer's other reasons). The card shows only the claims
-    the sentence says."""
+    `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
+    plan fits (a card's reason keeps the template's length), longer where none does. The card shows only the
+    claims the sentence says."""
     ordered = sorted(claims, key=lambda c: _rarity(c, stats))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars)
+    if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
+        sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [],
+                                    title=title, message=message)
     if sentence.text:
         return sentence
     return Sentence(next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))

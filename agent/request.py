@@ -57,6 +57,8 @@ class Facet(BaseModel):
 class Request(BaseModel):
     message: str
     query_text: str
+    search_text: str = Field("", description="what retrieval embeds: the query without its budget and the "
+                                             "catalogue's own noun (agent/understand.py); empty: the query")
     facets: list[Facet] = Field(default_factory=list, description="the ACTIVE constraints after this message")
     exclude_ids: list[str] = Field(default_factory=list)
     intent: Literal["recommend", "why"] = "recommend"
@@ -64,6 +66,10 @@ class Request(BaseModel):
     mentioned_item_ids: list[str] = Field(default_factory=list, description="items the shopper named ('like X')")
     notes: list[str] = Field(default_factory=list)
     cheaper_than: float | None = Field(None, description="'cheaper': the cheapest price shown before, if any")
+
+    @property
+    def search(self) -> str:
+        return self.search_text or self.query_text
 
     def values(self, key: str) -> list[str]:
         return [f.value for f in self.facets if f.key == key]

@@ -132,7 +132,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
         want = [f for f in facets if f.key not in ("price_max", "price_min")]
         size, total = max(limit, 50), max(len(catalogue.items), 1)
         while True:
-            found = search(request.query_text, filters, size)
+            found = search(request.search, filters, size)
             kept: list[Candidate] = []
             kept_products: set[tuple] = set()
             for c in found:

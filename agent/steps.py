@@ -345,7 +345,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
             unique = list({(c.kind, c.attribute, c.value, c.history_item_id): c for c in supported}.values())
             sentence = compose_reason(unique, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
                                       seed=scored.item.item_id, avoid=shown, title=scored.item.title,
-                                      message=turn.message)
+                                      message=turn.message, max_chars=deps.template.generation.reason_max_chars)
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
         shown.append(text)
         recs.append(Recommendation(

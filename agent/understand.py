@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from agent.catalogue import Catalogue, normalise, squash
 from agent.conversation import Conversation, PastTurn
 from agent.request import MATCHED_KEYS, Facet, FacetKey, Request, stem
-from agent.wishes import Wish, read_wishes
+from agent.wishes import Wish, noun, read_wishes
 
 __all__ = ["Facet", "FacetKey", "Request", "PastTurn", "understand", "parse_facets"]
 
@@ -294,6 +294,26 @@ def _wishes(unread: _Unread, new: list[tuple[str, str, str]], carried: list[Face
             if (w.key, normalise(w.value)) not in active]
 
 
+_BUDGETS = (_BETWEEN, _PRICE_MAX, _PRICE_MAX_AFTER, _PRICE_MIN)
+_NO_CONTENT = {*_FILLER, "for", "my", "me", "to", "with", "something", "anything", "please", "i", "want", "need",
+               "looking", "like", "and", "or", "one"}
+
+
+def _search_text(query_text: str, catalogue: Catalogue) -> str:
+    """What retrieval embeds: the query's first line without its budget (a filter, not a description) and without
+    the catalogue's own noun ("gift card" on Gift Cards: every item is one), so the words that set items apart
+    carry the embedding. Embedded whole, "a restaurant gift card under $40" was as close to a Santa tin (0.49) as to
+    BJ's Restaurant (0.55); "a restaurant" is not (0.05 vs 0.47). Empty when nothing else is left ("a gift card")."""
+    first, *rest = query_text.splitlines() or [""]
+    for pattern in _BUDGETS:
+        first = pattern.sub(" ", first)
+    one, many = noun(catalogue)
+    first = re.sub(rf"\b(?:{re.escape(one)}s?|{re.escape(many)})\b", " ", first, flags=re.I)
+    if not set(normalise(first).split()) - _NO_CONTENT:
+        return ""
+    return "\n".join([" ".join(first.split()), *rest])
+
+
 def _wish_note(wish: Wish) -> str:
     name = _LABEL_KEY.get(wish.key.removeprefix("exclude_"), wish.key.removeprefix("exclude_"))
     if not wish.sure:
@@ -404,6 +424,7 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
     return Request(
         message=message,
         query_text=query_text,
+        search_text=_search_text(query_text, catalogue),
         facets=[Facet(handle=f"r{i + 1}", key=k, value=v, label=label, wish=read_from.get((k, v)))
                 for i, (k, v, label) in enumerate(unique)],
         exclude_ids=sorted(set(exclude_ids)),

@@ -3,8 +3,9 @@
 Each dialogue reads like a shopper: a request, then refinements ("not Amazon please", "cheaper", "why the second
 one?"). Each turn lists what a person would expect to be in force after it (written here by hand, never read back
 from whyrec's own output), and every pick is checked against the raw rows of the dataset files (not our loaders'
-items): budgets, brand and value exclusions, asked-for values, "cheaper" than the previous picks, duplicates, and
-"history" wording for items the shopper only mentioned. A constraint whyrec did not apply counts as a violation
+items): budgets, brand and value exclusions, asked-for values, "cheaper" than the previous picks, duplicates, what
+the request is about (a restaurant card's raw text names food or dining), another occasion's item, and "history"
+wording for items the shopper only mentioned. A constraint whyrec did not apply counts as a violation
 unless the answer states it (a `relaxed` entry naming the pick, and a note).
 
 The chain runs for real (understand, retrieve over the real Chroma index, rank, draft, verify) with `explain: False`:
@@ -34,7 +35,7 @@ ROOT = Path(__file__).parent.parent
 RESULTS = ROOT / "eval" / "results"
 COMMAND = ".venv/bin/python -m pytest tests/test_dialogues.py -m slow"
 GIFT, HPC, STEAM = "amazon2018_gift_cards", "amazon2023_health_personal_care_meta", "steam"
-KINDS = ("constraint_violation", "constraint_dropped", "silent_relaxation", "duplicate_pick",
+KINDS = ("constraint_violation", "constraint_dropped", "silent_relaxation", "duplicate_pick", "off_request",
          "history_for_mentioned", "unanswered_turn", "why_not_one_pick", "why_repeats_itself", "missing_note")
 
 
@@ -48,6 +49,7 @@ class Expect:
     values_in: list[str] = field(default_factory=list)  # asked-for values (a relaxation must be stated)
     cheaper: bool = False
     other_occasion: list[str] = field(default_factory=list)  # title words of another occasion ("Santa" for a birthday)
+    about: list[str] = field(default_factory=list)  # every pick's raw text names one ("restaurant", "food", …)
     why: int | None = None
     note: str | None = None  # a substring a note must contain
 
@@ -62,6 +64,8 @@ class Dialogue:
 
 E = Expect
 CHRISTMAS = ["Christmas", "Holiday", "Santa", "Jingle", "Snowman", "Reindeer", "Merry"]
+RESTAURANT = ["restaurant", "restaurants", "dining", "food", "meals", "menu", "pizza", "sandwiches", "subs", "burgers",
+              "seafood", "steak", "grill", "cafe", "breakfast", "pancakes"]
 DIALOGUES = [
     Dialogue("sister's birthday, not Amazon, cheaper, why", GIFT, "A1U1G73EI5IRZF", [
         ("a birthday gift card for my sister under $50", E(price_max=50)),
@@ -71,6 +75,9 @@ DIALOGUES = [
     Dialogue("birthday card, then cheaper", GIFT, None, [
         ("a birthday gift card under $50", E(price_max=50, other_occasion=CHRISTMAS)),
         ("cheaper", E(cheaper=True, other_occasion=CHRISTMAS))]),
+    Dialogue("restaurant card for a shopper of Amazon tins", GIFT, "AHBLLZMAXGB2U", [  # their history: Amazon tins
+        ("a restaurant gift card under $40", E(price_max=40, about=RESTAURANT)),
+        ("another brand", E(price_max=40, about=RESTAURANT))]),
     Dialogue("restaurant card, another brand", GIFT, None, [
         ("a restaurant gift card under $30", E(price_max=30)),
         ("another brand", E(price_max=30)),
@@ -160,6 +167,7 @@ class RawItem:
     price: float | None
     brands: list[str]
     values: list[str]  # genre/tag/spec, flavor/form/diet values as the files have them
+    text: str = ""  # Gift Cards: title, description and feature bullets, as the file has them
 
 
 def _norm(text: str) -> str:
@@ -193,8 +201,9 @@ def raw_items(dataset: str) -> dict[str, RawItem]:
         return items
     if dataset == GIFT:
         for row in read_jsonl_gz(folder / "meta_Gift_Cards.json.gz"):
+            text = " ".join([row.get("title", ""), *row.get("description", []), *row.get("feature", [])])
             items.setdefault(row["asin"], RawItem(row.get("title", ""), _price(row.get("price")),
-                                                  [row.get("brand") or ""], []))
+                                                  [row.get("brand") or ""], [], text))
         return items
     for row in read_jsonl_gz(folder / "meta_Health_and_Personal_Care.jsonl.gz"):
         d = row.get("details") or {}
@@ -301,6 +310,8 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
         for value in expect.values_out:
             if has_value(item, value, title_counts=dataset != STEAM):
                 found.append(("constraint_violation", f"{rid} {item.title[:40]!r} has {value}"))
+        if expect.about and not set(_norm(item.text or item.title).split()) & {_norm(w) for w in expect.about}:
+            found.append(("off_request", f"{rid} {item.title[:40]!r} names none of {expect.about[:3]}…"))
         if said := [w for w in expect.other_occasion if f" {_norm(w)} " in f" {_norm(item.title)} "]:
             found.append(("constraint_violation", f"{rid} {item.title[:40]!r} is made for another occasion ({said[0]})"))
         for value in expect.values_in:
@@ -460,3 +471,6 @@ def test_the_checker_catches_each_kind_it_counts():
     found = check_turn({"notes": [], "relaxed": [], "constraints": [], "recommendations": [rec(santa, 1)]},
                        Expect(other_occasion=CHRISTMAS), GIFT, raw, history=set(), mentioned_titles=[], previous=None)
     assert [k for k, _ in found] == ["constraint_violation"] and "another occasion (Santa)" in found[0][1], found
+    found = check_turn({"notes": [], "relaxed": [], "constraints": [], "recommendations": [rec(santa, 1)]},
+                       Expect(about=RESTAURANT), GIFT, raw, history=set(), mentioned_titles=[], previous=None)
+    assert [k for k, _ in found] == ["off_request"], found

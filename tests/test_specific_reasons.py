@@ -219,6 +219,16 @@ def test_the_fallback_sentence_uses_the_two_most_specific_facts():
     assert problems(text) == []
 
 
+def test_the_fallback_sentence_keeps_the_templates_length_unless_no_plan_fits_it():
+    quote = "Accepted at nearly 1,000 US Cold Stone Creamery locations nationwide"
+    claims = [Claim(kind="attribute", attribute="feature", value=quote),
+              Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    terse = render_reason(claims, {}, [], stats=STARS.stats, seed="S", max_chars=60)  # explain_terse's length
+    assert len(terse) <= 60 and "Starbucks" in terse and quote not in terse
+    alone = render_reason(claims[:1], {}, [], stats=STARS.stats, seed="S", max_chars=60)
+    assert quote in alone and len(alone) > 60  # the only fact, said in more words rather than "nothing specific"
+
+
 def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
     claims = [Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee")]
     text = render_reason(claims, {"P": PastItem(PANERA, rating=1.0)}, [], stats=STEAM.stats, seed="S")

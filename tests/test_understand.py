@@ -148,3 +148,14 @@ def test_negation_words_and_aliases():
     assert facets(understand("a shooter, nothing violent", catalogue)) == {("tag", "Shooter"), ("exclude_tag", "Violent")}
     assert facets(understand("no violence please", catalogue)) == {("exclude_tag", "Violent")}
     assert facets(understand("without microtransactions", catalogue)) == {("exclude_spec", "In-App Purchases")}
+
+
+def test_retrieval_embeds_what_sets_items_apart_not_the_budget_or_the_catalogues_own_noun():
+    # seen: "a restaurant gift card under $40", embedded whole, was as close to a Santa tin as to BJ's Restaurant
+    gift = Catalogue(Dataset(name="amazon2018_gift_cards", report=LoadReport(dataset="amazon2018_gift_cards"),
+                             items=CATALOGUE.items.values()))
+    assert understand("a restaurant gift card under $40", gift).search == "a restaurant"
+    assert understand("a thank you gift card between $20 and $40", gift).search == "a thank you"
+    request = understand("a gift card under $50", gift)  # nothing else: the query as it is
+    assert request.search_text == "" and request.search == request.query_text
+    assert understand("a co-op game under $10", CATALOGUE).search == "a co-op game"  # another catalogue's noun stays
