@@ -45,6 +45,10 @@ _ANY_BRAND = re.compile(r"\b(?:any brand|forget the brand|brand doesn'?t matter)
 _RESET = re.compile(r"\b(?:start over|start again|new search|forget (?:all )?(?:that|everything))\b", re.I)
 _CONTINUE = re.compile(r"^\s*(?:and|but|also|plus|with|without|only|maybe|now|ok|okay|hmm|what about)\b", re.I)
 _WHY = re.compile(r"\bwhy\b", re.I)
+# "based on my past purchases", "like the ones I played": the shopper's history is the request, not a wish
+# ("based" read as the tag Based On A Novel)
+_PERSONAL = re.compile(r"\b(?:based on|going by|like|similar to)\s+(?:my|what i|the ones? i|things i|stuff i|"
+                       r"everything i)\b[^.;!?]*", re.I)
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
              "fifth": 5, "5th": 5, "#1": 1, "#2": 2, "#3": 3, "#4": 4, "#5": 5, "last": -1}
 _OCCASIONS = {"birthday": "birthday", "christmas": "Christmas", "holiday": "the holidays", "holidays": "the holidays",
@@ -245,8 +249,8 @@ def _parse(message: str, catalogue: Catalogue) -> tuple[list[tuple[str, str, str
     return facets, positive_text.strip(), mentioned, _Unread(_residue(residue, facets, catalogue), unresolved)
 
 
-_UNDERSTOOD = (_BETWEEN, _PRICE_MAX, _PRICE_MAX_AFTER, _PRICE_MIN, _LIKE, _CHEAPER, _PRICIER, _OTHER_BRAND, _ANY_PRICE,
-               _ANY_BRAND, _RESET, _WHY)
+_UNDERSTOOD = (_BETWEEN, _PRICE_MAX, _PRICE_MAX_AFTER, _PRICE_MIN, _PERSONAL, _LIKE, _CHEAPER, _PRICIER, _OTHER_BRAND,
+               _ANY_PRICE, _ANY_BRAND, _RESET, _WHY)
 
 
 def _residue(text: str, facets: list[tuple[str, str, str]], catalogue: Catalogue) -> str:

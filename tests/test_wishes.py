@@ -74,6 +74,17 @@ def test_a_wish_that_must_not_map(message):
     assert not any(note.startswith("I read") for note in request.notes), request.notes
 
 
+@pytest.mark.parametrize("message", ["Recommend something for me based on my past purchases.",
+                                     "something based on what I played", "a game like the ones I liked"])
+def test_a_request_built_on_the_shoppers_history_is_no_wish(message):
+    """Seen on Steam: "based on my past purchases" was offered as the tag Based On A Novel, "based on what I
+    played" applied it."""
+    steam = Catalogue(Dataset(name="steam", report=LoadReport(dataset="steam"),
+                              items=[*GAMES, game("g8", "Old Tales", 5.99, ["Based On A Novel"])]))
+    request = understand(message, steam)
+    assert not request.facets and not request.notes, (request.facets, request.notes)
+
+
 def test_words_the_rules_read_are_never_mapped_again():
     request = understand("a horror game under $10 like Night Terrors, not violent", STEAM)
     assert pairs(request) == {("tag", "Horror"), ("price_max", "10"), ("like_item", "Night Terrors"),
