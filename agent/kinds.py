@@ -146,6 +146,7 @@ class ProductKind:
 
     phrase: str
     head: str
+    bare: bool = False  # one word without an article ("melatonin for sleep"): a product only where titles say so
 
     def matches(self, item: Item) -> bool:
         """The item is one: its title names the head as what it is (not in a "with …"/"for …" part), or its form
@@ -177,8 +178,9 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
         words = words[:-1]
     if not words or words[0] in _NO_PRODUCT or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
-    if not article and len(words) == 1 and stem(words[-1]) == words[-1]:
-        return None  # one singular word without an article is an adjective as often as a product
+    # one singular word without an article is an adjective as often as a product ("scary", "melatonin"): the
+    # catalogue decides (agent/select.py `product_kind`)
+    bare = not article and len(words) == 1 and stem(words[-1]) == words[-1]
     phrase, forms = " ".join(words[-3:]), {"".join(_stems(v)) for v in named}
     # a head the request asks for as a value ("vegan protein powder": form Powder) is that constraint's business;
     # the word before it names the product ("protein"), unless it is asked for too ("vegan powder")
@@ -186,7 +188,7 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
         words = words[:-1]
     if not words or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
-    return ProductKind(phrase=phrase, head=_fold(words[-1]))
+    return ProductKind(phrase=phrase, head=_fold(words[-1]), bare=bare)
 
 
 def for_animals(item: Item) -> bool:

@@ -31,6 +31,7 @@ _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these al
 _RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # the positive, relaxable keys
 Search = Callable[[str, Filters, int], list[Candidate]]
 KIND_SHARE = 0.5  # a product kind at least this share of the catalogue is (a gift card, on Gift Cards) picks nothing
+BARE_KIND_MIN = 3  # a one-word request ("melatonin for sleep") names a product when this many titles say they are one
 
 
 def _words(text: str) -> list[str]:
@@ -265,7 +266,10 @@ def product_kind(request: Request, catalogue: Catalogue) -> ProductKind | None:
         return None
     named = [f.value for f in request.facets if f.key.removeprefix("exclude_") in (*MATCHED_KEYS, "brand")]
     kind = product_asked(request.query_text, named)
-    if kind is None or kind_count(kind, catalogue) >= KIND_SHARE * max(len(catalogue.items), 1):
+    if kind is None:
+        return None
+    count = kind_count(kind, catalogue)
+    if count >= KIND_SHARE * max(len(catalogue.items), 1) or (kind.bare and count < BARE_KIND_MIN):
         return None
     return kind
 
@@ -331,6 +335,9 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
                                 "request.")
     elif len(have) < k:
         many = len(have) != 1
-        within = f" ({_labels(hard)})" if hard else ""
+        # an unpriced one is not known to be within the budget: its own note says so
+        said = hard if all((raw(c.item.item_id) or c.item).price is not None for c in have) else \
+            [f for f in hard if f not in price]
+        within = f" ({_labels(said)})" if said else ""
         out.notes.insert(0, f"Only {len(have)} item{'s' if many else ''} match{'' if many else 'es'} "
                             f"“{kind.phrase}”{within}; the other picks are the closest other matches.")

@@ -391,9 +391,9 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
         before = [c for reason in rec.reasons for c in reason.claims]
         claims: list = []
         for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
-            key = (c.kind, c.attribute, c.value, c.history_item_id)
-            if c.verdict == "supported" and key not in {(d.kind, d.attribute, d.value, d.history_item_id)
-                                                         for d in claims}:
+            # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one
+            key = (c.attribute, c.value, c.history_item_id)
+            if c.verdict == "supported" and key not in {(d.attribute, d.value, d.history_item_id) for d in claims}:
                 claims.append(c)
         others = [o for r in shown if r.rank != rec.rank and (o := deps.catalogue.get(r.item_id)) is not None]
         apart = [verify_claim(Claim(kind="attribute", attribute=k, value=v), evidence)
@@ -412,8 +412,9 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
         parts = [_price_contrast(item, others), *unique_cited,
                  render_text(apart, past_by_id, turn.request.facets).rstrip(".")]
         if any(parts):
-            rec.reasons.append(Reason(text=f"Unlike the other {len(others)} picks: {'; '.join(filter(None, parts))}.",
-                                      claims=apart, fallback=True))
+            them = "the other pick" if len(others) == 1 else f"the other {len(others)} picks"
+            rec.reasons.append(Reason(text=f"Unlike {them}: {'; '.join(filter(None, parts))}.", claims=apart,
+                                      fallback=True))
         detailed.append(rec)
     return Answer(user_id=turn.user_id, message=turn.message, recommendations=detailed, notes=notes,
                   provenance=provenance(turn, deps), timings_ms=turn.timings_ms, **state_of(turn))

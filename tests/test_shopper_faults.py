@@ -209,15 +209,30 @@ def test_the_product_a_request_names_is_its_head_noun():
     assert product_asked("I need a pill organizer for travel") == ProductKind("pill organizer", "organizer")
     assert product_asked("gummies for kids") == ProductKind("gummies", "gummy")
     assert product_asked("a good cheap toothbrush") == ProductKind("toothbrush", "toothbrush")
-    # no product named: a placeholder, a judgement, one bare adjective, a refinement, a gift
-    for text in ("something scary", "a vegan one", "scary", "cheaper", "a gift for my mom", "a co-op game", "",
+    # no product named: a placeholder, a judgement, a refinement, a gift
+    for text in ("something scary", "a vegan one", "cheaper", "a gift for my mom", "a co-op game", "",
                  "what should I get next?", "what would you recommend for me?"):
         assert product_asked(text) is None, text
+    # one bare word is an adjective as often as a product: the catalogue's titles decide (below)
+    assert product_asked("scary") == ProductKind("scary", "scary", bare=True)
+    assert product_asked("melatonin for sleep") == ProductKind("melatonin", "melatonin", bare=True)
     # a head the request already asks for as a catalogue value is that constraint's business: the word before it
     # names the product (seen on H&PC: "vegan protein powder under $40" showed lime and amla powders)
     assert product_asked("vegan protein powder, chocolate", named=["Vegan", "Powder", "Chocolate"]) == \
         ProductKind("vegan protein powder", "protein")
     assert product_asked("vegan powder", named=["Vegan", "Powder"]) is None
+
+
+def test_one_bare_word_names_a_product_only_where_titles_say_they_are_one():
+    # seen on H&PC: "melatonin for sleep, no gummies" then "under $20" showed eye vitamins and multivitamins
+    from agent.select import BARE_KIND_MIN, product_kind
+    from agent.understand import understand
+
+    pills = [item(f"m{n}", f"Melatonin {n} mg Tablets", price=9.0) for n in range(BARE_KIND_MIN)]
+    cat = catalogue(*pills, item("s", "Scary Mask Sheet", price=5.0), *[item(f"f{n}", f"Filler {n}") for n in range(4)])
+    assert product_kind(understand("melatonin for sleep", cat), cat).head == "melatonin"
+    assert product_kind(understand("scary", cat), cat) is None  # one title says so: an adjective here
+    assert product_kind(understand("melatonin for sleep", catalogue(*pills[:1])), catalogue(*pills[:1])) is None
 
 
 TOOTHPASTE = item("tp", "Koral Natural Toothpaste with Vitamin C and Folic Acid", ("item_form", "Paste"), price=18.7)
