@@ -27,15 +27,22 @@ def apps(gift_cards_index) -> tuple[Whyrec, Whyrec]:
     return Whyrec(gift_cards_index), Whyrec(gift_cards_index.model_copy(update={"prefetch": []}))
 
 
-def test_the_prefetched_follow_up_shows_what_it_would_have_from_the_kept_replies(apps):
-    prefetching, plain = apps
-    user = plain.retriever.users(limit=1)[0]
+def _follow_up(apps: tuple[Whyrec, Whyrec], user: str, message: str, read: bool) -> dict[str, Answer]:
+    """FIRST, then `message` in the same conversation, on the prefetching app and the plain one; `read`: the
+    shopper reads the answer first (the prefetch ends), else the message is sent at once (it gives way)."""
     shown = {}
-    for name, app in (("prefetching", prefetching), ("plain", plain)):
+    for name, app in zip(("prefetching", "plain"), apps):
         conversation = Conversation(user_id=user)
         _answer(app, FIRST, user, conversation)
-        assert app.wait_for_prefetch(timeout=120)  # the shopper reads the answer
-        shown[name] = _answer(app, "cheaper", user, conversation)
+        if read:
+            assert app.wait_for_prefetch(timeout=120)
+        shown[name] = _answer(app, message, user, conversation)
+    assert apps[0].wait_for_prefetch(timeout=120)
+    return shown
+
+
+def test_the_prefetched_follow_up_shows_what_it_would_have_from_the_kept_replies(apps):
+    shown = _follow_up(apps, apps[1].retriever.users(limit=1)[0], "cheaper", read=True)
     usage = shown["prefetching"].llm_usage
     assert usage["calls"] > 0 and usage["reused"] == usage["calls"]
     assert shown["plain"].llm_usage["reused"] == 0
@@ -43,13 +50,6 @@ def test_the_prefetched_follow_up_shows_what_it_would_have_from_the_kept_replies
 
 
 def test_another_message_stops_the_prefetch_and_is_answered_as_without_it(apps):
-    prefetching, plain = apps
-    user = plain.retriever.users(limit=2)[1]
-    shown = {}
-    for name, app in (("prefetching", prefetching), ("plain", plain)):
-        conversation = Conversation(user_id=user)
-        _answer(app, FIRST, user, conversation)
-        shown[name] = _answer(app, "not Amazon please", user, conversation)  # sent at once: the prefetch gives way
-    assert prefetching.wait_for_prefetch(timeout=120)
+    shown = _follow_up(apps, apps[1].retriever.users(limit=2)[1], "not Amazon please", read=False)
     assert shown["prefetching"].llm_usage["reused"] == 0
     assert _cards(shown["prefetching"]) == _cards(shown["plain"])
