@@ -301,27 +301,43 @@ def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
 
 
 
-def render_claim(claim: Claim, history: dict[str, PastItem], facets: list[Facet]) -> str:
-    if claim.kind == "request":
-        label = next((f.label for f in facets if f.key == claim.attribute and f.value == claim.value), claim.value)
-        return f"{label}, as you asked"
-    if claim.kind == "history":
-        past = history.get(claim.history_item_id or "")
-        title = past.item.title if past else claim.history_item_id
-        how = "you mentioned" if past and past.mentioned else f"you rated {_stars(past.rating if past else None)}".strip()
-        shared = f" (both: {claim.attribute.replace('_', ' ')} {claim.value})" if claim.attribute else ""
-        return f"like {title}, which {how}{shared}"
-    if claim.attribute == "price":
-        return f"priced at {claim.value}"
-    if claim.attribute == "brand":
-        return f"by {claim.value}"
-    return f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"
+def _said_once(phrases: list[str]) -> str:
+    """Verb phrases joined, each verb once: "is tagged Agriculture", "is tagged Relaxing", "costs $6.99" -> "is
+    tagged Agriculture and Relaxing and costs $6.99" (phrases sharing their first two words share their longest
+    common start)."""
+    groups: dict[tuple[str, ...], list[list[str]]] = {}
+    for phrase in dict.fromkeys(phrases):
+        words = phrase.split()
+        groups.setdefault(tuple(words[:2]), []).append(words)
+    said = []
+    for group in groups.values():
+        n = 2
+        while all(len(w) > n + 1 for w in group) and len({w[n] for w in group}) == 1:
+            n += 1
+        rest = [" ".join(w[n:]) for w in group]
+        said.append(" ".join(group[0][:n] + [_listed(rest)]) if len(group) > 1 else " ".join(group[0]))
+    return _listed(said)
 
 
-def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet]) -> str:
-    """Every claim, listed: the full account a "why the second one?" answer gives."""
-    text = "; ".join(render_claim(c, history, facets) for c in claims)
-    return (text[:1].upper() + text[1:] + ".") if text else ""
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet],
+                stats: ValueStats | None = None) -> str:
+    """Every claim, said: the full account a "why the second one?" answer gives. What the shopper asked for that
+    the pick meets first, then its own facts and links to past items, each verb once: "It is tagged Agriculture and
+    Relaxing and is under $15, as you asked. It is also tagged Female Protagonist and made by Alawar"."""
+    asked = [p.removesuffix(", as you asked") for c in claims if c.kind == "request"
+             and (p := fact_phrase(c, history, facets, stats))]
+    own = [p for c in claims if c.kind != "request" and (p := fact_phrase(c, history, facets, stats))]
+    sentences = [f"It {_said_once(asked)}, as you asked"] if asked else []
+    if own:
+        said = _said_once(own)
+        if asked:  # "It is also tagged …", "It also comes from …"
+            said = f"is also {said.removeprefix('is ')}" if said.startswith("is ") else f"also {said}"
+        sentences.append(f"It {said}")
+    return ". ".join(sentences) + "." if sentences else ""
 
 
 # Said when no verified fact can be phrased (29 Gift Cards items have only a title and "Gift Cards"): true of every

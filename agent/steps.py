@@ -28,7 +28,7 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import is_exclusion
+from agent.sentences import fact_phrase, is_exclusion
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -390,16 +390,19 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
                             ratings={k: p.rating for k, p in past_by_id.items()}, stats=deps.catalogue.stats)
         before = [c for reason in rec.reasons for c in reason.claims]
         claims: list = []
+        sayable = partial(fact_phrase, history=past_by_id, facets=turn.request.facets, stats=deps.catalogue.stats)
         for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
-            # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one
+            # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one; the
+            # answer lists only what its text says
             key = (c.attribute, c.value, c.history_item_id)
-            if c.verdict == "supported" and key not in {(d.attribute, d.value, d.history_item_id) for d in claims}:
+            if (c.verdict == "supported" and sayable(c)
+                    and key not in {(d.attribute, d.value, d.history_item_id) for d in claims}):
                 claims.append(c)
         others = [o for r in shown if r.rank != rec.rank and (o := deps.catalogue.get(r.item_id)) is not None]
         apart = [verify_claim(Claim(kind="attribute", attribute=k, value=v), evidence)
                  for k, v in handles.attributes[0]
                  if k != "price" and not any((k, v) in o.attributes for o in others)]
-        apart = [c for c in apart if c.verdict == "supported"]
+        apart = [c for c in apart if c.verdict == "supported" and sayable(c)]
         claims = claims[:8]
         cited = {(c.attribute, c.value) for c in claims if c.kind == "attribute"}
         # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
@@ -407,10 +410,9 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
                         if (c.attribute, c.value) in cited][:2]
         apart = [c for c in apart if (c.attribute, c.value) not in cited][:3]
         rec = rec.model_copy(deep=True)
-        rec.reasons = [Reason(text=render_text(claims, past_by_id, turn.request.facets), claims=claims,
-                              fallback=True)]
-        parts = [_price_contrast(item, others), *unique_cited,
-                 render_text(apart, past_by_id, turn.request.facets).rstrip(".")]
+        rec.reasons = [Reason(text=render_text(claims, past_by_id, turn.request.facets, deps.catalogue.stats),
+                              claims=claims, fallback=True)]
+        parts = [_price_contrast(item, others), *unique_cited, *(f"the only one that {sayable(c)}" for c in apart)]
         if any(parts):
             them = "the other pick" if len(others) == 1 else f"the other {len(others)} picks"
             rec.reasons.append(Reason(text=f"Unlike {them}: {'; '.join(filter(None, parts))}.", claims=apart,

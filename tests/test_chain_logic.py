@@ -150,6 +150,17 @@ def test_multi_turn_cheaper_then_why_the_second_one():
     assert [r.item_id for r in why.recommendations] == [cheaper.recommendations[1].item_id]
 
 
+def test_why_says_each_fact_once_in_sentences_asked_first():
+    chain, _ = chain_with(reply(["a1"], "x"))
+    conversation = Conversation(user_id="u1")
+    ask(chain, "a gift card under $45", conversation=conversation)
+    why = ask(chain, "why the first one?", conversation=conversation).recommendations[0]
+    account, claims = why.reasons[0].text, why.reasons[0].claims
+    assert account.startswith("It is under $45, as you asked. It ") and ": " not in account  # no "tag: X" dump
+    facts = [(c.attribute, c.value, c.history_item_id) for c in claims]
+    assert len(facts) == len(set(facts)) and all(str(c.value) in account for c in claims if c.kind == "attribute")
+
+
 def test_a_conversation_of_another_user_is_not_carried_over():
     chain, retriever = chain_with(reply(["a1"], "x"))
     conversation = Conversation(user_id="u1")
