@@ -215,9 +215,9 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             edge = price_of(priced[:k][-1])
             candidates = (priced[:k] + [c for c in priced[k:] if price_of(c) == edge])[:max(n, k)]
             prices = [price_of(c) for c in candidates]
-            if budget_first:
-                how = (f"nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}; these cost the "
-                       f"same as the cheapest pick before")
+            if budget_first:  # said before `pick` knows how many are shown: one wording for one or several
+                how = (f"nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}; shown instead: the "
+                       f"same price as the cheapest pick before")
             else:
                 how = (f"nothing {_labels(price)} matches {_labels(kept)}; these are the closest prices that do "
                        f"(${min(prices):.2f}–${max(prices):.2f})")

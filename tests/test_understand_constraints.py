@@ -85,8 +85,8 @@ def test_cheaper_never_shows_a_higher_price_and_says_when_nothing_is_cheaper():
     request = request.model_copy(update={"cheaper_than": 14.99})
     chosen = select(request, search, CATALOGUE, ["g1"], n=50, k=2)
     assert {c.item.item_id for c in chosen.items} <= {"g2", "g3", "g4"} and chosen.relaxed
-    assert chosen.notes == ["Nothing cheaper than $14.99 matches tag Co-op; these cost the same as the cheapest "
-                            "pick before."]
+    assert chosen.notes == ["Nothing cheaper than $14.99 matches tag Co-op; shown instead: the same price as the "
+                            "cheapest pick before."]
 
 
 def test_an_excluded_flavor_named_in_the_title_is_excluded():
