@@ -118,7 +118,6 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
     hard = [f for f in request.facets if is_hard(f)]
     price = [f for f in hard if f.key in ("price_max", "price_min")]
     other = [f for f in hard if f not in price]
-    raw = catalogue.get
 
     def find(facets: list[Facet], with_price: bool, unpriced: bool = False, limit: int = n,
              where: Callable[[Item], bool] | None = None) -> list[Candidate]:
@@ -137,7 +136,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
             kept: list[Candidate] = []
             kept_products: set[tuple] = set()
             for c in found:
-                item = raw(c.item.item_id) or c.item
+                item = _listed(c, catalogue)
                 if (unpriced and item.price is not None) or (where is not None and not where(item)):
                     continue
                 if all(meets(f, item) for f in want) and not (keys := product_keys(item)) & kept_products:
@@ -170,7 +169,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
         top = find(hard, with_price=False, limit=n)
         cutoff = found[k - 1].similarity
         shown_ids = {c.item.item_id for c in found[:k]}
-        hidden = [c for c in top if (raw(c.item.item_id) or c.item).price is None
+        hidden = [c for c in top if _listed(c, catalogue).price is None
                   and c.item.item_id not in shown_ids and c.similarity > cutoff]
         if hidden:
             many = len(hidden) != 1
@@ -196,14 +195,11 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
     for dropped in steps:
         kept = [f for f in hard if f not in dropped]
         if dropped == price:
-            def price_of(c: Candidate) -> float | None:
-                return (raw(c.item.item_id) or c.item).price
-
             matches = find(kept, with_price=False, limit=max(n, 200))
-            priced = sorted((c for c in matches if price_of(c) is not None), key=price_of,
-                            reverse=request.price_max() is None)
+            priced = sorted((c for c in matches if _listed(c, catalogue).price is not None),
+                            key=lambda c: _listed(c, catalogue).price, reverse=request.price_max() is None)
             if budget_first:  # "cheaper" never shows a higher price: at most the lowest shown before
-                priced = [c for c in priced if price_of(c) <= request.cheaper_than]
+                priced = [c for c in priced if _listed(c, catalogue).price <= request.cheaper_than]
                 if not priced:  # nor something else instead: vitamin B12 pills are no cheaper protein powder
                     out.notes.append(f"Nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}: "
                                      "the picks before were the cheapest.")
@@ -212,9 +208,9 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
                 continue
             # the k closest prices and every other item at the k-th: the ranker and `pick` choose among them (five
             # $20 cards and a Christmas card at $20 for a birthday: the Christmas card need not be shown)
-            edge = price_of(priced[:k][-1])
-            candidates = (priced[:k] + [c for c in priced[k:] if price_of(c) == edge])[:max(n, k)]
-            prices = [price_of(c) for c in candidates]
+            edge = _listed(priced[:k][-1], catalogue).price
+            candidates = (priced[:k] + [c for c in priced[k:] if _listed(c, catalogue).price == edge])[:max(n, k)]
+            prices = [_listed(c, catalogue).price for c in candidates]
             if budget_first:  # said before `pick` knows how many are shown: one wording for one or several
                 how = (f"nothing cheaper than ${request.cheaper_than:.2f} matches {_labels(kept)}; shown instead: the "
                        f"same price as the cheapest pick before")
@@ -274,6 +270,11 @@ def product_kind(request: Request, catalogue: Catalogue) -> ProductKind | None:
     return kind
 
 
+def _listed(c: Candidate, catalogue: Catalogue) -> Item:
+    """The catalogue's own item for a candidate (the index's copy may lag behind it)."""
+    return catalogue.get(c.item.item_id) or c.item
+
+
 def _closest_price(request: Request, item: Item) -> float:
     """How far the item's price is outside the asked budget (0 inside it)."""
     lo, hi, price = request.price_min(), request.price_max(), item.price or 0.0
@@ -287,10 +288,9 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
     whole catalogue is searched for the kind; when none meets the budget, the kind's items nearest in price are
     added as a stated budget relaxation (never an exclusion). The ranker shows the kind first
     (agent/rank.py `pick`)."""
-    raw = catalogue.get
     is_kind = kind.matches
     ids = {c.item.item_id for c in out.items}
-    have = [c for c in out.items if is_kind(raw(c.item.item_id) or c.item)]
+    have = [c for c in out.items if is_kind(_listed(c, catalogue))]
     if len(have) < k:
         more = [c for c in find(hard, with_price=True, limit=k, where=is_kind) if c.item.item_id not in ids]
         out.items += more
@@ -301,14 +301,14 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
         other = [f for f in hard if f not in price]
         beyond = [c for c in find(other, with_price=False, limit=max(n, 200), where=is_kind)
                   if c.item.item_id not in ids]
-        priced = sorted((c for c in beyond if (raw(c.item.item_id) or c.item).price is not None),
-                        key=lambda c: _closest_price(request, raw(c.item.item_id) or c.item))[: k - meeting]
-        unpriced = [c for c in beyond if (raw(c.item.item_id) or c.item).price is None][: k - meeting]
+        priced = sorted((c for c in beyond if _listed(c, catalogue).price is not None),
+                        key=lambda c: _closest_price(request, _listed(c, catalogue)))[: k - meeting]
+        unpriced = [c for c in beyond if _listed(c, catalogue).price is None][: k - meeting]
         taken = priced or unpriced
         if taken:
-            prices = [(raw(c.item.item_id) or c.item).price for c in taken]
+            prices = [_listed(c, catalogue).price for c in taken]
             # an unpriced one among `have` is there by a stated relaxation: it is not known to meet the budget
-            within = sum((raw(c.item.item_id) or c.item).price is not None for c in have)
+            within = sum(_listed(c, catalogue).price is not None for c in have)
             lead = (f"I found no {kind.phrase} {_labels(price)}" if not within else
                     f"only {within} item{'s' if within > 1 else ''} match{'es' if within == 1 else ''} "
                     f"“{kind.phrase}” {_labels(price)}")
@@ -336,7 +336,7 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
     elif len(have) < k:
         many = len(have) != 1
         # an unpriced one is not known to be within the budget: its own note says so
-        said = hard if all((raw(c.item.item_id) or c.item).price is not None for c in have) else \
+        said = hard if all(_listed(c, catalogue).price is not None for c in have) else \
             [f for f in hard if f not in price]
         within = f" ({_labels(said)})" if said else ""
         out.notes.insert(0, f"Only {len(have)} item{'s' if many else ''} match{'' if many else 'es'} "

@@ -13,7 +13,7 @@ import re
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import VERB_PHRASES, clip_title
-from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, longest_common_run,
+from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 rating_is_reason, words)
 from agent.understand import Facet
 from index.models import Item
@@ -214,11 +214,8 @@ def copied_listing_problems(text: str, item: Item) -> list[str]:
     inside a reveal adorned with peppermint twine …") passes the seller's words off as whyrec's, and explains
     nothing: the listing's words are shown as a quote (“…”), with what they mean for the shopper."""
     said = words(_QUOTED.sub(" ", text))
-    for _, value in item.attributes:
-        run = longest_common_run(said, words(value))
-        if run >= 4 and run > len(said) / 2:
-            return [f"copies the listing's words “{value[:60]}” without quoting them"]
-    return []
+    return next(([f"copies the listing's words “{value[:60]}” without quoting them"] for _, value in item.attributes
+                 if mostly_copied(said, value, min_run=4)), [])
 
 
 _LAST_PHRASE = re.compile(r",\s+|\s+and\s+", re.I)

@@ -91,7 +91,7 @@ def longest_common_run(a: list[str], b: list[str]) -> int:
     return best
 
 
-def _mostly_copied(text_words: list[str], source: str, min_run: int) -> bool:
+def mostly_copied(text_words: list[str], source: str, min_run: int) -> bool:
     """More than half of the reason's words are one contiguous run copied from `source`."""
     if not text_words or not source:
         return False
@@ -140,13 +140,13 @@ def degenerate_kinds(text: str, title: str = "", request: str = "") -> list[str]
         found.append("repeated_ngram")
     if _repeated_phrase(text, ws):
         found.append("repeated_phrase")
-    if _mostly_copied(ws, title, min_run=1):
+    if mostly_copied(ws, title, min_run=1):
         found.append("title_only")
     unquoted = _QUOTE.sub(" ", text.replace(title, " ") if title.strip() else text)
     if (_PROMPT_WORDS.search(text) or _HANDLE.search(text) or _CAPITAL_HANDLE.search(unquoted)
             or _PLACEHOLDER.search(text) or _MARKUP.search(text) or _ATTRIBUTE_LINE.search(text)):
         found.append("prompt_echo")
-    if _mostly_copied(ws, request, min_run=3):
+    if mostly_copied(ws, request, min_run=3):
         found.append("request_echo")
     if len([t for t in text.split() if re.search(r"[A-Za-z0-9]", t)]) < MIN_WORDS:
         found.append("too_short")
