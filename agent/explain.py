@@ -222,19 +222,20 @@ class DoomedReply:
     message: str
     support: str  # what a year may come from: at least everything the verifier's support holds
     titles: str  # every title the prompt shows
+    past_titles: tuple[str, ...] = ()  # the past items' titles: a reply may cite any
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str) -> DoomedReply:
         item, past = handles.candidates[index], [p.item for p in handles.history]
         return cls(item, message, support_text([item, *past], message, handles.facets),
-                   " ".join(i.title for i in [*handles.candidates, *past]))
+                   " ".join(i.title for i in [*handles.candidates, *past]), tuple(p.title for p in past))
 
     def __call__(self, raw: str) -> bool:
         text = text_so_far(raw)
         if not text:
             return False
         text = text.lstrip()
-        return bool(doomed_kinds(text, self.item.title, self.message)
+        return bool(doomed_kinds(text, self.item.title, self.message, self.past_titles)
                     or doomed_claims(text, self.item, self.support, self.titles))
 
 

@@ -63,8 +63,13 @@ def _attribute_phrase(claim: Claim) -> str:
         if squash(value) in ("unflavored", "unflavoured", "flavorless", "noflavor"):
             return "is unflavored"
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
+    if key == "scent":  # "is unscented", "has an argan scent" (not "has a Unscented scent")
+        if squash(value) in ("unscented", "fragrancefree", "scentfree", "nofragrance"):
+            return f"is {value.lower()}"
+        return f"has {'an' if value[:1].lower() in 'aeiou' else 'a'} {value} scent"
     pattern = VERB_PHRASES.get(key)
-    return pattern.format(v=value) if pattern else f"has {key.replace('_', ' ')} {value}"
+    # a raw key and value ("active_ingredients", "Vitamin_e") in words; the value squashes the same either way
+    return pattern.format(v=value) if pattern else f"has {key.replace('_', ' ')} {value.replace('_', ' ')}"
 
 
 def _request_phrase(claim: Claim, facets: list[Facet]) -> str:
@@ -240,7 +245,9 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
                 if max_chars is not None and len(text) > max_chars:
                     continue
-                if degenerate_kinds(text, title, message):
+                names = [history[c.history_item_id].item.title for c in stated
+                         if c.kind == "history" and c.history_item_id in history]
+                if degenerate_kinds(text, title, message, names):
                     break  # the plan's wording does not change what repeats: try the next facts
                 score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
                 if score < MAX_SIMILARITY:

@@ -22,13 +22,15 @@ from langchain_core.runnables import Runnable
 from agent.catalogue import Catalogue
 from agent.chain import ChainParts, build_chain_parts
 from agent.conversation import Conversation
-from agent.llm.prefetch import CONFIG_KEY, PrefetchCancelled, give_way, start_prefetch
+from agent.llm.prefetch import CONFIG_KEY, Prefetch, PrefetchCancelled, give_way, start_prefetch
 from agent.schemas import Answer
 from agent.settings import Settings
 from index.retrieve import Retriever
 from prompts.loader import get_template
 
 log = logging.getLogger("whyrec.service")
+# A turn that waits for the prefetch of itself stops waiting after this (a stuck guess must not hold the shopper).
+PREFETCH_JOIN_TIMEOUT_S = 30.0
 STEP_LABELS = {"understand": "Reading your request…", "retrieve": "Retrieving candidates…",
                "rank": "Ranking…", "explain": "Explaining with cited facts…", "verify": "Verifying every claim…"}
 
@@ -105,7 +107,8 @@ class Whyrec:
         self._retriever = retriever
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self._conversations_lock = threading.Lock()
-        self._prefetching: threading.Thread | None = None  # the latest prefetch (`prefetch`)
+        self._prefetching: threading.Thread | None = None  # the latest prefetch (`prefetch`) and its run
+        self._prefetch_run: Prefetch | None = None
 
     max_conversations = 1000  # API conversations kept in memory, least recently used dropped first
 
@@ -152,7 +155,7 @@ class Whyrec:
         return self.parts.chain
 
     def ask(self, message: str, user_id: str | None = None, conversation: Conversation | None = None) -> Answer:
-        give_way()  # a running prefetch (agent/llm/prefetch.py) stops for a real turn
+        self._before_turn(message, user_id, conversation)
         return self.chain.invoke(self._inputs(message, user_id, conversation))
 
     def ask_many(self, requests: Sequence[tuple[str, str | None]]) -> list[Answer]:
@@ -166,9 +169,10 @@ class Whyrec:
         """Progress as each step starts, the Draft cards once ranked, the model's tokens as they come, then the
         Answer. The chain runs in a helper thread and a callback handler hands over what is shown (LangChain's
         `astream_events` did this before: an event loop and an event for every runnable, for four kinds we show).
-        A running prefetch gives way first; after the answer, the likely follow-ups are prefetched (`prefetch`).
+        A running prefetch gives way first (or is waited for, `_before_turn`); after the answer, the likely
+        follow-ups are prefetched (`prefetch`).
         """
-        give_way()
+        self._before_turn(message, user_id, conversation)
         events: queue.Queue = queue.Queue()
         shown = _ShownEvents(events)
 
@@ -202,22 +206,40 @@ class Whyrec:
         if (not self.settings.prefetch or describe(self.llm)[0] != "local" or conversation is None
                 or not answer.recommendations or not answer.llm_usage.get("calls")):
             return
-        run, state = start_prefetch(), conversation.model_copy(deep=True)
+        state = conversation.model_copy(deep=True)
+        run = start_prefetch((user_id, state), tuple(self.settings.prefetch))
         config = {"configurable": {CONFIG_KEY: run}, "run_name": "prefetch"}
 
         def decode() -> None:
-            for message in self.settings.prefetch:
-                if run.cancel.is_set():
-                    return
-                try:
-                    self.chain.invoke(self._inputs(message, user_id, state.model_copy(deep=True)), config=config)
-                except PrefetchCancelled:
-                    return
-                except Exception:  # noqa: BLE001 — a failed guess costs nothing but the guess
-                    log.debug("prefetch of %r failed", message, exc_info=True)
+            try:
+                for message in self.settings.prefetch:
+                    if run.cancel.is_set():
+                        return
+                    try:
+                        self.chain.invoke(self._inputs(message, user_id, state.model_copy(deep=True)), config=config)
+                    except PrefetchCancelled:
+                        return
+                    except Exception:  # noqa: BLE001 — a failed guess costs nothing but the guess
+                        log.debug("prefetch of %r failed", message, exc_info=True)
+                    finally:
+                        run.done[message].set()
+            finally:
+                for event in run.done.values():  # nobody waits on a guess that will not come
+                    event.set()
 
         self._prefetching = threading.Thread(target=decode, name="whyrec-prefetch", daemon=True)
+        self._prefetch_run = run
         self._prefetching.start()
+
+    def _before_turn(self, message: str, user_id: str | None, conversation: Conversation | None) -> None:
+        """The turn the running prefetch guessed (this shopper, this conversation as it was, this message) waits for
+        that guess to end: its replies are this turn's, and the time the shopper read counts. Then every prefetch of
+        the process gives way (they share one torch thread)."""
+        run = self._prefetch_run
+        if run is not None and conversation is not None:
+            if (guess := run.guessed((user_id, conversation), message)) is not None:
+                guess.wait(PREFETCH_JOIN_TIMEOUT_S)
+        give_way()
 
     def wait_for_prefetch(self, timeout: float | None = None) -> bool:
         """Wait until the latest prefetch has ended (benchmarks and tests: the shopper reading); True if it has."""

@@ -9,12 +9,13 @@ facts). Pure functions."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import VERB_PHRASES, clip_title
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
-                                rating_is_reason, words)
+                                name_spans, rating_is_reason, words)
 from agent.understand import Facet
 from index.models import Item
 
@@ -44,10 +45,11 @@ _STARS = re.compile(r"(\d(?:\.\d+)?)\s*(?:-?\s*stars?\b|★)", re.I)
 _END = re.compile(r"[.!?…)\"'”’]\s*$")
 
 
-def degenerate_problems(text: str, title: str, message: str, max_chars: int | None = None) -> list[str]:
-    """Readable problems for every degenerate kind of `text` (a reason for the item `title`, asked `message`),
-    and a sentence cut off by the length limit."""
-    found = [f"is degenerate: {DEGENERATE_KINDS[k]}" for k in degenerate_kinds(text, title, message)]
+def degenerate_problems(text: str, title: str, message: str, max_chars: int | None = None,
+                        names: Sequence[str] = ()) -> list[str]:
+    """Readable problems for every degenerate kind of `text` (a reason for the item `title`, asked `message`,
+    citing the past items called `names`), and a sentence cut off by the length limit."""
+    found = [f"is degenerate: {DEGENERATE_KINDS[k]}" for k in degenerate_kinds(text, title, message, names)]
     if cut_off(text, max_chars):
         found.append("was cut off by the length limit")
     elif stops_mid_sentence(text):
@@ -131,15 +133,7 @@ def item_as_maker_problems(text: str, sources: list[Item]) -> list[str]:
 
 def title_spans(text: str, sources: list[Item]) -> list[tuple[int, int]]:
     """The spans of `text` that say a title (whole, or its first words as a sentence cuts it short)."""
-    spans = []
-    for src in sources:
-        title_words = re.sub(r"\s*[\(\[].*?[\)\]]", "", src.title).split()
-        for n in range(len(title_words), 1, -1):  # the longest run of the title's first words that the text says
-            said = " ".join(title_words[:n])
-            if (start := text.find(said)) >= 0:
-                spans.append((start, start + len(said)))
-                break
-    return spans
+    return name_spans(text, [src.title for src in sources])
 
 
 def blank_titles(text: str, sources: list[Item]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from index.models import Item
 
@@ -131,14 +131,44 @@ def _first_person(text: str, title: str, request: str) -> bool:
     return bool(found) or bool(_STORY.search(text))
 
 
-def degenerate_kinds(text: str, title: str = "", request: str = "") -> list[str]:
+def name_spans(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
+    """The spans of `text` that say one of `names` (whole, or its first two or more words, as a sentence cuts a long
+    title short), without a bracketed part."""
+    spans = []
+    for name in names:
+        name_words = re.sub(r"\s*[\(\[].*?[\)\]]", "", name).split()
+        for n in range(len(name_words), 1, -1):  # the longest run of the name's first words that the text says
+            said = " ".join(name_words[:n])
+            if (start := text.find(said)) >= 0:
+                spans.append((start, start + len(said)))
+                break
+    return spans
+
+
+def _repeated_ngram(text: str) -> bool:
+    """A run of three words twice (a loop); no run spans a name's bar."""
+    grams = [g for part in text.split("|") for g in _ngrams(words(part), 3)]
+    return len(set(grams)) < len(grams)
+
+
+def _without_names(text: str, names: Sequence[str]) -> str:
+    """`text` with each name it says replaced by a bar, which no repeated phrase spans."""
+    for a, b in sorted(name_spans(text, names), reverse=True):
+        text = text[:a] + " | " + text[b:]
+    return text
+
+
+def degenerate_kinds(text: str, title: str = "", request: str = "", names: Sequence[str] = ()) -> list[str]:
     """The kinds (keys of DEGENERATE_KINDS) of degenerate text `text` is, as a reason for the item called `title`
-    given the shopper's `request`; [] when none. A reason is degenerate when the list is not empty."""
+    given the shopper's `request`; [] when none. A reason is degenerate when the list is not empty. `names`: the
+    titles of the past items it cites, names rather than the sentence repeating itself ("shares its brand Red Robin
+    with Red Robin Gift Card" says Red Robin once)."""
     ws = words(text)
+    own = _without_names(text, names)
     found = []
-    if len(set(_ngrams(ws, 3))) < len(_ngrams(ws, 3)):
+    if _repeated_ngram(own):
         found.append("repeated_ngram")
-    if _repeated_phrase(text, ws):
+    if _repeated_phrase(own, words(own)):
         found.append("repeated_phrase")
     if mostly_copied(ws, title, min_run=1):
         found.append("title_only")
@@ -168,15 +198,16 @@ def finished_words(prefix: str) -> str:
     return _LAST_WORD.sub("", prefix)
 
 
-def doomed_kinds(prefix: str, title: str = "", request: str = "") -> list[str]:
+def doomed_kinds(prefix: str, title: str = "", request: str = "", names: Sequence[str] = ()) -> list[str]:
     """The degenerate kinds the text starting with `prefix` has however it goes on: each is also in
-    `degenerate_kinds` of every text that starts with `prefix` (so a decoder may stop writing it). []: not doomed."""
+    `degenerate_kinds` of every text that starts with `prefix` and cites past items among `names` (so a decoder may
+    stop writing it). []: not doomed."""
     done = finished_words(prefix)
-    ws = words(done)
+    own = _without_names(done, names)
     found = []
-    if len(set(_ngrams(ws, 3))) < len(_ngrams(ws, 3)):
+    if _repeated_ngram(own):
         found.append("repeated_ngram")
-    if _repeated_phrase(done, ws, closed_only=True):
+    if _repeated_phrase(own, words(own), closed_only=True):
         found.append("repeated_phrase")
     if (_PROMPT_WORDS.search(done) or _HANDLE.search(done) or _PLACEHOLDER.search(done) or _MARKUP.search(done)
             or _ATTRIBUTE_LINE.search(done)):

@@ -202,7 +202,8 @@ class TextChecker:
                       and gram not in request_squashed and gram not in cited_titles):
                     key, value = self._vocab[gram]
                     found.append(f"states {key} {value!r} which the item does not have")
-        found += degenerate_problems(text, evidence.item.title, evidence.message, self.max_chars)
+        found += degenerate_problems(text, evidence.item.title, evidence.message, self.max_chars,
+                                     [src.title for src in sources[1:]])
         found += claims_problems(text, sources, evidence.message, evidence.facets, self._checked)
         return sorted(set(found))
 

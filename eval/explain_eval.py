@@ -45,6 +45,12 @@ def explain_pairs(parts: ChainParts, heldout: HeldOut, pairs: list[Pair], messag
     return out
 
 
+def cited_titles(claims: Iterable[Mapping[str, Any]], items: Mapping[str, Item]) -> list[str]:
+    """The titles of the past items a reason's claims cite: names in its text, not the text repeating itself."""
+    return [item.title for c in claims if c.get("kind") == "history"
+            and (item := items.get(c.get("history_item_id") or "")) is not None]
+
+
 def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> dict[str, Any]:
     """What the metrics need from the Turn that explained one held-out pair."""
     item = heldout.catalogue.get(pair.item_id)
@@ -70,12 +76,13 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
 
     review = heldout.review(pair)
     title = item.title if item else ""
+    past = {p.item.item_id: p.item for p in turn.history}
     return {
         "user_id": pair.user_id, "item_id": pair.item_id, "review": review,
         "title": title, "request": turn.message,
         "facets": [f.model_dump() for f in turn.request.facets],
-        "degenerate": {v: degenerate_kinds(r["text"], title, turn.message) for v, r in (("raw", raw),
-                                                                                          ("displayed", displayed))},
+        "degenerate": {v: degenerate_kinds(r["text"], title, turn.message, cited_titles(r["claims"], past))
+                       for v, r in (("raw", raw), ("displayed", displayed))},
         "prompt_hash": turn.prompt_hash, "raw_reply": turn.raw_replies[0] if turn.raw_replies else "",
         "asked": 0 in turn.asked,  # False: the item has nothing to cite, so the model was not asked (no raw view)
         "parsed": raw_reason is not None,
@@ -135,6 +142,7 @@ def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None
         item = usefulness.items.get(row["item_id"])
         out |= {"title": row.get("title") or (item.title if item else ""),
                 "request": row.get("request", usefulness.message) or "",
+                "names": cited_titles(reason["claims"], usefulness.items),
                 "facets": row.get("facets", usefulness.facets), "item": item,
                 "history_liked": usefulness.liked.get(row.get("user_id") or "", {})}
         if "fallback" in reason:  # the raw view is the model's by definition: no model-written share there
@@ -159,7 +167,7 @@ def usefulness_metrics(rows: list[dict[str, Any]], view: str, usefulness: Useful
     scores = evaluate(per_reason, examples, {"value_frequencies": usefulness.frequencies})
     scores |= evaluate(answer_metric_names(), answers(rows, view))
     out = {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
-    kinds = [set(degenerate_kinds(e["generated"], e["title"], e["request"])) for e in examples]
+    kinds = [set(degenerate_kinds(e["generated"], e["title"], e["request"], e["names"])) for e in examples]
     for kind in DEGENERATE_KINDS:
         out[f"degenerate:{kind}/{view}"] = {"value": sum(kind in k for k in kinds) / len(kinds) if kinds else NAN,
                                             "n": len(kinds)}

@@ -24,7 +24,7 @@ from agent.catalogue import Catalogue
 from agent.schemas import Claim
 from agent.verify import Evidence, TextChecker, verify_claim
 from agent.text_quality import degenerate_kinds
-from eval.explain_eval import Usefulness, explain_metrics, usefulness_context, view_metrics
+from eval.explain_eval import Usefulness, cited_titles, explain_metrics, usefulness_context, view_metrics
 from eval.metrics import features_in, feature_vocabulary, metric_names
 from index.models import Dataset, Item
 
@@ -155,7 +155,8 @@ def score_rows(rows: list[dict[str, Any]], dataset: Dataset, message: str = "", 
             malformed[result] += 1
             continue
         shaped.append(result)
-        kinds = degenerate_kinds(result[TEXT_VIEW]["text"], result["title"], result["request"])
+        kinds = degenerate_kinds(result[TEXT_VIEW]["text"], result["title"], result["request"],
+                                 cited_titles(result[TEXT_VIEW]["claims"], catalogue.items))
         if kinds or result[TEXT_VIEW]["problems"]:
             flagged.append({"row": n, "item_id": result["item_id"], "problems": result[TEXT_VIEW]["problems"],
                             "degenerate": kinds})

@@ -65,3 +65,16 @@ def test_a_kept_reply_is_keyed_by_prompt_schema_cap_and_abandoning_and_handed_ou
     for n in range(3):
         cache.put(n, KeptReply(str(n), {}))
     assert len(cache) == 2 and cache.take(0) is None  # the oldest went first
+
+
+def test_a_prefetch_is_waited_for_only_by_the_turn_it_guessed_after_the_same_turn() -> None:
+    from agent.conversation import Conversation
+    from agent.llm.prefetch import give_way, start_prefetch
+
+    before = Conversation(user_id="u1")
+    run = start_prefetch(("u1", before.model_copy(deep=True)), ("cheaper",))
+    assert run.guessed(("u1", before), "cheaper") is run.done["cheaper"]
+    assert run.guessed(("u1", before), "not Amazon please") is None  # another message: it gives way
+    assert run.guessed(("u2", Conversation(user_id="u2")), "cheaper") is None  # another shopper's turn
+    give_way()
+    assert run.guessed(("u1", before), "cheaper") is None  # stopped: nothing left to wait for

@@ -49,6 +49,13 @@ def test_the_prefetched_follow_up_shows_what_it_would_have_from_the_kept_replies
     assert _cards(shown["prefetching"]) == _cards(shown["plain"])
 
 
+def test_the_guessed_follow_up_sent_at_once_waits_for_its_prefetch_and_reuses_every_reply(apps):
+    shown = _follow_up(apps, apps[1].retriever.users(limit=3)[2], "cheaper", read=False)
+    usage = shown["prefetching"].llm_usage
+    assert usage["calls"] > 0 and usage["reused"] == usage["calls"]
+    assert _cards(shown["prefetching"]) == _cards(shown["plain"])
+
+
 def test_another_message_stops_the_prefetch_and_is_answered_as_without_it(apps):
     shown = _follow_up(apps, apps[1].retriever.users(limit=2)[1], "not Amazon please", read=False)
     assert shown["prefetching"].llm_usage["reused"] == 0

@@ -395,3 +395,13 @@ def test_an_item_with_nothing_to_cite_is_picked_only_when_nothing_else_fits():
     assert [s.item.item_id for s in pick(ranked, 2, citable=has_facts)] == ["S", "P"]
     assert [s.item.item_id for s in pick(ranked, 3, citable=has_facts)] == ["S", "P", "E"]  # last, not dropped
     assert [s.item.item_id for s in pick(ranked, 2)][0] == "E"  # without the check: rank order
+
+
+@pytest.mark.parametrize(("key", "value", "phrase"), [
+    ("scent", "Unscented", "is unscented"), ("scent", "Fragrance Free", "is fragrance free"),
+    ("scent", "argan", "has an argan scent"), ("scent", "Lavender", "has a Lavender scent"),
+    ("active_ingredients", "Vitamin_e", "has active ingredients Vitamin e")])
+def test_a_value_reads_as_words_with_its_article(key, value, phrase):
+    from agent.sentences import fact_phrase
+
+    assert fact_phrase(Claim(kind="attribute", attribute=key, value=value), {}, []) == phrase

@@ -76,6 +76,16 @@ def test_a_specific_reason_is_not_that_kind_of_degenerate(kind, text, title, ask
     assert kind not in degenerate_kinds(text, title, asked)
 
 
+def test_a_cited_past_items_name_is_not_the_sentence_repeating_itself():
+    link = "Worth a look: it shares its brand Red Robin with Red Robin Gift Card (you rated it 5★) and costs $45.00."
+    assert degenerate_kinds(link, "Red Robin Gift Card Combo", GRID_REQUEST, ["Red Robin Gift Card"]) == []
+    assert "repeated_phrase" in degenerate_kinds(link, "Red Robin Gift Card Combo", GRID_REQUEST)  # named by nobody
+    loop = "It shares its tag Co-op with PAYDAY 2 and it shares its tag Co-op with PAYDAY 2."
+    assert "repeated_ngram" in degenerate_kinds(loop, "PAYDAY 3", "", ["PAYDAY 2"])  # a loop around a name still loops
+    assert doomed_kinds("It shares its brand Red Robin with Red Robin Gift", "Red Robin Combo", "",
+                        ["Red Robin Gift Card"]) == []
+
+
 # -- a reply doomed while it is written (the decoder stops it: settings.abandon_doomed) ---------------------------
 @pytest.mark.parametrize("prefix, kind", [
     ("r1: comes from", "prompt_echo"),
@@ -231,10 +241,11 @@ def test_usefulness_metrics_are_registered_with_their_direction():
         "degenerate_rate", "vacuous_claim_share", "claim_specificity", "model_written_share",
         "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate", "disliked_history_rate"}
     assert not get_metric("degenerate_rate").higher_is_better and get_metric("claim_specificity").higher_is_better
-    scores = evaluate(["degenerate_rate"], [{"generated": "IHOP Gift Card", "title": "IHOP Gift Card", "request": ""},
+    scores = evaluate(["degenerate_rate"], [{"generated": "IHOP Gift Card", "title": "IHOP Gift Card", "request": "",
+                                             "names": []},
                                             {"generated": "Pancakes at any IHOP, no fees.", "title": "IHOP Gift Card",
-                                             "request": ""}])
-    assert scores["degenerate_rate"].value == 0.5 and degenerate("IHOP Gift Card", "IHOP Gift Card", "") == 1.0
+                                             "request": "", "names": []}])
+    assert scores["degenerate_rate"].value == 0.5 and degenerate("IHOP Gift Card", "IHOP Gift Card", "", []) == 1.0
 
 
 # -- a grid cell and `whyrec eval score` ---------------------------------------------------------------------------

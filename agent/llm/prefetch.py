@@ -3,10 +3,11 @@ chat offers), decoded while they read the answer (agent/service.py `Whyrec.strea
 the same prompt.
 
 Local decoding is greedy, so the reply to the same prompt ids and options, decoded in the same batch, is the reply
-that turn would decode itself: it is handed out once, then forgotten. A prefetch gives way to any real turn: once
-`Prefetch.cancel` is set its rows stop at the next decode step (finish reason CANCELLED), a stopped reply is never
-kept, and the explain step ends the prefetch's chain (PrefetchCancelled). Bookkeeping only; agent/llm/local.py
-decodes.
+that turn would decode itself: it is handed out once, then forgotten. A prefetch gives way to any other real turn:
+once `Prefetch.cancel` is set its rows stop at the next decode step (finish reason CANCELLED), a stopped reply is
+never kept, and the explain step ends the prefetch's chain (PrefetchCancelled). The turn it guessed, sent before it
+ends, waits for it instead (`Prefetch.done`): the work done while the shopper read counts. Bookkeeping only;
+agent/llm/local.py decodes.
 """
 
 from __future__ import annotations
@@ -29,16 +30,23 @@ class PrefetchCancelled(Exception):
 
 @dataclass(eq=False)  # compared and hashed by identity: each run is its own
 class Prefetch:
-    """One prefetching run: its LLM calls keep their replies; `cancel` stops it."""
+    """One prefetching run: its LLM calls keep their replies; `cancel` stops it. `after` is the turn it guessed
+    from (whatever identifies it to the caller); `done[message]` is set once that guess's chain has ended."""
 
+    after: Any = None
+    done: dict[str, threading.Event] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def guessed(self, after: Any, message: str) -> threading.Event | None:
+        """The event to wait on when the turn sent is one this run guesses, after the same turn; else None."""
+        return self.done.get(message) if self.after == after and not self.cancel.is_set() else None
 
 
 _running: weakref.WeakSet[Prefetch] = weakref.WeakSet()  # the process's prefetches: they share its one torch thread
 
 
-def start_prefetch() -> Prefetch:
-    run = Prefetch()
+def start_prefetch(after: Any = None, messages: tuple[str, ...] = ()) -> Prefetch:
+    run = Prefetch(after, {m: threading.Event() for m in messages})
     _running.add(run)
     return run
 

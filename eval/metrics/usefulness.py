@@ -38,11 +38,13 @@ def cited_values(claims: Sequence[Any]) -> list[tuple[str, str]]:
             if _get(c, "kind") in ("attribute", "history") and _get(c, "attribute") and _get(c, "value")]
 
 
-@register("degenerate_rate", group="usefulness", higher_is_better=False, requires=("generated", "title", "request"))
-def degenerate(generated: str, title: str, request: str) -> float:
+@register("degenerate_rate", group="usefulness", higher_is_better=False,
+          requires=("generated", "title", "request", "names"))
+def degenerate(generated: str, title: str, request: str, names: Sequence[str]) -> float:
     """1 if the reason's text is degenerate in any way `agent.text_quality.degenerate_kinds` names (loop, title,
-    prompt or request echo, repeated phrase, < 4 words, first-person story), else 0. Mean = share. Range [0, 1]."""
-    return float(bool(degenerate_kinds(generated, title, request)))
+    prompt or request echo, repeated phrase, < 4 words, first-person story; `names`: the titles of the past items
+    it cites), else 0. Mean = share. Range [0, 1]."""
+    return float(bool(degenerate_kinds(generated, title, request, names)))
 
 
 @register("vacuous_claim_share", group="usefulness", higher_is_better=False, requires=("claims", "value_frequencies"))
