@@ -235,6 +235,16 @@ def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
     assert "Coffee" in text and "Panera Bread Gift Card (you recommended it)" in text
 
 
+def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
+    # "shares its brand Panera Bread with Panera Bread Gift Card": the title is a name, not the value said twice
+    multipack = card("P3", "Panera Bread Gift Cards, Multipack of 3", 45.0, "Panera Bread", BOILER)
+    claims = [Claim(kind="history", history_item_id="P", attribute="brand", value="Panera Bread"),
+              Claim(kind="attribute", attribute="price", value="$45.00")]
+    text = render_reason(claims, {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
+                         title=multipack.title, max_chars=150)
+    assert "shares its brand Panera Bread with Panera Bread Gift Card (you rated it 5★)" in text
+
+
 def test_five_cards_never_repeat_a_reason_and_differ_in_wording():
     shown: list[str] = []
     for brand in ("Starbucks", "Panera Bread", "IHOP", "Olive Garden", "Chili's"):
