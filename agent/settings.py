@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.settings import PROJECT_ROOT as PROJECT_ROOT  # re-exported: the checkout root
 from index.settings import IndexSettings
 
+ADAPTERS = PROJECT_ROOT / "agent" / "adapters"  # where `whyrec train` writes LoRA adapters
+REASONS_ADAPTER = ADAPTERS / "whyrec-reasons"  # the reasons adapter (README, "Faithfulness")
+
 
 class RankWeights(BaseSettings):
     """Weights of the score fusion in `agent/rank.py` (each signal is min-max normalised over the candidates)."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 import statistics
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
+from agent.settings import REASONS_ADAPTER
 from eval.bench_registry import BenchContext, percentile, register
 from index import torch_thread
 
@@ -33,6 +35,18 @@ def _app(ctx: BenchContext, **overrides: Any):
 
 
 FOLLOW_UP = "cheaper"
+
+
+def _alternating(ctx: BenchContext, apps: dict[Any, Any]) -> Iterator[tuple[int, str, list[Any]]]:
+    """Compare settings on the same turns: warm every app up (model load, grammar compiles, the cached system
+    prompt), then for each of `ctx.n_turns` real users yield (i, user, the settings in the order to run them),
+    the order alternating from one user to the next (the clock drifts)."""
+    first = next(iter(apps.values()))
+    users = first.retriever.users(limit=ctx.n_turns + 1)
+    for app in apps.values():
+        app.ask(MESSAGES[-1], user_id=users[-1])
+    for i, user in enumerate(users[:-1]):
+        yield i, user, sorted(apps, key=str, reverse=i % 2 == 1)
 
 
 def _turns(app, n: int, follow_up: str | None = None) -> list[dict[str, float]]:
@@ -166,14 +180,11 @@ def bench_speculation(ctx: BenchContext) -> dict[str, Any]:
     not the text; a wider block's rounding can still tip a near-tie, and this counts the reasons it changed."""
     guess = ctx.settings.speculate or 4
     apps = {0: _app(ctx, speculate=0), guess: _app(ctx, speculate=guess)}
-    users = apps[0].retriever.users(limit=ctx.n_turns + 1)
-    for app in apps.values():  # warm-up: model load, grammar compiles, the cached system prompt
-        app.ask(MESSAGES[-1], user_id=users[-1])
     times: dict[int, list[float]] = {0: [], guess: []}
     differ = reasons = kept = guessed = 0
-    for i, user in enumerate(users[:-1]):
+    for i, user, order in _alternating(ctx, apps):
         answers = {}
-        for setting in sorted(apps, reverse=i % 2 == 1):  # alternate which goes first: the clock drifts
+        for setting in order:
             start = time.perf_counter()
             answers[setting] = apps[setting].ask(MESSAGES[i % len(MESSAGES)], user_id=user)
             times[setting].append(time.perf_counter() - start)
@@ -199,16 +210,13 @@ def bench_abandon(ctx: BenchContext) -> dict[str, Any]:
     from agent.conversation import Conversation
 
     apps = {False: _app(ctx, abandon_doomed=False), True: _app(ctx, abandon_doomed=True)}
-    users = apps[False].retriever.users(limit=ctx.n_turns + 1)
-    for app in apps.values():  # warm-up: model load, grammar compiles, the cached system prompt
-        app.ask(MESSAGES[-1], user_id=users[-1])
     turns: dict[bool, list[float]] = {False: [], True: []}
     follow_ups: dict[bool, list[float]] = {False: [], True: []}
     tokens: dict[bool, int] = {False: 0, True: 0}
     abandoned = differ = fallbacks_differ = cards = 0
-    for i, user in enumerate(users[:-1]):
+    for i, user, order in _alternating(ctx, apps):
         shown = {}
-        for setting in sorted(apps, reverse=i % 2 == 1):  # alternate which goes first: the clock drifts
+        for setting in order:
             conversation, shown[setting] = Conversation(user_id=user), []
             for message, times in ((MESSAGES[i % len(MESSAGES)], turns), (FOLLOW_UP, follow_ups)):
                 row = _timed_turn(apps[setting], message, user, conversation)
@@ -245,16 +253,13 @@ def bench_prefetch(ctx: BenchContext) -> dict[str, Any]:
     from agent.conversation import Conversation
 
     apps = {False: _app(ctx, prefetch=[]), True: _app(ctx, prefetch=[FOLLOW_UP])}
-    users = apps[False].retriever.users(limit=ctx.n_turns + 1)
-    for app in apps.values():  # warm-up: model load, grammar compiles, the cached system prompt
-        app.ask(MESSAGES[-1], user_id=users[-1])
     first: dict[bool, list[float]] = {False: [], True: []}
     after_reading: dict[bool, list[float]] = {False: [], True: []}
     at_once: dict[bool, list[float]] = {False: [], True: []}
     reused = calls = differ = cards = prefetch_unfinished = 0
-    for i, user in enumerate(users[:-1]):
+    for i, user, order in _alternating(ctx, apps):
         message, shown = MESSAGES[i % len(MESSAGES)], {}
-        for setting in sorted(apps, reverse=i % 2 == 1):  # alternate which goes first: the clock drifts
+        for setting in order:
             app = apps[setting]
             conversation = Conversation(user_id=user)
             _timed_turn(app, message, user, conversation)
@@ -282,6 +287,35 @@ def bench_prefetch(ctx: BenchContext) -> dict[str, Any]:
             "follow_up_at_once_p50_s": p50["at_once"][True], "follow_up_at_once_plain_p50_s": p50["at_once"][False],
             "prefetches_unfinished_after_reading": prefetch_unfinished, "replies_reused": reused, "replies": calls,
             "cards": cards, "cards_whose_reasons_differ": differ}
+
+
+@register("adapter", "The same chat turns on the base model and with the reasons adapter (agent/train), "
+                     "alternating: turn p50 and the share of cards whose reason the model wrote")
+def bench_adapter(ctx: BenchContext) -> dict[str, Any]:
+    """A LoRA adapter must not slow the chat down (it adds a low-rank product to each adapted layer) and should
+    write more of the reasons shown. Skipped where no adapter has been trained."""
+    from agent.conversation import Conversation
+
+    path = ctx.settings.adapter or REASONS_ADAPTER
+    if not (path / "adapter_config.json").exists():
+        return {"skipped": f"no adapter at {path} (`whyrec train` makes it)"}
+    # no prefetch: a guess decoding after one app's answer would share the CPU with the other app's turn
+    apps = {"base": _app(ctx, adapter=None, prefetch=[]), "adapter": _app(ctx, adapter=path, prefetch=[])}
+    times: dict[str, list[float]] = {s: [] for s in apps}
+    written: dict[str, int] = {s: 0 for s in apps}
+    cards: dict[str, int] = {s: 0 for s in apps}
+    for i, user, order in _alternating(ctx, apps):
+        for setting in order:
+            row = _timed_turn(apps[setting], MESSAGES[i % len(MESSAGES)], user, Conversation(user_id=user))
+            times[setting].append(row["total_s"])
+            shown = row["answer"].recommendations
+            written[setting] += sum(not r.reasons[0].fallback for r in shown)
+            cards[setting] += len(shown)
+    p50 = {s: round(statistics.median(v), 3) for s, v in times.items()}
+    return {"adapter": str(path), "turns": len(times["base"]), "turn_base_p50_s": p50["base"],
+            "turn_adapter_p50_s": p50["adapter"], "adapter_over_base": round(p50["adapter"] / p50["base"], 3),
+            **{f"model_written_{s}": round(written[s] / cards[s], 3) if cards[s] else None for s in apps},
+            "cards": cards["base"]}
 
 
 class _EndAt:

@@ -88,8 +88,14 @@ def bench_table(results: dict[str, Any], source: str) -> str:
                           f"{p['follow_up_after_reading_plain_p50_s']} s; {p['replies_reused']} of {p['replies']} "
                           f"replies reused; cards whose reasons differ: {p['cards_whose_reasons_differ']} of "
                           f"{p['cards']})", "≤ 0.6", p["follow_up_after_reading_over_first"] <= 0.6))
-        lines.append(_row("… the follow-up sent at once (the prefetch gives way) vs without prefetch, p50",
+        lines.append(_row("… the follow-up sent at once (it waits for its own prefetch) vs without prefetch, p50",
                           f"{p['follow_up_at_once_p50_s']} vs {p['follow_up_at_once_plain_p50_s']} s", "", None))
+    if a := b.get("adapter"):
+        measured = a.get("skipped") or (
+            f"{a['turn_adapter_p50_s']} vs {a['turn_base_p50_s']} s = {a['adapter_over_base']} (cards the model wrote: "
+            f"{a['model_written_adapter']} vs {a['model_written_base']} of {a['cards']})")
+        lines.append(_row("chat turn with the reasons adapter vs the base model, same turns, p50", measured, "≤ 1.0",
+                          None if "skipped" in a else a["adapter_over_base"] <= 1.0))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))

@@ -87,3 +87,26 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     assert f"{guessing['turn_speculating_p50_s']} vs {guessing['turn_plain_p50_s']} s" in text
     with pytest.raises(ValueError):
         update_readme(tmp_path / "bench.json", "x")  # no block to fill: a clear error, nothing written
+
+
+@pytest.mark.slow
+def test_the_adapter_row_times_the_same_turns_with_and_without_an_adapter(tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from agent.settings import Settings
+
+    # a LoRA whose B weights are zero (peft's default): the same replies as the base model, through the adapter path
+    folder = tmp_path / "lora"
+    base = AutoModelForCausalLM.from_pretrained(Settings().base_model_dir, dtype=torch.bfloat16)
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(folder)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--turns", "1", "--only", "adapter", "--out", str(out)],
+                                env={"WHYREC_ADAPTER": str(folder)})
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text())["benchmarks"]["adapter"]
+    assert row["adapter"] == str(folder) and row["turns"] == 1 and row["cards"] == 5
+    assert row["adapter_over_base"] == round(row["turn_adapter_p50_s"] / row["turn_base_p50_s"], 3)
+    assert row["model_written_adapter"] == row["model_written_base"]  # a zero LoRA changes no reply
+

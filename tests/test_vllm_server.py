@@ -21,15 +21,15 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.serve import ServeSettings, VllmServer, VllmStartError, http_status
-from agent.settings import Settings
+from agent.settings import REASONS_ADAPTER, Settings
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 API_KEY = "whyrec-test-key"
 BASE = "smollm2-base"
 LORA = "tiny-lora"
-SHIPPED = "whyrec-reasons"  # the adapter `whyrec train` makes (weights untracked: produced here, not cloned)
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / SHIPPED
+SHIPPED_DIR = REASONS_ADAPTER  # the adapter `whyrec train` makes (weights untracked: produced here, not cloned)
+SHIPPED = SHIPPED_DIR.name
 TRAINED = (SHIPPED_DIR / "adapter_model.safetensors").exists()
 ASKED = SHIPPED if TRAINED else LORA  # the module `whyrec ask` goes through: the trained one when it is here
 MAX_TOKENS = 80  # a Pick is ~30 tokens; the cap only has to stop a runaway unconstrained reply

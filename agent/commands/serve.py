@@ -6,9 +6,6 @@ from pathlib import Path
 
 import click
 
-DEFAULT_ADAPTER_NAME = "whyrec-reasons"
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -28,7 +25,7 @@ def parse_adapter(spec: str) -> tuple[str, Path]:
               help="Base model folder (default: the SmolLM2 converted by `whyrec setup`).")
 @click.option("--adapter", "adapter_specs", multiple=True, metavar="NAME=DIR",
               help="A peft LoRA adapter served under NAME; repeatable. "
-                   f"Default: agent/adapters/{DEFAULT_ADAPTER_NAME} when it exists.")
+                   "Default: agent/adapters/whyrec-reasons when it exists.")
 @click.option("--no-adapter", is_flag=True, help="Serve the base model only, even if the default adapter exists.")
 @click.option("--served-name", default=None, help="Model name of the base model (default: its folder name).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address; keep it local unless --api-key.")
@@ -48,14 +45,13 @@ def command(model_dir: Path | None, adapter_specs: tuple[str, ...], no_adapter: 
     import time
 
     from agent.serve import ServeSettings, VllmServer, VllmStartError
-    from agent.settings import PROJECT_ROOT, Settings
+    from agent.settings import REASONS_ADAPTER, Settings
 
     settings = Settings()
     model_dir = model_dir or settings.base_model_dir
     adapters = dict(parse_adapter(spec) for spec in adapter_specs)
-    default_adapter = PROJECT_ROOT / "agent" / "adapters" / DEFAULT_ADAPTER_NAME
-    if not adapters and not no_adapter and default_adapter.is_dir():
-        adapters[DEFAULT_ADAPTER_NAME] = default_adapter
+    if not adapters and not no_adapter and REASONS_ADAPTER.is_dir():
+        adapters[REASONS_ADAPTER.name] = REASONS_ADAPTER
     if api_key is None and settings.openai_api_key != "EMPTY":
         api_key = settings.openai_api_key
 

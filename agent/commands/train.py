@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from agent.settings import PROJECT_ROOT
-
-ADAPTERS = PROJECT_ROOT / "agent" / "adapters"
+from agent.settings import ADAPTERS
 
 
 @click.command("train")
