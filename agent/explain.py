@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import Sentence, compose_sentence, fact_phrase
+from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -329,10 +329,10 @@ def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[
     """Every claim, said: the full account a "why the second one?" answer gives. What the shopper asked for that
     the pick meets first, then its own facts and links to past items, each verb once: "It is tagged Agriculture and
     Relaxing and is under $15, as you asked. It is also tagged Female Protagonist and made by Alawar"."""
-    asked = [p.removesuffix(", as you asked") for c in claims if c.kind == "request"
-             and (p := fact_phrase(c, history, facets, stats))]
-    own = [p for c in claims if c.kind != "request" and (p := fact_phrase(c, history, facets, stats))]
-    sentences = [f"It {_said_once(asked)}, as you asked"] if asked else []
+    phrases = [(c, p) for c in claims if (p := fact_phrase(c, history, facets, stats))]
+    asked = [p.removesuffix(ASKED) for c, p in phrases if c.kind == "request" or p.endswith(ASKED)]
+    own = [p for c, p in phrases if not (c.kind == "request" or p.endswith(ASKED))]
+    sentences = [f"It {_said_once(asked)}{ASKED}"] if asked else []
     if own:
         said = _said_once(own)
         if asked:  # "It is also tagged …", "It also comes from …"

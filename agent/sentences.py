@@ -34,6 +34,7 @@ PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} an
 PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
+ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
 
 VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
@@ -123,6 +124,8 @@ def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],
         return _history_phrase(claim, history, stats)
     if not claim.value or (claim.attribute != "feature" and len(claim.value) > MAX_VALUE_CHARS):
         return None  # "Certified Organic, GMO Free, No Artificial Colors, Gluten Free, Vegan" is a list, not a trait
+    if any(f.key == claim.attribute and squash(f.value) == squash(claim.value) for f in facets):
+        return _attribute_phrase(claim) + ASKED  # its own value, and the shopper asked for it too
     return _attribute_phrase(claim)
 
 
@@ -154,15 +157,17 @@ def is_exclusion(claim: Claim) -> bool:
 def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
     Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG"; what was
-    asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and Mature". None when
-    they do not share a verb, both were asked, either quotes a bullet, or the second would lose its noun ("comes in
-    Softgel form and Unflavored")."""
-    asked = "as you asked"
-    if (asked in pa) + (asked in pb) == 2 or "“" in pa + pb:
+    asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and Mature", or says it
+    once of both: "is tagged Agriculture and Relaxing, as you asked". None when they do not share a verb, either
+    quotes a bullet, or the second would lose its noun ("comes in Softgel form and Unflavored")."""
+    if "“" in pa + pb:
         return None
-    if asked in pb:
+    both = pa.endswith(ASKED) and pb.endswith(ASKED)  # "is tagged Agriculture and Relaxing, as you asked"
+    if both:
+        pa, pb = pa.removesuffix(ASKED), pb.removesuffix(ASKED)
+    elif pb.endswith(ASKED):
         a, pa, b, pb = b, pb, a, pa
-    wa, wb = pa.removesuffix(", " + asked).split(), pb.split()
+    wa, wb = pa.removesuffix(ASKED).split(), pb.split()
     if wa[:2] != wb[:2]:
         return None
     n = 2
@@ -172,7 +177,9 @@ def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
         n -= 1  # "sits in the RPG genre and the Adventure genre"
     if a.attribute != b.attribute and min(len(wa), len(wb)) - n < 2:
         return None
-    return f"{pa}, and {' '.join(wb[n:])}" if asked in pa else f"{pa} and {' '.join(wb[n:])}"
+    if both:
+        return f"{pa} and {' '.join(wb[n:])}{ASKED}"
+    return f"{pa}, and {' '.join(wb[n:])}" if pa.endswith(ASKED) else f"{pa} and {' '.join(wb[n:])}"
 
 
 Part = tuple[tuple[str, ...], tuple[Claim, ...]]  # the phrases a plan joins, and the claims they state
@@ -189,15 +196,16 @@ def _pairs(phrases: list[tuple[Claim, str]]) -> list[Part]:
     two: list[Part] = []
     for i, (ca, a) in enumerate(facts):
         for cb, b in facts[i + 1:]:
-            if ca.kind == "request" and cb.kind == "request":
-                continue
+            both_asked = a.endswith(ASKED) and b.endswith(ASKED)
             if ca.value and cb.value and _same_value(ca.value, cb.value):
                 continue  # one value twice ("is made by Valve and is published by VALVE")
             if a.split()[:2] == b.split()[:2]:
                 if merged := _merge(ca, a, cb, b):
                     two.append(((merged,), (cb, ca) if cb.kind == "request" else (ca, cb)))
                 continue
-            two.append(((b, a), (cb, ca)) if ca.kind == "request" else ((a, b), (ca, cb)))
+            if both_asked:
+                continue  # "as you asked" twice
+            two.append(((b, a), (cb, ca)) if a.endswith(ASKED) else ((a, b), (ca, cb)))
     with_exclusion: list[Part] = [((a, x), (ca, cx)) for ca, a in facts for cx, x in exclusions
                                   if ca.kind != "request"]
     return two + with_exclusion + [((p,), (c,)) for c, p in facts]

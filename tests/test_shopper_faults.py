@@ -434,3 +434,16 @@ def test_two_values_of_one_verb_are_said_in_one_phrase():
     text = render_sentence([Claim(kind="request", attribute="genre", value="RPG"),
                             Claim(kind="attribute", attribute="genre", value="Adventure")], {}, [rpg], seed="k")
     assert "sits in the RPG genre, as you asked, and the Adventure genre" in text  # the asked value keeps its words
+
+
+def test_two_asked_values_are_both_said_as_asked():
+    from agent.explain import render_text
+
+    farm, calm = (Facet(handle=f"r{n}", key="tag", value=v, label=f"tag {v}") for n, v in ((1, "Agriculture"),
+                                                                                             (2, "Relaxing")))
+    claims = [Claim(kind="request", attribute="tag", value="Agriculture"),
+              Claim(kind="attribute", attribute="tag", value="Relaxing")]  # its own tag, and asked for too
+    text = render_sentence(claims, {}, [farm, calm], seed="k")
+    assert "is tagged Agriculture and Relaxing, as you asked" in text  # before: "…Agriculture, as you asked, and Relaxing"
+    why = render_text([*claims, Claim(kind="attribute", attribute="tag", value="Simulation")], {}, [farm, calm])
+    assert why == "It is tagged Agriculture and Relaxing, as you asked. It is also tagged Simulation."
