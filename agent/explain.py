@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase
+from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -366,7 +366,9 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
                                     title=title, message=message)
     if sentence.text:
         return sentence
-    return Sentence(next((t for t in NOTHING_SPECIFIC if t not in (avoid or [])), NOTHING_SPECIFIC[0]))
+    start = seeded_index(seed, len(NOTHING_SPECIFIC))  # the item picks its wording, as it picks a sentence plan
+    wordings = NOTHING_SPECIFIC[start:] + NOTHING_SPECIFIC[:start]
+    return Sentence(next((t for t in wordings if t not in (avoid or [])), wordings[0]))
 
 
 def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,

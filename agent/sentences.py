@@ -138,7 +138,8 @@ def jaccard(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta | tb else 1.0
 
 
-def _seeded(seed: str, n: int) -> int:
+def seeded_index(seed: str, n: int) -> int:
+    """A stable choice among n wordings, by seed (an item id): the same item reads the same, items differ."""
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % n
 
 
@@ -247,7 +248,7 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     for stage in stages:
         for said, stated in stage:
             plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
-            start = _seeded(seed, len(plans))
+            start = seeded_index(seed, len(plans))
             for n in range(len(plans)):
                 plan = plans[(start + n) % len(plans)]
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
