@@ -404,7 +404,7 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
                  if k != "price" and not any((k, v) in o.attributes for o in others)]
         apart = [c for c in apart if c.verdict == "supported" and sayable(c)]
         claims = claims[:8]
-        cited = {(c.attribute, c.value) for c in claims if c.kind == "attribute"}
+        cited = {(c.attribute, c.value) for c in claims if c.kind != "history"}  # asked for, or its own
         # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
         unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value.rstrip('.')}" for c in apart
                         if (c.attribute, c.value) in cited][:2]
