@@ -50,7 +50,7 @@ def command(base, out, replace, data_dir, steps, batch, lr, rank, targets, top_l
 
     \b
     Example:
-      whyrec train --steps 180 --batch 4 --rank 16 --targets all --top-layers 10 --time-limit 1800 \
+      whyrec train --steps 700 --batch 4 --rank 16 --targets all --top-layers 10 --time-limit 2700 \
         --out agent/adapters/whyrec-reasons --replace
       WHYREC_ADAPTER=agent/adapters/whyrec-reasons whyrec ask "a gift card under $50"
     """
