@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index
+from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -312,9 +312,7 @@ def _said_once(phrases: list[str]) -> str:
         groups.setdefault(tuple(words[:2]), []).append(words)
     said = []
     for group in groups.values():
-        n = 2
-        while all(len(w) > n + 1 for w in group) and len({w[n] for w in group}) == 1:
-            n += 1
+        n = shared_start(group)
         rest = [" ".join(w[n:]) for w in group]
         said.append(" ".join(group[0][:n] + [_listed(rest)]) if len(group) > 1 else " ".join(group[0]))
     return _listed(said)

@@ -155,6 +155,15 @@ def is_exclusion(claim: Claim) -> bool:
     return claim.kind == "request" and (claim.attribute or "").startswith("exclude_")
 
 
+def shared_start(phrases: list[list[str]]) -> int:
+    """How many first words verb phrases (as word lists) that share their first two have in common, leaving each
+    at least one word of its own: "is tagged Mature", "is tagged RPG" -> 2."""
+    n = 2
+    while all(len(w) > n + 1 for w in phrases) and len({w[n] for w in phrases}) == 1:
+        n += 1
+    return n
+
+
 def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
     Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG"; what was
@@ -171,9 +180,7 @@ def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     wa, wb = pa.removesuffix(ASKED).split(), pb.split()
     if wa[:2] != wb[:2]:
         return None
-    n = 2
-    while n < min(len(wa), len(wb)) - 1 and wa[n] == wb[n]:
-        n += 1
+    n = shared_start([wa, wb])
     while n > 2 and wa[n - 1].lower() in ("the", "a", "an"):
         n -= 1  # "sits in the RPG genre and the Adventure genre"
     if a.attribute != b.attribute and min(len(wa), len(wb)) - n < 2:

@@ -29,7 +29,8 @@ def apps(gift_cards_index) -> tuple[Whyrec, Whyrec]:
 
 def _follow_up(apps: tuple[Whyrec, Whyrec], user: str, message: str, read: bool) -> dict[str, Answer]:
     """FIRST, then `message` in the same conversation, on the prefetching app and the plain one; `read`: the
-    shopper reads the answer first (the prefetch ends), else the message is sent at once (it gives way)."""
+    shopper reads the answer first (the prefetch ends), else the message is sent at once (the guessed one waits
+    for its prefetch, another makes it give way)."""
     shown = {}
     for name, app in zip(("prefetching", "plain"), apps):
         conversation = Conversation(user_id=user)
