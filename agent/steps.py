@@ -13,7 +13,7 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
-from agent.catalogue import Catalogue
+from agent.catalogue import Catalogue, squash
 from agent.conversation import Conversation
 from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims, prompt_inputs, read_reason,
                            render_text, reply_model)
@@ -370,6 +370,13 @@ def state_of(turn: Turn) -> dict:
             "conversation_id": turn.conversation.conversation_id}
 
 
+def _said_as(claim: Claim) -> tuple:
+    """What a why account says of a claim: a past item and the value it shares, or a value (whatever its key)."""
+    if claim.kind == "history":
+        return claim.history_item_id, claim.attribute, claim.value
+    return (squash(claim.value or ""),)
+
+
 def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
     """'Why the second one?': that one suggestion, its verified evidence once (the reason shown before plus the
     other facts behind it), then what sets it apart from the other picks of that answer."""
@@ -392,11 +399,9 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
         claims: list = []
         sayable = partial(fact_phrase, history=past_by_id, facets=turn.request.facets, stats=deps.catalogue.stats)
         for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
-            # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one; the
-            # answer lists only what its text says
-            key = (c.attribute, c.value, c.history_item_id)
-            if (c.verdict == "supported" and sayable(c)
-                    and key not in {(d.attribute, d.value, d.history_item_id) for d in claims}):
+            # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one, and so are
+            # one value under two keys ("tagged Co-op" and "offers Co-op"); the answer lists only what its text says
+            if c.verdict == "supported" and sayable(c) and _said_as(c) not in {_said_as(d) for d in claims}:
                 claims.append(c)
         others = [o for r in shown if r.rank != rec.rank and (o := deps.catalogue.get(r.item_id)) is not None]
         apart = [verify_claim(Claim(kind="attribute", attribute=k, value=v), evidence)
@@ -404,11 +409,11 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
                  if k != "price" and not any((k, v) in o.attributes for o in others)]
         apart = [c for c in apart if c.verdict == "supported" and sayable(c)]
         claims = claims[:8]
-        cited = {(c.attribute, c.value) for c in claims if c.kind != "history"}  # asked for, or its own
+        cited = {_said_as(c) for c in claims}  # asked for, or its own
         # a distinctive fact already in the evidence is named as a contrast, not repeated as a claim
         unique_cited = [f"the only one with {c.attribute.replace('_', ' ')} {c.value.rstrip('.')}" for c in apart
-                        if (c.attribute, c.value) in cited][:2]
-        apart = [c for c in apart if (c.attribute, c.value) not in cited][:3]
+                        if _said_as(c) in cited][:2]
+        apart = [c for c in apart if _said_as(c) not in cited][:3]
         rec = rec.model_copy(deep=True)
         rec.reasons = [Reason(text=render_text(claims, past_by_id, turn.request.facets, deps.catalogue.stats),
                               claims=claims, fallback=True)]

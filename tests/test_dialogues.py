@@ -272,8 +272,10 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
             found.append(("why_not_one_pick", f"{len(recs)} picks, ranks {[r['rank'] for r in recs]}"))
         for rec in recs:
             texts = [r["text"] for r in rec["reasons"]]
-            # one fact twice, as the request and as the item's value, repeats it too
-            claims = [(c["attribute"], c["value"], c.get("history_item_id")) for r in rec["reasons"] for c in r["claims"]]
+            # one fact twice, as the request and as the item's value, or one value under two keys ("tagged Co-op",
+            # "offers Co-op"), repeats it too
+            claims = [(c["attribute"], c["value"], c["history_item_id"]) if c.get("history_item_id") else
+                      (_norm(c["value"]),) for r in rec["reasons"] for c in r["claims"]]
             if len(set(texts)) != len(texts) or len(set(claims)) != len(claims):
                 found.append(("why_repeats_itself", f"{rec['item_id']}: {texts}"))
         return found
