@@ -90,6 +90,12 @@ class Catalogue:
 BOILERPLATE_FEATURE_SHARE = 0.05
 
 
+# Price and maker are rare values (nearly every price is unique) but thin reasons: "comes from IHOP and costs
+# $30.00" says what the card's title and price tag already show. They count as if this share of the catalogue had
+# them: said after any rarer value (a flavor, a tag, a form), and a past item is linked through them last.
+THIN = {"price": 0.4, "brand": 0.25, "developer": 0.25, "publisher": 0.26, "manufacturer": 0.26}
+
+
 class ValueStats:
     """How common each attribute value is in one catalogue, and how its shoppers rate: the yardsticks for
     "specific" (a rare value tells the shopper something) and "liked" (a past item worth citing). Frequencies and
@@ -103,6 +109,10 @@ class ValueStats:
     def share(self, key: str, value: str) -> float:
         """Fraction of the catalogue's items that have this value (0 for a value no item has)."""
         return value_share(self._frequencies, key, value)
+
+    def telling_share(self, key: str, value: str) -> float:
+        """The share as a reason reads: a thin value (THIN) tells no more than its floor however rare it is."""
+        return max(self.share(key, value), THIN.get(key, 0.0))
 
     def vacuous(self, key: str, value: str) -> bool:
         """True when the value is too common to tell the shopper anything about this item (a boilerplate

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agent.catalogue import ValueStats, squash
+from agent.catalogue import THIN, ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start
@@ -109,7 +109,7 @@ class Handles:
                   if self.liked(past)}
         citable = [j for j, kv in shared.items() if kv is not None]
         if self.stats is not None:
-            citable.sort(key=lambda j: self.stats.share(*shared[j]))
+            citable.sort(key=lambda j: self.stats.telling_share(*shared[j]))
         return citable[:MAX_LINKS]
 
     def phrase(self, index: int, handle: str) -> str:
@@ -266,16 +266,10 @@ def _rarity(claim: Claim, stats: ValueStats | None) -> float:
         return 0.01 * stats.share(key, claim.value or "") if stats is not None else 0.01
     if stats is None or not claim.attribute or claim.value is None:
         return 0.5
-    if claim.kind == "attribute" and claim.attribute in _THIN:
-        return _THIN[claim.attribute]
-    share = stats.share(claim.attribute, claim.value)
+    if claim.kind == "attribute" and claim.attribute in THIN:
+        return THIN[claim.attribute]
+    share = stats.telling_share(claim.attribute, claim.value)
     return share * 0.5 if claim.kind == "history" else share
-
-
-# Price and maker are rare values (nearly every price is unique) but thin reasons: "comes from IHOP and costs
-# $30.00" says what the card's title and price tag already show. They are said after any value that at most this
-# share of the catalogue has (a flavor, a tag, a form), and only when nothing more distinctive is listed.
-_THIN = {"price": 0.4, "brand": 0.25, "developer": 0.25, "publisher": 0.26, "manufacturer": 0.26}
 
 
 def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:

@@ -51,14 +51,15 @@ def has_attribute(item: Item, key: str | None, value: str | None) -> bool:
 
 
 def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None) -> tuple[str, str] | None:
-    """The (key, value) both items have that says the most: with `stats`, the rarest in the catalogue and never
-    one most items share (every gift card is a "Gift Cards" one); without, the first by most telling key."""
+    """The (key, value) both items have that says the most: with `stats`, the rarest in the catalogue (a thin one,
+    a price or a maker, last) and never one most items share (every gift card is a "Gift Cards" one); without, the
+    first by most telling key."""
     theirs = {(k, v.casefold()) for k, v in other.attributes}
     shared = [(k, v) for key in SHARED for k, v in item.attributes if k == key and (k, v.casefold()) in theirs]
     if stats is None:
         return shared[0] if shared else None
     specific = [kv for kv in shared if not stats.vacuous(*kv)]
-    return min(specific, key=lambda kv: stats.share(*kv)) if specific else None
+    return min(specific, key=lambda kv: stats.telling_share(*kv)) if specific else None
 
 
 def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item],

@@ -144,7 +144,8 @@ def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None
                 "request": row.get("request", usefulness.message) or "",
                 "names": cited_titles(reason["claims"], usefulness.items),
                 "facets": row.get("facets", usefulness.facets), "item": item,
-                "history_liked": usefulness.liked.get(row.get("user_id") or "", {})}
+                "history_liked": usefulness.liked.get(row.get("user_id") or "", {}),
+                "history_ids": row.get("history_ids") or []}
         if "fallback" in reason:  # the raw view is the model's by definition: no model-written share there
             out["fallback"] = reason["fallback"]
     return out

@@ -19,13 +19,13 @@ EXPLAIN_COLUMNS = [  # (header, metric key); the view suffix is added per table
     ("claim prec", "claim_precision"), ("halluc", "hallucination_rate"), ("cite cov", "citation_coverage"),
     ("hist prec", "history_grounding_precision"), ("contradict", "contradiction_rate"),
     ("BLEU-1", "bleu1"), ("BLEU-4", "bleu4"), ("R-1", "rouge1"), ("R-2", "rouge2"), ("R-L", "rougeL"),
-    ("USR", "usr"), ("FMR", "fmr"), ("FCR", "fcr"), ("DIV", "div"),
+    ("USR", "usr"), ("top text", "top_text_share"), ("FMR", "fmr"), ("FCR", "fcr"), ("DIV", "div"),
 ]
 USEFULNESS_COLUMNS = [  # issue 16: true but useless reasons, beside the faithfulness tables
     ("degenerate", "degenerate_rate"), ("vacuous", "vacuous_claim_share"), ("specificity", "claim_specificity"),
     ("model-written", "model_written_share"), ("identical in answer", "identical_reasons_rate"),
     ("similar pairs", "similar_reasons_rate"), ("violations", "constraint_violation_rate"),
-    ("disliked past item", "disliked_history_rate"),
+    ("past item linked", "past_item_link_share"), ("disliked past item", "disliked_history_rate"),
 ]
 DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phrase"), ("title", "title_only"),
                       ("prompt echo", "prompt_echo"), ("request echo", "request_echo"), ("< 4 words", "too_short"),

@@ -4,7 +4,7 @@ Roles, each a set of keys derived below:
 - handle:     offered to the model as a claim handle, in this order (logistics such as dimensions never are);
 - render:     phrased by the fallback renderer ("comes in Powder form");
 - shared:     a trait two items can share, so a past item may be linked through it (gift amounts are
-              denominations on offer, not a trait);
+              denominations on offer, not a trait; a price is, as the amount a shopper spends);
 - vocabulary: names a reason's text could wrongly claim (checked by the verifier) and a request could ask for;
 - request:    matched in a shopper's message as something they ask for or rule out;
 - chip:       shown as a chip on the card;
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles in {
     "brand": "handle render shared vocabulary chip scalar",
-    "price": "handle render",
+    "price": "handle render shared",
     "category": "handle render shared vocabulary chip scalar facet",
     "genre": "handle render shared vocabulary request chip facet",
     "tag": "handle render shared vocabulary request chip facet",

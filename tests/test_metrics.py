@@ -9,7 +9,7 @@ from eval.metrics.faithfulness import (citation_coverage, claim_precision, contr
                                        history_grounding_precision, in_history, outside_candidates)
 from eval.metrics.ranking import hr1, hr5, hr10, mrr, ndcg10
 from eval.metrics.text import (bleu1, bleu4, feature_coverage_ratio, feature_diversity, feature_match, rouge1,
-                               unique_sentence_ratio)
+                               top_text_share, unique_sentence_ratio)
 
 pytestmark = pytest.mark.fast  # no model decode, no index build
 
@@ -81,6 +81,11 @@ def test_peter_div_fcr_fmr_on_three_sentences():
 
 def test_usr_counts_sentences_that_differ_only_in_case_and_punctuation_as_one():
     assert unique_sentence_ratio(["Great card.", "great card", "Another one"]) == pytest.approx(2 / 3)
+
+
+def test_top_text_share_is_the_commonest_sentence_over_all_reasons():
+    assert top_text_share(["Great card.", "great card", "Another one", "A third"]) == pytest.approx(2 / 4)
+    assert top_text_share(["one", "two"]) == pytest.approx(1 / 2)  # all distinct: 1/n
 
 
 def test_bleu_is_corpus_level_with_brevity_penalty():

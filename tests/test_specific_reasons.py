@@ -60,7 +60,20 @@ def test_handles_never_offer_a_vacuous_value():
 def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_one():
     assert shared_attribute(SBUX, PANERA, STARS.stats) == ("flavor", "Coffee")  # not category, not the boilerplate
     assert shared_attribute(AMZ_CAKE, SBUX, STARS.stats) is None  # only "Gift Cards" and boilerplate in common
-    assert shared_attribute(AMZ_CAKE, SBUX) == ("category", "Gift Cards")  # what it did before
+    assert shared_attribute(AMZ_CAKE, SBUX) == ("price", "$25.00")  # without stats: the first shared key
+
+
+def test_the_amount_a_liked_card_cost_links_it_when_nothing_rarer_is_shared():
+    """Most gift card shoppers share no brand with their past cards, but many spend the same amount again: "shares
+    its price $50.00 with Amazon.com Gift Card in a Black Gift Box (you rated it 5★)" is personal and true. A price
+    is a thin trait, so any rarer shared value links first (Coffee, not $25.00, for Starbucks and Panera)."""
+    bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
+    stats = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"))).stats
+    assert shared_attribute(bigger, AMZ_50, stats) == ("price", "$50.00")  # 2 of 8 cost $50
+    assert shared_attribute(SBUX, PANERA, stats) == ("flavor", "Coffee")  # also $25.00, but Coffee is rarer
+    text = render_reason(fallback_claims(Handles([bigger], [PastItem(AMZ_50, rating=5.0)], [], stats=stats), 0, 2),
+                         {"A3": PastItem(AMZ_50, rating=5.0)}, [], stats=stats)
+    assert "shares its price $50.00 with Amazon.com Gift Card in a Black Gift Box (you rated it 5★)" in text
 
 
 def test_only_a_liked_past_item_with_a_specific_shared_value_gets_a_history_handle():

@@ -16,7 +16,7 @@ from agent.text_quality import (DEGENERATE_KINDS, FINAL_KINDS, degenerate_kinds,
 from agent.understand import Facet
 from eval.explain_eval import explain_metrics, usefulness_context
 from eval.metrics import evaluate, feature_vocabulary, get_metric, metric_names
-from eval.metrics.usefulness import (claim_specificity, constraint_violation, degenerate, disliked_history,
+from eval.metrics.usefulness import (claim_specificity, constraint_violation, degenerate, disliked_history, past_item_link,
                                      identical_reasons, jaccard, model_written, pick_violations, similar_reasons,
                                      vacuous_claim_share)
 from index.models import Dataset, Interaction, Item, LoadReport
@@ -217,6 +217,13 @@ def test_a_history_citation_of_a_past_item_the_shopper_did_not_like_is_counted()
     assert math.isnan(disliked_history([_cite("attribute", "brand", "Amazon")], liked))
 
 
+def test_a_reason_linking_a_past_item_is_personal_and_without_a_history_none_can_be():
+    link = _cite("history", "price", "$25.00") | {"history_item_id": "P1"}
+    assert past_item_link([_cite("attribute", "brand", "Amazon"), link], ["P1", "P2"]) == 1.0
+    assert past_item_link([_cite("attribute", "brand", "Amazon")], ["P1"]) == 0.0
+    assert math.isnan(past_item_link([_cite("attribute", "brand", "Amazon")], []))  # nothing to link to
+
+
 def test_the_grid_knows_what_each_shopper_liked_by_their_latest_rating():
     ratings = [Interaction(user_id="U", item_id="T1", rating=5.0, timestamp=1),
                Interaction(user_id="U", item_id="T1", rating=2.0, timestamp=2),  # changed their mind: 2★ counts
@@ -239,7 +246,8 @@ def test_identical_and_similar_reasons_inside_one_answer():
 def test_usefulness_metrics_are_registered_with_their_direction():
     assert set(metric_names("usefulness")) == {
         "degenerate_rate", "vacuous_claim_share", "claim_specificity", "model_written_share",
-        "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate", "disliked_history_rate"}
+        "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate", "disliked_history_rate",
+        "past_item_link_share"}
     assert not get_metric("degenerate_rate").higher_is_better and get_metric("claim_specificity").higher_is_better
     scores = evaluate(["degenerate_rate"], [{"generated": "IHOP Gift Card", "title": "IHOP Gift Card", "request": "",
                                              "names": []},

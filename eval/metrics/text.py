@@ -13,6 +13,7 @@ left out of the mean) or several (a match on any of them counts).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from functools import cache
 from itertools import combinations
@@ -75,6 +76,13 @@ def rouge_l(generated: str, reference: str) -> float:
 def unique_sentence_ratio(generated: Sequence[str]) -> float:
     """USR = distinct generated sentences / generated sentences (compared as lower-cased word sequences). [0, 1]."""
     return len({normalise(g) for g in generated}) / len(generated) if generated else NAN
+
+
+@register("top_text_share", group="explanation", higher_is_better=False, requires=("generated",), level="corpus")
+def top_text_share(generated: Sequence[str]) -> float:
+    """The commonest text's share of the reasons (compared as USR compares them): one sentence shown to every
+    shopper is a template, however true. Range (0, 1]."""
+    return max(Counter(normalise(g) for g in generated).values()) / len(generated) if generated else NAN
 
 
 @register("fmr", group="explanation", higher_is_better=True, requires=("generated_features", "reference_features"))

@@ -70,6 +70,16 @@ def model_written(fallback: bool) -> float:
     return 0.0 if fallback else 1.0
 
 
+@register("past_item_link_share", group="usefulness", higher_is_better=True,
+          requires=("claims", "history_ids"))
+def past_item_link(claims: Sequence[Any], history_ids: Sequence[str]) -> float:
+    """1 if the reason links the pick to one of the shopper's past items (a history claim), else 0: how personal
+    the reasons are. Mean = share. Range [0, 1]; NaN where the prompt showed no past item."""
+    if not history_ids:
+        return NAN
+    return float(any(_get(c, "kind") == "history" for c in claims))
+
+
 @register("disliked_history_rate", group="usefulness", higher_is_better=False,
           requires=("claims", "history_liked"))
 def disliked_history(claims: Sequence[Any], history_liked: Mapping[str, bool]) -> float:
