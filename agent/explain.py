@@ -334,10 +334,11 @@ def render_text(claims: list[Claim], history: dict[str, PastItem], facets: list[
 
 
 # Said when no verified fact can be phrased (29 Gift Cards items have only a title and "Gift Cards"): true of every
-# pick, so they state nothing as fact and cite nothing; several, so two such cards never read the same.
+# pick, so they state nothing as fact and cite nothing; several, so two such cards never read the same. Each passes
+# the verifier's text checks, as any shown text must (no "you asked for", no "lists …": those read as claims).
 NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing gives no specific detail to cite.",
-                    "Close to what you asked for, though its listing has no detail specific enough to cite.",
-                    "A near match for your request; the catalogue lists nothing more specific about it.",
+                    "Close to your request, though its listing has no detail specific enough to cite.",
+                    "A near match for your request; the catalogue says nothing more specific about it.",
                     "Picked for how closely it matches your words; no listed detail sets it apart.",
                     "Its listing is sparse, but it is among the nearest matches to what you asked.")
 

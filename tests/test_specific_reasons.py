@@ -6,7 +6,7 @@ hold no near-duplicates and put the named occasion first. Hand-made fixtures, no
 import pytest
 
 from agent.catalogue import Catalogue
-from agent.explain import MAX_LINKS, Handles, candidate_block, fallback_claims, render_reason
+from agent.explain import MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, fallback_claims, render_reason
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem
 from agent.sentences import jaccard
@@ -133,6 +133,15 @@ BRAND = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
 def problems(text, item=SBUX, message="a coffee gift card under $50"):
     return CHECKER.problems(text, BRAND if item is SBUX else [], Evidence(item=item, message=message,
                                                                          facets=[UNDER_50]))
+
+
+def test_every_nothing_specific_wording_passes_the_checks_a_shown_text_must_pass():
+    """The card of an item with nothing to cite is shown like any other: "Close to what you asked for" read as a
+    claim about the request, "the catalogue lists nothing more" as a listed value (3.5 % of a grid cell's
+    displayed reasons counted as contradictions)."""
+    bare = card("E", "Red Lobster - E-mail Delivery", 25.0, "Red Lobster")
+    for text in NOTHING_SPECIFIC:
+        assert CHECKER.problems(text, [], Evidence(item=bare, message="Recommend something for me.")) == [], text
 
 
 def test_a_good_sentence_passes():

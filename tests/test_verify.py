@@ -252,6 +252,10 @@ def test_a_shared_value_must_be_shared_with_the_past_item_the_sentence_names():
     # no bracket after the name: it runs on into the next fact, which does not make it another title
     assert shared_problems("It shares its tag Survival with Rust and offers Co-op.", [pick, rust]) == []
     assert shared_problems("It shares its tag Survival with Rusty Lake and offers Co-op.", [pick, rust])
+    # a full stop inside the title is not the end of the sentence (seen on a displayed fallback: "L.A. Noire")
+    noire = Item(item_id="N", title="L.A. Noire", text="", source="t", price=20.0, attributes=[("tag", "Survival")])
+    assert shared_problems("It shares its tag Survival with L.A. Noire (you recommended it).", [pick, noire]) == []
+    assert shared_problems("It shares its tag Survival with L.A. Confidential.", [pick, noire])
 
 
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
