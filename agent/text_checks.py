@@ -320,12 +320,11 @@ def shared_problems(text: str, sources: list[Item]) -> list[str]:
     found = []
     for m in _SHARES.finditer(text):
         key, value, name = m.group(1).lower().replace(" ", "_"), squash(m.group(2)), squash(m.group(3))
-        # the title, its first words as a sentence cuts it short, or the name a sentence uses and then more
-        # ("… with Assassin’s Creed® Rogue and offers Partial Controller Support": no bracket ends the name)
-        rest = f"{normalise(text[m.start(3):])} "  # a title with a full stop inside ("L.A. Noire") runs past it
-        named = [past for past in sources[1:]
-                 if (len(name) >= 3 and (squash(past.title).startswith(name)
-                                         or f"{normalise(m.group(3))} ".startswith(f"{normalise(clip_title(past.title))} ")))
+        # the title, its first words as a sentence cuts it short, or the title whole and then more: "… with
+        # Assassin’s Creed® Rogue and offers Partial Controller Support" (no bracket ends the name), "… with L.A.
+        # Noire (…)" (a full stop inside the title ends the match early)
+        rest = f"{normalise(text[m.start(3):])} "
+        named = [past for past in sources[1:] if (len(name) >= 3 and squash(past.title).startswith(name))
                  or rest.startswith(f"{normalise(clip_title(past.title))} ")]
         if not named:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
