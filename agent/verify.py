@@ -67,12 +67,17 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item],
     """Does the item meet what the shopper asked for? Returns (ok, why). With `stats`, "like <title>" needs a
     specific shared value (every gift card shares "Gift Cards" with every other)."""
     price = item.price
+    # a $50.00 card fits a shopper's "under $50" budget (the picks allow it: agent/select.meets), but "is under $50,
+    # as you asked" would not be true of it; "at most $50" would
+    strict = getattr(facet, "label", "").startswith(("under ", "over "))
     match facet.key:
         case "price_max":
-            ok = price is not None and price <= float(facet.value) + 1e-9
+            limit = float(facet.value)
+            ok = price is not None and (price < limit - 1e-9 if strict else price <= limit + 1e-9)
             return ok, f"price {price} vs max {facet.value}"
         case "price_min":
-            ok = price is not None and price >= float(facet.value) - 1e-9
+            limit = float(facet.value)
+            ok = price is not None and (price > limit + 1e-9 if strict else price >= limit - 1e-9)
             return ok, f"price {price} vs min {facet.value}"
         case "brand":
             return has_attribute(item, "brand", facet.value), f"brand {item.first('brand')!r}"

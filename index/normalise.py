@@ -23,7 +23,8 @@ _STYLE_OR_SCRIPT = re.compile(r"<(style|script)\b.*?</\1\s*>", re.S | re.I)
 _TAG = re.compile(r"<[a-zA-Z/!][^>]*(?:>|$)")  # also a tag cut off at the end; "a < b" is left alone
 _WHITESPACE = re.compile(r"\s+")
 _CSS_RULE = re.compile(r"[#.\w-]+\s*\{[^}]*:[^}]*\}")  # `.a-box{color:#fff}`: page CSS that leaked into a field
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# a full stop then space ends a sentence, but not after an initialism's letters ("T.G.I. Friday's offers …")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.[A-Z]\.)\s+")
 _MONEY = re.compile(r"\$?\s*(\d[\d,]*(?:\.\d+)?)")
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _PARENTHETICAL = re.compile(r"\([^)]*\)")

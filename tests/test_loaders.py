@@ -368,5 +368,8 @@ def test_small_rules():
     assert pick_title([("app_name", None), ("title", "Portal")]) == ("Portal", "title_from_title")
     assert pick_title([("title", '<div class="a-section a-spacing-none"')]) == (None, "broken_title")
     assert trim_feature("Durable. Lasts for years.") == "Durable."
+    # an initialism's full stops end no sentence: the bullet was quoted on a card as “T.G.I”
+    assert trim_feature("T.G.I. Friday's offers a unique dining experience. Redeem anywhere.") == (
+        "T.G.I. Friday's offers a unique dining experience.")
     long = trim_feature("word " * 60)
     assert long is not None and len(long) <= 120 and ("word " * 60).startswith(long)

@@ -135,6 +135,21 @@ def problems(text, item=SBUX, message="a coffee gift card under $50"):
                                                                          facets=[UNDER_50]))
 
 
+def test_a_card_at_the_budget_is_picked_but_never_called_under_it():
+    """"a gift card under $50": a $50.00 card fits the budget, so it may be picked, but "is under $50, as you
+    asked" is not true of it; said as "at most $50" it is."""
+    from agent.select import meets
+
+    at_most = Facet(handle="r1", key="price_max", value="50", label="at most $50")
+    assert meets(UNDER_50, AMZ_50) and meets(at_most, AMZ_50)  # both budgets allow the pick
+    assert Handles([AMZ_50], [], [UNDER_50], stats=STARS.stats).satisfied_facets(0) == []
+    assert Handles([AMZ_50], [], [at_most], stats=STARS.stats).satisfied_facets(0) == [at_most]
+    assert Handles([SBUX], [], [UNDER_50], stats=STARS.stats).satisfied_facets(0) == [UNDER_50]  # $25.00 is
+    claim = Claim(kind="request", attribute="price_max", value="50")
+    assert verify_claim(claim, Evidence(item=AMZ_50, facets=[UNDER_50])).verdict != "supported"
+    assert verify_claim(claim, Evidence(item=AMZ_50, facets=[at_most])).verdict == "supported"
+
+
 def test_every_nothing_specific_wording_passes_the_checks_a_shown_text_must_pass():
     """The card of an item with nothing to cite is shown like any other: "Close to what you asked for" read as a
     claim about the request, "the catalogue lists nothing more" as a listed value (3.5 % of a grid cell's
