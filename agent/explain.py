@@ -19,6 +19,7 @@ from agent.understand import Facet, Request
 from agent.verify import facet_satisfied, shared_attribute
 from index.attributes import HANDLE_ORDER, NOT_REASONS, RENDERED
 from index.models import Item
+from index.normalise import parse_price
 from prompts.loader import Template
 
 # Per key, how many values a candidate shows the model (tags and feature bullets are many and long; every shown
@@ -351,7 +352,7 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
     plan fits (a card's reason keeps the template's length), longer where none does. The card shows only the
     claims the sentence says."""
-    ordered = sorted(claims, key=lambda c: _rarity(c, stats))
+    ordered = sorted(_one_amount(claims), key=lambda c: _rarity(c, stats))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
@@ -362,6 +363,14 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     start = seeded_index(seed, len(NOTHING_SPECIFIC))  # the item picks its wording, as it picks a sentence plan
     wordings = NOTHING_SPECIFIC[start:] + NOTHING_SPECIFIC[:start]
     return Sentence(next((t for t in wordings if t not in (avoid or [])), wordings[0]))
+
+
+def _one_amount(claims: list[Claim]) -> list[Claim]:
+    """A gift amount equal to the price says it twice ("is offered in a $50 amount and costs $50.00"): the price
+    alone says it."""
+    prices = {parse_price(c.value)[0] for c in claims if c.kind == "attribute" and c.attribute == "price"}
+    return [c for c in claims
+            if not (c.kind == "attribute" and c.attribute == "gift_amount" and parse_price(c.value)[0] in prices)]
 
 
 def render_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,

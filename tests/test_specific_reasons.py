@@ -6,7 +6,7 @@ hold no near-duplicates and put the named occasion first. Hand-made fixtures, no
 import pytest
 
 from agent.catalogue import Catalogue
-from agent.explain import MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, fallback_claims, render_reason
+from agent.explain import MAX_LINKS, NOTHING_SPECIFIC, Handles, compose_reason, candidate_block, fallback_claims, render_reason
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem
 from agent.sentences import jaccard
@@ -148,6 +148,14 @@ def test_a_card_at_the_budget_is_picked_but_never_called_under_it():
     claim = Claim(kind="request", attribute="price_max", value="50")
     assert verify_claim(claim, Evidence(item=AMZ_50, facets=[UNDER_50])).verdict != "supported"
     assert verify_claim(claim, Evidence(item=AMZ_50, facets=[at_most])).verdict == "supported"
+
+
+def test_a_gift_amount_equal_to_the_price_is_said_once_as_the_price():
+    amount, price = (Claim(kind="attribute", attribute="gift_amount", value="50"),
+                     Claim(kind="attribute", attribute="price", value="$50.00"))
+    said = compose_reason([amount, price], {}, [], stats=STARS.stats)
+    assert said.text.count("50") == 1 and "amount" not in said.text, said.text
+    assert compose_reason([amount], {}, [], stats=STARS.stats).text.count("$50 amount") == 1  # alone, it is said
 
 
 def test_every_nothing_specific_wording_passes_the_checks_a_shown_text_must_pass():
