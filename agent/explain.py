@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agent.catalogue import THIN, ValueStats, squash
+from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
 from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start
@@ -267,9 +267,7 @@ def _rarity(claim: Claim, stats: ValueStats | None) -> float:
         return 0.01 * stats.share(key, claim.value or "") if stats is not None else 0.01
     if stats is None or not claim.attribute or claim.value is None:
         return 0.5
-    if claim.kind == "attribute" and claim.attribute in THIN:
-        return THIN[claim.attribute]
-    share = stats.telling_share(claim.attribute, claim.value)
+    share = stats.telling_share(claim.attribute, claim.value)  # a thin value (a price, a maker) said late
     return share * 0.5 if claim.kind == "history" else share
 
 
