@@ -104,13 +104,18 @@ class Handles:
     def citable_history(self, index: int) -> list[int]:
         """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
-        the most recent), at most MAX_LINKS."""
-        item = self.candidates[index]
-        shared = {j: shared_attribute(item, past.item, self.stats) for j, past in enumerate(self.history)
+        the most recent, turned by the candidate's position so that cards sharing one trait with several past items
+        name different ones), at most MAX_LINKS."""
+        item, stats = self.candidates[index], self.stats
+        shared = {j: shared_attribute(item, past.item, stats) for j, past in enumerate(self.history)
                   if self.liked(past)}
         citable = [j for j, kv in shared.items() if kv is not None]
-        if self.stats is not None:
-            citable.sort(key=lambda j: self.stats.telling_share(*shared[j]))
+        if stats is not None and citable:
+            citable.sort(key=lambda j: stats.telling_share(*shared[j]))
+            rarest = stats.telling_share(*shared[citable[0]])
+            tied = sum(stats.telling_share(*shared[j]) == rarest for j in citable)
+            turn = index % tied
+            citable = citable[turn:tied] + citable[:turn] + citable[tied:]
         return citable[:MAX_LINKS]
 
     def phrase(self, index: int, handle: str) -> str:

@@ -7,6 +7,8 @@ Hades, which you recommended"), and a small fixed set of plans joins one or two 
     1  "This one {a}, and it {b}."       4  "Picked for you: it {a} and {b}."
     2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
 
+(a short reason, at most SHORT_REASON_CHARS, is only "It {a} and {b}." or "It {a}.").
+
 Two phrases of one verb are said once ("comes in Peppermint flavor and Paste form"). A met exclusion ("is not from
 Starbucks, as you asked") is true of every pick: it may follow a fact, never stand for the whole reason. The plan
 is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on until the
@@ -32,13 +34,17 @@ if TYPE_CHECKING:
 PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
              "Chosen because it {a} and {b}.", "Picked for you: it {a} and {b}.", "Worth a look: it {a} and {b}.")
 PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
+# A short reason (explain_terse's 60 characters) has no room for a frame: one bare plan each, so its length is the
+# facts' (a model taught four frames there ran past the limit on a quarter of its replies and was cut mid-word).
+SHORT_REASON_CHARS = 80
+PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
 
 VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
-    "price": "costs {v}", "genre": "sits in the {v} genre", "tag": "is tagged {v}", "spec": "offers {v}",
+    "price": "costs {v}", "delivery": "is delivered by {v}", "genre": "sits in the {v} genre", "tag": "is tagged {v}", "spec": "offers {v}",
     "item_form": "comes in {v} form", "material": "is made of {v}", "diet_type": "is labelled {v}",
     "special_feature": "lists {v} as a feature", "gift_amount": "is offered in a ${v} amount",
     "category": "is listed under {v}", "release_year": "came out in {v}", "sentiment": "has {v} user reviews",
@@ -53,7 +59,7 @@ def clip_title(title: str, limit: int = 48) -> str:
     title = re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
     if len(title) <= limit:
         return title
-    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-–")
+    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-– ")
 
 
 def _attribute_phrase(claim: Claim) -> str:
@@ -238,8 +244,8 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
     differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
     pair unless it is a near-duplicate of a shown reason, then one fact. A plan that would run past `max_chars` is
-    skipped like a degenerate one (explain_terse's 60 characters fit "It {a} and {b}." where "Picked for you: …"
-    does not). Empty when no claim can be said."""
+    skipped like a degenerate one; a short reason has only the bare plans (PLANS_SHORT_*). Empty when no claim can
+    be said."""
     said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
     for c in claims:
         if (p := fact_phrase(c, history, facets, stats)) and p not in said:
@@ -254,7 +260,10 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     stages = [[p for p in parts if len(p[1]) == 2], [p for p in parts if len(p[1]) == 1]]
     for stage in stages:
         for said, stated in stage:
-            plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
+            if max_chars is not None and max_chars <= SHORT_REASON_CHARS:
+                plans = PLANS_SHORT_TWO if len(said) == 2 else PLANS_SHORT_ONE
+            else:
+                plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
             start = seeded_index(seed, len(plans))
             for n in range(len(plans)):
                 plan = plans[(start + n) % len(plans)]

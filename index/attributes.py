@@ -17,6 +17,7 @@ from __future__ import annotations
 ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles in {
     "brand": "handle render shared vocabulary chip scalar",
     "price": "handle render shared",
+    "delivery": "handle render shared chip",
     "category": "handle render shared vocabulary chip scalar facet",
     "genre": "handle render shared vocabulary request chip facet",
     "tag": "handle render shared vocabulary request chip facet",

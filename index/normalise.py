@@ -164,6 +164,16 @@ def description_text(raw: Any, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     return cap_words(text, limit)
 
 
+def quotable_sentence(raw: Any, limit: int = MAX_VALUE_CHARS) -> str | None:
+    """A description's first sentence when it is whole (ends in "." or "!"), has five words or more and fits
+    `limit`: a listing with no feature bullets may be quoted by it. None otherwise: a longer lead is never cut to
+    fit, and a later sentence is no lead ("For locations, visit us at www.olivegarden.com.")."""
+    parts = raw if isinstance(raw, list | tuple) else [raw]
+    text = " ".join(clean_text(p) for p in parts if isinstance(p, str))
+    first = _SENTENCE_END.split(text, maxsplit=1)[0]
+    return first if len(first) <= limit and first.endswith((".", "!")) and len(first.split()) >= 5 else None
+
+
 def cap_words(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text

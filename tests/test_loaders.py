@@ -17,7 +17,7 @@ import pytest
 from agent.settings import Settings
 from index.loaders import DatasetError, dataset_fingerprint, get_loader, load_dataset
 from index.models import Dataset
-from index.normalise import clean_text, format_price, parse_price, pick_title, trim_feature
+from index.normalise import clean_text, format_price, parse_price, pick_title, quotable_sentence, trim_feature
 
 DATA_DIR = Settings().data_dir
 GIFT_CARDS, HPC, STEAM = "amazon2018_gift_cards", "amazon2023_health_personal_care_meta", "steam"
@@ -55,7 +55,7 @@ def test_gift_cards_catalogue_is_the_reviewed_items_with_metadata(gift_cards):
     report = gift_cards.report
     assert report.rows_read == {"Gift_Cards_5.json.gz": 2972, "meta_Gift_Cards.json.gz": 1547}
     assert report.unused == {"meta_without_interactions": 1547 - 148}
-    assert not report.skipped and not report.repaired
+    assert not report.skipped and report.repaired == {"meta_brand_from_title": 28, "meta_title_placeholder": 9}
     assert set(report.files) == {"Gift_Cards_5.json.gz", "meta_Gift_Cards.json.gz"}
 
 
@@ -66,16 +66,34 @@ def test_gift_cards_values_trace_to_the_raw_fields(gift_cards):
     assert (card.first("brand"), card.first("price"), card.price) == ("Amazon", "$40.00", 40.0)
     assert card.popularity == 88  # its reviews in the 5-core
     assert items["B006PJHP62"].title == "Applebee's Gift Card"  # raw "Applebee&#39;s"
-    assert items["B004LLIKVU"].title == "Amazon eGift Card" and items["B004LLIKVU"].first("brand") is None
     for row in raw_rows(GIFT_CARDS, "meta_Gift_Cards.json.gz"):
         item = items.get(row["asin"])
         if item is None:
             continue
-        assert item.first("brand") == (clean_text(row["brand"]) or None)
+        # a brand the listing leaves out comes from its title (test below)
+        assert item.first("brand") == (clean_text(row["brand"]) or item.first("brand"))
         assert item.first("price") == (row["price"] if row["price"].startswith("$") else None)
-        assert all(value in [clean_text(f) for f in row["feature"]] or any(
-            clean_text(f).startswith(value) for f in row["feature"]) for value in item.values("feature"))
+        # a feature is a raw bullet's start, or the description's first sentence when there are no bullets
+        bullets = [clean_text(f) for f in row["feature"]] or [" ".join(map(clean_text, row["description"]))]
+        assert all(any(b.startswith(value) for b in bullets) for value in item.values("feature"))
         assert len(item.text) <= 1000 and item.text.startswith(item.title)
+
+
+def test_e_gift_cards_get_brand_delivery_and_a_quote_from_their_title_and_description(gift_cards):
+    """The 28 "… - E-mail Delivery" listings have only a title and a description; the title names the brand (as
+    another listing spells it) and the delivery, the description's lead is quotable."""
+    items = by_id(gift_cards)
+    dominos = items["B00MV9H6VY"]  # "Dominos Pizza Gift Cards - E-mail Delivery", brand ""
+    assert (dominos.first("brand"), dominos.first("delivery")) == ("Domino's Pizza", "e-mail")
+    assert items["B0189TCA7E"].first("brand") == "Red Lobster"  # "Red Lobster - E-mail Delivery": the whole name
+    assert items["B00MV9O08G"].first("brand") is None  # "Regal Cinemas Gift Cards …": no listing spells it so
+    assert items["B00MV9GTFS"].title == "Red Robin Burger Gift Cards - E-mail Delivery"  # raw "… Configuration Asin …"
+    assert items["B004LLIKVU"].first("brand") == "Amazon"  # "Amazon eGift Card"
+    assert items["B00MV9LSHC"].values("feature") == [
+        "Join your neighbors at Applebee's for delicious food and friendly service that can't be beat."]
+    physical = items["B004Q7CK9M"]  # "Amazon.com Gift Card in a Greeting Card"
+    assert physical.first("delivery") is None
+    assert sum(item.first("delivery") == "e-mail" for item in items.values()) == 28
 
 
 def test_gift_card_amounts_come_from_the_reviews_style(gift_cards):
@@ -373,3 +391,9 @@ def test_small_rules():
         "T.G.I. Friday's offers a unique dining experience.")
     long = trim_feature("word " * 60)
     assert long is not None and len(long) <= 120 and ("word " * 60).startswith(long)
+    # a description's lead is quoted whole or not at all
+    assert quotable_sentence(["Red Lobster is Americas favorite seafood restaurant.", "For locations, visit us."]
+                             ) == "Red Lobster is Americas favorite seafood restaurant."
+    assert quotable_sentence("Old Fashion Goodness. Relax and enjoy real home-style food.") is None  # a 3-word lead
+    assert quotable_sentence("word " * 30 + "ends here.") is None  # too long to quote, never cut
+    assert quotable_sentence("Try Dominos Artisan Pizza or Parmesan Bread Bites Order at www.dominos.com") is None

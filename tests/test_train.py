@@ -93,13 +93,14 @@ def test_open_requests_teach_reasons_that_claim_no_request(gift, examples):
         assert ex.request.facets == [] and "as you asked" not in ex.target["text"], ex.target
 
 
-def test_a_shopper_who_asks_for_nothing_in_particular_is_taught_the_personal_link_first(gift, examples):
+def test_a_shopper_with_a_liked_past_item_is_taught_the_personal_link_first(gift, examples):
+    """Whatever was asked: "shares its brand Amazon with … (you rated it 5★)" before the item's own facts."""
     made, _ = examples
-    linkable = [ex for ex in made if ex.request.message in OPEN_REQUESTS and ex.handles.citable_history(0)
-                and ex.template.id == "explain_default"]
+    linkable = [ex for ex in made if ex.handles.citable_history(0) and ex.template.id == "explain_default"]
     leading = [ex for ex in linkable if ex.target["claims"][0] == f"h{ex.handles.citable_history(0)[0] + 1}"]
     # the rest lost the link to the text checks (a sentence over the limit, or one that says a value twice)
     assert linkable and len(leading) >= 0.8 * len(linkable)
+    assert any(ex.request.facets for ex in leading) and any(not ex.request.facets for ex in leading)
 
 
 def test_the_sentence_plan_follows_what_the_prompt_shows(gift, examples):

@@ -4,10 +4,20 @@
 Interaction: rating = overall, timestamp = unixReviewTime, review = summary + reviewText. Review `style` values
 (`{"Gift Amount:": " 50"}`) become item attributes (`gift_amount` = "50"), most frequent first.
 Popularity = the item's interaction count in the reviews file.
+
+What a listing's title says when its fields do not (the 28 "… - E-mail Delivery" gift cards list no brand, price or
+feature bullet, only a title and a description):
+- `delivery` = "e-mail" when the title says "E-mail Delivery": a trait a shopper's past e-mail cards share
+  with it ("is delivered by e-mail");
+- `brand` when the listing has none: a brand another listing carries that the title starts with, compared without
+  case or punctuation ("Dominos Pizza Gift Cards" -> "Domino's Pizza"), else the whole name before " - E-mail
+  Delivery" when it has no other words ("Red Lobster - E-mail Delivery" -> "Red Lobster"); counted as repaired;
+- one `feature` when the listing has no bullets: its description's first whole, short sentence (`quotable_sentence`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +26,13 @@ from index.loaders.amazon import (ReviewFields, files_matching, keep_catalogue_i
 from index.loaders.registry import LoaderSpec, register
 from index.models import Dataset, Item, LoadReport
 from index.normalise import (Attributes, add_details, add_features, build_text, clean_text, description_text,
-                            format_price, is_markup_junk, parse_price, pick_title)
+                            format_price, is_markup_junk, parse_price, pick_title, quotable_sentence)
 
 SUFFIXES = (".json.gz", ".json")
+_EMAIL_DELIVERY = re.compile(r"\bE-mail Delivery\b", re.I)
+_NAME_BEFORE_DELIVERY = re.compile(r"(.+?) - E-mail Delivery", re.I)
+_NOT_A_NAME = re.compile(r"\bgift cards?\b", re.I)
+_PLACEHOLDER = re.compile(r" Configuration Asin\b")
 REVIEWS = ReviewFields(user="reviewerID", items=("asin",), rating="overall", timestamp="unixReviewTime",
                        summary="summary", text="reviewText")
 
@@ -57,6 +71,9 @@ def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadRe
         return None
     if reason:
         report.repaired[f"meta_{reason}"] += 1
+    if _PLACEHOLDER.search(title):  # "Petco Gift Cards Configuration Asin - E-mail Delivery": a listing tool's word
+        title = _PLACEHOLDER.sub("", title)
+        report.repaired["meta_title_placeholder"] += 1
     attributes = Attributes()
     attributes.add("brand", record.get("brand"))
     price, unparsed = parse_price(record.get("price"))
@@ -68,9 +85,41 @@ def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadRe
     add_details(attributes, record.get("details"))
     for key, value in style:
         attributes.add(key, value)
+    if _EMAIL_DELIVERY.search(title):
+        attributes.add("delivery", "e-mail")
     add_features(attributes, record.get("feature"))
+    if not attributes.values("feature"):
+        attributes.add("feature", quotable_sentence(record.get("description")))
     text = build_text(title, attributes, description_text(record.get("description")))
     return Item(item_id=item_id, title=title, text=text, attributes=attributes.pairs, price=price, source=source)
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def brand_in_title(title: str, brands: dict[str, str]) -> str | None:
+    """The brand a title names (`brands`: plain spelling -> the brand as listings spell it), longest first; else
+    the whole name before " - E-mail Delivery" when it is only a name."""
+    words = title.split()
+    for n in range(len(words), 0, -1):
+        if (brand := brands.get(_plain(" ".join(words[:n])))) is not None:
+            return brand
+    match = _NAME_BEFORE_DELIVERY.fullmatch(title)
+    return match.group(1) if match and not _NOT_A_NAME.search(match.group(1)) else None
+
+
+def add_title_brands(items: list[Item], report: LoadReport) -> list[Item]:
+    """Items whose listing names no brand get the one their title names (see the module docstring)."""
+    brands = {_plain(b): b for item in items for b in item.values("brand")}
+    out = []
+    for item in items:
+        brand = None if item.first("brand") else brand_in_title(item.title, brands)
+        if brand is not None:
+            item = item.model_copy(update={"attributes": [("brand", brand), *item.attributes]})
+            report.repaired["meta_brand_from_title"] += 1
+        out.append(item)
+    return out
 
 
 def load(folder: Path, name: str) -> Dataset:
@@ -81,6 +130,7 @@ def load(folder: Path, name: str) -> Dataset:
     items = read_catalogue(files_matching(folder, SUFFIXES, meta=True), report, ("asin",),
                            lambda record, item_id, style: build_item(record, item_id, name, report, style),
                            wanted, styles)
+    items = add_title_brands(items, report)
     interactions = keep_catalogue_interactions(interactions, items, report)
     return Dataset(name=name, items=items, interactions=interactions, report=report)
 

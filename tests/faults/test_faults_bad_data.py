@@ -139,7 +139,9 @@ def test_gift_cards_with_every_kind_of_bad_row_lose_no_good_row(tmp_path, clean_
         "reviews_missing_id": 1, "reviews_duplicate_interaction": 1, "reviews_undecodable_line": 1,
         "reviews_unparseable_line": 1})
     assert report.repaired == Counter({"meta_unparsed_price": 2, "meta_title_html_stripped": 1,
-                                       "reviews_missing_timestamp": 1, "reviews_unparsed_rating": 1})
+                                       "reviews_missing_timestamp": 1, "reviews_unparsed_rating": 1,
+                                       # good rows: the e-mail cards' brands and titles (tests/test_loaders.py)
+                                       "meta_brand_from_title": 28, "meta_title_placeholder": 9})
     assert report.rows_read == {META: len(meta_lines), REVIEWS: len(review_lines)}
     for role, kept in (("meta", len(damaged.items)), ("reviews", len(damaged.interactions))):
         read, accounted = accounting(damaged, role, kept)
