@@ -167,7 +167,7 @@ def popularity_supported(item: Item) -> bool:
 
 def popularity_problems(text: str, item: Item) -> list[str]:
     """"Popular", "best-selling", "America's favorite", "top-rated" need a rating, rank or review count."""
-    m = _POPULAR.search(text)
+    m = _POPULAR.search(_QUOTED.sub(" ", text))  # a quote is the listing's words, attributed (quote_problems)
     if m and not popularity_supported(item):
         return [f"says {m.group(0)!r} with no rating, rank or review count behind it"]
     return []
@@ -199,8 +199,11 @@ def quote_problems(text: str, sources: list[Item]) -> list[str]:
     """A quoted phrase ("is listed as “Costs $25.00”") must be the listing's own words: in a value or the title of
     the item or a cited past item. A model that learned the sentence plans can fill the quote marks with anything."""
     said = " ".join(normalise(v) for src in sources for v in [src.title, *(v for _, v in src.attributes)])
-    return [f"quotes “{q.strip()}”, which the listing does not say" for q in _QUOTED.findall(text)
-            if normalise(q) and normalise(q) not in said]
+    found = [f"quotes “{q.strip()}”, which the listing does not say" for q in _QUOTED.findall(text)
+             if normalise(q) and normalise(q) not in said]
+    if text.count("“") != text.count("”"):  # “… destinations””. : a quote closed twice reads as a typo
+        found.append("opens and closes its quotation marks unevenly")
+    return found
 
 
 def copied_listing_problems(text: str, item: Item) -> list[str]:
@@ -208,8 +211,9 @@ def copied_listing_problems(text: str, item: Item) -> list[str]:
     inside a reveal adorned with peppermint twine …") passes the seller's words off as whyrec's, and explains
     nothing: the listing's words are shown as a quote (“…”), with what they mean for the shopper."""
     said = words(_QUOTED.sub(" ", text))
-    return next(([f"copies the listing's words “{value[:60]}” without quoting them"] for _, value in item.attributes
-                 if mostly_copied(said, value, min_run=4)), [])
+    # a maker's name is a name, not a line ("It comes from BJ's Restaurant & Brewhouse.")
+    return next(([f"copies the listing's words “{value[:60]}” without quoting them"] for key, value in item.attributes
+                 if key not in MAKERS and mostly_copied(said, value, min_run=4)), [])
 
 
 _LAST_PHRASE = re.compile(r",\s+|\s+and\s+", re.I)

@@ -221,6 +221,11 @@ def test_popularity_words_need_a_rating_rank_or_review_count():
     assert not popularity_supported(card("M", "x", 1.0, "b", ("sentiment", "Mixed")))
     assert popularity_supported(card("V", "x", 1.0, "b", ("sentiment", "Very Positive")))
     assert any("best-selling" in p for p in problems("America's best-selling PillPal organizer.", item=plain))
+    # the listing's own words, quoted and attributed, are the listing's claim (seen on Red Lobster's e-mail card)
+    lobster = card("L", "Red Lobster - E-mail Delivery", 25.0, "Red Lobster",
+                   ("feature", "Red Lobster is Americas favorite seafood restaurant."))
+    assert problems("It is listed as “Red Lobster is Americas favorite seafood restaurant”.", item=lobster) == []
+    assert any("favorite" in p for p in problems("Americas favorite seafood, from Red Lobster.", item=lobster))
 
 
 def test_a_sentence_cut_off_by_the_length_limit_is_rejected():
@@ -255,6 +260,13 @@ def test_a_listing_line_copied_without_quotes_is_rejected_and_quoted_it_passes()
     assert not any("copies" in p for p in problems(quoted, item=reveal))
     assert not any("copies" in p for p in problems("A pick from Amazon with a peppermint twine reveal, at $20.00.",
                                                    item=reveal))
+    # a maker's name is no listing line: "It comes from BJ's Restaurant & Brewhouse." (explain_terse's fallback)
+    bjs = card("B", "BJ's Restaurant Gift Card", 25.0, "BJ's Restaurant & Brewhouse")
+    assert problems("It comes from BJ's Restaurant & Brewhouse.", item=bjs) == []
+    # seen from the adapter: the quote closed twice
+    doubled = "It is listed as “Gift Card is nestled inside a reveal adorned with peppermint twine””."
+    assert "opens and closes its quotation marks unevenly" in problems(doubled, item=reveal)
+    assert problems(quoted, item=reveal) == []
 
 
 def test_a_sentence_that_stops_before_its_point_is_rejected():
