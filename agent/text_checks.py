@@ -212,8 +212,8 @@ def copied_listing_problems(text: str, item: Item) -> list[str]:
     nothing: the listing's words are shown as a quote (“…”), with what they mean for the shopper."""
     said = words(_QUOTED.sub(" ", text))
     # a maker's name is a name, not a line ("It comes from BJ's Restaurant & Brewhouse.")
-    return next(([f"copies the listing's words “{value[:60]}” without quoting them"] for key, value in item.attributes
-                 if key not in MAKERS and mostly_copied(said, value, min_run=4)), [])
+    return next(([f"copies the listing's words “{value[:60]}” without quoting them"]
+                 for key, value in item.attributes if key not in MAKERS and mostly_copied(said, value, min_run=4)), [])
 
 
 _LAST_PHRASE = re.compile(r",\s+|\s+and\s+", re.I)

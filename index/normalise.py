@@ -168,9 +168,7 @@ def quotable_sentence(raw: Any, limit: int = MAX_VALUE_CHARS) -> str | None:
     """A description's first sentence when it is whole (ends in "." or "!"), has five words or more and fits
     `limit`: a listing with no feature bullets may be quoted by it. None otherwise: a longer lead is never cut to
     fit, and a later sentence is no lead ("For locations, visit us at www.olivegarden.com.")."""
-    parts = raw if isinstance(raw, list | tuple) else [raw]
-    text = " ".join(clean_text(p) for p in parts if isinstance(p, str))
-    first = _SENTENCE_END.split(text, maxsplit=1)[0]
+    first = _SENTENCE_END.split(description_text(raw), maxsplit=1)[0]  # a lead cut at 300 chars is too long anyway
     return first if len(first) <= limit and first.endswith((".", "!")) and len(first.split()) >= 5 else None
 
 

@@ -27,9 +27,9 @@ Steam (steam, real users: `user_reviews_flat`, a review is 1.0 recommended / 0.0
   `per_user` held-in games of a seeded sample of users (index/split.py's Steam split; test and validation pairs
   never used), those the user recommended: the request names 1-2 of the game's genres/tags/specs (as for the
   catalogue below), the history is the user's earlier games with their verdicts, and the claims are ordered as
-  above (the review's values when the sample has its text). The specific facts include the recommended past game that shares the
-  game's rarest tag, genre or developer: the personal link the chain shows ("shares its tag Online Co-Op with
-  PAYDAY 2, which you recommended").
+  above (the review's values when the sample has its text). The personal link is the recommended past game that
+  shares the game's rarest tag, genre or developer ("shares its tag Online Co-Op with PAYDAY 2, which you
+  recommended").
 Health & Personal Care and Steam (catalogues without users): for a seeded sample of items, a request naming 1-2 of
   the item's own shown values (H&PC: diet type, flavor, item form; Steam: genres, tags, specs), plus a price bucket
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
@@ -274,14 +274,14 @@ class TargetBuilder:
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
                 named: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
         """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
-        the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's review talks about, the values the request `named`, then the
-        item's most specific facts, a liked past item sharing its rarest value, and the request facets it meets
-        (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
+        the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
+        review talks about, the values the request `named`, then the item's most specific facts and the request
+        facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
         handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
-        linked = handles.citable_history(0)[:1]  # personal first, whatever was asked (the chain's fallback too)
+        linked = handles.citable_history(0)[:1]  # personal first, whatever was asked
         lead = [handles.to_claim(0, f"h{j + 1}") for j in linked] + [handles.to_claim(0, h) for h in mentioned[:2]] + named
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
