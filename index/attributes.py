@@ -18,6 +18,7 @@ ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles
     "brand": "handle render shared vocabulary chip scalar",
     "price": "handle render shared",
     "delivery": "handle render shared chip",
+    "packaging": "handle render shared vocabulary chip",
     "category": "handle render shared vocabulary chip scalar facet",
     "genre": "handle render shared vocabulary request chip facet",
     "tag": "handle render shared vocabulary request chip facet",

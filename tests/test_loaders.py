@@ -89,11 +89,25 @@ def test_e_gift_cards_get_brand_delivery_and_a_quote_from_their_title_and_descri
     assert items["B00MV9O08G"].first("brand") is None  # "Regal Cinemas Gift Cards …": no listing spells it so
     assert items["B00MV9GTFS"].title == "Red Robin Burger Gift Cards - E-mail Delivery"  # raw "… Configuration Asin …"
     assert items["B004LLIKVU"].first("brand") == "Amazon"  # "Amazon eGift Card"
+    assert items["B004LLIKVU"].first("delivery") == "e-mail"  # an eGift is e-mailed too
     assert items["B00MV9LSHC"].values("feature") == [
         "Join your neighbors at Applebee's for delicious food and friendly service that can't be beat."]
     physical = items["B004Q7CK9M"]  # "Amazon.com Gift Card in a Greeting Card"
     assert physical.first("delivery") is None
-    assert sum(item.first("delivery") == "e-mail" for item in items.values()) == 28
+    assert sum(item.first("delivery") == "e-mail" for item in items.values()) == 29
+
+
+def test_boxed_gift_cards_get_what_their_title_says_they_come_in(gift_cards):
+    """The 32 Amazon cards share a brand; what tells them apart (and links a shopper's past tin to a new one) is
+    what the title says they come in."""
+    items = by_id(gift_cards)
+    assert items["B00JDQJZWG"].first("packaging") == "tin"  # "… in a Birthday Cupcake Tin"
+    assert items["B004Q7CK9M"].first("packaging") == "greeting card"
+    assert items["B014S1KPKG"].first("packaging") == "pop-up reveal"  # "… in a Birthday Reveal (Classic Black …)"
+    assert items["B004LLIKVU"].first("packaging") is None  # "Amazon eGift Card": nothing to come in
+    assert not any(item.first("packaging") for item in items.values() if "Amazon" not in item.title)
+    counts = Counter(item.first("packaging") for item in items.values() if item.first("packaging"))
+    assert counts["tin"] == 7 and sum(counts.values()) == 29
 
 
 def test_gift_card_amounts_come_from_the_reviews_style(gift_cards):

@@ -7,12 +7,17 @@ Popularity = the item's interaction count in the reviews file.
 
 What a listing's title says when its fields do not (the 28 "… - E-mail Delivery" gift cards list no brand, price or
 feature bullet, only a title and a description):
-- `delivery` = "e-mail" when the title says "E-mail Delivery": a trait a shopper's past e-mail cards share
+- `delivery` = "e-mail" when the title says "E-mail Delivery" or "eGift": a trait a shopper's past e-mail cards share
   with it ("is delivered by e-mail");
 - `brand` when the listing has none: a brand another listing carries that the title starts with, compared without
   case or punctuation ("Dominos Pizza Gift Cards" -> "Domino's Pizza"), else the whole name before " - E-mail
   Delivery" when it has no other words ("Red Lobster - E-mail Delivery" -> "Red Lobster"); counted as repaired;
 - one `feature` when the listing has no bullets: its description's first whole, short sentence (`quotable_sentence`).
+
+What a boxed card comes in (`packaging`): "Amazon.com Gift Card in a Santa Smile Tin" -> "tin", "… in Gold Hearts Box"
+-> "gift box", "… in a Polka Dot Reveal" -> "pop-up reveal" (`packaging_in_title`). It is the one thing that tells
+the 32 Amazon cards apart and that a shopper's past cards share ("comes in a tin, as did the Santa Smile Tin"),
+where their brand is the catalogue's commonest.
 """
 
 from __future__ import annotations
@@ -29,10 +34,15 @@ from index.normalise import (Attributes, add_details, add_features, build_text, 
                             format_price, is_markup_junk, parse_price, pick_title, quotable_sentence)
 
 SUFFIXES = (".json.gz", ".json")
-_EMAIL_DELIVERY = re.compile(r"\bE-mail Delivery\b", re.I)
+_EMAIL_DELIVERY = re.compile(r"\bE-mail Delivery\b|\beGift\b", re.I)
 _NAME_BEFORE_DELIVERY = re.compile(r"(.+?) - E-mail Delivery", re.I)
 _NOT_A_NAME = re.compile(r"\bgift cards?\b", re.I)
 _PLACEHOLDER = re.compile(r" Configuration Asin\b")
+# "Gift Card in a/an <up to four words> <container>" (not "Jack in the Box Gift Card"); the container -> packaging
+_PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?(?:[\w&'-]+ ){0,4}(Tin|Gift Box|Box|Reveal|Greeting Card|Gift Tag|Stockings?)\b")
+PACKAGING = {"tin": "tin", "gift box": "gift box", "box": "gift box", "reveal": "pop-up reveal",
+             "greeting card": "greeting card", "gift tag": "gift tag", "stocking": "holiday stocking",
+             "stockings": "holiday stocking"}
 REVIEWS = ReviewFields(user="reviewerID", items=("asin",), rating="overall", timestamp="unixReviewTime",
                        summary="summary", text="reviewText")
 
@@ -87,11 +97,18 @@ def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadRe
         attributes.add(key, value)
     if _EMAIL_DELIVERY.search(title):
         attributes.add("delivery", "e-mail")
+    attributes.add("packaging", packaging_in_title(title))
     add_features(attributes, record.get("feature"))
     if not attributes.values("feature"):
         attributes.add("feature", quotable_sentence(record.get("description")))
     text = build_text(title, attributes, description_text(record.get("description")))
     return Item(item_id=item_id, title=title, text=text, attributes=attributes.pairs, price=price, source=source)
+
+
+def packaging_in_title(title: str) -> str | None:
+    """What the title says the card comes in ("… in a Birthday Cupcake Tin" -> "tin"), else None."""
+    match = _PACKAGING.search(title)
+    return PACKAGING[match.group(1).lower()] if match else None
 
 
 def _plain(text: str) -> str:
