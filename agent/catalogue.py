@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from agent.text_quality import VACUOUS_SHARE, value_frequencies, value_share
 from agent.text_quality import normalise as normalise  # re-exported: the vocabulary's text keys
 from agent.text_quality import squash as squash
-from index.attributes import VOCABULARY
+from index.attributes import REQUESTED, VOCABULARY
 from index.catalogue_data import CatalogueData, catalogue_data
 from index.models import Dataset, Interaction, Item, LoadReport
 
@@ -50,11 +50,13 @@ class Catalogue:
 
     @cached_property
     def vocabulary(self) -> dict[str, set[str]]:
-        """key -> every value that key takes anywhere in the catalogue."""
+        """key -> every value that key takes anywhere in the catalogue, for the names a reason could wrongly claim
+        or a shopper ask for (a delivery, a packaging: not features the evaluation counts)."""
         vocab: dict[str, set[str]] = defaultdict(set)
+        keys = {*VOCABULARY_KEYS, *REQUESTED}
         for item in self.items.values():
             for key, value in item.attributes:
-                if key in VOCABULARY_KEYS:
+                if key in keys:
                     vocab[key].add(value)
         return dict(vocab)
 

@@ -16,8 +16,9 @@ MATCHED_KEYS = REQUESTED  # what a shopper asks for or rules out by name (index/
 
 FacetKey = Literal[
     "price_max", "price_min", "brand", "exclude_brand", "genre", "tag", "spec", "like_item",
-    "flavor", "item_form", "diet_type", "occasion",
+    "flavor", "item_form", "diet_type", "occasion", "delivery", "packaging",
     "exclude_genre", "exclude_tag", "exclude_spec", "exclude_flavor", "exclude_item_form", "exclude_diet_type",
+    "exclude_delivery", "exclude_packaging",
 ]
 
 

@@ -22,13 +22,13 @@ from index.retrieve import Candidate, Filters
 # filed as item form or dosage form.
 _LOOKUP = {"genre": ("genre", "tag", "spec"), "tag": ("genre", "tag", "spec"), "spec": ("genre", "tag", "spec"),
            "item_form": ("item_form", "dosage_form"), "flavor": ("flavor",), "diet_type": ("diet_type",),
-           "brand": ("brand",)}
+           "delivery": ("delivery",), "packaging": ("packaging",), "brand": ("brand",)}
 # Who makes or sells an item, under whichever key the dataset files it: "not Amazon" rules out brand 'Amazon Basics'
 # and manufacturer 'Amazon.com Services LLC.' (H&PC), "not Ubisoft" a game Ubisoft developed OR published (Steam).
 MAKERS = ("brand", "manufacturer", "developer", "publisher")
 MAKER_EXCLUSIONS = {f"exclude_{k}" for k in MAKERS}
 _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
-_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "brand")  # the positive, relaxable keys
+_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "packaging", "delivery", "brand")  # the positive, relaxable keys
 Search = Callable[[str, Filters, int], list[Candidate]]
 KIND_SHARE = 0.5  # a product kind at least this share of the catalogue is (a gift card, on Gift Cards) picks nothing
 BARE_KIND_MIN = 3  # a one-word request ("melatonin for sleep") names a product when this many titles say they are one

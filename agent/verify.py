@@ -85,7 +85,7 @@ def facet_satisfied(facet: Facet, item: Item, history: dict[str, Item],
             # and a maker family under any maker key ('not Amazon': brand 'Amazon Basics', manufacturer 'Amazon.com')
             makers = {k: item.values(k) for k in MAKERS if item.values(k)}
             return bool(meets(facet, item)), f"makers {makers} and title {item.title[:60]!r}"
-        case "genre" | "tag" | "spec" | "flavor" | "item_form" | "diet_type":
+        case "genre" | "tag" | "spec" | "flavor" | "item_form" | "diet_type" | "delivery" | "packaging":
             return has_attribute(item, facet.key, facet.value), f"{facet.key} {facet.value!r} on the item"
         case key if key.startswith("exclude_"):  # "not Strategy", "no Gummy": the item lacks that value
             attribute = key.removeprefix("exclude_")
@@ -140,8 +140,8 @@ class TextChecker:
         self.max_chars = max_chars  # the schema's maxLength: a text that long with no full stop was cut off
         self._vocab: dict[str, tuple[str, str]] = {}
         self._n_words: dict[str, int] = {}  # how many words the value has: "and is" is not the brand "Andis"
-        for key in VOCABULARY_KEYS:
-            for value in vocabulary.get(key, ()):
+        for key, values in vocabulary.items():  # Catalogue.vocabulary: the vocabulary and requested keys
+            for value in values:
                 s = squash(value)
                 if len(s) >= 4:
                     self._vocab.setdefault(s, (key, value))

@@ -5,8 +5,10 @@ Roles, each a set of keys derived below:
 - render:     phrased by the fallback renderer ("comes in Powder form");
 - shared:     a trait two items can share, so a past item may be linked through it (gift amounts are
               denominations on offer, not a trait; a price is, as the amount a shopper spends);
-- vocabulary: names a reason's text could wrongly claim (checked by the verifier) and a request could ask for;
-- request:    matched in a shopper's message as something they ask for or rule out;
+- vocabulary: names a reason's text could wrongly claim (checked by the verifier) and a request could ask for; the
+              evaluation's feature vocabulary (eval/metrics/features.py);
+- request:    matched in a shopper's message as something they ask for or rule out (and, like vocabulary, checked
+              by the verifier when a reason's text says it: "is delivered by e-mail" of a plastic card);
 - chip:       shown as a chip on the card;
 - scalar:     stored as one plain Chroma metadata value (equality / range filters);
 - facet:      stored as one boolean Chroma key per value (what `Filters` can filter on).
@@ -17,8 +19,8 @@ from __future__ import annotations
 ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles in {
     "brand": "handle render shared vocabulary chip scalar",
     "price": "handle render shared",
-    "delivery": "handle render shared chip",
-    "packaging": "handle render shared vocabulary chip",
+    "delivery": "handle render shared request chip",
+    "packaging": "handle render shared request chip",
     "category": "handle render shared vocabulary chip scalar facet",
     "genre": "handle render shared vocabulary request chip facet",
     "tag": "handle render shared vocabulary request chip facet",

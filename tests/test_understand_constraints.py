@@ -93,3 +93,33 @@ def test_an_excluded_flavor_named_in_the_title_is_excluded():
     request = understand("a protein snack, not chocolate", CATALOGUE)
     facet = next(f for f in request.facets if f.key == "exclude_flavor")
     assert meets(facet, ITEMS[3]) is False and meets(facet, ITEMS[2]) is True
+
+
+CARDS = [item("e1", "Olive Garden - E-mail Delivery", None, brand="Olive Garden", delivery="e-mail"),
+         item("t1", "Amazon.com Gift Card in a Santa Tin", 25.0, brand="Amazon", packaging="tin"),
+         item("b1", "Amazon.com Gift Card in a Black Gift Box", 50.0, brand="Amazon", packaging="gift box"),
+         item("e2", "Amazon eGift Card", None, brand="Amazon", delivery="e-mail")]
+CARD_CATALOGUE = Catalogue(Dataset(name="c", report=LoadReport(dataset="c"), items=CARDS))
+
+
+def card_search(query: str, filters: Filters, n: int) -> list[Candidate]:
+    return [Candidate(item=it, similarity=1.0 - i / 100, embedding=np.zeros(1)) for i, it in enumerate(CARDS)
+            if filters.price_max is None or (it.price is not None and it.price <= filters.price_max)][:n]
+
+
+def test_a_card_sent_by_email_or_in_a_tin_is_asked_for_by_those_words():
+    """Delivery and packaging are what a gift card shopper asks for ("something I can send by email"): each is a
+    constraint the picks meet, and a budget on e-mail cards that list no price says so instead of finding none."""
+    request = understand("something I can send by email", CARD_CATALOGUE)
+    assert ("delivery", "e-mail") in {(f.key, f.value) for f in request.facets}
+    chosen = select(request, card_search, CARD_CATALOGUE, [], n=50, k=5)
+    assert [c.item.item_id for c in chosen.items] == ["e1", "e2"]
+
+    tin = understand("a gift card in a tin", CARD_CATALOGUE)
+    assert ("packaging", "tin") in {(f.key, f.value) for f in tin.facets}
+    assert [c.item.item_id for c in select(tin, card_search, CARD_CATALOGUE, [], n=50, k=5).items] == ["t1"]
+
+    budget = understand("an e-mail gift card under $30", CARD_CATALOGUE)
+    chosen = select(budget, card_search, CARD_CATALOGUE, [], n=50, k=5)
+    assert [c.item.item_id for c in chosen.items] == ["e1", "e2"]  # no price listed: shown, and said
+    assert "no price listed" in chosen.notes[0]

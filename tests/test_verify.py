@@ -7,6 +7,7 @@ from agent.schemas import Claim, Reason
 from agent.understand import Facet
 from agent.text_checks import asked_problems, slot_problems
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
 
 pytestmark = pytest.mark.fast  # no model decode, no index build
@@ -65,6 +66,19 @@ def test_text_stating_a_value_the_item_does_not_have_is_caught():
     assert any("'Apple'" in p for p in problems) and any("'Music'" in p for p in problems)
 
 
+
+
+def test_a_delivery_or_packaging_the_item_lacks_is_caught_though_the_evaluation_counts_neither_as_a_feature():
+    tin = Item(item_id="T1", title="Amazon.com Gift Card in a Santa Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon"), ("packaging", "gift box"), ("delivery", "e-mail")])
+    catalogue = Catalogue(Dataset(name="t", items=[STARBUCKS, tin], report=LoadReport(dataset="t")))
+    checker = TextChecker(catalogue.vocabulary)
+    claims = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    problems = checker.problems("It comes from Starbucks and is delivered by e-mail in a gift box.", claims,
+                                evidence())
+    assert any("'e-mail'" in p for p in problems) and any("'gift box'" in p for p in problems)
+    features = set(feature_vocabulary(catalogue.vocabulary).values())  # FMR/DIV's features stay what they were
+    assert "Amazon" in features and not features & {"e-mail", "gift box"}
 def test_text_may_name_the_cited_history_item_values_and_what_the_shopper_said():
     checker = TextChecker(CATALOGUE.vocabulary)
     claims = [Claim(kind="history", history_item_id="A1", attribute="category", value="Gift Cards")]
