@@ -28,7 +28,8 @@ _LOOKUP = {"genre": ("genre", "tag", "spec"), "tag": ("genre", "tag", "spec"), "
 MAKERS = ("brand", "manufacturer", "developer", "publisher")
 MAKER_EXCLUSIONS = {f"exclude_{k}" for k in MAKERS}
 _TITLE_COUNTS = ("flavor", "item_form", "diet_type")  # an exclusion of these also rules out a title that names it
-_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "packaging", "delivery", "brand")  # the positive, relaxable keys
+# the positive, relaxable keys
+_RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "packaging", "delivery", "brand")
 Search = Callable[[str, Filters, int], list[Candidate]]
 KIND_SHARE = 0.5  # a product kind at least this share of the catalogue is (a gift card, on Gift Cards) picks nothing
 BARE_KIND_MIN = 3  # a one-word request ("melatonin for sleep") names a product when this many titles say they are one

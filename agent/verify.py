@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.catalogue import VOCABULARY_KEYS, ValueStats, normalise, squash
+from agent.catalogue import ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets

@@ -68,7 +68,7 @@ def test_text_stating_a_value_the_item_does_not_have_is_caught():
 
 
 
-def test_a_delivery_or_packaging_the_item_lacks_is_caught_though_the_evaluation_counts_neither_as_a_feature():
+def test_a_delivery_or_packaging_the_item_lacks_is_caught_yet_is_no_evaluation_feature():
     tin = Item(item_id="T1", title="Amazon.com Gift Card in a Santa Tin", text="", source="t", price=25.0,
                attributes=[("brand", "Amazon"), ("packaging", "gift box"), ("delivery", "e-mail")])
     catalogue = Catalogue(Dataset(name="t", items=[STARBUCKS, tin], report=LoadReport(dataset="t")))

@@ -7,8 +7,8 @@ Popularity = the item's interaction count in the reviews file.
 
 What a listing's title says when its fields do not (the 28 "… - E-mail Delivery" gift cards list no brand, price or
 feature bullet, only a title and a description):
-- `delivery` = "e-mail" when the title says "E-mail Delivery" or "eGift": a trait a shopper's past e-mail cards share
-  with it ("is delivered by e-mail");
+- `delivery` = "e-mail" when the title says "E-mail Delivery" or "eGift": a trait a shopper's past e-mail cards
+  share with it ("is delivered by e-mail");
 - `brand` when the listing has none: a brand another listing carries that the title starts with, compared without
   case or punctuation ("Dominos Pizza Gift Cards" -> "Domino's Pizza"), else the whole name before " - E-mail
   Delivery" when it has no other words ("Red Lobster - E-mail Delivery" -> "Red Lobster"); counted as repaired;
@@ -16,8 +16,8 @@ feature bullet, only a title and a description):
 
 What a boxed card comes in (`packaging`): "Amazon.com Gift Card in a Santa Smile Tin" -> "tin", "… in Gold Hearts Box"
 -> "gift box", "… in a Polka Dot Reveal" -> "pop-up reveal" (`packaging_in_title`). It is the one thing that tells
-the 32 Amazon cards apart and that a shopper's past cards share ("comes in a tin, as did the Santa Smile Tin"),
-where their brand is the catalogue's commonest.
+the 32 Amazon cards apart, where their brand is the catalogue's commonest, and a trait a shopper's past cards share
+("shares its packaging tin with Amazon.com Gift Card in a Santa Smile Tin").
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ _NAME_BEFORE_DELIVERY = re.compile(r"(.+?) - E-mail Delivery", re.I)
 _NOT_A_NAME = re.compile(r"\bgift cards?\b", re.I)
 _PLACEHOLDER = re.compile(r" Configuration Asin\b")
 # "Gift Card in a/an <up to four words> <container>" (not "Jack in the Box Gift Card"); the container -> packaging
-_PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?(?:[\w&'-]+ ){0,4}(Tin|Gift Box|Box|Reveal|Greeting Card|Gift Tag|Stockings?)\b")
+_PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?(?:[\w&'-]+ ){0,4}"
+                        r"(Tin|Gift Box|Box|Reveal|Greeting Card|Gift Tag|Stockings?)\b")
 PACKAGING = {"tin": "tin", "gift box": "gift box", "box": "gift box", "reveal": "pop-up reveal",
              "greeting card": "greeting card", "gift tag": "gift tag", "stocking": "holiday stocking",
              "stockings": "holiday stocking"}
