@@ -93,6 +93,9 @@ DIALOGUES = [
         ("something like Amazon.com Gift Card in a Birthday Cupcake Tin", E()),
         ("cheaper", E(cheaper=True)),
         ("why the first one?", E(why=1))]),
+    Dialogue("a card sent by e-mail, then a budget", GIFT, "A1U1G73EI5IRZF", [
+        ("something I can send by email", E(about=["mail", "egift"])),  # "E-mail Delivery", "eGift"
+        ("under $50", E(price_max=50, about=["mail", "egift"]))]),  # the e-mail cards list no price: said so
     Dialogue("christmas card, emoji", GIFT, None, [
         ("a christmas gift card under $100, not Amazon", E(price_max=100, brands_out=["Amazon"])),
         ("🎁🎁", E(price_max=100, brands_out=["Amazon"], note="couldn't read a request")),
