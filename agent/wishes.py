@@ -61,6 +61,9 @@ _VAGUE = {"good", "great", "nice", "best", "cool", "fun", "new", "different", "o
           "item", "product", "recommendation", "suggestion", "idea", "kind", "type", "sort", "lot", "way", "time",
           "gamer", "gamers"}
 _EXCLUDING = {"less", "not", "no", "nothing", "without", "non", "never", "avoid"}
+# how a card is sent or boxed is asked for by name ("by email", "in a tin"); read from a wish, "restaurant" came
+# out as the packaging "gift tag"
+_NAMED_ONLY = {"delivery", "packaging"}
 _FOR_KEYS = {"genre", "tag", "spec", "diet_type"}  # "for …" names who or what it is for, never a taste or a form
 
 
@@ -107,7 +110,7 @@ def vocabulary(catalogue: Catalogue) -> _Vocabulary:
         if cached is not None and cached[0] is catalogue:
             return cached[1]
         seen: dict[str, tuple[str, str]] = {}
-        for key in MATCHED_KEYS:
+        for key in (k for k in MATCHED_KEYS if k not in _NAMED_ONLY):
             for whole in sorted(catalogue.vocabulary.get(key, set()), key=lambda v: (v[:1].islower(), v)):
                 for value in (p.strip() for p in whole.split(",")):
                     if len(value) >= 2 and normalise(value) and normalise(value) not in seen:
