@@ -41,7 +41,11 @@ _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscou
                     r"\bfree\b|\bplease\b|\bvisit\b|\bmay\b|\bonly\b|\bnot\b|\bno\b|\bexpir|"
                     r"\bcannot\b|\bcan't\b|\bmust\b|\bvalid\b|\bparticipating\b|"
                     r"\brefunds?\b|\bfees?\b|\bscam\b|\bredeem|^(?:give|stop|check|scan|use|enjoy|treat|shop|buy|"
-                    r"send|visit|get|make|let|show)\b", re.I)
+                    r"send|visit|get|make|let|show)\b|"
+                    # a slogan about gift-giving, true of any card: "Good for any occasion.", "It's a great way to
+                    # treat a friend.", "The Safeway Gift Card provides the ideal solution."
+                    r"\bany (?:special )?occasion\b|\bperfect gifts? is\b|\bgreat way to\b|\bideal solution\b|"
+                    r"\byou should know\b|\bsuper-special\b|\bhave a gift for\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
 _NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
@@ -71,6 +75,8 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
             continue
         if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE:
             continue
+        if key == "feature" and (len(value.split()) < 3 or squash(value) in squash(item.title)):
+            continue  # "Belk." of the Belk Gift Card, "Eat.": a name or a word, not a trait
         if not rating_is_reason(item, key, value):  # "averages 2.6 stars" is true and no reason to buy
             continue
         if any(squash(value) == squash(v) for _, v in shown):  # genre and tag "Free to Play", developer and

@@ -95,11 +95,17 @@ def off_kind(item: Item, wanted: set[str]) -> bool:
 # a word that names no product ("gift", "game", "idea").
 _LEAD = re.compile(r"^\s*(?:(?:hi|hello|hey|please|ok|okay)\b[\s,!]*)*(?:(?:i|we)\s*(?:['’]d|would)?\s*(?:need|want|"
                    r"like|am looking for|['’]m looking for|are looking for)|looking for|searching for|show me|"
-                   r"find me|get me|recommend(?:\s+me)?|give me|suggest)\b\s*", re.I)
+                   r"find me|get me|recommend(?:\s+me)?|give me|suggest|(?:make|change) (?:it|that|this)(?: (?:in)?to)?)"
+                   r"\b\s*", re.I)
 _ARTICLE = re.compile(r"^(?:an?|some|any|the|one|two|three|a pair of|a pack of|a set of|a few|a couple of)\s+", re.I)
 _PHRASE_END = re.compile(r"\s+(?:under|below|over|above|less|more|cheaper|between|for|with|without|w/|like|similar|"
                          r"that|which|from|by|in|to|at|on|of|not|no|but|and|or|please|around|about|within|up|as|"
-                         r"than|except|made|i|if|so|because|plus|containing)\b|\s*[,.;:!?()|/]|\s+[$\d]", re.I)
+                         r"than|except|made|i|if|so|because|plus|containing|instead|too|also|then|now|again|"
+                         r"either|anyway|thanks)\b|\s*[,.;:!?()|/]|\s+[$\d]", re.I)
+# A request that starts with a preposition describes the item asked for before ("in a tin instead", "for my
+# nephew", "under $50", "like Terraria"): it names no product of its own.
+_DESCRIBES_ONLY = re.compile(r"^(?:in|inside|for|with|without|under|below|over|above|like|from|by|on|at|to|as|"
+                             r"than|around|about|within|between)\b", re.I)
 # Words that name no product: placeholders, what every request is (a gift, a game), and judgements.
 _NO_PRODUCT = frozenset(
     "something anything stuff thing things one ones item items product products gift gifts present presents idea "
@@ -172,6 +178,8 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
     text = _LEAD.sub("", text.strip().splitlines()[0] if text.strip() else "")
     article = _ARTICLE.match(text)
     rest = text[article.end():] if article else text
+    if _DESCRIBES_ONLY.match(rest):
+        return None
     words = _WORD.findall(_PHRASE_END.split(rest, maxsplit=1)[0].lower())
     words = [w for w in words if w not in _ADJECTIVES] if words and words[-1] not in _ADJECTIVES else words
     while len(words) > 1 and words[-1] in _CLASS_NOUNS:

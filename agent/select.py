@@ -7,6 +7,7 @@ matching unpriced items left out are counted in a note."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
@@ -88,14 +89,18 @@ def is_hard(facet: Facet) -> bool:
     return facet.key not in ("like_item", "occasion")
 
 
+_PARENTHETICAL = re.compile(r"\s*[\(\[].*?[\)\]]")
+
+
 def product_keys(item: Item) -> set[tuple]:
-    """What makes two ids one product, as keys: the same title, or the same brand and price and the same first six
-    title words. Two items are one product when they share a key (a set lookup per candidate, not a comparison
-    with every kept one)."""
+    """What makes two ids one product, as keys: the same title, or the same brand and price and the same title but
+    for a parenthetical ("… Holiday Tin (Santa Design)" / "(Snowman Design)"; a Santa tin and a birthday cupcake
+    tin at $25 are two products, both shown to a shopper who asks for a tin). Two items are one product when they
+    share a key (a set lookup per candidate, not a comparison with every kept one)."""
     title = normalise(item.title)
     keys: set[tuple] = {("title", title)}
     if (brand := item.first("brand")) is not None and item.price is not None:
-        keys.add(("brand, price, first title words", brand, item.price, tuple(title.split()[:6])))
+        keys.add(("brand, price, title", brand, item.price, normalise(_PARENTHETICAL.sub(" ", item.title))))
     return keys
 
 

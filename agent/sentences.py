@@ -57,11 +57,12 @@ VERB_PHRASES = {
 
 
 def clip_title(title: str, limit: int = 48) -> str:
-    """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)."""
+    """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)
+    and marked as cut ("… Mini Amazon Shipping" read as a whole title, of a box)."""
     title = re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
     if len(title) <= limit:
         return title
-    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-– ")
+    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-– ") + "…"
 
 
 def _attribute_phrase(claim: Claim) -> str:
@@ -175,8 +176,8 @@ def shared_start(phrases: list[list[str]]) -> int:
 def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
     Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG"; what was
-    asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and Mature", or says it
-    once of both: "is tagged Agriculture and Relaxing, as you asked". None when they do not share a verb, either
+    asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and also Mature", or
+    says it once of both: "is tagged Agriculture and Relaxing, as you asked". None when they do not share a verb, either
     quotes a bullet, or the second would lose its noun ("comes in Softgel form and Unflavored")."""
     if "“" in pa + pb:
         return None
@@ -195,7 +196,8 @@ def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
         return None
     if both:
         return f"{pa} and {' '.join(wb[n:])}{ASKED}"
-    return f"{pa}, and {' '.join(wb[n:])}" if pa.endswith(ASKED) else f"{pa} and {' '.join(wb[n:])}"
+    # "is tagged Co-op, as you asked, and Zombies" read as a list of three: "also" says the last one was not asked
+    return f"{pa}, and also {' '.join(wb[n:])}" if pa.endswith(ASKED) else f"{pa} and {' '.join(wb[n:])}"
 
 
 Part = tuple[tuple[str, ...], tuple[Claim, ...]]  # the phrases a plan joins, and the claims they state

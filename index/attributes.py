@@ -45,10 +45,12 @@ ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles
     "average_rating": "render",
 }.items()}
 
-# Logistics facts are true but never a reason to buy: never offered to the model as claims.
+# Logistics and quantities are true but never a reason to buy ("has unit count 4.0 Ounce" was shown as one on H&PC):
+# never offered to the model as claims.
 NOT_REASONS = frozenset({"product_dimensions", "package_dimensions", "item_dimensions_lxwxh", "item_weight",
                          "package_weight", "number_of_items", "item_package_quantity", "package_information",
-                         "number_of_compartments"})
+                         "number_of_compartments", "unit_count", "servings_per_container", "item_volume",
+                         "number_of_pieces", "sheet_count", "country_of_origin", "batteries"})
 
 
 def keys_with(role: str) -> tuple[str, ...]:

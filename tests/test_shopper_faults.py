@@ -87,6 +87,12 @@ def test_distinctive_values_come_before_price_and_brand():
     assert {c.attribute for c in chosen} == {"brand", "price"}  # nothing more distinctive: still said
 
 
+def test_logistics_and_quantities_are_no_reason():
+    lotion = item("U", "Unscented Body Lotion", ("unit_count", "4.0 Ounce"), ("servings_per_container", "30"),
+                  ("package_dimensions", "3 x 2 x 1 inches"), ("skin_type", "Sensitive"))
+    assert shown_attributes(lotion, 12) == [("skin_type", "Sensitive")]
+
+
 def test_one_maker_is_said_once():
     game = item("g", "Some Game", ("developer", "Valve"), ("publisher", "VALVE"), ("tag", "Puzzle"))
     assert [k for k, _ in shown_attributes(game, 12)].count("publisher") == 0
@@ -209,9 +215,12 @@ def test_the_product_a_request_names_is_its_head_noun():
     assert product_asked("I need a pill organizer for travel") == ProductKind("pill organizer", "organizer")
     assert product_asked("gummies for kids") == ProductKind("gummies", "gummy")
     assert product_asked("a good cheap toothbrush") == ProductKind("toothbrush", "toothbrush")
+    assert product_asked("make it a tin instead") == ProductKind("tin", "tin")
     # no product named: a placeholder, a judgement, a refinement, a gift
     for text in ("something scary", "a vegan one", "cheaper", "a gift for my mom", "a co-op game", "",
-                 "what should I get next?", "what would you recommend for me?"):
+                 "what should I get next?", "what would you recommend for me?",
+                 # a follow-up that describes the item asked for before (seen: "I found no a tin instead")
+                 "in a tin instead", "for my nephew", "under $50", "like Terraria", "an e-mail one instead"):
         assert product_asked(text) is None, text
     # one bare word is an adjective as often as a product: the catalogue's titles decide (below)
     assert product_asked("scary") == ProductKind("scary", "scary", bare=True)
@@ -433,7 +442,7 @@ def test_two_values_of_one_verb_are_said_in_one_phrase():
     rpg = Facet(handle="r1", key="genre", value="RPG", label="genre RPG")
     text = render_sentence([Claim(kind="request", attribute="genre", value="RPG"),
                             Claim(kind="attribute", attribute="genre", value="Adventure")], {}, [rpg], seed="k")
-    assert "sits in the RPG genre, as you asked, and the Adventure genre" in text  # the asked value keeps its words
+    assert "sits in the RPG genre, as you asked, and also the Adventure genre" in text  # the asked value keeps its words
 
 
 def test_two_asked_values_are_both_said_as_asked():

@@ -302,6 +302,16 @@ def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
     assert "Coffee" in text and "Panera Bread Gift Card (you recommended it)" in text
 
 
+def test_a_long_past_title_is_cut_at_a_word_and_marked_cut():
+    box = card("B", "Amazon.com Gift Card in a Mini Amazon Shipping Box", 25.0, "Amazon", BOILER)
+    claims = [Claim(kind="history", history_item_id="B", attribute="price", value="$25.00")]
+    text = render_reason(claims, {"B": PastItem(box, rating=5.0)}, [], stats=STARS.stats, seed="B")
+    assert "with Amazon.com Gift Card in a Mini Amazon Shipping… (you rated it 5★)" in text  # not a box-less title
+    pick = card("G", "Amazon.com Gift Card in a Gold Box", 25.0, "Amazon")
+    evidence = Evidence(item=pick, history={"B": box}, ratings={"B": 5.0}, stats=STARS.stats)
+    assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
+
+
 def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
     # "shares its brand Panera Bread with Panera Bread Gift Card": the title is a name, not the value said twice
     multipack = card("P3", "Panera Bread Gift Cards, Multipack of 3", 45.0, "Panera Bread", BOILER)
@@ -460,7 +470,8 @@ def test_a_feature_bullet_that_sells_restricts_or_asks_is_never_a_handle():
 
     bullets = ["Know a girl deserving of an amazing gift, but don't know what to get her?",
                "Card may only be used at participating stores", "Give them the gift of something awesome!",
-               "Gift Card is nested inside a specialty pop-up package"]
+               "Gift Card is nested inside a specialty pop-up package", "Claire's.", "Eat.",
+               "Good for any occasion.", "It's a great way to treat a friend."]
     item = Item(item_id="G", title="Claire's Gift Card", text="", source="t", price=20.0,
                 attributes=[("brand", "Claire's")] + [("feature", b) for b in bullets])
     features = [v for k, v in shown_attributes(item, 12) if k == "feature"]

@@ -70,6 +70,8 @@ def test_the_same_product_under_two_ids_is_picked_once():
     assert same_product(tin, item("t2", "Amazon.com Gift Card in a Holiday Tin (Snowman Design)", 25.0, brand="Amazon"))
     assert not same_product(tin, item("t3", "Amazon.com Gift Card in a Holiday Tin (Snowman Design)", 50.0,
                                       brand="Amazon"))  # another price is another choice
+    assert not same_product(item("t4", "Amazon.com Gift Card in a Santa Tin", 25.0, brand="Amazon"),
+                            item("t5", "Amazon.com Gift Card in a Birthday Cupcake Tin", 25.0, brand="Amazon"))
     assert not same_product(ITEMS[4], ITEMS[5])
     chosen = select(understand("a relaxing game", CATALOGUE), search, CATALOGUE, [], n=50, k=5)
     assert [c.item.item_id for c in chosen.items] == ["g3"]
