@@ -48,6 +48,7 @@ _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscou
                     r"\byou should know\b|\bsuper-special\b|\bhave a gift for\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
 _NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
+_PACKED = re.compile(r"\b(?:affixed|nested|nestled)\b|\binside an?\b", re.I)
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
 
@@ -77,6 +78,8 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
             continue
         if key == "feature" and (len(value.split()) < 3 or squash(value) in squash(item.title)):
             continue  # "Belk." of the Belk Gift Card, "Eat.": a name or a word, not a trait
+        if key == "feature" and item.first("packaging") and _PACKED.search(value):
+            continue  # "Gift Card is affixed inside a gift tin": its packaging says it ("comes in a tin")
         if not rating_is_reason(item, key, value):  # "averages 2.6 stars" is true and no reason to buy
             continue
         if any(squash(value) == squash(v) for _, v in shown):  # genre and tag "Free to Play", developer and
@@ -99,6 +102,12 @@ class Handles:
 
     def __post_init__(self) -> None:
         self.attributes = [shown_attributes(c, self.max_attributes, self.stats) for c in self.candidates]
+        # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
+        # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
+        for i, shown in enumerate(self.attributes):
+            linked = {shared_attribute(self.candidates[i], self.history[j].item, self.stats)
+                      for j in self.citable_history(i)}
+            self.attributes[i] = [kv for kv in shown if kv not in linked]
 
     def satisfied_facets(self, index: int) -> list[Facet]:
         past = {p.item.item_id: p.item for p in self.history}

@@ -88,7 +88,9 @@ def test_cards_sharing_one_trait_with_several_past_items_link_different_ones():
 
 def test_only_a_liked_past_item_with_a_specific_shared_value_gets_a_history_handle():
     liked, disliked, three = PastItem(PANERA, rating=5.0), PastItem(PANERA, rating=2.0), PastItem(PANERA, rating=3.0)
-    assert Handles([SBUX], [liked], [], stats=STARS.stats).claim_handles(0) == ["a1", "a2", "h1"]
+    # the shared flavor is said with its past item, not also as the pick's own a-handle
+    assert Handles([SBUX], [liked], [], stats=STARS.stats).claim_handles(0) == ["a1", "h1"]
+    assert Handles([SBUX], [], [], stats=STARS.stats).claim_handles(0) == ["a1", "a2"]
     assert "h1" not in Handles([SBUX], [disliked], [], stats=STARS.stats).claim_handles(0)
     assert "h1" not in Handles([SBUX], [three], [], stats=STARS.stats).claim_handles(0)
     assert "h1" not in Handles([AMZ_CAKE], [liked], [], stats=STARS.stats).claim_handles(0)  # nothing specific
@@ -96,11 +98,10 @@ def test_only_a_liked_past_item_with_a_specific_shared_value_gets_a_history_hand
 
 def test_the_prompt_shows_each_handle_as_the_words_a_sentence_says_it_with():
     """A small model copies a shown phrase more faithfully than it words "flavor: Coffee" itself; a past item is
-    shown only when it is liked and shares a specific value, through that value."""
+    shown only when it is liked and shares a specific value, through that value (said there, not twice)."""
     history = [PastItem(IHOP, rating=5.0), PastItem(PANERA, rating=5.0)]
     block = candidate_block(Handles([SBUX], history, [UNDER_50], stats=STARS.stats), 0, "Candidate")
     assert block.splitlines() == ["Candidate: <data>Starbucks Gift Card", "  a1: comes from Starbucks",
-                                  "  a2: comes in Coffee flavor",
                                   "  h2: shares its flavor Coffee with Panera Bread Gift Card (you rated it 5★)",
                                   "  r1: is under $50, as you asked</data>"]
     many = [PastItem(PANERA, rating=5.0)] * (MAX_LINKS + 2)  # every line is prefilled for every candidate
@@ -476,6 +477,8 @@ def test_a_feature_bullet_that_sells_restricts_or_asks_is_never_a_handle():
                 attributes=[("brand", "Claire's")] + [("feature", b) for b in bullets])
     features = [v for k, v in shown_attributes(item, 12) if k == "feature"]
     assert features == ["Gift Card is nested inside a specialty pop-up package"]
+    boxed = item.model_copy(update={"attributes": [*item.attributes, ("packaging", "pop-up reveal")]})
+    assert [k for k, v in shown_attributes(boxed, 12)] == ["brand", "packaging"]  # "comes in a pop-up reveal"
 
 
 def test_an_item_with_nothing_to_cite_is_picked_only_when_nothing_else_fits():

@@ -202,3 +202,18 @@ def test_train_lowers_the_loss_and_saves_a_peft_adapter(tmp_path):
     lora = [n for n, _ in model.named_parameters() if "lora_A" in n]
     assert any("q_proj" in n for n in lora) and any("o_proj" in n for n in lora)
     assert {int(n.split("layers.")[1].split(".")[0]) for n in lora} == set(range(24, 30))  # SmolLM2: 30 layers
+
+
+def test_the_completion_loss_is_the_models_own_loss_from_fewer_logits():
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from agent.train.loop import Tokenized, collate, completion_loss
+
+    model = AutoModelForCausalLM.from_pretrained(SETTINGS.base_model_dir, dtype=torch.float32)
+    rows = [Tokenized(list(range(10, 40)), [-100] * 24 + list(range(34, 40))),  # prompts of 24 and 27 tokens
+            Tokenized(list(range(50, 83)), [-100] * 27 + list(range(77, 83)))]
+    ids, mask, labels = collate(rows, 0, "cpu")
+    with torch.inference_mode():
+        full = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        assert torch.allclose(completion_loss(model, ids, mask, labels), full, atol=1e-4)
