@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start
+from agent.sentences import (ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start,
+                              short_name)
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -98,6 +99,7 @@ class Handles:
     facets: list[Facet]
     max_attributes: int = 12
     stats: ValueStats | None = None  # the catalogue's value frequencies and rating scale; None: no filtering
+    short: bool = False  # phrases for a short reason (sentences.is_short of the template's reason_max_chars)
     attributes: list[list[tuple[str, str]]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,11 +122,12 @@ class Handles:
         """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
-        name different ones), at most MAX_LINKS."""
+        name different ones), at most MAX_LINKS; for a short reason, only those whose title it can say whole."""
         item, stats = self.candidates[index], self.stats
         shared = {j: shared_attribute(item, past.item, stats) for j, past in enumerate(self.history)
                   if self.liked(past)}
-        citable = [j for j, kv in shared.items() if kv is not None]
+        citable = [j for j, kv in shared.items()
+                   if kv is not None and not (self.short and short_name(self.history[j].item.title) is None)]
         if stats is not None and citable:
             citable.sort(key=lambda j: stats.telling_share(*shared[j]))
             rarest = stats.telling_share(*shared[citable[0]])
@@ -138,7 +141,7 @@ class Handles:
         its tag Co-op with PAYDAY 2 (you recommended it)"), so a reply copies the fact instead of recalling it."""
         claim = self.to_claim(index, handle)
         past = {p.item.item_id: p for p in self.history}
-        said = fact_phrase(claim, past, self.facets, self.stats)
+        said = fact_phrase(claim, past, self.facets, self.stats, self.short)
         return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed
 
     def claim_handles(self, index: int) -> list[str]:

@@ -7,7 +7,8 @@ Hades, which you recommended"), and a small fixed set of plans joins one or two 
     1  "This one {a}, and it {b}."       4  "Picked for you: it {a} and {b}."
     2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
 
-(a short reason, at most SHORT_REASON_CHARS, is only "It {a} and {b}." or "It {a}.").
+(a short reason, at most SHORT_REASON_CHARS, is only "It {a} and {b}." or "It {a}.", always with its most
+specific fact, and names a past item in fewer words: "It shares its tag Heist with your PAYDAY™ The Heist.").
 
 Two phrases of one verb are said once ("comes in Peppermint flavor and Paste form"). A met exclusion ("is not from
 Starbucks, as you asked") is true of every pick: it may follow a fact, never stand for the whole reason. The plan
@@ -38,6 +39,11 @@ PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Wor
 # facts' (a model taught four frames there ran past the limit on a quarter of its replies and was cut mid-word).
 SHORT_REASON_CHARS = 80
 PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
+# The longest past item's title a short reason names, where a link must fit ("It shares its price $25.00 with your
+# Zaxby's Gift Card." is 56 characters): said with its rating it never did, and every short reason of one item read
+# the same whoever it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its
+# variant names it, or nothing does (`short_name`).
+SHORT_TITLE_CHARS = 24
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
@@ -109,33 +115,55 @@ def _with_it(how: str) -> str:
     return how + " it" if how.startswith("you ") else how
 
 
-def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStats | None) -> str | None:
+def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStats | None,
+                    short: bool = False) -> str | None:
     past = history.get(claim.history_item_id or "")
     if past is None or not claim.attribute:
         return None
+    key = claim.attribute.replace("_", " ")
+    if short:  # "shares its tag Heist with your PAYDAY™ The Heist": "your" says whose, in a third of the words
+        name = short_name(past.item.title)
+        return f"shares its {key} {claim.value} with your {name}" if name else None
     if past.mentioned:
         how = "you mentioned it"
     elif stats is not None:
         how = _with_it(stats.rating_words(past.rating))
     else:
         how = f"you rated it {past.rating:g}★" if past.rating is not None else "from your history"
-    key = claim.attribute.replace("_", " ")
     # the rating in brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
     return f"shares its {key} {claim.value} with {clip_title(past.item.title)} ({how})"
 
 
 def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],
-                stats: ValueStats | None = None) -> str | None:
-    """The claim as a verb phrase that follows "it" ("comes from Starbucks"); None when it cannot be said."""
+                stats: ValueStats | None = None, short: bool = False) -> str | None:
+    """The claim as a verb phrase that follows "it" ("comes from Starbucks"); None when it cannot be said. `short`:
+    the words a short reason has room for (a past item as "your …" with no rating, only a short title)."""
     if claim.kind == "request":
         return _request_phrase(claim, facets)
     if claim.kind == "history":
-        return _history_phrase(claim, history, stats)
+        return _history_phrase(claim, history, stats, short)
     if not claim.value or (claim.attribute != "feature" and len(claim.value) > MAX_VALUE_CHARS):
         return None  # "Certified Organic, GMO Free, No Artificial Colors, Gluten Free, Vegan" is a list, not a trait
     if any(f.key == claim.attribute and squash(f.value) == squash(claim.value) for f in facets):
         return _attribute_phrase(claim) + ASKED  # its own value, and the shopper asked for it too
     return _attribute_phrase(claim)
+
+
+def is_short(max_chars: int | None) -> bool:
+    """Whether a reason of at most `max_chars` is a short one: bare plans, short links."""
+    return max_chars is not None and max_chars <= SHORT_REASON_CHARS
+
+
+def short_name(title: str) -> str | None:
+    """A past item's title as a short reason names it: whole (no parenthetical), or the variant a long title ends
+    on ("Amazon.com Gift Card in a Santa Smile Tin" -> "Santa Smile Tin"); None when neither is short enough."""
+    name = clip_title(title, len(title))
+    if len(name) > SHORT_TITLE_CHARS and (variant := _VARIANT.search(name)):
+        name = variant.group(1)
+    return name if len(name) <= SHORT_TITLE_CHARS else None
+
+
+_VARIANT = re.compile(r"\bin (?:an? )?(\S+(?: \S+)+)$")  # "… in a Santa Smile Tin": two words at least
 
 
 def tokens(text: str) -> set[str]:
@@ -248,11 +276,12 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
     differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
     pair unless it is a near-duplicate of a shown reason, then one fact. A plan that would run past `max_chars` is
-    skipped like a degenerate one; a short reason has only the bare plans (PLANS_SHORT_*). Empty when no claim can
-    be said."""
+    skipped like a degenerate one; a short reason has only the bare plans (PLANS_SHORT_*) and says the most
+    specific claim, alone where no pair with it fits. Empty when no claim can be said."""
     said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
+    short = is_short(max_chars)
     for c in claims:
-        if (p := fact_phrase(c, history, facets, stats)) and p not in said:
+        if (p := fact_phrase(c, history, facets, stats, short)) and p not in said:
             said[p] = c
     phrases = [(c, p) for p, c in said.items()]
     phrases = [cp for cp in phrases if not is_exclusion(cp[0])][:4] + [cp for cp in phrases if is_exclusion(cp[0])]
@@ -262,9 +291,13 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     best, best_score = Sentence(""), 2.0
     parts = _pairs(phrases)
     stages = [[p for p in parts if len(p[1]) == 2], [p for p in parts if len(p[1]) == 1]]
+    if short:  # room for one fact or two short ones: the most specific is said, alone if need be ("It shares its
+        lead = phrases[0][0]  # tag Heist with your PAYDAY™ The Heist.", not two of the item's commoner tags)
+        stages = [[p for p in stage if lead in p[1]] for stage in stages] + \
+                 [[p for p in stage if lead not in p[1]] for stage in stages]
     for stage in stages:
         for said, stated in stage:
-            if max_chars is not None and max_chars <= SHORT_REASON_CHARS:
+            if short:
                 plans = PLANS_SHORT_TWO if len(said) == 2 else PLANS_SHORT_ONE
             else:
                 plans = PLANS_TWO if len(said) == 2 else PLANS_ONE

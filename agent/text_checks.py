@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
-from agent.sentences import VERB_PHRASES, clip_title
+from agent.sentences import VERB_PHRASES, clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 name_spans, rating_is_reason, words)
 from agent.understand import Facet
@@ -314,7 +314,7 @@ def _value_end(rest: str, values: list[str], after: str) -> int | None:
 _SHARED_KEYS = sorted({k.replace("_", " ") for k in VERB_PHRASES} | {"flavor", "feature"}, key=len, reverse=True)
 # the name runs to a bracket or a sentence's punctuation: the "." of "Amazon.com Gift Card …" is inside it
 _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
-                     + r") (.+?) with (.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
+                     + r") (.+?) with (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 
 
 def shared_problems(text: str, sources: list[Item]) -> list[str]:
@@ -329,7 +329,8 @@ def shared_problems(text: str, sources: list[Item]) -> list[str]:
         # Noire (…)" (a full stop inside the title ends the match early)
         rest = f"{normalise(text[m.start(3):])} "
         named = [past for past in sources[1:] if (len(name) >= 3 and squash(past.title).startswith(name))
-                 or rest.startswith(f"{normalise(clip_title(past.title))} ")]
+                 or rest.startswith(f"{normalise(clip_title(past.title))} ")
+                 or squash(short_name(past.title) or "") == name]  # "… with your Santa Smile Tin"
         if not named:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
         elif not (_holds(sources[0], key, value) and any(_holds(past, key, value) for past in named)):

@@ -13,7 +13,7 @@ from agent.catalogue import ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
-from agent.sentences import clip_title
+from agent.sentences import clip_title, short_name
 from agent.text_checks import blank_titles, claims_problems, degenerate_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
@@ -283,7 +283,8 @@ def _names(text: str, claim: Claim, evidence: Evidence) -> bool:
     if claim.kind != "history":
         return states(text, claim, evidence)
     past = evidence.history.get(claim.history_item_id or "")
-    return past is not None and squash(clip_title(past.title)) in squash(text)
+    return past is not None and any(squash(name) in squash(text)
+                                    for name in (clip_title(past.title), short_name(past.title)) if name)
 
 
 def said_twice(text: str, claims: list[Claim]) -> list[str]:

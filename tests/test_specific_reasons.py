@@ -313,6 +313,41 @@ def test_a_long_past_title_is_cut_at_a_word_and_marked_cut():
     assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
 
 
+def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
+    """explain_terse's 60 characters never held "shares its flavor Coffee with Panera Bread Gift Card (you rated it
+    5★)": every short reason of one item read the same whoever it was for."""
+    claims = [Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee"),
+              Claim(kind="attribute", attribute="brand", value="Starbucks")]
+    history = {"P": PastItem(PANERA, rating=5.0)}
+    text = render_reason(claims, history, [], stats=STARS.stats, seed="S", max_chars=62)
+    assert text == "It shares its flavor Coffee with your Panera Bread Gift Card."
+    evidence = Evidence(item=SBUX, history={"P": PANERA}, ratings={"P": 5.0}, stats=STARS.stats)
+    assert TextChecker(STARS.vocabulary, max_chars=62).problems(text, claims[:1], evidence) == []
+    # a long title is named by the variant it ends on, or not at all ("your Amazon.com Gift…" named none of ten tins)
+    tin = card("T", "Amazon.com Gift Card in a Santa Smile Tin", 25.0, "Amazon", ("flavor", "Coffee"))
+    link = claims[:1] + [Claim(kind="history", history_item_id="T", attribute="flavor", value="Coffee")]
+    text = render_reason(link[1:], {"T": PastItem(tin, 5.0)}, [], stats=STARS.stats, seed="S", max_chars=60)
+    assert text == "It shares its flavor Coffee with your Santa Smile Tin."
+    evidence = Evidence(item=SBUX, history={"T": tin}, ratings={"T": 5.0}, stats=STARS.stats)
+    assert TextChecker(STARS.vocabulary, max_chars=60).problems(text, link[1:], evidence) == []
+    stockings = card("K", "Amazon.com Gift Cards in Mini Holiday Stockings, Pack of 3", 25.0, "Amazon",
+                     ("flavor", "Coffee"))
+    short = Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats, short=True)
+    assert not any(h.startswith("h") for h in short.claim_handles(0))
+    assert "h1" in Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats).claim_handles(0)
+    block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, short=True),
+                            0, "Candidate")
+    assert "h1: shares its flavor Coffee with your Panera Bread Gift Card" in block  # what the reply may copy
+    assert "Panera Bread Gift Card (you rated it 5★)" in render_reason(claims, history, [], stats=STARS.stats,
+                                                                        seed="S")  # a full reason says how
+    # the most specific fact is said even alone: before, two of the game's own tags fitted and the link never did
+    heist = card("H", "PAYDAY™ The Heist", 5.0, "Overkill", ("tag", "Heist"))
+    tags = [Claim(kind="history", history_item_id="H", attribute="tag", value="Heist"),
+            Claim(kind="attribute", attribute="tag", value="Mature"), Claim(kind="attribute", attribute="tag", value="FPS")]
+    assert render_reason(tags, {"H": PastItem(heist, rating=1.0)}, [], stats=STEAM.stats, seed="G",
+                         max_chars=60) == "It shares its tag Heist with your PAYDAY™ The Heist."
+
+
 def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
     # "shares its brand Panera Bread with Panera Bread Gift Card": the title is a name, not the value said twice
     multipack = card("P3", "Panera Bread Gift Cards, Multipack of 3", 45.0, "Panera Bread", BOILER)

@@ -67,7 +67,7 @@ from agent.explain import (
     reply_model,
 )
 from agent.schemas import Claim, PastItem
-from agent.sentences import Sentence
+from agent.sentences import Sentence, is_short
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
@@ -277,14 +277,15 @@ class TargetBuilder:
         the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
         review talks about, the values the request `named`, then the item's most specific facts and the request
         facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
-        handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats)
+        seed = f"{dataset}:{user_id}:{item.item_id}"
+        template = self.template_for(seed)
+        handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats,
+                          short=is_short(template.generation.reason_max_chars))
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
         linked = handles.citable_history(0)[:1]  # personal first, whatever was asked
         lead = [handles.to_claim(0, f"h{j + 1}") for j in linked] + [handles.to_claim(0, h) for h in mentioned[:2]] + named
-        seed = f"{dataset}:{user_id}:{item.item_id}"
-        template = self.template_for(seed)
         try:
             chosen, text = self.fit(lead + specific, handles, request, template)
         except ValueError:
