@@ -101,15 +101,17 @@ class Handles:
     stats: ValueStats | None = None  # the catalogue's value frequencies and rating scale; None: no filtering
     short: bool = False  # phrases for a short reason (sentences.is_short of the template's reason_max_chars)
     attributes: list[list[tuple[str, str]]] = field(init=False)
+    links: list[list[int]] = field(init=False)  # per candidate, `citable_history` (every handle list reads it)
 
     def __post_init__(self) -> None:
-        self.attributes = [shown_attributes(c, self.max_attributes, self.stats) for c in self.candidates]
+        self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
-        for i, shown in enumerate(self.attributes):
-            linked = {shared_attribute(self.candidates[i], self.history[j].item, self.stats)
-                      for j in self.citable_history(i)}
-            self.attributes[i] = [kv for kv in shown if kv not in linked]
+        self.attributes = []
+        for item, links in zip(self.candidates, self.links):
+            linked = {shared_attribute(item, self.history[j].item, self.stats) for j in links}
+            self.attributes.append([kv for kv in shown_attributes(item, self.max_attributes, self.stats)
+                                    if kv not in linked])
 
     def satisfied_facets(self, index: int) -> list[Facet]:
         past = {p.item.item_id: p.item for p in self.history}
@@ -122,7 +124,10 @@ class Handles:
         """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
-        name different ones), at most MAX_LINKS; for a short reason, only those whose title it can say whole."""
+        name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`)."""
+        return self.links[index]
+
+    def _find_links(self, index: int) -> list[int]:
         item, stats = self.candidates[index], self.stats
         shared = {j: shared_attribute(item, past.item, stats) for j, past in enumerate(self.history)
                   if self.liked(past)}

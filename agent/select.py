@@ -7,7 +7,6 @@ matching unpriced items left out are counted in a note."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
@@ -16,6 +15,7 @@ from agent.catalogue import Catalogue, normalise
 from agent.kinds import GAME, ProductKind, item_kind, product_asked
 from agent.request import MATCHED_KEYS, Facet, Request, stem
 from agent.schemas import Relaxation
+from agent.text_quality import without_parenthetical
 from index.models import Item
 from index.retrieve import Candidate, Filters
 
@@ -89,9 +89,6 @@ def is_hard(facet: Facet) -> bool:
     return facet.key not in ("like_item", "occasion")
 
 
-_PARENTHETICAL = re.compile(r"\s*[\(\[].*?[\)\]]")
-
-
 def product_keys(item: Item) -> set[tuple]:
     """What makes two ids one product, as keys: the same title, or the same brand and price and the same title but
     for a parenthetical ("… Holiday Tin (Santa Design)" / "(Snowman Design)"; a Santa tin and a birthday cupcake
@@ -100,7 +97,7 @@ def product_keys(item: Item) -> set[tuple]:
     title = normalise(item.title)
     keys: set[tuple] = {("title", title)}
     if (brand := item.first("brand")) is not None and item.price is not None:
-        keys.add(("brand, price, title", brand, item.price, normalise(_PARENTHETICAL.sub(" ", item.title))))
+        keys.add(("brand, price, title", brand, item.price, normalise(without_parenthetical(item.title))))
     return keys
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim, PastItem
-from agent.text_quality import degenerate_kinds, squash
+from agent.text_quality import degenerate_kinds, squash, without_parenthetical
 from agent.understand import Facet
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ VERB_PHRASES = {
 def clip_title(title: str, limit: int = 48) -> str:
     """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)
     and marked as cut ("… Mini Amazon Shipping" read as a whole title, of a box)."""
-    title = re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
+    title = without_parenthetical(title)
     if len(title) <= limit:
         return title
     return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-– ") + "…"
@@ -157,7 +157,7 @@ def is_short(max_chars: int | None) -> bool:
 def short_name(title: str) -> str | None:
     """A past item's title as a short reason names it: whole (no parenthetical), or the variant a long title ends
     on ("Amazon.com Gift Card in a Santa Smile Tin" -> "Santa Smile Tin"); None when neither is short enough."""
-    name = clip_title(title, len(title))
+    name = without_parenthetical(title)
     if len(name) > SHORT_TITLE_CHARS and (variant := _VARIANT.search(name)):
         name = variant.group(1)
     return name if len(name) <= SHORT_TITLE_CHARS else None

@@ -37,6 +37,13 @@ def normalise(text: str) -> str:
 def squash(text: str) -> str:
     """Like `normalise` without spaces, so "co-op", "coop" and "Co op" meet."""
     return normalise(text).replace(" ", "")
+
+
+def without_parenthetical(title: str) -> str:
+    """A title without its bracketed parts: "Amazon.com Gift Card in a Santa Tin (Ho! Ho! Ho! Card Design)" ->
+    "Amazon.com Gift Card in a Santa Tin" (the title itself when it is all brackets)."""
+    return re.sub(r"\s*[\(\[].*?[\)\]]", "", title).strip() or title
+
 VACUOUS_SHARE = 0.5  # a value at least this share of the catalogue has is not a reason for any one item
 
 # What the explain templates (prompts/explain_*.yaml) and agent/explain.py put around the data: echoing it back
@@ -136,7 +143,7 @@ def name_spans(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
     title short), without a bracketed part."""
     spans = []
     for name in names:
-        name_words = re.sub(r"\s*[\(\[].*?[\)\]]", "", name).split()
+        name_words = without_parenthetical(name).split()
         for n in range(len(name_words), 1, -1):  # the longest run of the name's first words that the text says
             said = " ".join(name_words[:n])
             if (start := text.find(said)) >= 0:
