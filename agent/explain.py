@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import (ASKED, Sentence, compose_sentence, fact_phrase, seeded_index, shared_start,
-                              short_name)
+from agent.sentences import (ASKED, Sentence, compose_sentence, fact_phrase, is_short, seeded_index,
+                              shared_start, short_name)
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -99,7 +99,7 @@ class Handles:
     facets: list[Facet]
     max_attributes: int = 12
     stats: ValueStats | None = None  # the catalogue's value frequencies and rating scale; None: no filtering
-    short: bool = False  # phrases for a short reason (sentences.is_short of the template's reason_max_chars)
+    reason_max_chars: int | None = None  # the template's: a fact no reason of that length can say is not offered
     attributes: list[list[tuple[str, str]]] = field(init=False)
     links: list[list[int]] = field(init=False)  # per candidate, `citable_history` (every handle list reads it)
 
@@ -111,7 +111,21 @@ class Handles:
         for item, links in zip(self.candidates, self.links):
             linked = {shared_attribute(item, self.history[j].item, self.stats) for j in links}
             self.attributes.append([kv for kv in shown_attributes(item, self.max_attributes, self.stats)
-                                    if kv not in linked])
+                                    if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0],
+                                                                               value=kv[1]))])
+
+    @property
+    def short(self) -> bool:
+        """Phrases for a short reason: bare, a past item as "your …" (sentences.is_short)."""
+        return is_short(self.reason_max_chars)
+
+    def _fits(self, claim: Claim) -> bool:
+        """Whether "It {fact}." fits the reason: explain_terse cut a 70-character feature quote mid-word and the
+        cut text contradicted the listing (raw contradiction 0.100 with the adapter), so it is never offered."""
+        if self.reason_max_chars is None:
+            return True
+        said = fact_phrase(claim, {}, self.facets, self.stats, self.short)
+        return said is None or len(f"It {said}.") <= self.reason_max_chars
 
     def satisfied_facets(self, index: int) -> list[Facet]:
         past = {p.item.item_id: p.item for p in self.history}

@@ -28,7 +28,7 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import fact_phrase, is_exclusion, is_short
+from agent.sentences import fact_phrase, is_exclusion
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -230,7 +230,7 @@ def with_handles(turn: Turn, deps: ChainDeps) -> Turn:
     """The prompt's handles for the turn's final candidates: what every later step cites by."""
     turn.handles = Handles([s.item for s in turn.candidates], turn.history[: deps.settings.max_history],
                            turn.request.facets, deps.settings.max_attributes, stats=deps.catalogue.stats,
-                           short=is_short(deps.template.generation.reason_max_chars))
+                           reason_max_chars=deps.template.generation.reason_max_chars)
     return turn
 
 

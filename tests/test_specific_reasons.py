@@ -332,10 +332,10 @@ def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
     assert TextChecker(STARS.vocabulary, max_chars=60).problems(text, link[1:], evidence) == []
     stockings = card("K", "Amazon.com Gift Cards in Mini Holiday Stockings, Pack of 3", 25.0, "Amazon",
                      ("flavor", "Coffee"))
-    short = Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats, short=True)
+    short = Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats, reason_max_chars=60)
     assert not any(h.startswith("h") for h in short.claim_handles(0))
     assert "h1" in Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats).claim_handles(0)
-    block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, short=True),
+    block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, reason_max_chars=60),
                             0, "Candidate")
     assert "h1: shares its flavor Coffee with your Panera Bread Gift Card" in block  # what the reply may copy
     assert "Panera Bread Gift Card (you rated it 5★)" in render_reason(claims, history, [], stats=STARS.stats,
@@ -534,3 +534,15 @@ def test_a_value_reads_as_words_with_its_article(key, value, phrase):
     from agent.sentences import fact_phrase
 
     assert fact_phrase(Claim(kind="attribute", attribute=key, value=value), {}, []) == phrase
+
+
+def test_a_short_reason_is_offered_only_facts_it_can_say():
+    """explain_terse's 60 characters cannot hold a 70-character listing quote: cut mid-word it contradicted the
+    listing, so the handle is not offered; a longer template still gets it."""
+    bullet = "Hand-painted ceramic mug with a gold rim, sized for a tall latte"
+    quoted = card("Q", "Amazon.com eGift Card", 25.0, "Amazon", ("feature", bullet))
+    offered = {value for _, value in Handles([quoted], [], [], stats=STARS.stats).attributes[0]}
+    assert bullet in offered
+    terse = Handles([quoted], [], [], stats=STARS.stats, reason_max_chars=60)
+    assert bullet not in {value for _, value in terse.attributes[0]}
+    assert all(len(f"It {terse.phrase(0, h)}.") <= 60 for h in terse.claim_handles(0) if h[0] in "ah")

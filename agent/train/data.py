@@ -67,7 +67,7 @@ from agent.explain import (
     reply_model,
 )
 from agent.schemas import Claim, PastItem
-from agent.sentences import Sentence, is_short
+from agent.sentences import Sentence
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
@@ -280,7 +280,7 @@ class TargetBuilder:
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
         handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats,
-                          short=is_short(template.generation.reason_max_chars))
+                          reason_max_chars=template.generation.reason_max_chars)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
