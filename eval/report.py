@@ -30,6 +30,13 @@ USEFULNESS_COLUMNS = [  # issue 16: true but useless reasons, beside the faithfu
 DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phrase"), ("title", "title_only"),
                       ("prompt echo", "prompt_echo"), ("request echo", "request_echo"), ("< 4 words", "too_short"),
                       ("1st person", "first_person")]
+# base → adapter per cell, the columns the adapter issue's targets name (issue 19), each with its view
+VERSUS_COLUMNS = [("model-written shown", "model_written_share/displayed"), ("degenerate raw", "degenerate_rate/raw"),
+                  ("contradiction raw", "contradiction_rate/raw"), ("claim prec raw", "claim_precision/raw"),
+                  ("vacuous shown", "vacuous_claim_share/displayed"), ("USR shown", "usr/displayed"),
+                  ("top text shown", "top_text_share/displayed"), ("DIV shown", "div/displayed"),
+                  ("FMR shown", "fmr/displayed"), ("past item linked shown", "past_item_link_share/displayed"),
+                  ("specificity shown", "claim_specificity/displayed")]
 RANK_COLUMNS = [("HR@1", "hr@1"), ("HR@5", "hr@5"), ("HR@10", "hr@10"), ("NDCG@10", "ndcg@10"), ("MRR", "mrr")]
 
 
@@ -92,6 +99,23 @@ def usefulness_table(runs: list[dict[str, Any]], view: str) -> str:
                         + [_fmt(_value(m.get(f"{key}/{view}"))) for _, key in USEFULNESS_COLUMNS]
                         + [_fmt(_value(m.get(f"degenerate:{kind}/{view}"))) for _, kind in DEGENERATE_COLUMNS])
     return _table(headers, rows)
+
+
+def versus_table(runs: list[dict[str, Any]]) -> str:
+    """Each explain cell of the first backend beside the same dataset and template on every other backend,
+    "first → other"; empty when a run has one backend."""
+    cells = [c for run in runs for c in run["cells"] if c["kind"] == "explain"]
+    backends = list(dict.fromkeys(c["backend"] for c in cells))
+    by_key = {(c["dataset"], c["backend"], c["template"]): c for c in cells}
+    rows = []
+    for other in backends[1:]:
+        for c in (c for c in cells if c["backend"] == backends[0]):
+            if (o := by_key.get((c["dataset"], other, c["template"]))) is None:
+                continue
+            rows.append([c["dataset"], f"{backends[0]} → {other}", c["template"], f"{c['n']} / {o['n']}"]
+                        + [f"{_fmt(_value(c['metrics'].get(k)), k)} → {_fmt(_value(o['metrics'].get(k)), k)}"
+                           for _, k in VERSUS_COLUMNS])
+    return _table(["dataset", "backends", "template", "n"] + [h for h, _ in VERSUS_COLUMNS], rows) if rows else ""
 
 
 def ranking_table(runs: list[dict[str, Any]]) -> str:
@@ -205,6 +229,9 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
                   "Claims shown as fact (re-verified) and the text shown (the model's, or rendered from verified claims).",
                   "", explain_table(runs, "displayed"), "", USEFULNESS_NOTE, "", usefulness_table(runs, "displayed"),
                   "", "![claim precision and FMR](claims_fmr.png)"]
+        if versus := versus_table(runs):
+            parts += ["", "## Explanations: backends side by side",
+                      "The first backend's figure → the other's, same dataset, template and pairs.", "", versus]
     if any(c["kind"] == "ranking" for run in runs for c in run["cells"]):
         plot_ndcg(runs, out_dir / "ndcg.png")
         parts += ["", "## Ranking (leave-last-out)", "", ranking_table(runs)]

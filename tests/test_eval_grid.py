@@ -70,6 +70,24 @@ def test_report_writes_tables_and_valid_pngs(tmp_path):
             assert image.format == "PNG" and image.size[0] > 300
 
 
+def test_report_sets_two_backends_side_by_side(tmp_path):
+    run_dir = _hand_made_run(tmp_path)
+    run = json.loads((run_dir / "results.json").read_text())
+    adapter = [c | {"backend": "local-reasons", "metrics": c["metrics"] | {"fmr/displayed": _metric(0.75)}}
+               for c in run["cells"] if c["kind"] == "explain" and c["template"] == "explain_terse"]
+    run["cells"] += adapter
+    (run_dir / "results.json").write_text(json.dumps(run))
+    report = write_report([run_dir]).read_text()
+    side = report.split("## Explanations: backends side by side")[1]
+    row = next(line for line in side.splitlines() if "explain_terse" in line)
+    assert row.startswith("| d | local-base → local-reasons | explain_terse | 2 / 2 |")
+    assert "| 0.500 → 0.750 |" in row and "| 0.500 → 0.500 |" in row  # FMR shown moved, raw claim precision not
+    assert "explain_default" not in side  # no adapter cell to set it beside
+    (tmp_path / "one").mkdir()
+    single = write_report([_hand_made_run(tmp_path / "one")]).read_text()
+    assert "side by side" not in single
+
+
 @pytest.mark.slow
 def test_quick_grid_runs_end_to_end_with_the_real_model_and_index(tmp_path):
     result = CliRunner().invoke(main, ["eval", "run", "--grid", str(QUICK), "--limit", "2", "--out", str(tmp_path)])
