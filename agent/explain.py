@@ -120,11 +120,13 @@ class Handles:
         return is_short(self.reason_max_chars)
 
     def _fits(self, claim: Claim) -> bool:
-        """Whether "It {fact}." fits the reason: explain_terse cut a 70-character feature quote mid-word and the
-        cut text contradicted the listing (raw contradiction 0.100 with the adapter), so it is never offered."""
+        """Whether "It {fact}." fits the reason: explain_terse cut a 70-character feature quote mid-word, and a link
+        to a long-named past item before the name ended ("with your Red Gift Box"), and the cut text contradicted
+        the listing (raw contradiction 0.100 and 0.090 with the adapter), so neither is offered."""
         if self.reason_max_chars is None:
             return True
-        said = fact_phrase(claim, {}, self.facets, self.stats, self.short)
+        past = {p.item.item_id: p for p in self.history}
+        said = fact_phrase(claim, past, self.facets, self.stats, self.short)
         return said is None or len(f"It {said}.") <= self.reason_max_chars
 
     def satisfied_facets(self, index: int) -> list[Facet]:
@@ -138,7 +140,8 @@ class Handles:
         """Positions of the past items candidate `index` may be linked to: liked ones that share a specific value
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
-        name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`)."""
+        name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
+        sentence that fits (`_fits`)."""
         return self.links[index]
 
     def _find_links(self, index: int) -> list[int]:
@@ -146,7 +149,9 @@ class Handles:
         shared = {j: shared_attribute(item, past.item, stats) for j, past in enumerate(self.history)
                   if self.liked(past)}
         citable = [j for j, kv in shared.items()
-                   if kv is not None and not (self.short and short_name(self.history[j].item.title) is None)]
+                   if kv is not None and not (self.short and short_name(self.history[j].item.title) is None)
+                   and self._fits(Claim(kind="history", history_item_id=self.history[j].item.item_id,
+                                        attribute=kv[0], value=kv[1]))]
         if stats is not None and citable:
             citable.sort(key=lambda j: stats.telling_share(*shared[j]))
             rarest = stats.telling_share(*shared[citable[0]])

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim, PastItem
-from agent.text_quality import degenerate_kinds, squash, without_parenthetical
+from agent.text_quality import degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
 
 if TYPE_CHECKING:
@@ -158,12 +158,9 @@ def short_name(title: str) -> str | None:
     """A past item's title as a short reason names it: whole (no parenthetical), or the variant a long title ends
     on ("Amazon.com Gift Card in a Santa Smile Tin" -> "Santa Smile Tin"); None when neither is short enough."""
     name = without_parenthetical(title)
-    if len(name) > SHORT_TITLE_CHARS and (variant := _VARIANT.search(name)):
-        name = variant.group(1)
+    if len(name) > SHORT_TITLE_CHARS and (variant := title_variant(name)):
+        name = variant
     return name if len(name) <= SHORT_TITLE_CHARS else None
-
-
-_VARIANT = re.compile(r"\bin (?:an? )?(\S+(?: \S+)+)$")  # "… in a Santa Smile Tin": two words at least
 
 
 def tokens(text: str) -> set[str]:

@@ -138,14 +138,23 @@ def _first_person(text: str, title: str, request: str) -> bool:
     return bool(found) or bool(_STORY.search(text))
 
 
+_VARIANT = re.compile(r"\bin (?:an? )?(\S+(?: \S+)+)$")  # "… in a Santa Smile Tin": two words at least
+
+
+def title_variant(title: str) -> str | None:
+    """The variant a title ends on ("Amazon.com Gift Card in a Plaid Gift Box" -> "Plaid Gift Box"), the name a
+    short reason gives a past item ("your Plaid Gift Box"); None when it names none."""
+    return m.group(1) if (m := _VARIANT.search(without_parenthetical(title))) else None
+
+
 def name_spans(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
     """The spans of `text` that say one of `names` (whole, or its first two or more words, as a sentence cuts a long
-    title short), without a bracketed part."""
+    title short, or the variant it ends on), without a bracketed part."""
     spans = []
     for name in names:
         name_words = without_parenthetical(name).split()
-        for n in range(len(name_words), 1, -1):  # the longest run of the name's first words that the text says
-            said = " ".join(name_words[:n])
+        runs = [" ".join(name_words[:n]) for n in range(len(name_words), 1, -1)]  # the longest run said first
+        for said in [*runs, *filter(None, [title_variant(name)])]:
             if (start := text.find(said)) >= 0:
                 spans.append((start, start + len(said)))
                 break

@@ -335,7 +335,7 @@ def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
     short = Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats, reason_max_chars=60)
     assert not any(h.startswith("h") for h in short.claim_handles(0))
     assert "h1" in Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats).claim_handles(0)
-    block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, reason_max_chars=60),
+    block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, reason_max_chars=62),
                             0, "Candidate")
     assert "h1: shares its flavor Coffee with your Panera Bread Gift Card" in block  # what the reply may copy
     assert "Panera Bread Gift Card (you rated it 5★)" in render_reason(claims, history, [], stats=STARS.stats,
@@ -546,3 +546,25 @@ def test_a_short_reason_is_offered_only_facts_it_can_say():
     terse = Handles([quoted], [], [], stats=STARS.stats, reason_max_chars=60)
     assert bullet not in {value for _, value in terse.attributes[0]}
     assert all(len(f"It {terse.phrase(0, h)}.") <= 60 for h in terse.claim_handles(0) if h[0] in "ah")
+
+
+def test_a_short_reason_is_offered_only_links_it_can_finish():
+    """A link to a past item whose short name does not fit 60 characters was cut before the name ended ("… with your
+    Red Gift Box"), naming no past item: that past item is not offered, and the shared packaging is the card's own."""
+    reveal = card("R1", "Amazon.com Gift Card in a Birthday Pop-Up Reveal", 25.0, "Amazon",
+                  ("packaging", "pop-up reveal"))
+    past = [PastItem(card("R2", "Amazon.com Gift Card in a Happy Holidays Reveal", 50.0, "Amazon",
+                          ("packaging", "pop-up reveal")), rating=5.0)]
+    assert Handles([reveal], past, [], stats=STARS.stats).citable_history(0) == [0]
+    terse = Handles([reveal], past, [], stats=STARS.stats, reason_max_chars=60)
+    assert terse.citable_history(0) == []
+    assert ("packaging", "pop-up reveal") in terse.attributes[0]
+
+
+def test_a_past_item_said_by_the_variant_its_title_ends_on_is_a_name_not_a_repeat():
+    """A short reason names "Amazon.com Gift Card in a Plaid Gift Box" as "your Plaid Gift Box": "gift box" twice is
+    the name, as a shared brand in a full title is, not the sentence repeating itself."""
+    text = "It shares its packaging gift box with your Plaid Gift Box."
+    plaid = "Amazon.com Gift Card in a Plaid Gift Box"
+    assert degenerate_problems(text, "Amazon.com eGift Card", "", names=[plaid]) == []
+    assert degenerate_problems(text, "Amazon.com eGift Card", "")  # with no past item cited, the phrase is said twice
