@@ -93,6 +93,18 @@ def test_open_requests_teach_reasons_that_claim_no_request(gift, examples):
         assert ex.request.facets == [] and "as you asked" not in ex.target["text"], ex.target
 
 
+def test_gift_requests_ask_what_a_chat_asks_and_the_card_meets(gift, examples):
+    """A chat asks for an occasion, a packaging or e-mail delivery as often as for a brand or a budget ("a birthday
+    gift card under $50"); an adapter never shown such a request handle echoed "a1:" instead of a sentence. Each
+    request names only what its card is made for or comes as, so those handles are ones the card can claim."""
+    made, _ = examples
+    asked = Counter(f.key for ex in made for f in ex.request.facets)
+    assert {"occasion", "packaging", "delivery", "brand", "price_max"} <= set(asked), asked
+    for ex in made:
+        met = ex.handles.satisfied_facets(0)
+        assert all(f in met for f in ex.request.facets if f.key in ("occasion", "packaging", "delivery")), ex.request
+
+
 def test_a_shopper_with_a_liked_past_item_is_taught_the_personal_link_first(gift, examples):
     """Whatever was asked: "shares its brand Amazon with … (you rated it 5★)" before the item's own facts."""
     made, _ = examples

@@ -6,9 +6,9 @@ How each part of an example is derived (all choices seeded; nothing is written b
 
 Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u, i) — an item in
 `split.history[u]`, so no test or validation pair of `index/split.py` is ever used — :
-  - request: a shopper-style message built from FACTS of item i, never from the review: one of "a gift card",
-    "a gift card from {brand}", "a gift card under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price),
-    or both. It is parsed by the real `understand()`; the facets it yields are the request handles r1...
+  - request: a shopper-style message built from FACTS of item i, never from the review: "a gift card" and 0-2 of
+    "from {brand}", "under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price), "for {the occasion i is
+    made for}", "in a {packaging}", "I can send by email" (`gift_request`). It is parsed by the real `understand()`; the facets it yields are the request handles r1...
     With a history, OPEN_SHARE of the requests ask for nothing in particular (OPEN_REQUESTS: no facets).
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
@@ -66,6 +66,7 @@ from agent.explain import (
     prompt_inputs,
     reply_model,
 )
+from agent.occasions import made_for
 from agent.schemas import Claim, PastItem
 from agent.sentences import Sentence
 from agent.understand import Request, understand
@@ -178,16 +179,24 @@ def price_bucket(price: float | None) -> int | None:
     return next((b for b in _PRICE_BUCKETS if b >= price), None)
 
 
+# The occasions an item is made for (agent/occasions.py) as a shopper names them, where understand() reads them.
+_OCCASION_WORDS = {"birthday": "a birthday", "christmas": "Christmas", "valentine": "Valentine's Day",
+                   "mothers_day": "Mother's Day", "fathers_day": "Father's Day", "graduation": "a graduation",
+                   "wedding": "a wedding", "baby": "a baby shower", "thank_you": "a thank you",
+                   "anniversary": "an anniversary", "housewarming": "a housewarming", "retirement": "a retirement"}
+
+
 def gift_request(item: Item, rng: random.Random) -> str:
-    brand, bucket = item.first("brand"), price_bucket(item.price)
-    options = ["a gift card"]
-    if brand:
-        options.append(f"a gift card from {brand}")
-    if bucket:
-        options.append(f"a gift card under ${bucket}")
-    if brand and bucket:
-        options.append(f"a gift card from {brand} under ${bucket}")
-    return rng.choice(options)
+    """"a gift card" and 0-2 of what the card meets that a chat asks for: its brand, a budget, the occasion it is
+    made for, its packaging, e-mail delivery. Without the last three, the adapter had never seen an occasion
+    handle and echoed "a1:" for 7 of 15 chat cards ("a birthday gift card under $50")."""
+    wants = [f"from {brand}"] if (brand := item.first("brand")) else []
+    wants += [f"under ${bucket}"] if (bucket := price_bucket(item.price)) else []
+    wants += [f"for {_OCCASION_WORDS[o]}" for o in sorted(made_for(item)) if o in _OCCASION_WORDS][:1]
+    wants += [f"in a {packaging}"] if (packaging := item.first("packaging")) else []
+    wants += ["I can send by email"] if item.first("delivery") == "e-mail" else []
+    picked = rng.sample(wants, min(len(wants), rng.choice((0, 1, 1, 2))))
+    return " ".join(["a gift card", *sorted(picked, key=wants.index)])
 
 
 def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str, ...], noun: str,
