@@ -8,7 +8,8 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
 `split.history[u]`, so no test or validation pair of `index/split.py` is ever used — :
   - request: a shopper-style message built from FACTS of item i, never from the review: "a gift card" and 0-2 of
     "from {brand}", "under ${bucket}" (bucket = the smallest of _PRICE_BUCKETS >= price), "for {the occasion i is
-    made for}", "in a {packaging}", "I can send by email" (`gift_request`). It is parsed by the real `understand()`; the facets it yields are the request handles r1...
+    made for}", "in a {packaging}", "I can send by email" (`gift_request`). It is parsed by the real
+    `understand()`; the facets it yields are the request handles r1...
     With a history, OPEN_SHARE of the requests ask for nothing in particular (OPEN_REQUESTS: no facets).
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
