@@ -102,8 +102,10 @@ class Handles:
     reason_max_chars: int | None = None  # the template's: a fact no reason of that length can say is not offered
     attributes: list[list[tuple[str, str]]] = field(init=False)
     links: list[list[int]] = field(init=False)  # per candidate, `citable_history` (every handle list reads it)
+    past: dict[str, PastItem] = field(init=False)  # the history by item id, as a phrase names it
 
     def __post_init__(self) -> None:
+        self.past = {p.item.item_id: p for p in self.history}
         self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
@@ -125,8 +127,7 @@ class Handles:
         the listing (raw contradiction 0.100 and 0.090 with the adapter), so neither is offered."""
         if self.reason_max_chars is None:
             return True
-        past = {p.item.item_id: p for p in self.history}
-        said = fact_phrase(claim, past, self.facets, self.stats, self.short)
+        said = fact_phrase(claim, self.past, self.facets, self.stats, self.short)
         return said is None or len(f"It {said}.") <= self.reason_max_chars
 
     def satisfied_facets(self, index: int) -> list[Facet]:
@@ -164,8 +165,7 @@ class Handles:
         """What a handle of candidate `index` says, as the words a sentence uses ("comes from Starbucks", "shares
         its tag Co-op with PAYDAY 2 (you recommended it)"), so a reply copies the fact instead of recalling it."""
         claim = self.to_claim(index, handle)
-        past = {p.item.item_id: p for p in self.history}
-        said = fact_phrase(claim, past, self.facets, self.stats, self.short)
+        said = fact_phrase(claim, self.past, self.facets, self.stats, self.short)
         return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed
 
     def claim_handles(self, index: int) -> list[str]:

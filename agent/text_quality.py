@@ -154,7 +154,8 @@ def name_spans(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
     for name in names:
         name_words = without_parenthetical(name).split()
         runs = [" ".join(name_words[:n]) for n in range(len(name_words), 1, -1)]  # the longest run said first
-        for said in [*runs, *filter(None, [title_variant(name)])]:
+        variant = title_variant(name)
+        for said in runs + ([variant] if variant else []):
             if (start := text.find(said)) >= 0:
                 spans.append((start, start + len(said)))
                 break
