@@ -355,6 +355,25 @@ def doomed_claims(prefix: str, item: Item, support: str, titles: str) -> list[st
     return found
 
 
+# a negation and at most two words before a ruled-out value: "is not from Starbucks", "no Gummy"
+_NEGATED = re.compile(r"\b(?:not|no|never|without|except|instead of|rather than|other than)\b(?:\W+\w+){0,2}\W*$", re.I)
+
+
+def excluded_problems(text: str, sources: list[Item], facets: list[Facet]) -> list[str]:
+    """A value the shopper ruled out ("not Starbucks") is said only as ruled out: "is not from Starbucks", never
+    "is from Starbucks, as you asked" (the adapter wrote that of an Amazon tin, citing the met exclusion). A cited
+    past item's title may hold it ("… with Starbucks Gift Card (you rated it 5★)")."""
+    said = blank_titles(text, sources)
+    found = []
+    for f in facets:
+        if not (f.key.startswith("exclude_") and f.value):
+            continue
+        if any(not _NEGATED.search(said[:m.start()])
+               for m in re.finditer(rf"(?<!\w){re.escape(f.value)}(?!\w)", said, re.I)):
+            found.append(f"says it is {f.value}, which the shopper ruled out")
+    return found
+
+
 def claims_problems(text: str, sources: list[Item], message: str, facets: list[Facet],
                     checked: frozenset[str] = frozenset()) -> list[str]:
     """Facts stated in free text that the item (sources[0]), the cited past items and the request must hold."""
@@ -363,4 +382,5 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
+            + excluded_problems(text, sources, facets)
             + shared_problems(text, sources))

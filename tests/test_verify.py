@@ -319,3 +319,19 @@ def test_a_link_to_a_past_item_the_sentence_names_is_shown_though_the_reply_cite
     _, _, problems = verify_reason(Reason(text=other, claims=[brand]), evidence(item=box, history=(tin,), facets=()),
                                    checker, [brand, link])
     assert any("no past item it cites" in p for p in problems)
+
+
+def test_a_value_the_shopper_ruled_out_is_said_only_as_ruled_out():
+    """"not Starbucks": the adapter wrote "… and is from Starbucks, as you asked." of an Amazon card, citing the met
+    exclusion; the word was in the request, so no other check caught it. Said as ruled out it is true, and a cited
+    past item's title may hold it."""
+    checker = TextChecker(CATALOGUE.vocabulary)
+    not_starbucks = Facet(handle="r1", key="exclude_brand", value="Starbucks", label="not Starbucks")
+    met = [Claim(kind="request", attribute="exclude_brand", value="Starbucks")]
+    ruled_out = evidence(item=AMAZON, history=(STARBUCKS,), facets=(not_starbucks,), message="not Starbucks")
+    assert "says it is Starbucks, which the shopper ruled out" in checker.problems(
+        "It costs $50.00 and is from Starbucks, as you asked.", met, ruled_out)
+    assert checker.problems("It costs $50.00 and is not from Starbucks, as you asked.", met, ruled_out) == []
+    liked = [Claim(kind="history", history_item_id="S1", attribute="price", value="$50.00")] + met
+    text = "It is like Starbucks Gift Card (you rated it 5★) and is not from Starbucks, as you asked."
+    assert not any("ruled out" in p for p in checker.problems(text, liked, ruled_out))
