@@ -51,6 +51,10 @@ class Settings(IndexSettings):
                                  "check no continuation can pass (a loop, an echoed handle, a year the data lacks; "
                                  "agent/explain.DoomedReply): the card falls back as it would have, with the model's "
                                  "claims, and the turn ends sooner. Grid runs keep it off to measure whole replies")
+    copy_guard: bool = Field(True, description="local backend: once a reason's sentence says a lead-in ('is tagged', "
+                             "'shares its tag Dark with'), keep the value after it one the item (or a liked past "
+                             "item) really has, letter for letter, by taking the model's best token that does "
+                             "(agent/copy_guard.py); off = the model's greedy text as it is")
     prefetch: list[str] = Field(["cheaper"], description="local backend, chat: follow-ups decoded while the shopper "
                                 "reads an answer (the chat offers 'cheaper' on every catalogue); sent as is, the "
                                 "turn reuses those replies. Any turn stops a running prefetch at its next decode "

@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.catalogue import Catalogue, squash
 from agent.conversation import Conversation
+from agent.copy_guard import CopyGuard
 from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims, prompt_inputs, read_reason,
                            render_text, reply_model)
 from agent.kinds import animals_asked
@@ -250,6 +251,8 @@ def explain_calls(turn: Turn, deps: ChainDeps) -> list[tuple[list, dict]]:
         options = {"response_format": response_format(reply_model(handles, deps.template, i)), "max_tokens": max_tokens}
         if deps.settings.abandon_doomed:
             options["abandon_if"] = DoomedReply.for_candidate(handles, i, turn.message)
+        if deps.settings.copy_guard:
+            options["copy_guard"] = CopyGuard.for_candidate(handles, i)
         calls.append((prompt, options))
     return calls
 

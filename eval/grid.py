@@ -34,11 +34,12 @@ class BackendSpec(BaseModel):
                                                                              "(local, CPU); none: the plain dtype")
     speculate: int | None = Field(None, ge=0, description="guessed tokens per row and step (local); 0 = off")
     attention: Literal["auto", "sdpa"] | None = Field(None, description="local decode-step attention (Settings)")
+    copy_guard: bool | None = Field(None, description="local: keep copied values whole (Settings.copy_guard)")
 
     def settings_overrides(self) -> dict:
         overrides = {"backend": self.backend, "model_dir": self.model_dir, "openai_base_url": self.base_url,
                      "openai_model": self.model, "dtype": self.dtype, "quantize": self.quantize,
-                     "speculate": self.speculate, "attention": self.attention}
+                     "speculate": self.speculate, "attention": self.attention, "copy_guard": self.copy_guard}
         return {k: v for k, v in overrides.items() if v is not None} | {"adapter": self.adapter}
 
 

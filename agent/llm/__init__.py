@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 BACKENDS = ("local", "openai")
-# A call option only the local backend reads: `abandon_if(text so far) -> bool` ends that reply early, with this
-# finish reason. A server decodes out of reach and writes whole replies, so it never gets the option.
+# Call options only the local backend reads: `abandon_if(text so far) -> bool` ends that reply early, with this
+# finish reason; `copy_guard` keeps a copied value whole (agent/copy_guard.py). A server decodes out of reach and
+# writes whole replies, so it never gets them.
 ABANDONED = "abandoned"
-LOCAL_ONLY_OPTIONS = ("abandon_if",)
+LOCAL_ONLY_OPTIONS = ("abandon_if", "copy_guard")
 
 
 def build_llm(settings: Settings) -> BaseChatModel:

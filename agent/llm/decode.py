@@ -44,6 +44,7 @@ class DecodeStats:
     shared_prefix_tokens: int = 0  # prompt tokens prefilled once for every row of the batch
     guessed_tokens: int = 0  # speculation: tokens fed as guesses, and how many of them the model chose
     guessed_kept: int = 0
+    guarded_tokens: int = 0  # tokens a copy guard chose over the model's first choice (agent/copy_guard.py)
     finish_reason: str = "length"
 
     def metadata(self, model_name: str, prompt_tokens: int, completion_tokens: int,
@@ -63,6 +64,7 @@ class DecodeStats:
                 "token_usage": usage, "constrained": constrained, "forced_tokens": self.forced_tokens,
                 "shared_prefix_tokens": self.shared_prefix_tokens,
                 "guessed_tokens": self.guessed_tokens, "guessed_kept": self.guessed_kept,
+                "guarded_tokens": self.guarded_tokens,
                 "timing": {"first_token_s": self.first_token_s, "total_s": total_s, "tokens_after_first": after_first,
                            "chosen_after_first": chosen_after_first,
                            "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else None},
@@ -79,6 +81,7 @@ class Row:
     limit: int
     stop_ids: list[int]
     stats: DecodeStats = field(default_factory=DecodeStats)
+    guard: Any = None  # `.pending(text so far)` -> None or a test of the text after one more token (CopyGuard)
     produced: int = 0
     pending: list[int] = field(default_factory=list)  # tokens to feed at the next step
     drafts: list[int] = field(default_factory=list)  # guessed tokens fed after `pending`, kept only if the model agrees
@@ -248,11 +251,37 @@ def _guess(row: Row, speculate: int) -> list[int]:
     return lookup_draft(row.prompt_ids + row.output, budget) if budget > 0 else []
 
 
+GUARD_CANDIDATES = 16  # the model's best tokens a copy guard looks through, beside the first token of each value
+
+
+def _guarded(row: Row, logits: Any, tokenizer: Any, token: int) -> int:
+    """The likeliest token (grammar allowing) that keeps a value the row is copying whole: among the model's best
+    GUARD_CANDIDATES and the first token of every value it may still become. The model's own first choice when it
+    is copying nothing, or when no candidate fits."""
+    copying = row.guard.pending(tokenizer.decode(row.output, skip_special_tokens=True))
+    if copying is None:
+        return token
+    scores = logits[0]
+    candidates = set(scores.topk(GUARD_CANDIDATES).indices.tolist())
+    for rest in copying.rests:
+        if rest and (ids := tokenizer.encode(rest, add_special_tokens=False)):
+            candidates.add(ids[0])
+    for candidate in sorted(candidates, key=lambda t: -float(scores[t])):
+        if float(scores[candidate]) == float("-inf"):
+            break
+        if copying.allows(tokenizer.decode(row.output + [candidate], skip_special_tokens=True)):
+            row.stats.guarded_tokens += candidate != token
+            return candidate
+    return token
+
+
 def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
     """Choose this row's next token (plus forced text); mark it done when it ends. Returns what it added."""
     if row.constraint is not None:
         row.constraint.mask_(logits)
     token = int(logits.argmax(dim=-1))
+    if row.guard is not None:
+        token = _guarded(row, logits, tokenizer, token)
     stats = row.stats
     if stats.first_token_s is None:
         stats.first_token_s, stats.tokens_by_first = time.perf_counter() - stats.start, row.produced + 1

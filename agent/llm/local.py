@@ -282,7 +282,7 @@ class LocalChatModel(BaseChatModel):
                     constraint = TokenConstraint(lm.grammars.compile(options["response_format"]),
                                                  lm.grammars.vocab_size)
                 rows.append(Row(prompt_ids, constraint, options.get("max_tokens") or self.max_new_tokens,
-                                lm.stop_token_ids, stats))
+                                lm.stop_token_ids, stats, guard=options.get("copy_guard")))
             generated: list[list[int]] = [[] for _ in rows]
             abandon_if = [options.get("abandon_if") for _, options in calls]
             texts = [""] * len(rows)

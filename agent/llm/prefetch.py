@@ -79,9 +79,11 @@ class ReplyCache:
     @staticmethod
     def key(prompt_ids: list[int], options: dict[str, Any]) -> Hashable:
         """What decides a greedy reply: the prompt, the schema it is held to, its token cap, whether it may be
-        abandoned (`abandon_if` reads the same handles the prompt shows)."""
+        abandoned, whether its copied values are guarded (`abandon_if` and `copy_guard` read the same handles the
+        prompt shows)."""
         schema = json.dumps(options.get("response_format"), sort_keys=True, default=str)
-        return tuple(prompt_ids), schema, options.get("max_tokens"), options.get("abandon_if") is not None
+        return (tuple(prompt_ids), schema, options.get("max_tokens"), options.get("abandon_if") is not None,
+                options.get("copy_guard") is not None)
 
     def put(self, key: Hashable, reply: KeptReply) -> None:
         with self._lock:

@@ -1,0 +1,105 @@
+"""Values copied whole: once an explain reply's sentence says a lead-in ("is tagged ", "shares its tag Dark with "),
+the words after it must be one of the values that lead-in can take, letter for letter.
+
+Why at decode time: the v12 adapter's Steam contradictions (eval/runs/adapter-20261204T142653Z-90775e01) were
+almost all values it began right and finished wrong: "is tagged Choicesieftious" (Choices Matter), "with STAR
+Worthiness™ Republic Commando™" (STAR WARS™), "shares its tag Offrange" (Offroad), "offers Free" (a price said with
+a spec's verb), "shares its tag Warhammer 40K with Warhammer 40K". The verifier rightly rejects each, and the card
+falls back to a rendered sentence. The local decoder asks `CopyGuard` about the model's best tokens and the first
+token of every value still possible, likeliest first, and keeps the first that still spells a value
+(agent/llm/decode.py); when none does, the model's choice stands and the verifier judges the sentence as before.
+
+Lead-ins are the candidate's own phrases (agent/sentences.py VERB_PHRASES and the past-item link), so a value is
+one the item really has (all of them, not only those the prompt shows: a true tag is never blocked), and a past item
+after "shares its tag Dark with " is one of the shopper's liked items that has tag Dark. A value the sentence
+already said is not offered again ("shares its tag Choices Matter … and is tagged Choices …" must go on to another
+tag). Free words are never constrained: only what follows a lead-in, until the value ends at a word boundary.
+
+A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.reply_models import text_so_far
+from agent.sentences import VERB_PHRASES, clip_title, short_name
+from agent.text_quality import without_parenthetical
+from index.attributes import SHARED
+
+# Keys whose values a sentence names after a fixed verb (VERB_PHRASES "is tagged {v}"); keys said as "comes in …"
+# share one lead-in between packaging, colour and form, and a price or a year is copied from one shown number.
+GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand")
+
+
+@dataclass(frozen=True)
+class CopyGuard:
+    """Lead-in -> the values that may follow it (the reply's JSON escaping is undone before comparing)."""
+
+    values: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def for_candidate(cls, handles, index: int) -> CopyGuard:  # handles: agent.explain.Handles
+        item = handles.candidates[index]
+        values: dict[str, set[str]] = {}
+        for key in GUARDED_KEYS:
+            lead = VERB_PHRASES[key].split("{v}")[0].rstrip()
+            values.setdefault(lead, set()).update(item.values(key))
+        liked = [(p.item.title, {(k, v.casefold()) for k, v in p.item.attributes}) for p in handles.history
+                 if handles.liked(p)]
+        for key in SHARED:
+            said = key.replace("_", " ")
+            for value in item.values(key):
+                values.setdefault(f"shares its {said}", set()).add(value)
+                linked = [title for title, has in liked if (key, value.casefold()) in has]
+                names = {n for t in linked for n in (clip_title(t), without_parenthetical(t), t)}
+                names |= {f"your {n}" for t in linked if (n := short_name(t))}
+                if names:
+                    values.setdefault(f"shares its {said} {value} with", set()).update(names)
+        # a lead-in is matched without its space, so the token that carries the space and the value's first letters
+        # (" Choices") is checked too
+        return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals})
+
+    def pending(self, raw: str) -> Copying | None:
+        """For a reply so far, the value being copied: None when none is (the sentence has not begun, its latest
+        lead-in's value is complete, or was broken before this step)."""
+        text = text_so_far(raw)
+        if not text:
+            return None
+        found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
+        if not found:
+            return None
+        start, lead = max(found, key=lambda f: (f[0], len(f[1])))  # the latest lead-in; the longest of those
+        said = text[:start - len(lead)].casefold()
+        choices = [v for v in self.values[lead] if v.strip().casefold() not in said] or list(self.values[lead])
+        copied = text[start:]
+        if _state(copied, choices) != "copying":
+            return None
+        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+
+
+@dataclass(frozen=True)
+class Copying:
+    """A value being copied: where it starts in the sentence, the values it may still become, and the rest of each
+    (the decoder tries the first token of every rest as well as the model's own best tokens)."""
+
+    start: int
+    choices: tuple[str, ...]
+    rests: tuple[str, ...]
+
+    def allows(self, raw_after: str) -> bool:
+        """Whether the reply after one more token still copies (or has finished) one of the values."""
+        after = text_so_far(raw_after)
+        if after is None or len(after) < self.start:
+            return True  # escaping is half-written: nothing to check yet
+        return _state(after[self.start:].rstrip("\ufffd"), list(self.choices)) != "broken"
+
+
+def _state(copied: str, choices: list[str]) -> str:
+    """"copying" while `copied` is a proper start of a value (or a whole value that may yet go on: "Dark" before
+    "Darkness"), "done" once a value is followed by a word boundary, else "broken"."""
+    if any(len(copied) > len(v) and copied.startswith(v) and not copied[len(v)].isalnum() for v in choices):
+        return "done"
+    if any(v.startswith(copied) for v in choices):
+        return "copying"
+    return "broken"

@@ -1,0 +1,75 @@
+"""A value the reply copies is copied whole (agent/copy_guard.py): after a lead-in only the item's own values (or
+the liked past items that share one) may follow, letter for letter; words that follow no lead-in are free.
+The cases are the v12 adapter's Steam contradictions (eval/runs/adapter-20261204T142653Z-90775e01)."""
+
+from __future__ import annotations
+
+import json
+
+from agent.copy_guard import CopyGuard
+from agent.explain import Handles
+from agent.schemas import PastItem
+from index.models import Item
+
+GAME = Item(item_id="g1", title="Star Wars: Republic Commando", text="", source="steam", attributes=[
+    ("tag", "Choices Matter"), ("tag", "Story Rich"), ("tag", "Dark"), ("tag", "Offroad"),
+    ("spec", "Single-player"), ("genre", "Action"), ("developer", "LucasArts"), ("price", "Free")])
+LIKED = Item(item_id="p1", title="STAR WARS™ Republic Commando™", text="", source="steam",
+             attributes=[("tag", "Dark"), ("tag", "Offroad")])
+OTHER = Item(item_id="p2", title="Darkest Dungeon", text="", source="steam", attributes=[("tag", "Roguelike")])
+
+
+def _guard() -> CopyGuard:
+    return CopyGuard.for_candidate(Handles([GAME], [PastItem(LIKED, 1.0), PastItem(OTHER, 1.0)], []), 0)
+
+
+def _raw(text: str) -> str:
+    """A reply being decoded: its JSON is still open."""
+    return '{"claims":["a1"],"text":' + json.dumps(text, ensure_ascii=False)[:-1]
+
+
+def _next_ok(text: str, more: str) -> bool | None:
+    """Whether `more` may follow `text`; None when the guard asks nothing of the next token."""
+    copying = _guard().pending(_raw(text))
+    return None if copying is None else copying.allows(_raw(text + more))
+
+
+def test_a_tag_is_finished_as_one_of_the_items_tags():
+    assert _next_ok("It is tagged", " Story") is True
+    assert _next_ok("It is tagged Story", " Rich") is True
+    assert _next_ok("It is tagged Choices", "ieftious") is False  # "Choicesieftious"
+    assert _next_ok("It is tagged Choices", " Matter") is True
+
+
+def test_a_value_already_said_is_not_offered_again():
+    assert _next_ok("It shares its tag Choices Matter and is tagged", " Choices") is False
+    assert _next_ok("It shares its tag Choices Matter and is tagged", " Story") is True
+
+
+def test_a_past_item_is_named_as_its_title_and_only_a_liked_one_that_shares_the_value():
+    lead = "It shares its tag Dark with"
+    assert _next_ok(lead, " STAR WARS") is True
+    assert _next_ok(lead + " STAR W", "orthiness") is False  # "STAR Worthiness™ Republic Commando™"
+    assert _next_ok(lead, " Darkest") is False  # a past item without tag Dark
+    assert _next_ok("It shares its tag Off", "range") is False  # "Offrange" for Offroad
+    assert _next_ok("It shares its tag Off", "road") is True
+
+
+def test_the_decoder_is_told_how_each_value_goes_on():
+    copying = _guard().pending(_raw("It offers"))  # the model's best tokens may hold no spec: these always do
+    assert copying.rests == (" Single-player",)
+    assert _guard().pending(_raw("It shares its tag Off")).rests == ("road",)
+
+
+def test_a_verb_takes_only_values_of_its_own_key():
+    assert _next_ok("It offers", " Free") is False  # a price said with a spec's verb
+    assert _next_ok("It offers", " Single") is True
+
+
+def test_a_finished_value_and_free_words_are_not_constrained():
+    assert _guard().pending(_raw("It is tagged Dark and")) is None
+    assert _guard().pending(_raw("A grim shooter")) is None
+    assert _guard().pending('{"claims":["a1"') is None  # the sentence has not begun
+    assert _next_ok("It is tagged Dark", ".") is True
+    assert _next_ok("It is tagged Dark", '"') is True  # the sentence may end on a whole value
+    assert _next_ok("It is tagged Offro", '"') is False  # but not inside one
