@@ -20,6 +20,8 @@ A server (vLLM) decodes out of reach: this is a local-only call option, like `ab
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
 from agent.reply_models import text_so_far
@@ -30,6 +32,8 @@ from index.attributes import SHARED
 # Keys whose values a sentence names after a fixed verb (VERB_PHRASES "is tagged {v}"); keys said as "comes in …"
 # share one lead-in between packaging, colour and form, and a price or a year is copied from one shown number.
 GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand")
+HANDLE_START = re.compile(r"\s*[ahr](\d|:|$)")  # "a1", "h2:", a lone "a" that a digit would follow
+OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,14 @@ class CopyGuard:
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals})
 
-    def pending(self, raw: str) -> Copying | None:
-        """For a reply so far, the value being copied: None when none is (the sentence has not begun, its latest
-        lead-in's value is complete, or was broken before this step)."""
+    def pending(self, raw: str) -> Copying | Opening | None:
+        """For a reply so far, the value being copied, or the sentence's first letters (`Opening`): None when the
+        sentence has not begun, or its latest lead-in's value is complete (or was broken before this step)."""
         text = text_so_far(raw)
-        if not text:
+        if text is None:
             return None
+        if len(text) < OPENING_CHARS:
+            return OPENING
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -93,6 +99,33 @@ class Copying:
         if after is None or len(after) < self.start:
             return True  # escaping is half-written: nothing to check yet
         return _state(after[self.start:].rstrip("\ufffd"), list(self.choices)) != "broken"
+
+    def forced(self) -> str:
+        """What every value still possible goes on with, in whole words: the decoder feeds it without a decode step
+        (as the grammar's jump-forward does). A value that ends here, or a word two values share only in part,
+        leaves the choice to the model."""
+        common = os.path.commonprefix(list(self.rests))
+        if not common or common in self.rests:
+            return common
+        return common[:common.rfind(" ")] if " " in common[1:] else ""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The sentence's first letters: never a handle. Asked for an occasion it had not seen, v12 began 2 of 15 chat
+    replies "a1: …" (the prompt's line copied); the verifier rejects those, so the model's next choice is tried."""
+
+    rests: tuple[str, ...] = ()
+
+    def allows(self, raw_after: str) -> bool:
+        after = text_so_far(raw_after)
+        return after is None or not HANDLE_START.match(after)
+
+    def forced(self) -> str:
+        return ""
+
+
+OPENING = Opening()
 
 
 def _state(copied: str, choices: list[str]) -> str:

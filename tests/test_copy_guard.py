@@ -73,3 +73,17 @@ def test_a_finished_value_and_free_words_are_not_constrained():
     assert _next_ok("It is tagged Dark", ".") is True
     assert _next_ok("It is tagged Dark", '"') is True  # the sentence may end on a whole value
     assert _next_ok("It is tagged Offro", '"') is False  # but not inside one
+
+
+def test_what_every_possible_value_goes_on_with_is_fed_without_asking_the_model():
+    assert _guard().pending(_raw("It shares its tag Dark with STAR")).forced() == " WARS™ Republic Commando™"
+    assert _guard().pending(_raw("It shares its tag Off")).forced() == "road"
+    assert _guard().pending(_raw("It is tagged")).forced() == ""  # four tags: the model chooses
+
+
+def test_a_sentence_never_opens_with_a_handle():
+    assert _next_ok("", "a1") is False  # "a1: comes from Starbucks", the prompt's line
+    assert _next_ok("", "a") is False  # a lone handle letter a digit would follow
+    assert _next_ok("h", "2:") is False
+    assert _next_ok("", "It") is True
+    assert _next_ok("", "A pick") is True

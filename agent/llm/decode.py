@@ -27,6 +27,7 @@ five rows of one), so a row guesses one token more than it last got right (`_gue
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -275,6 +276,18 @@ def _guarded(row: Row, logits: Any, tokenizer: Any, token: int) -> int:
     return token
 
 
+def _copy_forward(row: Row, tokenizer: Any, step: list[int]) -> list[int]:
+    """Tokens of what a value being copied must go on with (a past item's title once only one fits), fed without
+    a decode step each; as many as the grammar (the reason's length cap) and the row's token limit allow."""
+    copying = row.guard.pending(tokenizer.decode(row.output + step, skip_special_tokens=True))
+    text = copying.forced() if copying is not None else ""
+    if not text:
+        return []
+    ids = tokenizer.encode(json.dumps(text, ensure_ascii=False)[1:-1], add_special_tokens=False)
+    ids = ids[:max(row.limit - row.produced - len(step), 0)]
+    return row.constraint.accept_while(ids) if row.constraint is not None else ids
+
+
 def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
     """Choose this row's next token (plus forced text); mark it done when it ends. Returns what it added."""
     if row.constraint is not None:
@@ -295,6 +308,10 @@ def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
         forced = row.constraint.jump_forward(tokenizer, row.limit - row.produced - 1)
         stats.forced_tokens += len(forced)
         step += forced
+    if row.guard is not None:
+        copied = _copy_forward(row, tokenizer, step)
+        stats.forced_tokens += len(copied)
+        step += copied
     row.produced += len(step)
     row.pending = step
     row.output += step

@@ -75,6 +75,15 @@ class TokenConstraint:
         if not self._matcher.accept_token(token_id):
             raise RuntimeError(f"grammar rejected token {token_id} that its own mask allowed")
 
+    def accept_while(self, ids: list[int]) -> list[int]:
+        """Accept `ids` in order up to the first the grammar refuses (a string's length cap); returns those taken."""
+        taken = []
+        for token_id in ids:
+            if not self._matcher.accept_token(token_id):
+                break
+            taken.append(token_id)
+        return taken
+
     def jump_forward(self, tokenizer: Any, budget: int) -> list[int]:
         """Tokens of the text the grammar forces next (keys, punctuation), accepted without decoding them.
 
