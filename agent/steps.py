@@ -115,6 +115,8 @@ def usage_of(replies: list) -> dict[str, float | None]:
             # prompt-lookup speculation (local backend): guessed tokens fed, and the share the model chose
             "guessed_tokens": sum(r.response_metadata.get("guessed_tokens") or 0 for r in replies),
             "guessed_kept": sum(r.response_metadata.get("guessed_kept") or 0 for r in replies),
+            # tokens the copy guard chose over the model's first choice (settings.copy_guard)
+            "guarded_tokens": sum(r.response_metadata.get("guarded_tokens") or 0 for r in replies),
             # replies stopped once their sentence was doomed (settings.abandon_doomed)
             "abandoned": sum(r.response_metadata.get("finish_reason") == ABANDONED for r in replies),
             # replies decoded ahead, while the shopper read the last answer (agent/llm/prefetch.py)

@@ -317,6 +317,40 @@ def bench_adapter(ctx: BenchContext) -> dict[str, Any]:
             "cards": cards["base"]}
 
 
+@register("guard", "The same chat turns with and without the copy guard (agent/copy_guard.py), on the reasons "
+                   "adapter where one is trained, alternating: turn p50, cards whose reason the model wrote, cards "
+                   "that differ")
+def bench_guard(ctx: BenchContext) -> dict[str, Any]:
+    """The guard looks through a few tokens whenever a value is being copied and feeds what every possible value goes
+    on with in one pass: this measures what that costs or saves per turn, and how many cards it changed."""
+    from agent.conversation import Conversation
+
+    path = ctx.settings.adapter or REASONS_ADAPTER
+    adapter = path if (path / "adapter_config.json").exists() else None
+    apps = {False: _app(ctx, adapter=adapter, copy_guard=False, prefetch=[]),
+            True: _app(ctx, adapter=adapter, copy_guard=True, prefetch=[])}
+    times: dict[bool, list[float]] = {False: [], True: []}
+    written: dict[bool, int] = {False: 0, True: 0}
+    differ = cards = guarded = 0
+    for i, user, order in _alternating(ctx, apps):
+        shown = {}
+        for setting in order:
+            row = _timed_turn(apps[setting], MESSAGES[i % len(MESSAGES)], user, Conversation(user_id=user))
+            times[setting].append(row["total_s"])
+            shown[setting] = [(r.item_id, r.reasons[0].text) for r in row["answer"].recommendations]
+            written[setting] += sum(not r.reasons[0].fallback for r in row["answer"].recommendations)
+            guarded += int(row["answer"].llm_usage.get("guarded_tokens") or 0) if setting else 0
+        differ += sum(a != b for a, b in zip(shown[False], shown[True]))
+        cards += len(shown[False])
+    p50 = {s: round(statistics.median(v), 3) for s, v in times.items()}
+    return {"adapter": str(adapter) if adapter else None, "turns": len(times[False]),
+            "turn_unguarded_p50_s": p50[False], "turn_guarded_p50_s": p50[True],
+            "guarded_over_unguarded": round(p50[True] / p50[False], 3),
+            "model_written_unguarded": round(written[False] / cards, 3) if cards else None,
+            "model_written_guarded": round(written[True] / cards, 3) if cards else None,
+            "tokens_guarded": guarded, "cards": cards, "cards_whose_reasons_differ": differ}
+
+
 class _EndAt:
     """A `generate` logits processor: row i writes exactly lengths[i] tokens, then its end-of-text token."""
 

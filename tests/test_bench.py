@@ -50,7 +50,7 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     readme.write_text(f"# Figures\n{BEGIN}\nold numbers\n{END}\nafter\n")
     # one timed turn (after the warm-up) and its follow-up: the figures' plumbing, not their values (the bench's
     # own default is 4 turns with --quick); each turn here decodes 5 prompts on the real model, ~10-20 s on 2 cores
-    result = CliRunner().invoke(cli, ["bench", "--quick", "--turns", "1", "--only", "turn,decode,speculation,abandon,prefetch",
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--turns", "1", "--only", "turn,decode,speculation,abandon,prefetch,guard",
                                       "--out", str(out), "--readme", str(readme)])
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())
@@ -81,6 +81,10 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     assert ahead["cards_whose_reasons_differ"] == 0  # the same prompts and batch: the same replies
     assert ahead["follow_up_after_reading_over_first"] == round(ahead["follow_up_after_reading_p50_s"]
                                                                 / ahead["first_p50_s"], 3)
+    guard = results["benchmarks"]["guard"]  # the same turn with and without the copy guard
+    assert guard["turns"] == 1 and guard["cards"] == 5 and 0 <= guard["cards_whose_reasons_differ"] <= 5
+    assert guard["guarded_over_unguarded"] == round(guard["turn_guarded_p50_s"] / guard["turn_unguarded_p50_s"], 3)
+    assert guard["tokens_guarded"] >= 0 and 0 <= guard["model_written_guarded"] <= 1
     text = readme.read_text()
     assert "old numbers" not in text and text.endswith(f"{END}\nafter\n")
     assert f"| chat turn k=5 with reasons, embedded default, p50 / p95 | {turn['turn_p50_s']} / {turn['turn_p95_s']} s" in text
