@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from agent.reply_models import text_so_far
+from agent.reply_models import text_closed, text_so_far
 from agent.sentences import VERB_PHRASES, clip_title, short_name
 from agent.text_quality import without_parenthetical
 from index.attributes import SHARED
@@ -34,6 +34,11 @@ from index.attributes import SHARED
 GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand")
 HANDLE_START = re.compile(r"\s*[ahr](\d|:|$)")  # "a1", "h2:", a lone "a" that a digit would follow
 OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
+# What may follow a whole value (the verifier's `_AFTER_VALUE`, agent/text_checks.py): a mark, or a word that
+# starts the next phrase, or a plan's own word after its value ("sits in the Action genre")
+VALUE_END_MARKS = ".,;:!?)"
+VALUE_END_WORDS = (" and", " as", " but", " with", " so") + tuple(sorted(
+    {f" {after.split()[0]}" for after in (p.partition("{v}")[2] for p in VERB_PHRASES.values()) if after.split()}))
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,8 @@ class Copying:
         after = text_so_far(raw_after)
         if after is None or len(after) < self.start:
             return True  # escaping is half-written: nothing to check yet
-        return _state(after[self.start:].rstrip("\ufffd"), list(self.choices)) != "broken"
+        copied = after[self.start:].rstrip("\ufffd")
+        return _state(copied, list(self.choices), text_closed(raw_after)) != "broken"
 
     def forced(self) -> str:
         """What every value still possible goes on with, in whole words: the decoder feeds it without a decode step
@@ -128,11 +134,27 @@ class Opening:
 OPENING = Opening()
 
 
-def _state(copied: str, choices: list[str]) -> str:
-    """"copying" while `copied` is a proper start of a value (or a whole value that may yet go on: "Dark" before
-    "Darkness"), "done" once a value is followed by a word boundary, else "broken"."""
-    if any(len(copied) > len(v) and copied.startswith(v) and not copied[len(v)].isalnum() for v in choices):
+def _state(copied: str, choices: list[str], closed: bool = False) -> str:
+    """"done" once `copied` is a whole value followed by what may end one where the verifier reads values
+    (agent/text_checks.py `_AFTER_VALUE`: punctuation, " and", " with", " (", a plan's next word such as " genre"),
+    or by the sentence's end; "copying" while it may still become that (a value's start, or a value and the start of
+    such an ending: "Amazon eGift" is neither, "Amazon a" may be " and"); else "broken"."""
+    states = set()
+    for value in choices:
+        if value.startswith(copied):
+            states.add("done" if closed and copied == value else "broken" if closed else "copying")
+        elif copied.startswith(value):
+            states.add(_ending(copied[len(value):], closed))
+    return next((s for s in ("done", "copying") if s in states), "broken")
+
+
+def _ending(tail: str, closed: bool) -> str:
+    """What the words after a whole value make of it: "done" after a mark, " (" or a whole ending word; "copying"
+    while they may still become one."""
+    if tail[0] in VALUE_END_MARKS or tail.startswith(" ("):
         return "done"
-    if any(v.startswith(copied) for v in choices):
-        return "copying"
-    return "broken"
+    for word in VALUE_END_WORDS:
+        if tail.startswith(word) and (len(tail) > len(word) and not tail[len(word)].isalnum()
+                                      or len(tail) == len(word) and closed):
+            return "done"
+    return "copying" if not closed and any(w.startswith(tail) for w in (*VALUE_END_WORDS, " (")) else "broken"

@@ -81,6 +81,12 @@ def text_so_far(raw: str) -> str | None:
         return None
 
 
+def text_closed(raw: str) -> bool:
+    """Whether an explain reply's sentence has ended: its closing quote is written."""
+    start = _TEXT_START.search(raw)
+    return bool(start and re.search(r'(?<!\\)(?:\\\\)*"', raw[start.end():]))
+
+
 def without_text(raw: str) -> str | None:
     """An explain reply abandoned while writing its sentence, closed with an empty sentence: its claims, which the
     model had finished, still parse. None when the sentence had not started."""

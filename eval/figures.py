@@ -96,6 +96,12 @@ def bench_table(results: dict[str, Any], source: str) -> str:
             f"{a['model_written_adapter']} vs {a['model_written_base']} of {a['cards']})")
         lines.append(_row("chat turn with the reasons adapter vs the base model, same turns, p50", measured, "≤ 1.0",
                           None if "skipped" in a else a["adapter_over_base"] <= 1.0))
+    if g := b.get("guard"):
+        lines.append(_row("chat turn with the copy guard vs without, same turns, p50",
+                          f"{g['turn_guarded_p50_s']} vs {g['turn_unguarded_p50_s']} s = {g['guarded_over_unguarded']} "
+                          f"(cards the model wrote: {g['model_written_guarded']} vs {g['model_written_unguarded']}; "
+                          f"tokens the guard chose: {g['tokens_guarded']}; cards whose reasons differ: "
+                          f"{g['cards_whose_reasons_differ']} of {g['cards']})", "", None))
     if s := b.get("server_turn"):
         measured = s.get("skipped") or f"{s['turn_p50_s']} / {s['turn_p95_s']} s (first token {s['first_token_p50_s']} s)"
         lines.append(_row("the same turn through a vLLM server, p50 / p95", measured, "", None))

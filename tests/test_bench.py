@@ -89,6 +89,7 @@ def test_turn_and_decode_figures_and_the_readme_table(tmp_path):
     assert "old numbers" not in text and text.endswith(f"{END}\nafter\n")
     assert f"| chat turn k=5 with reasons, embedded default, p50 / p95 | {turn['turn_p50_s']} / {turn['turn_p95_s']} s" in text
     assert f"{guessing['turn_speculating_p50_s']} vs {guessing['turn_plain_p50_s']} s" in text
+    assert f"{guard['turn_guarded_p50_s']} vs {guard['turn_unguarded_p50_s']} s" in text
     with pytest.raises(ValueError):
         update_readme(tmp_path / "bench.json", "x")  # no block to fill: a clear error, nothing written
 

@@ -67,12 +67,11 @@ def test_a_verb_takes_only_values_of_its_own_key():
 
 
 def test_a_finished_value_and_free_words_are_not_constrained():
-    assert _guard().pending(_raw("It is tagged Dark and")) is None
+    assert _guard().pending(_raw("It is tagged Dark and ")) is None
+    assert _next_ok("It is tagged Dark and", " RPG") is True
     assert _guard().pending(_raw("A grim shooter")) is None
     assert _guard().pending('{"claims":["a1"') is None  # the sentence has not begun
     assert _next_ok("It is tagged Dark", ".") is True
-    assert _next_ok("It is tagged Dark", '"') is True  # the sentence may end on a whole value
-    assert _next_ok("It is tagged Offro", '"') is False  # but not inside one
 
 
 def test_what_every_possible_value_goes_on_with_is_fed_without_asking_the_model():
@@ -87,3 +86,18 @@ def test_a_sentence_never_opens_with_a_handle():
     assert _next_ok("h", "2:") is False
     assert _next_ok("", "It") is True
     assert _next_ok("", "A pick") is True
+
+
+def test_a_value_ends_where_the_verifier_reads_one_end():
+    assert _next_ok("It is made by LucasArts", " e") is False  # v12's "comes from Amazon eGift Card": no brand
+    assert _next_ok("It is made by LucasArts", " a") is True  # may be " and"
+    assert _next_ok("It is made by LucasArts a", "nd") is True
+    assert _next_ok("It is made by LucasArts a", "pps") is False
+    assert _next_ok("It is made by LucasArts", ".") is True
+
+
+def test_a_sentence_may_end_on_a_whole_value_only():
+    copying = _guard().pending(_raw("It is tagged Offro"))
+    assert not copying.allows('{"claims":["a1"],"text":"It is tagged Offro"')  # the sentence closed mid-value
+    copying = _guard().pending(_raw("It is tagged Offroad"))  # "Offroad" may yet go on: the guard waits
+    assert copying.allows('{"claims":["a1"],"text":"It is tagged Offroad"')
