@@ -13,7 +13,8 @@ Lead-ins are the candidate's own phrases (agent/sentences.py VERB_PHRASES and th
 one the item really has (all of them, not only those the prompt shows: a true tag is never blocked), and a past item
 after "shares its tag Dark with " is one of the shopper's liked items that has tag Dark. A value the sentence
 already said is not offered again ("shares its tag Choices Matter … and is tagged Choices …" must go on to another
-tag). Free words are never constrained: only what follows a lead-in, until the value ends at a word boundary.
+tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
+a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
@@ -23,11 +24,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.sentences import VERB_PHRASES, clip_title, short_name
 from agent.text_quality import without_parenthetical
 from index.attributes import SHARED
+
+if TYPE_CHECKING:
+    from agent.explain import Handles
 
 # Keys whose values a sentence names after a fixed verb (VERB_PHRASES "is tagged {v}"); keys said as "comes in …"
 # share one lead-in between packaging, colour and form, and a price or a year is copied from one shown number.
@@ -48,7 +53,7 @@ class CopyGuard:
     values: dict[str, tuple[str, ...]]
 
     @classmethod
-    def for_candidate(cls, handles, index: int) -> CopyGuard:  # handles: agent.explain.Handles
+    def for_candidate(cls, handles: Handles, index: int) -> CopyGuard:
         item = handles.candidates[index]
         values: dict[str, set[str]] = {}
         for key in GUARDED_KEYS:

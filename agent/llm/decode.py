@@ -22,6 +22,10 @@ chooses (greedy, under its grammar) and the model's token where the guess first 
 columns are masked like padding, so the text is the model's greedy choice either way; only the number of passes
 changes. A guess is not free: the block is as wide as its widest row (on 2 cores five rows of five tokens cost ~1.5x
 five rows of one), so a row guesses one token more than it last got right (`_guess`).
+
+Copy guard (a row's `guard`, agent/copy_guard.py): while a row copies a value after a lead-in ("is tagged"), its
+token is the likeliest one that still spells one of the values that lead-in can take, and what every such value
+goes on with is fed like the grammar's jump-forward. Guessed tokens are then kept where that guarded choice agrees.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class DecodeStats:
     start: float = field(default_factory=time.perf_counter)
     first_token_s: float | None = None
     tokens_by_first: int = 0  # output tokens known after the first forward pass (forced prefix + first token)
-    forced_tokens: int = 0  # tokens the grammar dictated (jump-forward), fed in without a decode step each
+    forced_tokens: int = 0  # tokens the grammar or a copy guard dictated (jump-forward), fed without a decode step each
     forced_by_first: int = 0
     shared_prefix_tokens: int = 0  # prompt tokens prefilled once for every row of the batch
     guessed_tokens: int = 0  # speculation: tokens fed as guesses, and how many of them the model chose
@@ -82,7 +86,7 @@ class Row:
     limit: int
     stop_ids: list[int]
     stats: DecodeStats = field(default_factory=DecodeStats)
-    guard: Any = None  # `.pending(text so far)` -> None or a test of the text after one more token (CopyGuard)
+    guard: Any = None  # CopyGuard: `.pending(text so far)` -> None, or the value being copied (`allows`, `forced`)
     produced: int = 0
     pending: list[int] = field(default_factory=list)  # tokens to feed at the next step
     drafts: list[int] = field(default_factory=list)  # guessed tokens fed after `pending`, kept only if the model agrees
