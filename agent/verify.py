@@ -13,7 +13,7 @@ from agent.catalogue import ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
-from agent.sentences import clip_title, short_name
+from agent.sentences import clip_title, is_exclusion, short_name
 from agent.text_checks import blank_titles, claims_problems, degenerate_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
@@ -269,8 +269,20 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     # Amazon.com Gift Card in a Santa Tin" says Amazon once
     cited = [evidence.history[c.history_item_id] for c in stated
              if c.kind == "history" and c.history_item_id in evidence.history]
-    return stated, unsupported, checker.problems(reason.text, stated or supported, evidence) + said_twice(
+    problems = checker.problems(reason.text, stated or supported, evidence) + said_twice(
         blank_titles(reason.text, cited), stated)
+    if stated and all(_every_pick_meets(c) for c in stated):
+        problems.append("says only what every pick meets (the budget or a ruled-out maker), nothing of this item")
+    return stated, unsupported, problems
+
+
+# Request facets the picks are filtered by, so every card meets them: "It is under $50, as you asked." was a whole
+# reason of v12's in the chat, the same on any card of that answer.
+_EVERY_PICK = ("price_max", "price_min")
+
+
+def _every_pick_meets(claim: Claim) -> bool:
+    return claim.kind == "request" and (claim.attribute in _EVERY_PICK or is_exclusion(claim))
 
 
 def _fact(claim: Claim) -> tuple:

@@ -335,3 +335,15 @@ def test_a_value_the_shopper_ruled_out_is_said_only_as_ruled_out():
     liked = [Claim(kind="history", history_item_id="S1", attribute="price", value="$50.00")] + met
     text = "It is like Starbucks Gift Card (you rated it 5★) and is not from Starbucks, as you asked."
     assert not any("ruled out" in p for p in checker.problems(text, liked, ruled_out))
+
+
+def test_a_reason_must_say_something_of_its_own_item_not_only_what_every_pick_meets():
+    """"It is under $50, as you asked." (v12 in the chat): true, and true of every card of that answer, whose picks
+    are filtered by the budget; with a fact of the item it stands."""
+    checker = TextChecker(CATALOGUE.vocabulary)
+    budget = Claim(kind="request", attribute="price_max", value="30")
+    alone = Reason(text="It is under $30, as you asked.", claims=[budget])
+    assert any("every pick meets" in p for p in verify_reason(alone, evidence(), checker)[2])
+    brand = Claim(kind="attribute", attribute="brand", value="Starbucks")
+    with_fact = Reason(text="It comes from Starbucks and is under $30, as you asked.", claims=[brand, budget])
+    assert not any("every pick meets" in p for p in verify_reason(with_fact, evidence(), checker)[2])
