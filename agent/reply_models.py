@@ -64,6 +64,7 @@ def parse_reply(model: type[BaseModel], raw: str) -> tuple[BaseModel | None, lis
 # `"text": "` and then the sentence; the grammar puts it after the claims, so both are known once it starts
 _TEXT_START = re.compile(r'"text"\s*:\s*"')
 _OPEN_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{0,3})?$')  # "\" or "\u20" cut before its end
+_TEXT_END = re.compile(r'(?<!\\)(?:\\\\)*"')  # the first quote no backslash escapes: the sentence is closed
 
 
 def text_so_far(raw: str) -> str | None:
@@ -73,7 +74,7 @@ def text_so_far(raw: str) -> str | None:
     if start is None:
         return None
     body = raw[start.end():]
-    end = re.search(r'(?<!\\)(?:\\\\)*"', body)  # the first quote no backslash escapes: the sentence is closed
+    end = _TEXT_END.search(body)
     body = body[:end.start() + len(end.group(0)) - 1] if end else _OPEN_ESCAPE.sub("", body)
     try:
         return json.loads(f'"{body}"')
@@ -84,7 +85,7 @@ def text_so_far(raw: str) -> str | None:
 def text_closed(raw: str) -> bool:
     """Whether an explain reply's sentence has ended: its closing quote is written."""
     start = _TEXT_START.search(raw)
-    return bool(start and re.search(r'(?<!\\)(?:\\\\)*"', raw[start.end():]))
+    return bool(start and _TEXT_END.search(raw, start.end()))
 
 
 def without_text(raw: str) -> str | None:

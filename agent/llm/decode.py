@@ -87,6 +87,7 @@ class Row:
     stop_ids: list[int]
     stats: DecodeStats = field(default_factory=DecodeStats)
     guard: Any = None  # CopyGuard: `.pending(text so far)` -> None, or the value being copied (`allows`, `forced`)
+    copying: Any = None  # what `guard.pending` said of the row's output so far, asked once per step
     produced: int = 0
     pending: list[int] = field(default_factory=list)  # tokens to feed at the next step
     drafts: list[int] = field(default_factory=list)  # guessed tokens fed after `pending`, kept only if the model agrees
@@ -263,7 +264,7 @@ def _guarded(row: Row, logits: Any, tokenizer: Any, token: int) -> int:
     """The likeliest token (grammar allowing) that keeps a value the row is copying whole: among the model's best
     GUARD_CANDIDATES and the first token of every value it may still become. The model's own first choice when it
     is copying nothing, or when no candidate fits."""
-    copying = row.guard.pending(tokenizer.decode(row.output, skip_special_tokens=True))
+    copying = row.copying
     if copying is None:
         return token
     scores = logits[0]
@@ -282,14 +283,17 @@ def _guarded(row: Row, logits: Any, tokenizer: Any, token: int) -> int:
 
 def _copy_forward(row: Row, tokenizer: Any, step: list[int]) -> list[int]:
     """Tokens of what a value being copied must go on with (a past item's title once only one fits), fed without
-    a decode step each; as many as the grammar (the reason's length cap) and the row's token limit allow."""
-    copying = row.guard.pending(tokenizer.decode(row.output + step, skip_special_tokens=True))
-    text = copying.forced() if copying is not None else ""
+    a decode step each; as many as the grammar (the reason's length cap) and the row's token limit allow. Leaves
+    in `row.copying` what the guard says of the output after them, for the next step's choice."""
+    row.copying = row.guard.pending(tokenizer.decode(row.output + step, skip_special_tokens=True))
+    text = row.copying.forced() if row.copying is not None else ""
     if not text:
         return []
     ids = tokenizer.encode(json.dumps(text, ensure_ascii=False)[1:-1], add_special_tokens=False)
     ids = ids[:max(row.limit - row.produced - len(step), 0)]
-    return row.constraint.accept_while(ids) if row.constraint is not None else ids
+    ids = row.constraint.accept_while(ids) if row.constraint is not None else ids
+    row.copying = row.guard.pending(tokenizer.decode(row.output + step + ids, skip_special_tokens=True))
+    return ids
 
 
 def _next(row: Row, logits: Any, tokenizer: Any) -> list[int]:
