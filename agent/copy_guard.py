@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 # Keys whose values a sentence names after a fixed verb (VERB_PHRASES "is tagged {v}"); keys said as "comes in …"
 # share one lead-in between packaging, colour and form, and a price or a year is copied from one shown number.
-GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand")
+GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand", "design")
 HANDLE_START = re.compile(r"\s*[ahr](\d|:|$)")  # "a1", "h2:", a lone "a" that a digit would follow
 OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
 # What may follow a whole value (the verifier's `_AFTER_VALUE`, agent/text_checks.py): a mark, or a word that

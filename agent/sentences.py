@@ -51,7 +51,7 @@ ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
 VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
     "price": "costs {v}", "delivery": "is delivered by {v}",
-    "packaging": "comes in a {v}", "genre": "sits in the {v} genre",
+    "packaging": "comes in a {v}", "design": "features the {v} design", "genre": "sits in the {v} genre",
     "tag": "is tagged {v}", "spec": "offers {v}",
     "item_form": "comes in {v} form", "material": "is made of {v}", "diet_type": "is labelled {v}",
     "special_feature": "lists {v} as a feature", "gift_amount": "is offered in a ${v} amount",

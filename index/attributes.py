@@ -21,6 +21,7 @@ ROLES: dict[str, frozenset[str]] = {key: frozenset(roles.split()) for key, roles
     "price": "handle render shared",
     "delivery": "handle render shared request chip",
     "packaging": "handle render shared request chip",
+    "design": "handle render chip",
     "category": "handle render shared vocabulary chip scalar facet",
     "genre": "handle render shared vocabulary request chip facet",
     "tag": "handle render shared vocabulary request chip facet",

@@ -101,3 +101,11 @@ def test_a_sentence_may_end_on_a_whole_value_only():
     assert not copying.allows('{"claims":["a1"],"text":"It is tagged Offro"')  # the sentence closed mid-value
     copying = _guard().pending(_raw("It is tagged Offroad"))  # "Offroad" may yet go on: the guard waits
     assert copying.allows('{"claims":["a1"],"text":"It is tagged Offroad"')
+
+
+def test_a_design_is_copied_as_the_tins_own():
+    tin = Item(item_id="t1", title="Amazon.com Gift Card in a Santa Smile Tin", text="", source="gift",
+               attributes=[("brand", "Amazon"), ("packaging", "tin"), ("design", "Santa Smile")])
+    guard = CopyGuard.for_candidate(Handles([tin], [], []), 0)
+    assert guard.pending(_raw("It features the")).rests == (" Santa Smile",)
+    assert guard.pending(_raw("It features the Santa")).allows(_raw("It features the Santa Claus")) is False

@@ -110,6 +110,19 @@ def test_boxed_gift_cards_get_what_their_title_says_they_come_in(gift_cards):
     assert counts["tin"] == 7 and sum(counts.values()) == 29
 
 
+def test_a_boxed_card_has_the_design_its_title_gives_the_container(gift_cards):
+    """Seven tins share "comes in a tin"; the title's words before the container tell them apart (the card design
+    in parentheses does not: "Classic Black Card Design" is on most of them)."""
+    items = by_id(gift_cards)
+    assert items["B00JDQJZWG"].first("design") == "Birthday Cupcake"  # "… in a Birthday Cupcake Tin"
+    assert items["B014S1KPKG"].first("design") == "Birthday"  # "… in a Birthday Reveal (Classic Black Card Design)"
+    assert items["B004Q7CK9M"].first("design") is None  # "… in a Greeting Card": nothing but the container
+    designs = [item.first("design") for item in items.values() if item.first("design")]
+    assert "Black" in designs and not any(d.endswith("Gift") for d in designs)  # "… in a Black Gift Box"
+    tins = [item.first("design") for item in items.values() if item.first("packaging") == "tin"]
+    assert len(set(tins)) == len(tins) == 7
+
+
 def test_gift_card_amounts_come_from_the_reviews_style(gift_cards):
     reviews = raw_rows(GIFT_CARDS, "Gift_Cards_5.json.gz")
     seen = Counter(r["style"]["Gift Amount:"].strip() for r in reviews if r["asin"] == "B004Q7CK9M" and "style" in r)

@@ -287,6 +287,27 @@ def test_the_fallback_sentence_uses_the_two_most_specific_facts():
     assert problems(text) == []
 
 
+def test_two_tins_of_one_brand_are_told_apart_by_their_design():
+    """Amazon's tins share brand, packaging and price; only the design their title gives them (the Gift Cards
+    loader's `design`) says which is which. Said from the fallback, verified, and a design the tin lacks is not."""
+    cake = card("T1", "Amazon.com Gift Card in a Birthday Cupcake Tin", 25.0, "Amazon", ("packaging", "tin"),
+                ("design", "Birthday Cupcake"))
+    santa = card("T2", "Amazon.com Gift Card in a Santa Tin", 25.0, "Amazon", ("packaging", "tin"), ("design", "Santa"))
+    tins = Catalogue(Dataset(name="t", items=[cake, santa, SBUX, PANERA, IHOP], report=LoadReport(dataset="t")))
+    texts = {}
+    for tin in (cake, santa):
+        handles = Handles([tin], [], [], stats=tins.stats)
+        claims = fallback_claims(handles, 0, limit=2)
+        texts[tin.title] = text = render_reason(claims, {}, [], stats=tins.stats, seed="S")
+        assert claims[0] == Claim(kind="attribute", attribute="design", value=tin.first("design"))
+        evidence = Evidence(item=tin, message="a gift card")
+        assert all(verify_claim(c, evidence).verdict == "supported" for c in claims)
+        assert TextChecker(tins.vocabulary).problems(text, claims, evidence) == []
+    assert texts[cake.title] != texts[santa.title] and "features the Santa design" in texts[santa.title]
+    wrong = Evidence(item=cake, message="a gift card")
+    assert TextChecker(tins.vocabulary).problems("It features the Santa design.", [], wrong)
+
+
 def test_the_fallback_sentence_keeps_the_templates_length_unless_no_plan_fits_it():
     quote = "Accepted at nearly 1,000 US Cold Stone Creamery locations nationwide"
     claims = [Claim(kind="attribute", attribute="feature", value=quote),

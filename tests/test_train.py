@@ -229,3 +229,19 @@ def test_the_completion_loss_is_the_models_own_loss_from_fewer_logits():
     with torch.inference_mode():
         full = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         assert torch.allclose(completion_loss(model, ids, mask, labels), full, atol=1e-4)
+
+
+def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
+    """`whyrec eval targets`: what the adapter grid's held-out pairs would be taught (eval/target_variety.py). The
+    Amazon cards are told apart by their container's design, and no target is longer than its template allows."""
+    from eval.heldout import load_heldout
+    from eval.target_variety import target_texts, target_variety
+
+    heldout = load_heldout(GIFT, SETTINGS.data_dir)
+    texts, failed = target_texts(heldout, "explain_terse", limit=30)
+    assert len(texts) + failed == 30 and len(texts) >= 25
+    assert all(len(t) <= get_template("explain_terse").generation.reason_max_chars for t in texts)
+    default, _ = target_texts(heldout, "explain_default", limit=30)
+    assert any(" design" in t for t in default)
+    scores = target_variety(GIFT, SETTINGS.data_dir, ["explain_default"], limit=30)["explain_default"]
+    assert scores["usr"] == round(len(set(default)) / len(default), 3)

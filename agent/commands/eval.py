@@ -137,3 +137,28 @@ def metrics() -> None:
     for m in METRICS.values():
         direction = "higher" if m.higher_is_better else "lower"
         click.echo(f"{m.name:28} {m.group:13} {direction:6} {m.level:8} {','.join(m.requires):40} {m.description}")
+
+
+@command.command("targets")
+@click.option("--dataset", "datasets", multiple=True, help="Dataset(s) with held-out users (default: the adapter "
+              "grid's, amazon2018_gift_cards and steam).")
+@click.option("--limit", type=int, default=100, show_default=True, help="The first N held-out users, as the grid.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/results/target_variety.json"),
+              show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets.")
+def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | None) -> None:
+    """The variety (USR, top text share, DIV) of the adapter's training targets on the adapter grid's held-out pairs,
+    for every explain template: the ceiling an adapter trained on them can show (eval/target_variety.py). No model."""
+    from agent.settings import Settings
+    from eval.grid import DEFAULT_MESSAGE, load_grid
+    from eval.target_variety import target_variety, write
+
+    grid = load_grid(Path("eval/grids/adapter.yaml"))
+    data_dir = data_dir or Settings().data_dir
+    results = {name: target_variety(name, data_dir, list(grid.templates), limit) for name in datasets or grid.datasets}
+    for name, by_template in results.items():
+        for template_id, r in by_template.items():
+            click.echo(f"{name:24} {template_id:20} pairs {r['pairs']:4}  USR {r['usr']:.3f}  "
+                       f"top text {r['top_text_share']:.3f}  DIV {r['div']:.3f}")
+    write({"limit": limit, "message": DEFAULT_MESSAGE, **results}, out)
+    click.echo(f"wrote {out}")

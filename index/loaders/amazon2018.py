@@ -17,7 +17,9 @@ feature bullet, only a title and a description):
 What a boxed card comes in (`packaging`): "Amazon.com Gift Card in a Santa Smile Tin" -> "tin", "… in Gold Hearts Box"
 -> "gift box", "… in a Polka Dot Reveal" -> "pop-up reveal" (`packaging_in_title`). It is the one thing that tells
 the 32 Amazon cards apart, where their brand is the catalogue's commonest, and a trait a shopper's past cards share
-("shares its packaging tin with Amazon.com Gift Card in a Santa Smile Tin").
+("shares its packaging tin with Amazon.com Gift Card in a Santa Smile Tin"). What tells two tins apart is the
+`design` the title gives the container ("Santa Smile", "Polka Dot", "Easter Egg": `design_in_title`); the card
+design in parentheses is not used ("Classic Black Card Design" is on most of them).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ _NAME_BEFORE_DELIVERY = re.compile(r"(.+?) - E-mail Delivery", re.I)
 _NOT_A_NAME = re.compile(r"\bgift cards?\b", re.I)
 _PLACEHOLDER = re.compile(r" Configuration Asin\b")
 # "Gift Card in a/an <up to four words> <container>" (not "Jack in the Box Gift Card"); the container -> packaging
-_PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?(?:[\w&'-]+ ){0,4}"
+_PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?((?:[\w&'-]+ ){0,4})"
                         r"(Tin|Gift Box|Box|Reveal|Greeting Card|Gift Tag|Stockings?)\b")
 PACKAGING = {"tin": "tin", "gift box": "gift box", "box": "gift box", "reveal": "pop-up reveal",
              "greeting card": "greeting card", "gift tag": "gift tag", "stocking": "holiday stocking",
@@ -99,6 +101,7 @@ def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadRe
     if _EMAIL_DELIVERY.search(title):
         attributes.add("delivery", "e-mail")
     attributes.add("packaging", packaging_in_title(title))
+    attributes.add("design", design_in_title(title))
     add_features(attributes, record.get("feature"))
     if not attributes.values("feature"):
         attributes.add("feature", quotable_sentence(record.get("description")))
@@ -109,7 +112,14 @@ def build_item(record: dict[str, Any], item_id: str, source: str, report: LoadRe
 def packaging_in_title(title: str) -> str | None:
     """What the title says the card comes in ("… in a Birthday Cupcake Tin" -> "tin"), else None."""
     match = _PACKAGING.search(title)
-    return PACKAGING[match.group(1).lower()] if match else None
+    return PACKAGING[match.group(2).lower()] if match else None
+
+
+def design_in_title(title: str) -> str | None:
+    """The container's design the title names ("… in a Santa Smile Tin" -> "Santa Smile"), else None ("… in a
+    Greeting Card")."""
+    match = _PACKAGING.search(title)
+    return (re.sub(r"\s*\bGift$", "", match.group(1).strip()) or None) if match else None  # "Black Gift" Box
 
 
 def _plain(text: str) -> str:

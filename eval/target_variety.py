@@ -1,0 +1,63 @@
+"""How varied the adapter's training targets are on the grid's own held-out pairs: the ceiling of what an adapter
+that learns them can show.
+
+The adapter grid (eval/grids/adapter.yaml) asks every held-out pair the same message, and an adapter writes what its
+training targets (agent/train/data.py) would say for that prompt. If the targets' own composer (`TargetBuilder`),
+given the same pairs, histories and message, repeats one sentence across pairs, no training run can meet the
+variety bars (USR, top text share, DIV) — 2 CPU hours spent to learn that. This runs in a minute: it builds each
+pair's target (no model) for every explain template and scores the texts with the grid's own metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from agent.train.data import Shape, TargetBuilder
+from agent.understand import understand
+from eval.grid import DEFAULT_MESSAGE
+from eval.heldout import HeldOut, load_heldout
+from eval.metrics import features_in
+from eval.metrics.text import feature_diversity, top_text_share, unique_sentence_ratio
+from prompts.loader import get_template
+
+
+def target_texts(heldout: HeldOut, template_id: str, limit: int | None = 100,
+                 shape: Shape | None = None) -> tuple[list[str], int]:
+    """The target text of each of the first `limit` held-out test pairs (sorted by user, as the grid takes them),
+    asked the grid's message; and how many pairs have none (no claim fits the template)."""
+    shape = shape or Shape()
+    catalogue = heldout.catalogue
+    builder = TargetBuilder(catalogue, [get_template(template_id)])
+    request = understand(DEFAULT_MESSAGE, catalogue)
+    texts, failed = [], 0
+    for pair in heldout.pairs[:limit]:
+        made = builder.example(heldout.dataset.name, pair.user_id, catalogue.get(pair.item_id), request,
+                               heldout.history(pair.user_id)[: shape.max_history], [], shape.max_attributes)
+        if isinstance(made, str):
+            failed += 1
+        else:
+            texts.append(made.target["text"])
+    return texts, failed
+
+
+def target_variety(dataset: str, data_dir: Path, templates: list[str], limit: int | None = 100,
+                   seed: int = 0) -> dict[str, Any]:
+    """template id -> the targets' USR, top text share, DIV and most repeated texts (`target_texts`)."""
+    heldout = load_heldout(dataset, data_dir, seed=seed)
+    out: dict[str, Any] = {}
+    for template_id in templates:
+        texts, failed = target_texts(heldout, template_id, limit)
+        features = [features_in(t, heldout.features) for t in texts]
+        out[template_id] = {
+            "pairs": len(texts), "no_target": failed, "usr": round(unique_sentence_ratio(texts), 3),
+            "top_text_share": round(top_text_share(texts), 3), "div": round(feature_diversity(features), 3),
+            "most_repeated": [[n, text] for text, n in Counter(texts).most_common(3) if n > 1]}
+    return out
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
