@@ -23,6 +23,8 @@ from eval.metrics import features_in
 from eval.metrics.text import feature_diversity, top_text_share, unique_sentence_ratio
 from prompts.loader import get_template
 
+ADAPTER_GRID = Path(__file__).parent / "grids" / "adapter.yaml"  # whose datasets, templates and pairs are measured
+
 
 def target_texts(heldout: HeldOut, template_id: str, limit: int | None = 100,
                  shape: Shape | None = None) -> tuple[list[str], int]:

@@ -149,12 +149,11 @@ def metrics() -> None:
 def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | None) -> None:
     """The variety (USR, top text share, DIV) of the adapter's training targets on the adapter grid's held-out pairs,
     for every explain template: the ceiling an adapter trained on them can show (eval/target_variety.py). No model."""
-    import eval as eval_package
     from agent.settings import Settings
     from eval.grid import DEFAULT_MESSAGE, load_grid
-    from eval.target_variety import target_variety, write
+    from eval.target_variety import ADAPTER_GRID, target_variety, write
 
-    grid = load_grid(Path(eval_package.__file__).parent / "grids" / "adapter.yaml")
+    grid = load_grid(ADAPTER_GRID)
     data_dir = data_dir or Settings().data_dir
     results = {name: target_variety(name, data_dir, list(grid.templates), limit) for name in datasets or grid.datasets}
     for name, by_template in results.items():
