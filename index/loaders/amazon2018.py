@@ -40,7 +40,8 @@ _EMAIL_DELIVERY = re.compile(r"\bE-mail Delivery\b|\beGift\b", re.I)
 _NAME_BEFORE_DELIVERY = re.compile(r"(.+?) - E-mail Delivery", re.I)
 _NOT_A_NAME = re.compile(r"\bgift cards?\b", re.I)
 _PLACEHOLDER = re.compile(r" Configuration Asin\b")
-# "Gift Card in a/an <up to four words> <container>" (not "Jack in the Box Gift Card"); the container -> packaging
+# "Gift Card in a/an <up to four words> <container>" (not "Jack in the Box Gift Card"): the words -> design, the
+# container -> packaging
 _PACKAGING = re.compile(r"\bGift Cards? in (?:an? )?((?:[\w&'-]+ ){0,4})"
                         r"(Tin|Gift Box|Box|Reveal|Greeting Card|Gift Tag|Stockings?)\b")
 PACKAGING = {"tin": "tin", "gift box": "gift box", "box": "gift box", "reveal": "pop-up reveal",
