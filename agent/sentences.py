@@ -62,6 +62,15 @@ VERB_PHRASES = {
 }
 
 
+# Every fixed wording a reason is made of: the plans, the verb phrases and the request and past-item phrases below.
+# The text check reads two of their words run together ("it islisted as …") as a broken sentence (text_quality).
+PLAN_WORDING = (*PLANS_TWO, *PLANS_ONE, *VERB_PHRASES.values(), "is listed as {v}", "is unflavored", "has a {v} scent",
+                "is {v}, as you asked", "is from {v}", "is not from {v}", "is like {v}",
+                "is made for the occasion you named", "has the {v} you asked for",
+                "shares its {v} with {v} (you rated it {v})", "you recommended it", "you mentioned it",
+                "shares its {v} with your {v}")
+
+
 def clip_title(title: str, limit: int = 48) -> str:
     """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)
     and marked as cut ("… Mini Amazon Shipping" read as a whole title, of a box)."""

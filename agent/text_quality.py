@@ -10,6 +10,7 @@ Imports nothing from the verifier, so agent/verify.py can import it."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -25,6 +26,7 @@ DEGENERATE_KINDS: dict[str, str] = {
     "request_echo": "the shopper's request repeated back",
     "too_short": "fewer than 4 words",
     "first_person": "first-person experience or a story the data cannot support",
+    "glued_words": "two words of a sentence plan run together ('it islisted as')",
 }
 MIN_WORDS = 4
 
@@ -175,6 +177,28 @@ def _without_names(text: str, names: Sequence[str]) -> str:
     return text
 
 
+MIN_GLUED_CHARS = 5  # "isa" or "ina" may be a name's own word; "islisted", "comesfrom" never are
+
+
+@functools.cache
+def glued_plan_words() -> frozenset[str]:
+    """Two consecutive words of the sentence plans' fixed wording, written as one ("islisted", "sharesits")."""
+    from agent.sentences import PLAN_WORDING  # late: agent/sentences.py imports this module
+
+    glued = set()
+    for wording in PLAN_WORDING:
+        for part in re.split(r"\{\w*\}", wording):  # no pair spans a value
+            ws = words(part)
+            glued |= {a + b for a, b in zip(ws, ws[1:]) if len(a + b) >= MIN_GLUED_CHARS}
+    return frozenset(glued)
+
+
+def _glued_words(own: str) -> bool:
+    """A plan's two words run together, outside quoted listing words and the names cited (`own`): a dropped space
+    that every other check reads past ("it islisted as “Organic Green Tea Gummies”")."""
+    return bool(set(words(_QUOTE.sub(" ", own))) & glued_plan_words())
+
+
 def degenerate_kinds(text: str, title: str = "", request: str = "", names: Sequence[str] = ()) -> list[str]:
     """The kinds (keys of DEGENERATE_KINDS) of degenerate text `text` is, as a reason for the item called `title`
     given the shopper's `request`; [] when none. A reason is degenerate when the list is not empty. `names`: the
@@ -199,13 +223,15 @@ def degenerate_kinds(text: str, title: str = "", request: str = "", names: Seque
         found.append("too_short")
     if _first_person(text, title, request):
         found.append("first_person")
+    if _glued_words(_without_names(text.replace(title, " ") if title.strip() else text, names)):
+        found.append("glued_words")
     return found
 
 
 # Kinds that no continuation can undo, judged on the words a reply has finished so far: a phrase said twice stays
 # said twice, an echoed handle or prompt phrase stays in the text. (A title cut mid-way or a quote not yet closed
 # could change the others, so they wait for the whole text.)
-FINAL_KINDS = ("repeated_ngram", "repeated_phrase", "prompt_echo", "first_person")
+FINAL_KINDS = ("repeated_ngram", "repeated_phrase", "prompt_echo", "first_person", "glued_words")
 _LAST_WORD = re.compile(r"[A-Za-z0-9]+$")
 
 
@@ -232,6 +258,9 @@ def doomed_kinds(prefix: str, title: str = "", request: str = "", names: Sequenc
     # a first-person word could be part of the title or request, which the full check removes once it is whole
     if not _FIRST_PERSON.search(f"{title} {request}") and _first_person(done, "", ""):
         found.append("first_person")
+    if not _OPEN_QUOTE.search(done) and _glued_words(_without_names(done.replace(title, " ") if title.strip() else done,
+                                                                       names)):
+        found.append("glued_words")
     return found
 
 

@@ -301,18 +301,25 @@ def bench_adapter(ctx: BenchContext) -> dict[str, Any]:
     # no prefetch: a guess decoding after one app's answer would share the CPU with the other app's turn
     apps = {"base": _app(ctx, adapter=None, prefetch=[]), "adapter": _app(ctx, adapter=path, prefetch=[])}
     times: dict[str, list[float]] = {s: [] for s in apps}
+    explain: dict[str, list[float]] = {s: [] for s in apps}
     written: dict[str, int] = {s: 0 for s in apps}
     cards: dict[str, int] = {s: 0 for s in apps}
+    tokens: dict[str, int] = {s: 0 for s in apps}
     for i, user, order in _alternating(ctx, apps):
         for setting in order:
             row = _timed_turn(apps[setting], MESSAGES[i % len(MESSAGES)], user, Conversation(user_id=user))
             times[setting].append(row["total_s"])
+            explain[setting].append(row["answer"].timings_ms.get("explain", 0.0) / 1000)
+            tokens[setting] += int(row["completion_tokens"])
             shown = row["answer"].recommendations
             written[setting] += sum(not r.reasons[0].fallback for r in shown)
             cards[setting] += len(shown)
     p50 = {s: round(statistics.median(v), 3) for s, v in times.items()}
+    # where the difference is: the explain step (prefill + decode) and the tokens decoded per card
     return {"adapter": str(path), "turns": len(times["base"]), "turn_base_p50_s": p50["base"],
             "turn_adapter_p50_s": p50["adapter"], "adapter_over_base": round(p50["adapter"] / p50["base"], 3),
+            **{f"explain_{s}_p50_s": round(statistics.median(explain[s]), 3) for s in apps},
+            **{f"tokens_per_card_{s}": round(tokens[s] / cards[s], 1) if cards[s] else None for s in apps},
             **{f"model_written_{s}": round(written[s] / cards[s], 3) if cards[s] else None for s in apps},
             "cards": cards["base"]}
 

@@ -50,6 +50,8 @@ GRID_REQUEST = "Recommend something for me based on my past purchases."
     ("too_short", "Category: Gift Cards.", "Olive Garden Gift Card", ""),
     ("first_person", "I've been shopping there for 10 years", "Target Gift Card", ""),
     ("first_person", "A dinner out that my family loved it at", "Olive Garden Gift Card", ""),
+    ("glued_words", "It islisted as “Organic Green Tea Gummies” and costs $12.99.", "Green Tea Gummies, 60 Count",
+     ""),  # an adapter's reply on H&PC: a dropped space every other check read past
 ])
 def test_each_degenerate_kind_fires_on_the_bad_reasons_of_issue_16(kind, text, title, asked):
     assert kind in degenerate_kinds(text, title, asked)
@@ -71,6 +73,8 @@ def test_each_degenerate_kind_fires_on_the_bad_reasons_of_issue_16(kind, text, t
     ("too_short", "By Amazon, priced at $25.00.", "Amazon.com Gift Card", ""),
     ("first_person", "T.G.I. Friday's burgers for your next night out.", "T.G.I. Friday's Gift Card", ""),
     ("first_person", "A My Little Pony Gift Card in pink, for fans in the US", "My Little Pony Gift Card", ""),
+    ("glued_words", "It is listed as “Perfect forthe holidays” and comes from Amazon.", "Amazon.com Gift Card",
+     ""),  # a listing's own typo, quoted, is not the sentence's words
 ])
 def test_a_specific_reason_is_not_that_kind_of_degenerate(kind, text, title, asked):
     assert kind not in degenerate_kinds(text, title, asked)
@@ -92,6 +96,7 @@ def test_a_cited_past_items_name_is_not_the_sentence_repeating_itself():
     ("The shopper asked for a cheaper", "prompt_echo"),
     ("At Captain D's Seafood, we're dedicated", "first_person"),
     ("a gift card in a Polka Dot Reveal, a gift card in a", "repeated_ngram"),
+    ("It islisted as", "glued_words"),
 ])
 def test_a_prefix_is_doomed_once_no_continuation_can_pass(prefix, kind):
     assert kind in doomed_kinds(prefix, "Gift Card", "cheaper")
@@ -127,7 +132,7 @@ def test_a_good_reason_is_not_degenerate_at_all_and_every_kind_is_documented():
     good = "A Starbucks card for your coffee-loving sister, under $50 as you asked."
     assert degenerate_kinds(good, "Starbucks Gift Card", "a birthday gift card for my sister under $50") == []
     assert set(DEGENERATE_KINDS) == {"repeated_ngram", "repeated_phrase", "title_only", "prompt_echo",
-                                     "request_echo", "too_short", "first_person"}
+                                     "request_echo", "too_short", "first_person", "glued_words"}
 
 
 def test_every_line_the_explain_templates_wrap_around_data_is_a_prompt_echo():
