@@ -102,6 +102,15 @@ def _vocabulary_index(catalogue: Catalogue) -> dict[str, list[tuple[str, str]]]:
 
 _INDEXES: dict[int, tuple[Catalogue, dict[str, list[tuple[str, str]]]]] = {}
 
+# The shopper's word for a catalogue value, in squashed singular form, read only where the catalogue has that value
+# ("an e-gift card I can send today" is the Gift Cards' delivery e-mail; it picked plastic cards before).
+_VALUE_ALIASES = {"egift": "email", "ecard": "email", "emailed": "email", "digital": "email", "electronic": "email",
+                  "virtual": "email"}
+
+
+def _lookup(index: dict[str, list[tuple[str, str]]], form: str) -> list[tuple[str, str]]:
+    return index.get(form) or index.get(_VALUE_ALIASES.get(form, ""), [])
+
 
 def _match_vocabulary(message: str, catalogue: Catalogue) -> list[tuple[str, str]]:
     """(key, value) pairs the message names as whole words, singular or plural ('coop' == 'Co-op',
@@ -109,7 +118,7 @@ def _match_vocabulary(message: str, catalogue: Catalogue) -> list[tuple[str, str
     words = [stem(w) for w in normalise(message).split()]
     grams = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 4, len(words)) + 1)}
     index = _vocabulary_index(catalogue)
-    return sorted(pair for gram in grams for pair in index.get(gram, []))
+    return sorted(pair for gram in grams for pair in _lookup(index, gram))
 
 
 _ALIASES = {"violence": "violent", "microtransactions": "in app purchases", "mmo": "massively multiplayer",
@@ -125,7 +134,7 @@ def _value_at_start(fragment: str, catalogue: Catalogue) -> list[tuple[str, str]
     words = " ".join(_ALIASES.get(w, w) for w in words).split()
     index = _vocabulary_index(catalogue)
     for n in range(min(5, len(words)), 0, -1):
-        if found := index.get("".join(stem(w) for w in words[:n])):
+        if found := _lookup(index, "".join(stem(w) for w in words[:n])):
             return list(found)
     return []
 
@@ -262,10 +271,12 @@ def _residue(text: str, facets: list[tuple[str, str, str]], catalogue: Catalogue
     read = {stem(w) for _, value, _ in facets for w in normalise(value).split()}  # brands too: 'not Amazon'
 
     read |= {w for word in _OCCASIONS for w in word.split()}
+    read_values = {_stemmed(value) for _, value, _ in facets}  # "e-gift", read as e-mail, is read
     out = []
     for token in re.findall(r"[\w'’-]+|[^\w\s]", text):
         words = [stem(w) for w in normalise(token).split()]
-        out.append(" | " if words and all(w in read or w in _ALIASES for w in words) else token)
+        aliased = _VALUE_ALIASES.get("".join(words)) in read_values
+        out.append(" | " if words and (aliased or all(w in read or w in _ALIASES for w in words)) else token)
     return " ".join(out)
 
 

@@ -125,3 +125,14 @@ def test_a_card_sent_by_email_or_in_a_tin_is_asked_for_by_those_words():
     chosen = select(budget, card_search, CARD_CATALOGUE, [], n=50, k=5)
     assert [c.item.item_id for c in chosen.items] == ["e1", "e2"]  # no price listed: shown, and said
     assert "no price listed" in chosen.notes[0]
+
+
+@pytest.mark.parametrize("message", ["an e-gift card I can send today", "an eGift card", "a digital gift card",
+                                     "an e-card for my mom"])
+def test_the_shoppers_words_for_an_e_mail_card_ask_for_e_mail_delivery(message):
+    request = understand(message, CARD_CATALOGUE)
+    assert ("delivery", "e-mail") in {(f.key, f.value) for f in request.facets}
+    assert [c.item.item_id for c in select(request, card_search, CARD_CATALOGUE, [], n=50, k=5).items] == ["e1", "e2"]
+    assert [f.key for f in request.facets] == ["delivery"]  # and the words are not read again as a wish
+    ruled_out = understand("not an e-gift card", CARD_CATALOGUE)
+    assert ("exclude_delivery", "e-mail") in {(f.key, f.value) for f in ruled_out.facets}
