@@ -85,7 +85,7 @@ def _attribute_phrase(claim: Claim) -> str:
     if key == "feature":  # a listing's own words, quoted: "Gift Card is affixed inside a pop-up card"
         return f"is listed as “{value.rstrip('.')}”"
     if key == "flavor":
-        if squash(value) in ("unflavored", "unflavoured", "flavorless", "noflavor"):
+        if squash(value) in ("unflavored", "unflavoured", "unflavor", "flavorless", "noflavor"):
             return "is unflavored"
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
     if key == "scent":  # "is unscented", "has an argan scent" (not "has a Unscented scent")

@@ -24,7 +24,9 @@ _TAG = re.compile(r"<[a-zA-Z/!][^>]*(?:>|$)")  # also a tag cut off at the end; 
 _WHITESPACE = re.compile(r"\s+")
 _CSS_RULE = re.compile(r"[#.\w-]+\s*\{[^}]*:[^}]*\}")  # `.a-box{color:#fff}`: page CSS that leaked into a field
 # a full stop then space ends a sentence, but not after an initialism's letters ("T.G.I. Friday's offers …")
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.[A-Z]\.)\s+")
+# a sentence ends at . ! ? but not after an initial ("T.G.I.") or an abbreviation ("ADVANCED AMINO vs. BCAA'S")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.[A-Z]\.)(?<!\bvs\.)(?<!\bDr\.)(?<!\bNo\.)(?<!\bSt\.)(?<!\bMr\.)(?<!\bMs\.)"
+                           r"(?<!\bMrs\.)(?<!\boz\.)(?<!\bapprox\.)\s+", re.I)
 _MONEY = re.compile(r"\$?\s*(\d[\d,]*(?:\.\d+)?)")
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _PARENTHETICAL = re.compile(r"\([^)]*\)")

@@ -413,6 +413,7 @@ def test_small_rules():
     assert pick_title([("app_name", None), ("title", "Portal")]) == ("Portal", "title_from_title")
     assert pick_title([("title", '<div class="a-section a-spacing-none"')]) == (None, "broken_title")
     assert trim_feature("Durable. Lasts for years.") == "Durable."
+    assert trim_feature("ADVANCED AMINO vs. BCAA'S: only 3 amino acids. More.") == "ADVANCED AMINO vs. BCAA'S: only 3 amino acids."
     # an initialism's full stops end no sentence: the bullet was quoted on a card as “T.G.I”
     assert trim_feature("T.G.I. Friday's offers a unique dining experience. Redeem anywhere.") == (
         "T.G.I. Friday's offers a unique dining experience.")
