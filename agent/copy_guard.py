@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
-from agent.sentences import VERB_PHRASES, clip_title, short_name
+from agent.sentences import clip_title, short_name
+from agent.wording import VERB_PHRASES
 from agent.text_quality import without_parenthetical
 from index.attributes import SHARED
 

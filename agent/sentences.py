@@ -28,13 +28,11 @@ from typing import TYPE_CHECKING
 from agent.schemas import Claim, PastItem
 from agent.text_quality import degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
+from agent.wording import PLANS_ONE, PLANS_TWO, VERB_PHRASES
 
 if TYPE_CHECKING:
     from agent.catalogue import ValueStats
 
-PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
-             "Chosen because it {a} and {b}.", "Picked for you: it {a} and {b}.", "Worth a look: it {a} and {b}.")
-PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
 # A short reason (explain_terse's 60 characters) has no room for a frame: one bare plan each, so its length is the
 # facts' (a model taught four frames there ran past the limit on a quarter of its replies and was cut mid-word).
 SHORT_REASON_CHARS = 80
@@ -47,29 +45,6 @@ SHORT_TITLE_CHARS = 24
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
-
-VERB_PHRASES = {
-    "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
-    "price": "costs {v}", "delivery": "is delivered by {v}",
-    "packaging": "comes in a {v}", "design": "features the {v} design", "genre": "sits in the {v} genre",
-    "tag": "is tagged {v}", "spec": "offers {v}",
-    "item_form": "comes in {v} form", "material": "is made of {v}", "diet_type": "is labelled {v}",
-    "special_feature": "lists {v} as a feature", "gift_amount": "is offered in a ${v} amount",
-    "category": "is listed under {v}", "release_year": "came out in {v}", "sentiment": "has {v} user reviews",
-    "average_rating": "averages {v} stars from its reviewers", "age_range": "is meant for the {v} age range",
-    "scent": "has a {v} scent", "primary_supplement_type": "is a {v} supplement", "material_feature": "is {v}",
-    "skin_type": "suits {v} skin", "color": "comes in {v}",
-}
-
-
-# Every fixed wording a reason is made of: the plans, the verb phrases and the request and past-item phrases below.
-# The text check reads two of their words run together ("it islisted as …") as a broken sentence (text_quality).
-PLAN_WORDING = (*PLANS_TWO, *PLANS_ONE, *VERB_PHRASES.values(), "is listed as {v}", "is unflavored", "has a {v} scent",
-                "is {v}, as you asked", "is from {v}", "is not from {v}", "is like {v}",
-                "is made for the occasion you named", "has the {v} you asked for",
-                "shares its {v} with {v} (you rated it {v})", "you recommended it", "you mentioned it",
-                "shares its {v} with your {v}")
-
 
 def clip_title(title: str, limit: int = 48) -> str:
     """A past item's name short enough for a sentence: no parenthetical, cut at a word boundary (never mid-word)

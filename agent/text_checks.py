@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
-from agent.sentences import VERB_PHRASES, clip_title, short_name
+from agent.sentences import clip_title, short_name
+from agent.wording import VERB_PHRASES
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 name_spans, rating_is_reason, words)
 from agent.understand import Facet

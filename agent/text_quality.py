@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from agent.wording import PLAN_WORDING
 from index.models import Item
 
 DEGENERATE_KINDS: dict[str, str] = {
@@ -183,8 +184,6 @@ MIN_GLUED_CHARS = 5  # "isa" or "ina" may be a name's own word; "islisted", "com
 @functools.cache
 def glued_plan_words() -> frozenset[str]:
     """Two consecutive words of the sentence plans' fixed wording, written as one ("islisted", "sharesits")."""
-    from agent.sentences import PLAN_WORDING  # late: agent/sentences.py imports this module
-
     glued = set()
     for wording in PLAN_WORDING:
         for part in re.split(r"\{\w*\}", wording):  # no pair spans a value
