@@ -261,11 +261,16 @@ def product_kind(request: Request, catalogue: Catalogue) -> ProductKind | None:
     toothbrush), read from the request's own words (the query's first line: a refinement keeps the original
     request's). None where the catalogue files kinds itself (Steam), where the request names none, or where most of
     the catalogue is of that kind ("a birthday gift card" on Gift Cards: every item is one, so it sorts nothing)."""
-    if not request.message.strip() or request.intent != "recommend" or _has_own_kinds(catalogue):
+    if not request.message.strip() or request.intent != "recommend":
         return None
     named = [f.value for f in request.facets if f.key.removeprefix("exclude_") in (*MATCHED_KEYS, "brand")]
-    kind = product_asked(request.query_text, named)
-    if kind is None:
+    return product_named(request.query_text, named, catalogue)
+
+
+def product_named(text: str, named: list[str], catalogue: Catalogue) -> ProductKind | None:
+    """The product kind `text` names that sorts this catalogue's items (see `product_kind`); `named`: the catalogue
+    values the request asks for, which are not a product."""
+    if _has_own_kinds(catalogue) or (kind := product_asked(text, named)) is None:
         return None
     count = kind_count(kind, catalogue)
     if count >= KIND_SHARE * max(len(catalogue.items), 1) or (kind.bare and count < BARE_KIND_MIN):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agent.catalogue import Catalogue, normalise, squash
 from agent.conversation import Conversation, PastTurn
 from agent.request import MATCHED_KEYS, Facet, FacetKey, Request, stem
+from agent.select import product_named
 from agent.wishes import Wish, noun, read_wishes
 
 __all__ = ["Facet", "FacetKey", "Request", "PastTurn", "understand", "parse_facets"]
@@ -159,6 +160,16 @@ def _brand_named(fragment: str, brands: set[str], family: bool = True) -> str | 
 def _is_refinement(message: str) -> bool:
     content = [w for w in normalise(message).split() if w not in _REFINEMENT_WORDS]
     return len(content) <= 1
+
+
+def _new_product(text: str, new: list[tuple[str, str, str]], previous: PastTurn, catalogue: Catalogue) -> bool:
+    """The message names another product than the conversation's ("an electric toothbrush" after "melatonin
+    gummies", "a toothpaste"): a new request however few its words, not a refinement of the last one."""
+    kind = product_named(text, [v for k, v, _ in new], catalogue)
+    if kind is None:
+        return False
+    before = product_named(previous.request.query_text, [f.value for f in previous.request.facets], catalogue)
+    return before is None or before.head != kind.head
 
 
 def _negations(message: str, catalogue: Catalogue
@@ -357,7 +368,7 @@ def understand(message: str, catalogue: Catalogue, conversation: Conversation | 
 
     new, positive_text, mentioned, unread = _parse(message, catalogue)
     unreadable = not normalise(message)
-    refining = previous is not None and (
+    refining = previous is not None and not _new_product(positive_text, new, previous, catalogue) and (
         unreadable or _is_refinement(positive_text) or bool(_CONTINUE.search(message)) or bool(_CHEAPER.search(message))
         or bool(_PRICIER.search(message)) or bool(_OTHER_BRAND.search(message))
         or (not mentioned and not any(k in _WHAT_KEYS for k, _, _ in new) and len(normalise(positive_text).split()) <= 3))

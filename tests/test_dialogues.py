@@ -96,6 +96,9 @@ DIALOGUES = [
     Dialogue("a card sent by e-mail, then a budget", GIFT, "A1U1G73EI5IRZF", [
         ("something I can send by email", E(about=["mail", "egift"])),  # "E-mail Delivery", "eGift"
         ("under $50", E(price_max=50, about=["mail", "egift"]))]),  # the e-mail cards list no price: said so
+    Dialogue("an e-gift card, in the shopper's words", GIFT, None, [
+        ("an e-gift card I can send today under $25", E(price_max=25, about=["mail", "egift"])),
+        ("not Amazon", E(price_max=25, brands_out=["Amazon"], about=["mail", "egift"]))]),
     Dialogue("christmas card, emoji", GIFT, None, [
         ("a christmas gift card under $100, not Amazon", E(price_max=100, brands_out=["Amazon"])),
         ("🎁🎁", E(price_max=100, brands_out=["Amazon"], note="couldn't read a request")),
@@ -155,6 +158,9 @@ DIALOGUES = [
     Dialogue("keto bar, not chocolate", HPC, None, [
         ("a keto snack bar, not chocolate", E(values_out=["Chocolate"])),
         ("under $25", E(price_max=25, values_out=["Chocolate"]))]),
+    Dialogue("gummies, then a toothpaste", HPC, None, [  # two words naming another product: a new request
+        ("melatonin gummies", E()),
+        ("a toothpaste", E(about=["toothpaste", "tooth", "teeth", "orthodontic", "oral", "dental", "breath"]))]),
     Dialogue("sleep aid without melatonin", HPC, None, [
         ("a sleep aid for adults", E()),
         ("no tablets please", E(values_out=["Tablet", "Tablets"])),

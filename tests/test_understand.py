@@ -159,3 +159,31 @@ def test_retrieval_embeds_what_sets_items_apart_not_the_budget_or_the_catalogues
     request = understand("a gift card under $50", gift)  # nothing else: the query as it is
     assert request.search_text == "" and request.search == request.query_text
     assert understand("a co-op game under $10", CATALOGUE).search == "a co-op game"  # another catalogue's noun stays
+
+
+PRODUCTS = Catalogue(Dataset(name="p", report=LoadReport(dataset="p"), items=[
+    item("g1", "Melatonin Gummies, Strawberry", 9.99, item_form="Gummy"),
+    item("g2", "Sleep Gummies with Melatonin", 12.0, item_form="Gummy"),
+    item("t1", "Fluoride Toothpaste for Sensitive Teeth", 4.5, item_form="Paste"),
+    item("t2", "Whitening Toothpaste, Mint", 3.0, item_form="Paste"),
+    item("t3", "Charcoal Toothpaste", 6.0, item_form="Paste"),  # a bare word is a product once 3 titles say so
+    item("b1", "Electric Toothbrush with 2 Heads", 29.0),
+    item("b2", "Sonic Electric Toothbrush", 45.0),
+    item("v1", "Vitamin C Capsules", 8.0, item_form="Capsule"),
+]))
+
+
+@pytest.mark.parametrize("message", ["an electric toothbrush", "a toothpaste", "toothpaste"])
+def test_a_few_words_naming_another_product_are_a_new_request_not_a_refinement(message):
+    """"an electric toothbrush" after "melatonin gummies" kept the gummies (three words, no catalogue value: read
+    as a refinement), and the picks were gummies again."""
+    conversation = _after("melatonin gummies under $20", [PRODUCTS.get("g1")])
+    request = understand(message, PRODUCTS, conversation)
+    assert "gumm" not in request.query_text.lower()
+    assert ("item_form", "Gummy") not in facets(request) and request.price_max() == 20.0  # the budget is kept
+
+
+def test_a_refinement_naming_the_same_product_or_none_stays_a_refinement():
+    conversation = _after("a toothpaste under $10", [PRODUCTS.get("t1")])
+    assert understand("cheaper toothpaste", PRODUCTS, conversation).query_text == "a toothpaste under $10"
+    assert understand("mint", PRODUCTS, conversation).query_text.startswith("a toothpaste under $10")
