@@ -34,6 +34,12 @@ _RELAX_ORDER = ("tag", "spec", "genre", "flavor", "item_form", "diet_type", "pac
 Search = Callable[[str, Filters, int], list[Candidate]]
 KIND_SHARE = 0.5  # a product kind at least this share of the catalogue is (a gift card, on Gift Cards) picks nothing
 BARE_KIND_MIN = 3  # a one-word request ("melatonin for sleep") names a product when this many titles say they are one
+# Beside too few items of the asked product, another product is shown only at this share of the best match's cosine
+# similarity to the request. Measured on H&PC: "a gentle toothpaste for sensitive teeth" (best toothpaste 0.54)
+# brings orthodontic wax 0.49 and a teeth-whitening soda 0.43 (0.80-0.90 of it); the same "under $15" (best 0.51)
+# brought immune syrup, iron gummies and eye vitamins at 0.29-0.33 (0.58-0.66); "an unscented moisturiser" (best
+# 0.49) an unscented body oil 0.57 and baby oil 0.39 (0.80).
+RELATED_SHARE = 0.7
 
 
 def _words(text: str) -> list[str]:
@@ -343,9 +349,14 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
                                 "request.")
     elif len(have) < k:
         many = len(have) != 1
-        # an unpriced one is not known to be within the budget: its own note says so
-        said = hard if all(_listed(c, catalogue).price is not None for c in have) else \
-            [f for f in hard if f not in price]
+        # one unpriced, or nearest in price outside the budget, is not within it: its own note says so
+        said = hard if all(_listed(c, catalogue).price is not None and not _closest_price(request, _listed(c, catalogue))
+                           for c in have) else [f for f in hard if f not in price]
         within = f" ({_labels(said)})" if said else ""
+        # another product fills a pick only when it is about as close to the request (not vitamins for toothpaste)
+        floor = RELATED_SHARE * max(c.similarity for c in have)
+        out.items = [c for c in out.items if is_kind(_listed(c, catalogue)) or c.similarity >= floor]
+        rest = ("the other picks are the closest other matches" if len(out.items) > len(have) else
+                "nothing else here is close enough to show")
         out.notes.insert(0, f"Only {len(have)} item{'s' if many else ''} match{'' if many else 'es'} "
-                            f"“{kind.phrase}”{within}; the other picks are the closest other matches.")
+                            f"“{kind.phrase}”{within}; {rest}.")

@@ -321,6 +321,33 @@ def test_the_kind_asked_for_is_found_beyond_the_nearest_text_matches_and_ranked_
     assert pick(ranked, 3, request.message, product=product_kind(request, cat))[0].item.item_id == "tb"
 
 
+def test_another_product_fills_a_pick_only_when_about_as_close_to_the_request():
+    """"a gentle toothpaste … under $15" found one toothpaste and filled four picks with immune syrup and iron gummies
+    (cosine 0.29-0.33 beside the toothpaste's 0.51): now only products at RELATED_SHARE of the best match's
+    similarity come along, and the note says when nothing else is close."""
+    from agent.select import RELATED_SHARE, select
+    from agent.understand import understand
+
+    paste = item("tp", "Fluoride Toothpaste for Sensitive Teeth", price=4.0)
+    wax = item("wx", "Orthodontic Wax, Mint", price=3.0)
+    syrup, gummies = item("sy", "Immune Support Syrup", price=9.0), item("ig", "Iron Gummies", price=7.0)
+    similarity = {"tp": 0.5, "wx": 0.5 * RELATED_SHARE + 0.01, "sy": 0.3, "ig": 0.29}
+    cat = catalogue(paste, wax, syrup, gummies)
+
+    def search(query, filters, n):
+        found = [Candidate(item=it, similarity=similarity.get(it.item_id, 0.2)) for it in cat.items.values()
+                 if filters.price_max is None or (it.price is not None and it.price <= filters.price_max)]
+        return sorted(found, key=lambda c: -c.similarity)[:n]
+
+    chosen = select(understand("a toothpaste under $15", cat), search, cat, [], n=50, k=3)
+    assert [c.item.item_id for c in chosen.items] == ["tp", "wx"]  # the wax is close enough; syrup and gummies not
+    assert chosen.notes[0] == "Only 1 item matches “toothpaste” (under $15); the other picks are the closest other matches."
+    similarity["wx"] = 0.3
+    chosen = select(understand("a toothpaste under $15", cat), search, cat, [], n=50, k=3)
+    assert [c.item.item_id for c in chosen.items] == ["tp"]
+    assert chosen.notes[0] == "Only 1 item matches “toothpaste” (under $15); nothing else here is close enough to show."
+
+
 def test_a_kind_only_above_the_budget_is_a_stated_budget_relaxation():
     brushes = [item("tb1", "Electric Toothbrush for Adults", price=34.99),
                item("tb2", "Rechargeable Electric Toothbrush", price=49.0)]
