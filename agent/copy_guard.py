@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.sentences import clip_title, short_name
-from agent.wording import VERB_PHRASES
 from agent.text_quality import without_parenthetical
+from agent.wording import VERB_PHRASES
 from index.attributes import SHARED
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
-from agent.wording import VERB_PHRASES
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 name_spans, rating_is_reason, words)
 from agent.understand import Facet
+from agent.wording import VERB_PHRASES
 from index.models import Item
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")

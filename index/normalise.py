@@ -23,7 +23,6 @@ _STYLE_OR_SCRIPT = re.compile(r"<(style|script)\b.*?</\1\s*>", re.S | re.I)
 _TAG = re.compile(r"<[a-zA-Z/!][^>]*(?:>|$)")  # also a tag cut off at the end; "a < b" is left alone
 _WHITESPACE = re.compile(r"\s+")
 _CSS_RULE = re.compile(r"[#.\w-]+\s*\{[^}]*:[^}]*\}")  # `.a-box{color:#fff}`: page CSS that leaked into a field
-# a full stop then space ends a sentence, but not after an initialism's letters ("T.G.I. Friday's offers …")
 # a sentence ends at . ! ? but not after an initial ("T.G.I.") or an abbreviation ("ADVANCED AMINO vs. BCAA'S")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.[A-Z]\.)(?<!\bvs\.)(?<!\bDr\.)(?<!\bNo\.)(?<!\bSt\.)(?<!\bMr\.)(?<!\bMs\.)"
                            r"(?<!\bMrs\.)(?<!\boz\.)(?<!\bapprox\.)\s+", re.I)
