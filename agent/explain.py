@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from agent.catalogue import ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import Claim, PastItem, Reason
-from agent.sentences import (ASKED, Sentence, compose_sentence, fact_phrase, is_short, seeded_index,
-                              shared_start, short_name)
+from agent.sentences import (ASKED, Sentence, compose_sentence, every_pick_meets, fact_phrase, is_short,
+                              seeded_index, shared_start, short_name)
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
@@ -103,18 +103,25 @@ class Handles:
     attributes: list[list[tuple[str, str]]] = field(init=False)
     links: list[list[int]] = field(init=False)  # per candidate, `citable_history` (every handle list reads it)
     past: dict[str, PastItem] = field(init=False)  # the history by item id, as a phrase names it
+    asked: frozenset[tuple[str, str]] = field(init=False)  # (key, casefolded value) the shopper asked for
 
     def __post_init__(self) -> None:
         self.past = {p.item.item_id: p for p in self.history}
+        # a value the shopper asked for is on every pick: a link through it ("shares its delivery e-mail with your
+        # Panera card" on five e-mail cards) says nothing of this one, so a link goes through another shared value
+        self.asked = frozenset((f.key, f.value.casefold()) for f in self.facets if not f.key.startswith("exclude_"))
         self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
         self.attributes = []
         for item, links in zip(self.candidates, self.links):
-            linked = {shared_attribute(item, self.history[j].item, self.stats) for j in links}
+            linked = {self.shared(item, self.history[j].item) for j in links}
             self.attributes.append([kv for kv in shown_attributes(item, self.max_attributes, self.stats)
                                     if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0],
                                                                                value=kv[1]))])
+
+    def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
+        return shared_attribute(item, past, self.stats, skip=self.asked)
 
     @property
     def short(self) -> bool:
@@ -134,6 +141,12 @@ class Handles:
         past = {p.item.item_id: p.item for p in self.history}
         return [f for f in self.facets if facet_satisfied(f, self.candidates[index], past, self.stats)[0]]
 
+    def citable_facets(self, index: int) -> list[Facet]:
+        """The met requests a reason may cite: not a budget or an exclusion, which every pick meets
+        (`every_pick_meets`)."""
+        return [f for f in self.satisfied_facets(index)
+                if not every_pick_meets(Claim(kind="request", attribute=f.key, value=f.value))]
+
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
 
@@ -147,7 +160,7 @@ class Handles:
 
     def _find_links(self, index: int) -> list[int]:
         item, stats = self.candidates[index], self.stats
-        shared = {j: shared_attribute(item, past.item, stats) for j, past in enumerate(self.history)
+        shared = {j: self.shared(item, past.item) for j, past in enumerate(self.history)
                   if self.liked(past)}
         citable = [j for j, kv in shared.items()
                    if kv is not None and not (self.short and short_name(self.history[j].item.title) is None)
@@ -171,7 +184,7 @@ class Handles:
     def claim_handles(self, index: int) -> list[str]:
         handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
                    + [f"h{j + 1}" for j in self.citable_history(index)]
-                   + [f.handle for f in self.satisfied_facets(index)])
+                   + [f.handle for f in self.citable_facets(index)])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
     def offered(self, index: int) -> list[Claim]:
@@ -195,7 +208,7 @@ class Handles:
             j = int(m.group(1)) - 1
             if 0 <= j < len(self.history):
                 past = self.history[j].item
-                shared = shared_attribute(item, past, self.stats)
+                shared = self.shared(item, past)
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)
         facet = next((f for f in self.facets if f.handle == handle), None)
@@ -318,12 +331,14 @@ def _rarity(claim: Claim, stats: ValueStats | None) -> float:
     return share * 0.5 if claim.kind == "history" else share
 
 
-def fallback_claims(handles: Handles, index: int, limit: int) -> list[Claim]:
+def fallback_claims(handles: Handles, index: int, limit: int, every_request: bool = False) -> list[Claim]:
     """Claims chosen without the model, most specific first: the rarest attribute values, a specific trait shared
-    with a liked past item, what the shopper asked for. Each is true by construction and verified like any other;
-    no value most of the catalogue shares is among them."""
+    with a liked past item, what the shopper asked for (`every_request`: also the budget and exclusions every pick
+    meets, as a "why this one?" account says them). Each is true by construction and verified like any other; no
+    value most of the catalogue shares is among them."""
     stats = handles.stats
-    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in handles.satisfied_facets(index)]
+    met = handles.satisfied_facets(index) if every_request else handles.citable_facets(index)
+    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in met]
     citable = handles.citable_history(index)  # the rarest shared value first
     if citable:
         claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))

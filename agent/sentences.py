@@ -173,6 +173,13 @@ def is_exclusion(claim: Claim) -> bool:
     return claim.kind == "request" and (claim.attribute or "").startswith("exclude_")
 
 
+def every_pick_meets(claim: Claim) -> bool:
+    """A met budget or exclusion: the picks are filtered by it, so it says nothing of this item ("It is under $50,
+    as you asked." was a whole reason of v12's; "… and is not from Amazon, as you asked" ended 8 of 20 cards of a
+    four-turn chat with v13, where the budget and the maker are on every card's chips and price already)."""
+    return claim.kind == "request" and (claim.attribute in ("price_max", "price_min") or is_exclusion(claim))
+
+
 def shared_start(phrases: list[list[str]]) -> int:
     """How many first words verb phrases (as word lists) that share their first two have in common, leaving each
     at least one word of its own: "is tagged Mature", "is tagged RPG" -> 2."""

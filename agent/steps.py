@@ -404,7 +404,8 @@ def why_answer(turn: Turn, deps: ChainDeps) -> Answer:
         before = [c for reason in rec.reasons for c in reason.claims]
         claims: list = []
         sayable = partial(fact_phrase, history=past_by_id, facets=turn.request.facets, stats=deps.catalogue.stats)
-        for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8)]:
+        # "why this one?": the budget and exclusions it meets come first, though every pick meets them
+        for c in before + [verify_claim(c, evidence) for c in fallback_claims(handles, 0, 8, every_request=True)]:
             # one fact once: "tag Agriculture, as you asked" and the item's own tag Agriculture are one, and so are
             # one value under two keys ("tagged Co-op" and "offers Co-op"); the answer lists only what its text says
             if c.verdict == "supported" and sayable(c) and _said_as(c) not in {_said_as(d) for d in claims}:

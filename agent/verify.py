@@ -13,7 +13,7 @@ from agent.catalogue import ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
 from agent.schemas import Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
-from agent.sentences import clip_title, is_exclusion, short_name
+from agent.sentences import clip_title, every_pick_meets, short_name
 from agent.text_checks import blank_titles, claims_problems, degenerate_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
@@ -50,12 +50,14 @@ def has_attribute(item: Item, key: str | None, value: str | None) -> bool:
     return any(_same(k, key) and _same(v, value) for k, v in item.attributes)
 
 
-def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None) -> tuple[str, str] | None:
+def shared_attribute(item: Item, other: Item, stats: ValueStats | None = None,
+                     skip: frozenset[tuple[str, str]] = frozenset()) -> tuple[str, str] | None:
     """The (key, value) both items have that says the most: with `stats`, the rarest in the catalogue (a thin one,
     a price or a maker, last) and never one most items share (every gift card is a "Gift Cards" one); without, the
-    first by most telling key."""
+    first by most telling key. `skip`: (key, casefolded value) pairs not to link through."""
     theirs = {(k, v.casefold()) for k, v in other.attributes}
-    shared = [(k, v) for key in SHARED for k, v in item.attributes if k == key and (k, v.casefold()) in theirs]
+    shared = [(k, v) for key in SHARED for k, v in item.attributes
+              if k == key and (k, v.casefold()) in theirs and (k, v.casefold()) not in skip]
     if stats is None:
         return shared[0] if shared else None
     specific = [kv for kv in shared if not stats.vacuous(*kv)]
@@ -271,18 +273,9 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
              if c.kind == "history" and c.history_item_id in evidence.history]
     problems = checker.problems(reason.text, stated or supported, evidence) + said_twice(
         blank_titles(reason.text, cited), stated)
-    if stated and all(_every_pick_meets(c) for c in stated):
+    if stated and all(every_pick_meets(c) for c in stated):
         problems.append("says only what every pick meets (the budget or a ruled-out maker), nothing of this item")
     return stated, unsupported, problems
-
-
-# Request facets the picks are filtered by, so every card meets them: "It is under $50, as you asked." was a whole
-# reason of v12's in the chat, the same on any card of that answer.
-_EVERY_PICK = ("price_max", "price_min")
-
-
-def _every_pick_meets(claim: Claim) -> bool:
-    return claim.kind == "request" and (claim.attribute in _EVERY_PICK or is_exclusion(claim))
 
 
 def _fact(claim: Claim) -> tuple:

@@ -101,11 +101,21 @@ def test_the_prompt_shows_each_handle_as_the_words_a_sentence_says_it_with():
     shown only when it is liked and shares a specific value, through that value (said there, not twice)."""
     history = [PastItem(IHOP, rating=5.0), PastItem(PANERA, rating=5.0)]
     block = candidate_block(Handles([SBUX], history, [UNDER_50], stats=STARS.stats), 0, "Candidate")
+    # no "r1: is under $50, as you asked": every pick meets the budget, so it is no reason for this one
     assert block.splitlines() == ["Candidate: <data>Starbucks Gift Card", "  a1: comes from Starbucks",
-                                  "  h2: shares its flavor Coffee with Panera Bread Gift Card (you rated it 5★)",
-                                  "  r1: is under $50, as you asked</data>"]
+                                  "  h2: shares its flavor Coffee with Panera Bread Gift Card (you rated it 5★)</data>"]
     many = [PastItem(PANERA, rating=5.0)] * (MAX_LINKS + 2)  # every line is prefilled for every candidate
     assert [h for h in Handles([SBUX], many, [], stats=STARS.stats).claim_handles(0) if h[0] == "h"] == ["h1", "h2"][:MAX_LINKS]
+
+
+def test_a_past_item_is_never_linked_through_the_value_the_shopper_asked_for():
+    """Every pick has what was asked: "shares its delivery e-mail with Panera Bread Gift Cards - E-mail Delivery" on
+    five e-mail cards, then "… and is delivered by e-mail, as you asked" (said twice, abandoned: all five fell back)."""
+    coffee = Facet(handle="r1", key="flavor", value="coffee", label="flavor Coffee")
+    assert Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats).to_claim(0, "h1").value == "Coffee"
+    asked = Handles([SBUX], [PastItem(PANERA, rating=5.0)], [coffee], stats=STARS.stats)
+    assert "h1" not in asked.claim_handles(0)  # nothing else they share is specific enough to link through
+    assert "r1" in asked.claim_handles(0)  # said as asked, once
 
 
 def test_steam_ratings_are_recommended_or_not():
@@ -130,10 +140,13 @@ def test_the_verifier_rejects_a_link_to_a_disliked_or_vacuously_shared_past_item
 def test_fallback_claims_are_specific_first_and_never_vacuous():
     handles = Handles([SBUX], [PastItem(PANERA, rating=5.0)], [UNDER_50], stats=STARS.stats)
     claims = fallback_claims(handles, 0, 3)
-    # the personal link first; its value is not said again as an attribute; then the brand, then the request
+    # the personal link first; its value is not said again as an attribute; then the brand; never the budget every
+    # pick meets, but where a "why this one?" account says what was asked
     assert [(c.kind, c.attribute, c.value) for c in claims] == [
-        ("history", "flavor", "Coffee"), ("attribute", "brand", "Starbucks"), ("request", "price_max", "50")]
+        ("history", "flavor", "Coffee"), ("attribute", "brand", "Starbucks")]
     assert all(c.value != "Gift Cards" for c in claims)
+    assert [(c.kind, c.attribute, c.value) for c in fallback_claims(handles, 0, 3, every_request=True)] == [
+        ("history", "flavor", "Coffee"), ("attribute", "brand", "Starbucks"), ("request", "price_max", "50")]
 
 
 # -- the verifier's text checks ---------------------------------------------------------------------------------
