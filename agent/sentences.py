@@ -11,7 +11,8 @@ Hades, which you recommended"), and a small fixed set of plans joins one or two 
 specific fact, and names a past item in fewer words: "It shares its tag Heist with your PAYDAY™ The Heist.").
 
 Two phrases of one verb are said once ("comes in Peppermint flavor and Paste form"). A met exclusion ("is not from
-Starbucks, as you asked") is true of every pick: it may follow a fact, never stand for the whole reason. The plan
+Starbucks, as you asked") is true of every pick: a card never cites one (`every_pick_meets`); in a "why this one?"
+account it may follow a fact, never stand for the whole reason. The plan
 is chosen by a hash of the seed (the item id), so the same card always reads the same, and then moved on until the
 sentence differs from every reason already shown in the answer (token Jaccard < 0.5 and not equal); two facts are
 said whenever the card has two (a familiar frame, Jaccard < 0.6, is accepted before dropping to one fact), and five
