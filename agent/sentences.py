@@ -64,6 +64,8 @@ def _attribute_phrase(claim: Claim) -> str:
         if squash(value) in ("unflavored", "unflavoured", "unflavor", "flavorless", "noflavor"):
             return "is unflavored"
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
+    if key == "price" and squash(value) in ("free", "freetoplay"):  # a free game "costs Free" read as a glitch
+        return "is free"
     if key == "scent":  # "is unscented", "has an argan scent" (not "has a Unscented scent")
         if squash(value) in ("unscented", "fragrancefree", "scentfree", "nofragrance"):
             return f"is {value.lower()}"

@@ -21,8 +21,8 @@ VERB_PHRASES = {
 
 
 # Every fixed wording: the plans, the verb phrases, and the request and past-item phrases of agent/sentences.py
-PLAN_WORDING = (*PLANS_TWO, *PLANS_ONE, *VERB_PHRASES.values(), "is listed as {v}", "is unflavored", "has a {v} scent",
-                "is {v}, as you asked", "is from {v}", "is not from {v}", "is like {v}",
+PLAN_WORDING = (*PLANS_TWO, *PLANS_ONE, *VERB_PHRASES.values(), "is listed as {v}", "is unflavored", "is free",
+                "has a {v} scent", "is {v}, as you asked", "is from {v}", "is not from {v}", "is like {v}",
                 "is made for the occasion you named", "has the {v} you asked for",
                 "shares its {v} with {v} (you rated it {v})", "you recommended it", "you mentioned it",
                 "shares its {v} with your {v}")

@@ -465,6 +465,8 @@ def test_two_values_of_one_verb_are_said_in_one_phrase():
     assert "comes in Softgel form" in text and "is unflavored" in text and "form and Unflavored" not in text
     text = render_sentence([Claim(kind="attribute", attribute="flavor", value="Unflavor")], {}, [], seed="k")
     assert "is unflavored" in text and "comes in Unflavor" not in text  # an H&PC listing's own spelling
+    text = render_sentence([Claim(kind="attribute", attribute="price", value="Free")], {}, [], seed="k")
+    assert "is free" in text and "costs Free" not in text  # a free Steam game
     text = render_sentence([Claim(kind="attribute", attribute="tag", value="Mature"),
                             Claim(kind="attribute", attribute="tag", value="RPG")], {}, [], seed="k")
     assert "is tagged Mature and RPG" in text
