@@ -8,7 +8,8 @@ Hades, which you recommended"), and a small fixed set of plans joins one or two 
     2  "A pick that {a} and {b}."        5  "Worth a look: it {a} and {b}."
 
 (a short reason, at most SHORT_REASON_CHARS, is only "It {a} and {b}." or "It {a}.", always with its most
-specific fact, and names a past item in fewer words: "It shares its tag Heist with your PAYDAY™ The Heist.").
+specific fact, and names a past item without its rating: "It shares its tag Heist with your PAYDAY™ The Heist.").
+A past item is named by its short name wherever it has one ("with your Santa Smile Tin (you rated it 5★)").
 
 Two phrases of one verb are said once ("comes in Peppermint flavor and Paste form"). A met exclusion ("is not from
 Starbucks, as you asked") is true of every pick: a card never cites one (`every_pick_meets`); in a "why this one?"
@@ -117,8 +118,11 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
         how = _with_it(stats.rating_words(past.rating))
     else:
         how = f"you rated it {past.rating:g}★" if past.rating is not None else "from your history"
-    # the rating in brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
-    return f"shares its {key} {claim.value} with {clip_title(past.item.title)} ({how})"
+    # "your Plaid Gift Box", not "Amazon.com Gift Card in a Plaid Gift Box" beside a pick that is one too: the words
+    # that tell the shopper's item apart, in fewer tokens; a title with no short name is clipped. The rating in
+    # brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
+    named = f"your {name}" if (name := short_name(past.item.title)) else clip_title(past.item.title)
+    return f"shares its {key} {claim.value} with {named} ({how})"
 
 
 def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],

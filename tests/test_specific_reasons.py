@@ -65,7 +65,7 @@ def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_o
 
 def test_the_amount_a_liked_card_cost_links_it_when_nothing_rarer_is_shared():
     """Most gift card shoppers share no brand with their past cards, but many spend the same amount again: "shares
-    its price $50.00 with Amazon.com Gift Card in a Black Gift Box (you rated it 5★)" is personal and true. A price
+    its price $50.00 with your Black Gift Box (you rated it 5★)" is personal and true. A price
     is a thin trait, so any rarer shared value links first (Coffee, not $25.00, for Starbucks and Panera)."""
     bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
     stats = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"))).stats
@@ -73,7 +73,7 @@ def test_the_amount_a_liked_card_cost_links_it_when_nothing_rarer_is_shared():
     assert shared_attribute(SBUX, PANERA, stats) == ("flavor", "Coffee")  # also $25.00, but Coffee is rarer
     text = render_reason(fallback_claims(Handles([bigger], [PastItem(AMZ_50, rating=5.0)], [], stats=stats), 0, 2),
                          {"A3": PastItem(AMZ_50, rating=5.0)}, [], stats=stats)
-    assert "shares its price $50.00 with Amazon.com Gift Card in a Black Gift Box (you rated it 5★)" in text
+    assert "shares its price $50.00 with your Black Gift Box (you rated it 5★)" in text  # the words that tell it apart
 
 
 def test_cards_sharing_one_trait_with_several_past_items_link_different_ones():
@@ -103,7 +103,7 @@ def test_the_prompt_shows_each_handle_as_the_words_a_sentence_says_it_with():
     block = candidate_block(Handles([SBUX], history, [UNDER_50], stats=STARS.stats), 0, "Candidate")
     # no "r1: is under $50, as you asked": every pick meets the budget, so it is no reason for this one
     assert block.splitlines() == ["Candidate: <data>Starbucks Gift Card", "  a1: comes from Starbucks",
-                                  "  h2: shares its flavor Coffee with Panera Bread Gift Card (you rated it 5★)</data>"]
+                                  "  h2: shares its flavor Coffee with your Panera Bread Gift Card (you rated it 5★)</data>"]
     many = [PastItem(PANERA, rating=5.0)] * (MAX_LINKS + 2)  # every line is prefilled for every candidate
     assert [h for h in Handles([SBUX], many, [], stats=STARS.stats).claim_handles(0) if h[0] == "h"] == ["h1", "h2"][:MAX_LINKS]
 
@@ -337,14 +337,18 @@ def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
     assert "Coffee" in text and "Panera Bread Gift Card (you recommended it)" in text
 
 
-def test_a_long_past_title_is_cut_at_a_word_and_marked_cut():
+def test_a_long_past_title_is_named_by_its_variant_or_cut_at_a_word_and_marked_cut():
+    """"with your Mini Amazon Shipping Box", not "with Amazon.com Gift Card in a Mini Amazon Shipping…" (a box-less
+    title, and "Amazon.com Gift Card" again beside a pick that is one too); a title with no short variant is cut."""
     box = card("B", "Amazon.com Gift Card in a Mini Amazon Shipping Box", 25.0, "Amazon", BOILER)
-    claims = [Claim(kind="history", history_item_id="B", attribute="price", value="$25.00")]
-    text = render_reason(claims, {"B": PastItem(box, rating=5.0)}, [], stats=STARS.stats, seed="B")
-    assert "with Amazon.com Gift Card in a Mini Amazon Shipping… (you rated it 5★)" in text  # not a box-less title
+    stockings = card("K", "Amazon.com Gift Cards in Mini Holiday Stockings, Pack of 3", 25.0, "Amazon", BOILER)
     pick = card("G", "Amazon.com Gift Card in a Gold Box", 25.0, "Amazon")
-    evidence = Evidence(item=pick, history={"B": box}, ratings={"B": 5.0}, stats=STARS.stats)
-    assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
+    for past, named in ((box, "your Mini Amazon Shipping Box"), (stockings, "Amazon.com Gift Cards in Mini Holiday…")):
+        claims = [Claim(kind="history", history_item_id=past.item_id, attribute="price", value="$25.00")]
+        text = render_reason(claims, {past.item_id: PastItem(past, rating=5.0)}, [], stats=STARS.stats, seed="B")
+        assert f"with {named} (you rated it 5★)" in text
+        evidence = Evidence(item=pick, history={past.item_id: past}, ratings={past.item_id: 5.0}, stats=STARS.stats)
+        assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
 
 
 def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
@@ -389,7 +393,7 @@ def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
               Claim(kind="attribute", attribute="price", value="$45.00")]
     text = render_reason(claims, {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
                          title=multipack.title, max_chars=150)
-    assert "shares its brand Panera Bread with Panera Bread Gift Card (you rated it 5★)" in text
+    assert "shares its brand Panera Bread with your Panera Bread Gift Card (you rated it 5★)" in text
 
 
 def test_five_cards_never_repeat_a_reason_and_differ_in_wording():

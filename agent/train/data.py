@@ -15,7 +15,8 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - candidate: i.
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
       0. the liked past item sharing i's rarest value, whatever the request (the personal reason a shopper with a
-         history gets: "shares its brand Amazon with … (you rated it 5★)");
+         history gets: "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)"), unless that
+         value is in i's own title (then it is one of the specific facts of 2.);
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
@@ -294,8 +295,12 @@ class TargetBuilder:
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
-        linked = handles.citable_history(0)[:1]  # personal first, whatever was asked
-        lead = [handles.to_claim(0, f"h{j + 1}") for j in linked] + [handles.to_claim(0, h) for h in mentioned[:2]] + named
+        # personal first, whatever was asked; but a link through a value the pick's own title says ("shares its brand
+        # Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a …") tells nothing the card's title does
+        # not: it keeps its place among the specific facts (it said Amazon on 42 of 100 held-out Gift Cards targets)
+        linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
+                  if squash(c.value or "") not in squash(item.title)]
+        lead = linked + [handles.to_claim(0, h) for h in mentioned[:2]] + named
         try:
             chosen, text = self.fit(lead + specific, handles, request, template)
         except ValueError:
