@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.request import stem
 from index.models import Item
@@ -153,11 +153,19 @@ class ProductKind:
     phrase: str
     head: str
     bare: bool = False  # one word without an article ("melatonin for sleep"): a product only where titles say so
+    # the noun before the head ("heating" of "heating pad"): required where the catalogue names such items
+    # (agent/select.py `product_named`), else "Depuffing Cooling Eye Pads" is a heating pad
+    modifier: str = ""
 
     def matches(self, item: Item) -> bool:
-        """The item is one: its title names the head as what it is (not in a "with …"/"for …" part), or its form
-        or supplement type does ("Multivitamins")."""
-        return self.head in _kind_words(item)
+        """The item is one: its title names the head (and the modifier, if any) as what it is (not in a "with …"/
+        "for …" part), or its form or supplement type does ("Multivitamins")."""
+        words = _kind_words(item)
+        return self.head in words and (not self.modifier or self.modifier in words)
+
+    def loose(self) -> ProductKind:
+        """The kind by its head alone ("pad"), where no item is named by the whole phrase."""
+        return replace(self, modifier="")
 
 
 def _kind_words(item: Item) -> set[str]:
@@ -196,7 +204,9 @@ def product_asked(text: str, named: Iterable[str] = ()) -> ProductKind | None:
         words = words[:-1]
     if not words or words[-1] in _NO_PRODUCT or len(words[-1]) < 3:
         return None
-    return ProductKind(phrase=phrase, head=_fold(words[-1]), bare=bare)
+    before = words[-2] if len(words) > 1 else ""
+    modifier = _fold(before) if len(before) >= 3 and before not in _NO_PRODUCT and _fold(before) not in forms else ""
+    return ProductKind(phrase=phrase, head=_fold(words[-1]), bare=bare, modifier=modifier)
 
 
 def for_animals(item: Item) -> bool:

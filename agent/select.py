@@ -243,7 +243,7 @@ def select(request: Request, search: Search, catalogue: Catalogue, exclude_ids: 
 
 
 _OWN_KINDS: WeakKeyDictionary[Catalogue, bool] = WeakKeyDictionary()
-_KIND_COUNTS: WeakKeyDictionary[Catalogue, dict[str, int]] = WeakKeyDictionary()
+_KIND_COUNTS: WeakKeyDictionary[Catalogue, dict[str, int]] = WeakKeyDictionary()  # by "modifier head"
 
 
 def _has_own_kinds(catalogue: Catalogue) -> bool:
@@ -257,9 +257,9 @@ def _has_own_kinds(catalogue: Catalogue) -> bool:
 def kind_count(kind: ProductKind, catalogue: Catalogue) -> int:
     """How many of the catalogue's items are of `kind`."""
     counts = _KIND_COUNTS.setdefault(catalogue, {})
-    if kind.head not in counts:
-        counts[kind.head] = sum(kind.matches(i) for i in catalogue.items.values())
-    return counts[kind.head]
+    if (key := f"{kind.modifier} {kind.head}") not in counts:
+        counts[key] = sum(kind.matches(i) for i in catalogue.items.values())
+    return counts[key]
 
 
 def product_kind(request: Request, catalogue: Catalogue) -> ProductKind | None:
@@ -278,6 +278,8 @@ def product_named(text: str, named: list[str], catalogue: Catalogue) -> ProductK
     values the request asks for, which are not a product."""
     if _has_own_kinds(catalogue) or (kind := product_asked(text, named)) is None:
         return None
+    if kind.modifier and not kind_count(kind, catalogue):  # no "heating pad" here: any pad is the nearest kind
+        kind = kind.loose()
     count = kind_count(kind, catalogue)
     if count >= KIND_SHARE * max(len(catalogue.items), 1) or (kind.bare and count < BARE_KIND_MIN):
         return None
@@ -300,7 +302,8 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
     """Make sure the candidates hold the items of the asked kind there are, and say honestly when there are none
     or too few. The nearest matches by text may miss them (a pill cutter is "near" an electric toothbrush), so the
     whole catalogue is searched for the kind; when none meets the budget, the kind's items nearest in price are
-    added as a stated budget relaxation (never an exclusion). The ranker shows the kind first
+    added as a stated budget relaxation (never an exclusion). Another product stays only at RELATED_SHARE of the
+    similarity of the kind's nearest item (one meeting the request, else any). The ranker shows the kind first
     (agent/rank.py `pick`)."""
     is_kind = kind.matches
     ids = {c.item.item_id for c in out.items}
@@ -342,8 +345,14 @@ def _kind_first(kind: ProductKind, request: Request, hard: list[Facet], price: l
     # said first: what the picks are matters more than which of them lack a price
     if not have:
         if kind_count(kind, catalogue):
-            out.notes.insert(0, f"No {kind.phrase} matches {_labels(hard)}; these are the closest matches to your "
-                                "request.")
+            # the nearest item of the kind, whatever else was asked, sets the floor: "another brand" of the only
+            # heating pad showed vitamin A softgels and a pill cutter as "the closest matches"
+            nearest = find([], with_price=False, limit=1, where=is_kind)
+            floor = RELATED_SHARE * nearest[0].similarity if nearest else 0.0
+            out.items = [c for c in out.items if c.similarity >= floor]
+            rest = "these are the closest matches to your request" if out.items else \
+                "nothing else here is close enough to show"
+            out.notes.insert(0, f"No {kind.phrase} matches {_labels(hard)}; {rest}.")
         else:
             out.notes.insert(0, f"I found no {kind.phrase} in the catalogue; these are the closest matches to your "
                                 "request.")

@@ -35,6 +35,7 @@ _NEGATED = re.compile(r"(?<![\w$])(?:(?:not|no|nothing|without|less(?!\s+than)|i
                       r"for|that|which|like)\b|[.;!?()]|,\s*(?:and\s+)?(?:a|an|something|anything|maybe|ideally)\b|$)",
                       re.I)
 _NOT_PRICE = re.compile(r"^(?:more|less|higher|lower|cheaper|pricier)\s+than\b", re.I)
+_MAKER_LEAD = re.compile(r"^\s*(?:(?:made|sold)\s+)?(?:from|by)\s+", re.I)  # "not from X", "not made by X"
 _ONLY_BRAND = re.compile(r"\b(?:from|by|only|brand)\s+([\w.&' -]{2,40})", re.I)
 _LIKE = re.compile(r"\b(?:like|similar to)\s+(.+?)(?=\s+(?:but|and|with|for|under|below|that)\b|[,.;!?](?:\s|$)|$)",
                    re.I)
@@ -188,6 +189,7 @@ def _negations(message: str, catalogue: Catalogue
             continue
         hit = False
         for part in re.split(r",|\s+or\s+|\s+and\s+|\s+nor\s+|/", fragment):
+            part = _MAKER_LEAD.sub("", part)  # "not from Colgate" was read as "from Colgate"
             if brand := _brand_named(part, brands) or _brand_named(part, makers, family=False):
                 found.append(("exclude_brand", brand))
                 hit = True

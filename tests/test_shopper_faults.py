@@ -210,9 +210,11 @@ def test_a_feature_bullet_that_names_a_price_or_talks_to_the_reader_is_never_a_h
 def test_the_product_a_request_names_is_its_head_noun():
     from agent.kinds import ProductKind, product_asked
 
-    assert product_asked("an electric toothbrush under $30") == ProductKind("electric toothbrush", "toothbrush")
+    assert product_asked("an electric toothbrush under $30") == ProductKind("electric toothbrush", "toothbrush",
+                                                                            modifier="electric")
     assert product_asked("a multivitamin, ") == ProductKind("multivitamin", "multivitamin")
-    assert product_asked("I need a pill organizer for travel") == ProductKind("pill organizer", "organizer")
+    assert product_asked("I need a pill organizer for travel") == ProductKind("pill organizer", "organizer",
+                                                                              modifier="pill")
     assert product_asked("gummies for kids") == ProductKind("gummies", "gummy")
     assert product_asked("a good cheap toothbrush") == ProductKind("toothbrush", "toothbrush")
     assert product_asked("make it a tin instead") == ProductKind("tin", "tin")
@@ -336,7 +338,8 @@ def test_another_product_fills_a_pick_only_when_about_as_close_to_the_request():
 
     def search(query, filters, n):
         found = [Candidate(item=it, similarity=similarity.get(it.item_id, 0.2)) for it in cat.items.values()
-                 if filters.price_max is None or (it.price is not None and it.price <= filters.price_max)]
+                 if (filters.price_max is None or (it.price is not None and it.price <= filters.price_max))
+                 and dict(it.attributes).get("brand") not in filters.exclude_brands]
         return sorted(found, key=lambda c: -c.similarity)[:n]
 
     chosen = select(understand("a toothpaste under $15", cat), search, cat, [], n=50, k=3)
@@ -346,6 +349,26 @@ def test_another_product_fills_a_pick_only_when_about_as_close_to_the_request():
     chosen = select(understand("a toothpaste under $15", cat), search, cat, [], n=50, k=3)
     assert [c.item.item_id for c in chosen.items] == ["tp"]
     assert chosen.notes[0] == "Only 1 item matches “toothpaste” (under $15); nothing else here is close enough to show."
+    # none of the kind left ("another brand" of the only toothpaste): the nearest one still sets the floor
+    cat = catalogue(item("tp", "Fluoride Toothpaste", ("brand", "Colgate"), price=4.0), wax, syrup, gummies)
+    chosen = select(understand("a toothpaste, not from Colgate", cat), search, cat, [], n=50, k=3)
+    assert chosen.items == [] and chosen.notes[0] == ("No toothpaste matches not Colgate; nothing else here is close "
+                                                      "enough to show.")
+
+
+def test_a_two_word_kind_is_matched_whole_where_the_catalogue_names_it():
+    """"a heating pad for back pain under $30" counted "Depuffing Cooling Eye Pads" as the one heating pad and showed
+    bath fizz and aloe socks beside it; a pad is a heating pad only where no item is called one."""
+    from agent.select import product_kind
+    from agent.understand import understand
+
+    eye, heating = item("ep", "Depuffing Cooling Eye Pads", price=7.0), item("hp", "Electric Heating Pad", price=25.0)
+    fillers = [item(f"f{n}", f"Bath Fizz {n}") for n in range(8)]
+    cat = catalogue(eye, heating, *fillers)
+    kind = product_kind(understand("a heating pad for back pain under $30", cat), cat)
+    assert kind.matches(heating) and not kind.matches(eye)
+    no_heating = catalogue(eye, *fillers)
+    assert product_kind(understand("a heating pad", no_heating), no_heating).matches(eye)  # the nearest kind there is
 
 
 def test_a_kind_only_above_the_budget_is_a_stated_budget_relaxation():

@@ -136,3 +136,11 @@ def test_the_shoppers_words_for_an_e_mail_card_ask_for_e_mail_delivery(message):
     assert [f.key for f in request.facets] == ["delivery"]  # and the words are not read again as a wish
     ruled_out = understand("not an e-gift card", CARD_CATALOGUE)
     assert ("exclude_delivery", "e-mail") in {(f.key, f.value) for f in ruled_out.facets}
+
+
+@pytest.mark.parametrize("message", ["protein powder, not from Quest", "protein powder not made by Quest",
+                                     "protein powder, nothing by Quest"])
+def test_not_from_a_brand_rules_the_brand_out(message):
+    """"a toothpaste, not from Colgate" was read as "from Colgate": the negation's "from" hid the brand from it."""
+    facets = {(f.key, f.value) for f in understand(message, CATALOGUE).facets}
+    assert ("exclude_brand", "Quest") in facets and ("brand", "Quest") not in facets
