@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from agent.request import stem
 from index.models import Item
@@ -153,8 +153,8 @@ class ProductKind:
     phrase: str
     head: str
     bare: bool = False  # one word without an article ("melatonin for sleep"): a product only where titles say so
-    # the noun before the head ("heating" of "heating pad"): required where the catalogue names such items
-    # (agent/select.py `product_named`), else "Depuffing Cooling Eye Pads" is a heating pad
+    # the word before the head ("heating" of "heating pad"): required too, else "Depuffing Cooling Eye Pads" was
+    # the one heating pad of a catalogue that has none
     modifier: str = ""
 
     def matches(self, item: Item) -> bool:
@@ -162,10 +162,6 @@ class ProductKind:
         "for …" part), or its form or supplement type does ("Multivitamins")."""
         words = _kind_words(item)
         return self.head in words and (not self.modifier or self.modifier in words)
-
-    def loose(self) -> ProductKind:
-        """The kind by its head alone ("pad"), where no item is named by the whole phrase."""
-        return replace(self, modifier="")
 
 
 def _kind_words(item: Item) -> set[str]:

@@ -278,8 +278,6 @@ def product_named(text: str, named: list[str], catalogue: Catalogue) -> ProductK
     values the request asks for, which are not a product."""
     if _has_own_kinds(catalogue) or (kind := product_asked(text, named)) is None:
         return None
-    if kind.modifier and not kind_count(kind, catalogue):  # no "heating pad" here: any pad is the nearest kind
-        kind = kind.loose()
     count = kind_count(kind, catalogue)
     if count >= KIND_SHARE * max(len(catalogue.items), 1) or (kind.bare and count < BARE_KIND_MIN):
         return None

@@ -356,19 +356,16 @@ def test_another_product_fills_a_pick_only_when_about_as_close_to_the_request():
                                                       "enough to show.")
 
 
-def test_a_two_word_kind_is_matched_whole_where_the_catalogue_names_it():
-    """"a heating pad for back pain under $30" counted "Depuffing Cooling Eye Pads" as the one heating pad and showed
-    bath fizz and aloe socks beside it; a pad is a heating pad only where no item is called one."""
-    from agent.select import product_kind
-    from agent.understand import understand
-
+def test_a_two_word_kind_is_matched_whole():
+    """"a heating pad for back pain under $30" on H&PC, which has none, said "Only 1 item matches “heating pad”" of
+    "Depuffing Cooling Eye Pads"."""
     eye, heating = item("ep", "Depuffing Cooling Eye Pads", price=7.0), item("hp", "Electric Heating Pad", price=25.0)
-    fillers = [item(f"f{n}", f"Bath Fizz {n}") for n in range(8)]
-    cat = catalogue(eye, heating, *fillers)
-    kind = product_kind(understand("a heating pad for back pain under $30", cat), cat)
-    assert kind.matches(heating) and not kind.matches(eye)
-    no_heating = catalogue(eye, *fillers)
-    assert product_kind(understand("a heating pad", no_heating), no_heating).matches(eye)  # the nearest kind there is
+    fillers = [item(f"f{n}", f"Bath Fizz {n}", price=5.0) for n in range(8)]
+    chosen, _, _ = choose("a heating pad for back pain under $30", [eye, heating, *fillers])
+    assert "Only 1 item matches “heating pad” (under $30); the other picks are the closest other matches." \
+        in chosen.notes
+    chosen, _, _ = choose("a heating pad for back pain under $30", [eye, *fillers])
+    assert chosen.notes[0] == "I found no heating pad in the catalogue; these are the closest matches to your request."
 
 
 def test_a_kind_only_above_the_budget_is_a_stated_budget_relaxation():
