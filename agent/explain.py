@@ -176,7 +176,7 @@ class Handles:
 
     def phrase(self, index: int, handle: str) -> str:
         """What a handle of candidate `index` says, as the words a sentence uses ("comes from Starbucks", "shares
-        its tag Co-op with PAYDAY 2 (you recommended it)"), so a reply copies the fact instead of recalling it."""
+        its tag Co-op with your PAYDAY 2 (you recommended it)"), so a reply copies the fact instead of recalling it."""
         claim = self.to_claim(index, handle)
         said = fact_phrase(claim, self.past, self.facets, self.stats, self.short)
         return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed

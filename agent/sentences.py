@@ -1,7 +1,7 @@
 """The fallback renderer's sentence plans: a short natural sentence from the two most specific verified claims.
 
 Every fact becomes a verb phrase ("comes from Starbucks", "is tagged Roguelike", "shares its tag Roguelike with
-Hades, which you recommended"), and a small fixed set of plans joins one or two of them:
+your Hades (you recommended it)"), and a small fixed set of plans joins one or two of them:
 
     0  "It {a} and {b}."                 3  "Chosen because it {a} and {b}."
     1  "This one {a}, and it {b}."       4  "Picked for you: it {a} and {b}."
