@@ -52,6 +52,10 @@ class CopyGuard:
     """Lead-in -> the values that may follow it (the reply's JSON escaping is undone before comparing)."""
 
     values: dict[str, tuple[str, ...]]
+    # the reason's length cap and the phrases the prompt offers: a sentence that has said one whole and has no room
+    # for " and" another ends there (`Closing`); v14 wrote "… design and comes in a pop-upoln" into explain_terse's 60
+    max_chars: int | None = None
+    phrases: tuple[str, ...] = ()
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int) -> CopyGuard:
@@ -73,16 +77,20 @@ class CopyGuard:
                     values.setdefault(f"shares its {said} {value} with", set()).update(names)
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
-        return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals})
+        return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
+                   handles.reason_max_chars, tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
 
-    def pending(self, raw: str) -> Copying | Opening | None:
-        """For a reply so far, the value being copied, or the sentence's first letters (`Opening`): None when the
-        sentence has not begun, or its latest lead-in's value is complete (or was broken before this step)."""
+    def pending(self, raw: str) -> Copying | Opening | Closing | None:
+        """For a reply so far, the value being copied, the sentence's first letters (`Opening`), or its end where no
+        other phrase fits (`Closing`): None when the sentence has not begun, or its latest lead-in's value is complete
+        (or was broken before this step)."""
         text = text_so_far(raw)
         if text is None:
             return None
         if len(text) < OPENING_CHARS:
             return OPENING
+        if self._no_room(text):
+            return Closing(len(text))
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -93,6 +101,15 @@ class CopyGuard:
         if _state(copied, choices) != "copying":
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+
+
+    def _no_room(self, text: str) -> bool:
+        """The sentence ends with a whole offered phrase and no phrase it has not said fits after " and"."""
+        if self.max_chars is None or not any(text.endswith(p) for p in self.phrases):
+            return False
+        room = self.max_chars - len(text) - len(" and .")
+        said = text.casefold()
+        return not any(len(p) <= room for p in self.phrases if p.casefold() not in said)
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,21 @@ class Opening:
 
 
 OPENING = Opening()
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A sentence with room for no other phrase: it ends here (".", or the reply's closing quote)."""
+
+    end: int
+    rests: tuple[str, ...] = (".",)
+
+    def allows(self, raw_after: str) -> bool:
+        after = text_so_far(raw_after)
+        return after is None or text_closed(raw_after) or after[self.end:] in ("", ".")
+
+    def forced(self) -> str:
+        return ""
 
 
 def _state(copied: str, choices: list[str], closed: bool = False) -> str:

@@ -109,3 +109,22 @@ def test_a_design_is_copied_as_the_tins_own():
     guard = CopyGuard.for_candidate(Handles([tin], [], []), 0)
     assert guard.pending(_raw("It features the")).rests == (" Santa Smile",)
     assert guard.pending(_raw("It features the Santa")).allows(_raw("It features the Santa Claus")) is False
+
+
+def test_a_short_reason_ends_after_a_whole_phrase_when_no_other_fits():
+    """v14 wrote "It features the Red Gift Box design and comes in a pop-upoln" into explain_terse's 60 characters
+    (15 of 100 Gift Cards replies): a second phrase that cannot fit is not begun."""
+    box = Item(item_id="b1", title="Amazon.com Gift Card in a Red Gift Box (Pop-Up Reveal)", text="", source="gift",
+               attributes=[("design", "Red Gift Box"), ("packaging", "pop-up reveal")])
+    short = CopyGuard.for_candidate(Handles([box], [], [], reason_max_chars=60), 0)
+    said = "It features the Red Gift Box design"
+    closing = short.pending(_raw(said))
+    assert closing.rests == (".",)
+    assert not closing.allows(_raw(said + " and")) and closing.allows(_raw(said + "."))
+    assert closing.allows('{"claims":["a1"],"text":"' + said + '"')  # or the sentence closes as it is
+    for room in (CopyGuard.for_candidate(Handles([box], [], [], reason_max_chars=150), 0),  # a long reason
+                 CopyGuard.for_candidate(Handles([Item(item_id="b2", title="Amazon.com Gift Card", text="", source="gift",
+                                                       attributes=[("design", "Red Gift Box"), ("brand", "Amazon")])],
+                                                 [], [], reason_max_chars=60), 0)):  # "… and comes from Amazon." fits
+        after = room.pending(_raw(said))
+        assert after is None or after.allows(_raw(said + " and"))
