@@ -16,6 +16,9 @@ already said is not offered again ("shares its tag Choices Matter … and is tag
 tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
+A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
+and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap.
+
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
 
@@ -52,8 +55,8 @@ class CopyGuard:
     """Lead-in -> the values that may follow it (the reply's JSON escaping is undone before comparing)."""
 
     values: dict[str, tuple[str, ...]]
-    # the reason's length cap and the phrases the prompt offers: a sentence that has said one whole and has no room
-    # for " and" another ends there (`Closing`); v14 wrote "… design and comes in a pop-upoln" into explain_terse's 60
+    # a short reason's length cap and the phrases the prompt offers (v14 wrote "… design and comes in a pop-upoln"
+    # into explain_terse's 60 characters): see `_second_phrase` and `Closing`
     max_chars: int | None = None
     phrases: tuple[str, ...] = ()
 
@@ -78,7 +81,8 @@ class CopyGuard:
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
-                   handles.reason_max_chars, tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
+                   handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
+                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), or its end where no
@@ -91,6 +95,8 @@ class CopyGuard:
             return OPENING
         if self._no_room(text):
             return Closing(len(text))
+        if (second := self._second_phrase(text)) is not None:
+            return second
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -102,14 +108,31 @@ class CopyGuard:
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
 
+    def _fitting(self, said: str) -> list[str]:
+        """The offered phrases not yet said that fit after `said` + " and " with the closing "."."""
+        room = (self.max_chars or 0) - len(said) - len(" and .")
+        return [p for p in self.phrases if len(p) <= room and p.casefold() not in said.casefold()]
 
     def _no_room(self, text: str) -> bool:
         """The sentence ends with a whole offered phrase and no phrase it has not said fits after " and"."""
         if self.max_chars is None or not any(text.endswith(p) for p in self.phrases):
             return False
-        room = self.max_chars - len(text) - len(" and .")
-        said = text.casefold()
-        return not any(len(p) <= room for p in self.phrases if p.casefold() not in said)
+        return not self._fitting(text)
+
+    def _second_phrase(self, text: str) -> Copying | None:
+        """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
+        phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
+        if self.max_chars is None:
+            return None
+        cut = text.rfind(" and")
+        if cut < 0 or not any(text[:cut].endswith(p) for p in self.phrases):
+            return None
+        start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
+        choices = [f" {p}" for p in self._fitting(text[:cut])]
+        copied = text[start:]
+        if not choices or _state(copied, choices) != "copying":
+            return None
+        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
 
 
 @dataclass(frozen=True)

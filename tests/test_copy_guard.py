@@ -128,3 +128,11 @@ def test_a_short_reason_ends_after_a_whole_phrase_when_no_other_fits():
                                                  [], [], reason_max_chars=60), 0)):  # "… and comes from Amazon." fits
         after = room.pending(_raw(said))
         assert after is None or after.allows(_raw(said + " and"))
+    # after " and", only a phrase that fits, whole: "comes from Amazon", not "comes in a pop-up reveal"
+    both = Item(item_id="b3", title="Amazon.com Gift Card", text="", source="gift", attributes=[
+        ("design", "Red Gift Box"), ("packaging", "pop-up reveal"), ("brand", "Amazon")])
+    guard = CopyGuard.for_candidate(Handles([both], [], [], reason_max_chars=60), 0)
+    assert guard.pending(_raw(said + " and")).rests == (" comes from Amazon",)  # its next word is not free
+    second = guard.pending(_raw(said + " and comes"))
+    assert second.rests == (" from Amazon",) and not second.allows(_raw(said + " and comes in"))
+    assert second.allows(_raw(said + " and comes from"))
