@@ -113,19 +113,18 @@ class CopyGuard:
         room = (self.max_chars or 0) - len(said) - len(" and .")
         return [p for p in self.phrases if len(p) <= room and p.casefold() not in said.casefold()]
 
+    def _ends_phrase(self, text: str) -> bool:
+        return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
+
     def _no_room(self, text: str) -> bool:
         """The sentence ends with a whole offered phrase and no phrase it has not said fits after " and"."""
-        if self.max_chars is None or not any(text.endswith(p) for p in self.phrases):
-            return False
-        return not self._fitting(text)
+        return self._ends_phrase(text) and not self._fitting(text)
 
     def _second_phrase(self, text: str) -> Copying | None:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
         phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
-        if self.max_chars is None:
-            return None
         cut = text.rfind(" and")
-        if cut < 0 or not any(text[:cut].endswith(p) for p in self.phrases):
+        if cut < 0 or not self._ends_phrase(text[:cut]):
             return None
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
         choices = [f" {p}" for p in self._fitting(text[:cut])]
