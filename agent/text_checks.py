@@ -233,15 +233,49 @@ def _states_facet(clause: str, facet: Facet) -> bool:
     return any(t in squash(phrase) or squash(clause).endswith(t) for t in tokens)
 
 
+def _states_run(clause: str, facets: list[Facet]) -> bool:
+    """Does `clause` end with asked values only? Its last phrase states a facet (`_states_facet`), and so does every
+    value before it that the same verb runs on ("is tagged Free to Play and Survival Horror, as you asked" says
+    both were asked: a value after "and" is capitalised, a plan's next verb is not). A value that holds "and" is
+    one value ("is like Rock and Roll Racing")."""
+    if not any(_states_facet(clause, f) for f in facets):
+        return False
+    if any(" and " in f.value and squash(clause).endswith(squash(f.value)) for f in facets):
+        return True
+    separators = list(_LAST_PHRASE.finditer(clause.strip()))
+    last = separators[-1] if separators else None
+    if last is None or "and" not in last.group(0) or not re.match(r"[A-Z0-9$]", clause.strip()[last.end():]):
+        return True
+    return _states_run(clause.strip()[:last.start()], facets)
+
+
 def asked_problems(text: str, facets: list[Facet]) -> list[str]:
     """"…, as you asked" must follow something the shopper did ask for: the phrase just before it (after the last
-    "and" or comma) states a facet of the request. "costs $25.00 and is from Amazon, as you asked" when only
-    "under $50" was asked is a made-up request, though the sentence holds a price."""
+    "and" or comma) states a facet of the request, and so does each value of one verb it ends a list of
+    (`_states_run`). "costs $25.00 and is from Amazon, as you asked" when only "under $50" was asked is a made-up
+    request, though the sentence holds a price."""
     found, start = [], 0
     for m in _AS_ASKED.finditer(text):
-        if not any(_states_facet(text[start:m.start()], f) for f in facets):
+        if not _states_run(text[start:m.start()], facets):
             found.append(f"says “{m.group(0)}” of something the request did not ask for")
         start = m.end()
+    return found
+
+
+# Keys whose value is a thing the pick has, said with its own verb ("offers Full controller support", "comes in a
+# gift box"): "it is full controller support" (v14, of a Steam game) is no sentence, though every word is true.
+_NOT_AFTER_IS = ("spec", "packaging", "design", "delivery", "developer", "publisher", "brand")
+
+
+def bare_is_problems(text: str, item: Item) -> list[str]:
+    """A value of `_NOT_AFTER_IS` said straight after "is" ("it is full controller support")."""
+    text = _QUOTED.sub("“…”", text)
+    found = []
+    for key, value in item.attributes:
+        words = [w for w in re.split(r"[\s\-]+", value.strip()) if w]
+        if key in _NOT_AFTER_IS and words and re.search(
+                r"\b(?:is|it's)\s+(?:an?\s+|the\s+)?" + r"[\s\-]+".join(map(re.escape, words)) + r"(?![\w'’])", text, re.I):
+            found.append(f"says it is {value}, a {key.replace('_', ' ')} said with the wrong verb")
     return found
 
 
@@ -383,5 +417,6 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + item_as_maker_problems(text, sources)
             + popularity_problems(text, sources[0]) + rating_problems(text, sources[0])
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
+            + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
             + shared_problems(text, sources))

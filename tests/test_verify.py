@@ -5,7 +5,7 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
-from agent.text_checks import asked_problems, slot_problems
+from agent.text_checks import asked_problems, bare_is_problems, slot_problems
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
@@ -183,6 +183,14 @@ def test_as_you_asked_must_follow_what_the_shopper_asked_for():
     assert asked_problems("It is under $50, as you asked.", [fifty]) == []
     rock = Facet(handle="r2", key="like_item", value="Rock and Roll Racing", label="like Rock and Roll Racing")
     assert asked_problems("It is like Rock and Roll Racing, as you asked.", [rock]) == []
+    # "as you asked" after a list of one verb's values says each was asked: v14 wrote this when only Horror was
+    horror = Facet(handle="r1", key="tag", value="Horror", label="Horror")
+    free = Facet(handle="r2", key="tag", value="Free to Play", label="Free to Play")
+    assert asked_problems("It is tagged Free to Play and Survival Horror, as you asked.", [horror]) != []
+    assert asked_problems("It is tagged Free to Play and Survival Horror, as you asked.", [horror, free]) == []
+    # a plan's next verb is no value of the list: only "under $50" is said to be asked
+    assert asked_problems("It is tagged Free to Play and is under $50, as you asked.", [fifty]) == []
+    assert asked_problems("It costs $25.00 and Free to Play, as you asked.", [fifty, horror]) != []
 
 
 def test_a_past_item_named_as_the_picks_maker_is_a_problem():
@@ -347,3 +355,15 @@ def test_a_reason_must_say_something_of_its_own_item_not_only_what_every_pick_me
     brand = Claim(kind="attribute", attribute="brand", value="Starbucks")
     with_fact = Reason(text="It comes from Starbucks and is under $30, as you asked.", claims=[brand, budget])
     assert not any("every pick meets" in p for p in verify_reason(with_fact, evidence(), checker)[2])
+
+
+def test_a_thing_the_pick_has_said_with_is_is_a_problem():
+    """v14 wrote "It is tagged Beat 'em up, and it is full controller support." of a Steam game: every value true,
+    but a spec is offered, not been; "is tagged", "offers" and a quoted listing line stay fine."""
+    game = Item(item_id="G1", title="Brawl", text="", source="t", price=5.0,
+                attributes=[("tag", "Beat 'em up"), ("spec", "Full controller support"), ("developer", "Valve")])
+    assert bare_is_problems("It is tagged Beat 'em up, and it is full controller support.", game) == [
+        "says it is Full controller support, a spec said with the wrong verb"]
+    assert bare_is_problems("It is Valve's.", game) == []
+    assert bare_is_problems("It is tagged Beat 'em up and offers Full controller support.", game) == []
+    assert bare_is_problems("It is listed as “is Full controller support”.", game) == []
