@@ -352,6 +352,23 @@ _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
                      + r") (.+?) with (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 
 
+# How a sentence says whose a past item is: "(you rated it 5★)", "(you recommended it)", "(from your history)"
+_WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)|from your history)[^)]*\)", re.I)
+
+
+# what comes before it: "shares its tag Heist with your PAYDAY™ The Heist", a name with commas in it too ("… with
+# Please, Don’t Touch Anything"); "shares Crafting with your The Forest" names no key, and no check could hold it
+_ENDS_LINK = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS)) + r") .+? with [^()]+?\s*$", re.I)
+
+
+def whose_problems(text: str) -> list[str]:
+    """A past item said with whose it is must be the end of a link, "shares its … with your X (you rated it 5★)":
+    the base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)" of a card that comes with none (the
+    shopper's past card is one), and every word was in the data."""
+    return [f"says “{text[max(0, m.start() - 40):m.end()].strip()}” outside a link to that past item"
+            for m in _WHOSE.finditer(text) if not _ENDS_LINK.search(text[:m.start()])]
+
+
 def shared_problems(text: str, sources: list[Item]) -> list[str]:
     """"shares its tag Survival with Titan Souls": the past item named must be a cited one (its title, or the
     title's first words as a sentence cuts it short) and hold that value under that key, as must the pick. A cited
@@ -419,4 +436,4 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
-            + shared_problems(text, sources))
+            + shared_problems(text, sources) + whose_problems(text))

@@ -5,7 +5,7 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
-from agent.text_checks import asked_problems, bare_is_problems, slot_problems
+from agent.text_checks import asked_problems, bare_is_problems, slot_problems, whose_problems
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
@@ -367,3 +367,18 @@ def test_a_thing_the_pick_has_said_with_is_is_a_problem():
     assert bare_is_problems("It is Valve's.", game) == []
     assert bare_is_problems("It is tagged Beat 'em up and offers Full controller support.", game) == []
     assert bare_is_problems("It is listed as “is Full controller support”.", game) == []
+
+
+def test_a_past_item_said_with_whose_it_is_only_ends_a_link():
+    """The base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)." of an Amazon card: the Plaid Gift
+    Box is the shopper's past card, not in this one's box. Whose an item is is said only where a link names it."""
+    assert whose_problems("It features the Mini Amazon Shipping design and comes with a Plaid Gift Box (you rated it "
+                          "5★).") != []
+    assert whose_problems("It shares its price $50.00 with your Applebee's Gift Card (you rated it 5★) and comes "
+                          "from Lowe's.") == []
+    assert whose_problems("This one offers Co-op, and it shares its tag Heist with PAYDAY™ The Heist (you "
+                          "recommended it).") == []
+    assert whose_problems("It shares its tag Multiple Endings with Please, Don’t Touch Anything (you recommended "
+                          "it).") == []  # a title with a comma in it
+    # a link that names no key is one the shared-value check cannot hold (v15 wrote it once in 400 Steam reasons)
+    assert whose_problems("It shares Crafting with your The Forest (you recommended it) and offers MMO.") != []
