@@ -113,14 +113,14 @@ class Handles:
         self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
-        # Shown most telling first (stable: ties keep the key order), as the fallback and the training targets rank
-        # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said the
-        # commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11)
         self.attributes = []
         for item, links in zip(self.candidates, self.links):
             linked = {self.shared(item, self.history[j].item) for j in links}
             shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats)
                      if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
+            # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
+            # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said
+            # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11)
             self.attributes.append(sorted(shown, key=lambda kv: _rarity(
                 Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats)))
 

@@ -15,7 +15,7 @@ from agent.catalogue import normalise, squash
 from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
-                                name_spans, rating_is_reason, words)
+                                name_spans, rating_is_reason, without_parenthetical, words)
 from agent.understand import Facet
 from agent.wording import VERB_PHRASES
 from index.models import Item
@@ -354,19 +354,23 @@ _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
 
 # How a sentence says whose a past item is: "(you rated it 5★)", "(you recommended it)", "(from your history)"
 _WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)|from your history)[^)]*\)", re.I)
+# what must come before the past item's name: a link's lead-in, its value holding no second " with "
+_LINK_LEAD = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS))
+                        + r") (?:(?! with ).)+ with (?:your )?$", re.I)
 
 
-# what comes before it: "shares its tag Heist with your PAYDAY™ The Heist", a name with commas in it too ("… with
-# Please, Don’t Touch Anything"); "shares Crafting with your The Forest" names no key, and no check could hold it
-_ENDS_LINK = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS)) + r") .+? with [^()]+?\s*$", re.I)
-
-
-def whose_problems(text: str) -> list[str]:
-    """A past item said with whose it is must be the end of a link, "shares its … with your X (you rated it 5★)":
-    the base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)" of a card that comes with none (the
-    shopper's past card is one), and every word was in the data."""
-    return [f"says “{text[max(0, m.start() - 40):m.end()].strip()}” outside a link to that past item"
-            for m in _WHOSE.finditer(text) if not _ENDS_LINK.search(text[:m.start()])]
+def whose_problems(text: str, sources: list[Item]) -> list[str]:
+    """A past item said with whose it is must end a link, "shares its <key> <value> with [your] <a cited past item's
+    name> (you rated it 5★)": the base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)" of a card
+    that comes with none (the shopper's past card is one), and every word was in the data."""
+    names = {n for past in sources[1:] for n in (past.title, without_parenthetical(past.title),
+                                                   clip_title(past.title), short_name(past.title)) if n}
+    found = []
+    for m in _WHOSE.finditer(text):
+        before = text[:m.start()].rstrip()
+        if not any(before.endswith(n) and _LINK_LEAD.search(before[: len(before) - len(n)]) for n in names):
+            found.append(f"says “{text[max(0, m.start() - 40):m.end()].strip()}” outside a link to a past item")
+    return found
 
 
 def shared_problems(text: str, sources: list[Item]) -> list[str]:
@@ -436,4 +440,4 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
-            + shared_problems(text, sources) + whose_problems(text))
+            + shared_problems(text, sources) + whose_problems(text, sources))

@@ -372,13 +372,23 @@ def test_a_thing_the_pick_has_said_with_is_is_a_problem():
 def test_a_past_item_said_with_whose_it_is_only_ends_a_link():
     """The base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)." of an Amazon card: the Plaid Gift
     Box is the shopper's past card, not in this one's box. Whose an item is is said only where a link names it."""
+    def past(title):
+        return Item(item_id=title, title=title, text="", source="t", price=25.0, attributes=[])
+    pick = past("Amazon.com Gift Card in a Mini Amazon Shipping Box")
+    box, applebees = past("Amazon.com Gift Card in a Plaid Gift Box"), past("Applebee's Gift Card")
+    game, forest = past("PAYDAY™ The Heist"), past("Please, Don’t Touch Anything")
+    sources = [pick, box, applebees, game, forest]
     assert whose_problems("It features the Mini Amazon Shipping design and comes with a Plaid Gift Box (you rated it "
-                          "5★).") != []
+                          "5★).", sources) != []
+    # a link first does not cover a false phrase after it
+    assert whose_problems("It shares its price $25.00 with your Applebee's Gift Card and comes with your Plaid Gift "
+                          "Box (you rated it 5★).", sources) != []
     assert whose_problems("It shares its price $50.00 with your Applebee's Gift Card (you rated it 5★) and comes "
-                          "from Lowe's.") == []
+                          "from Lowe's.", sources) == []
+    assert whose_problems("It shares its packaging gift box with your Plaid Gift Box (you rated it 5★).", sources) == []
     assert whose_problems("This one offers Co-op, and it shares its tag Heist with PAYDAY™ The Heist (you "
-                          "recommended it).") == []
+                          "recommended it).", sources) == []
     assert whose_problems("It shares its tag Multiple Endings with Please, Don’t Touch Anything (you recommended "
-                          "it).") == []  # a title with a comma in it
+                          "it).", sources) == []  # a title with a comma in it
     # a link that names no key is one the shared-value check cannot hold (v15 wrote it once in 400 Steam reasons)
-    assert whose_problems("It shares Crafting with your The Forest (you recommended it) and offers MMO.") != []
+    assert whose_problems("It shares Crafting with your PAYDAY™ The Heist (you recommended it).", sources) != []
