@@ -17,7 +17,8 @@ tag). Free words are never constrained: only what follows a lead-in, until the v
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
 A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
-and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap.
+and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap; where
+one does, it goes on (" and"), as its targets do.
 
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
@@ -84,7 +85,7 @@ class CopyGuard:
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
 
-    def pending(self, raw: str) -> Copying | Opening | Closing | None:
+    def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), or its end where no
         other phrase fits (`Closing`): None when the sentence has not begun, or its latest lead-in's value is complete
         (or was broken before this step)."""
@@ -95,6 +96,8 @@ class CopyGuard:
             return OPENING
         if self._no_room(text):
             return Closing(len(text))
+        if self._room_for_second(text):
+            return Continuing(len(text))
         if (second := self._second_phrase(text)) is not None:
             return second
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
@@ -119,6 +122,11 @@ class CopyGuard:
     def _no_room(self, text: str) -> bool:
         """The sentence ends with a whole offered phrase and no phrase it has not said fits after " and"."""
         return self._ends_phrase(text) and not self._fitting(text)
+
+    def _room_for_second(self, text: str) -> bool:
+        """The sentence has said one offered phrase, ends with it, and another fits after " and"."""
+        said = sum(p.casefold() in text.casefold() for p in self.phrases)
+        return self._ends_phrase(text) and said == 1 and bool(self._fitting(text))
 
     def _second_phrase(self, text: str) -> Copying | None:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
@@ -189,6 +197,26 @@ class Closing:
     def allows(self, raw_after: str) -> bool:
         after = text_so_far(raw_after)
         return after is None or text_closed(raw_after) or after[self.end:] in ("", ".")
+
+    def forced(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """A short reason that has said one offered phrase and has room for another goes on with " and", as its training
+    targets do wherever two facts fit: v15 ended five e-mail cards' reasons "It is delivered by e-mail." (6 % of
+    its Gift Cards terse reasons), where the target goes on "and comes from Cracker Barrel"."""
+
+    end: int
+    rests: tuple[str, ...] = (" and",)
+
+    def allows(self, raw_after: str) -> bool:
+        after = text_so_far(raw_after)
+        if after is None:
+            return True
+        tail = after[self.end:]
+        return not text_closed(raw_after) and (" and".startswith(tail) or tail.startswith(" and"))
 
     def forced(self) -> str:
         return ""

@@ -136,3 +136,22 @@ def test_a_short_reason_ends_after_a_whole_phrase_when_no_other_fits():
     second = guard.pending(_raw(said + " and comes"))
     assert second.rests == (" from Amazon",) and not second.allows(_raw(said + " and comes in"))
     assert second.allows(_raw(said + " and comes from"))
+
+
+def test_a_short_reason_with_room_for_a_second_fact_goes_on():
+    """v15 wrote "It is delivered by e-mail." for five different e-mail cards (6 % of its Gift Cards terse reasons),
+    where its target goes on "and comes from Cracker Barrel": with one offered phrase said and another that fits,
+    the sentence goes on with " and"; after two, or in a long reason, the model's choice stands."""
+    card = Item(item_id="c1", title="Cracker Barrel Gift Cards - E-mail Delivery", text="", source="gift",
+                attributes=[("delivery", "e-mail"), ("brand", "Cracker Barrel")])
+    short = CopyGuard.for_candidate(Handles([card], [], [], reason_max_chars=60), 0)
+    said = "It is delivered by e-mail"
+    going_on = short.pending(_raw(said))
+    assert going_on.rests == (" and",)
+    assert not going_on.allows(_raw(said + ".")) and not going_on.allows('{"claims":["a1"],"text":"' + said + '"')
+    assert going_on.allows(_raw(said + " an")) and going_on.allows(_raw(said + " and"))
+    assert short.pending(_raw(said + " and")).rests == (" comes from Cracker Barrel",)
+    both = said + " and comes from Cracker Barrel"
+    assert short.pending(_raw(both)) is None or short.pending(_raw(both)).allows(_raw(both + "."))
+    long = CopyGuard.for_candidate(Handles([card], [], [], reason_max_chars=150), 0).pending(_raw(said))
+    assert long is None or long.allows(_raw(said + "."))
