@@ -111,27 +111,29 @@ def test_a_design_is_copied_as_the_tins_own():
     assert guard.pending(_raw("It features the Santa")).allows(_raw("It features the Santa Claus")) is False
 
 
+def _for(item: Item, reason_max_chars: int) -> CopyGuard:
+    return CopyGuard.for_candidate(Handles([item], [], [], reason_max_chars=reason_max_chars), 0)
+
+
 def test_a_short_reason_ends_after_a_whole_phrase_when_no_other_fits():
     """v14 wrote "It features the Red Gift Box design and comes in a pop-upoln" into explain_terse's 60 characters
     (15 of 100 Gift Cards replies): a second phrase that cannot fit is not begun."""
     box = Item(item_id="b1", title="Amazon.com Gift Card in a Red Gift Box (Pop-Up Reveal)", text="", source="gift",
                attributes=[("design", "Red Gift Box"), ("packaging", "pop-up reveal")])
-    short = CopyGuard.for_candidate(Handles([box], [], [], reason_max_chars=60), 0)
     said = "It features the Red Gift Box design"
-    closing = short.pending(_raw(said))
+    closing = _for(box, 60).pending(_raw(said))
     assert closing.rests == (".",)
     assert not closing.allows(_raw(said + " and")) and closing.allows(_raw(said + "."))
     assert closing.allows('{"claims":["a1"],"text":"' + said + '"')  # or the sentence closes as it is
-    for room in (CopyGuard.for_candidate(Handles([box], [], [], reason_max_chars=150), 0),  # a long reason
-                 CopyGuard.for_candidate(Handles([Item(item_id="b2", title="Amazon.com Gift Card", text="", source="gift",
-                                                       attributes=[("design", "Red Gift Box"), ("brand", "Amazon")])],
-                                                 [], [], reason_max_chars=60), 0)):  # "… and comes from Amazon." fits
+    for room in (_for(box, 150),  # a long reason
+                 _for(Item(item_id="b2", title="Amazon.com Gift Card", text="", source="gift",
+                           attributes=[("design", "Red Gift Box"), ("brand", "Amazon")]), 60)):  # "… and comes from Amazon." fits
         after = room.pending(_raw(said))
         assert after is None or after.allows(_raw(said + " and"))
     # after " and", only a phrase that fits, whole: "comes from Amazon", not "comes in a pop-up reveal"
     both = Item(item_id="b3", title="Amazon.com Gift Card", text="", source="gift", attributes=[
         ("design", "Red Gift Box"), ("packaging", "pop-up reveal"), ("brand", "Amazon")])
-    guard = CopyGuard.for_candidate(Handles([both], [], [], reason_max_chars=60), 0)
+    guard = _for(both, 60)
     assert guard.pending(_raw(said + " and")).rests == (" comes from Amazon",)  # its next word is not free
     second = guard.pending(_raw(said + " and comes"))
     assert second.rests == (" from Amazon",) and not second.allows(_raw(said + " and comes in"))
@@ -144,7 +146,7 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     the sentence goes on with " and"; after two, or in a long reason, the model's choice stands."""
     card = Item(item_id="c1", title="Cracker Barrel Gift Cards - E-mail Delivery", text="", source="gift",
                 attributes=[("delivery", "e-mail"), ("brand", "Cracker Barrel")])
-    short = CopyGuard.for_candidate(Handles([card], [], [], reason_max_chars=60), 0)
+    short = _for(card, 60)
     said = "It is delivered by e-mail"
     going_on = short.pending(_raw(said))
     assert going_on.rests == (" and",)
@@ -153,5 +155,5 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     assert short.pending(_raw(said + " and")).rests == (" comes from Cracker Barrel",)
     both = said + " and comes from Cracker Barrel"
     assert short.pending(_raw(both)) is None or short.pending(_raw(both)).allows(_raw(both + "."))
-    long = CopyGuard.for_candidate(Handles([card], [], [], reason_max_chars=150), 0).pending(_raw(said))
+    long = _for(card, 150).pending(_raw(said))
     assert long is None or long.allows(_raw(said + "."))
