@@ -86,18 +86,19 @@ class CopyGuard:
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
-        """For a reply so far, the value being copied, the sentence's first letters (`Opening`), or its end where no
-        other phrase fits (`Closing`): None when the sentence has not begun, or its latest lead-in's value is complete
-        (or was broken before this step)."""
+        """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
+        other phrase fits (`Closing`), or " and" after its first phrase where another fits (`Continuing`): None when
+        the sentence has not begun, or its latest lead-in's value is complete (or was broken before this step)."""
         text = text_so_far(raw)
         if text is None:
             return None
         if len(text) < OPENING_CHARS:
             return OPENING
-        if self._no_room(text):
-            return Closing(len(text))
-        if self._room_for_second(text):
-            return Continuing(len(text))
+        if self._ends_phrase(text):  # a short reason that has just said a whole offered phrase
+            if not self._fitting(text):
+                return Closing(len(text))
+            if sum(p.casefold() in text.casefold() for p in self.phrases) == 1:
+                return Continuing(len(text))
         if (second := self._second_phrase(text)) is not None:
             return second
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
@@ -118,15 +119,6 @@ class CopyGuard:
 
     def _ends_phrase(self, text: str) -> bool:
         return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
-
-    def _no_room(self, text: str) -> bool:
-        """The sentence ends with a whole offered phrase and no phrase it has not said fits after " and"."""
-        return self._ends_phrase(text) and not self._fitting(text)
-
-    def _room_for_second(self, text: str) -> bool:
-        """The sentence has said one offered phrase, ends with it, and another fits after " and"."""
-        said = sum(p.casefold() in text.casefold() for p in self.phrases)
-        return self._ends_phrase(text) and said == 1 and bool(self._fitting(text))
 
     def _second_phrase(self, text: str) -> Copying | None:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
