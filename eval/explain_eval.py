@@ -7,6 +7,7 @@ Each pair becomes a Turn whose candidate is exactly the held-out item and whose 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from agent.catalogue import Catalogue
 from agent.chain import ChainParts
 from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds, value_frequencies
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from eval.grid import DEFAULT_MESSAGE
 from eval.heldout import HeldOut
 from eval.metrics import evaluate, features_in, metric_names, score_example
 from eval.metrics.usefulness import answer_metric_names
@@ -30,11 +32,12 @@ def _claims(claims) -> list[dict]:
     return [c.model_dump(exclude_none=True) for c in claims]
 
 
-def explain_pairs(parts: ChainParts, heldout: HeldOut, pairs: list[Pair], message: str,
+def explain_pairs(parts: ChainParts, heldout: HeldOut, pairs: list[Pair], message: str | Callable[[Pair], str],
                   checker: TextChecker) -> list[dict[str, Any] | Exception]:
-    """Explain several pairs with one `reasons.batch` (their LLM calls decode as one batch); a pair that failed
-    gets its exception in its place."""
-    turns = parts.reasons.batch([parts.given_turn(message, p.user_id, [p.item_id], heldout.history(p.user_id))
+    """Explain several pairs with one `reasons.batch` (their LLM calls decode as one batch), each asked `message`
+    (or `message(pair)`); a pair that failed gets its exception in its place."""
+    ask = message if callable(message) else (lambda _: message)
+    turns = parts.reasons.batch([parts.given_turn(ask(p), p.user_id, [p.item_id], heldout.history(p.user_id))
                                  for p in pairs], return_exceptions=True)
     out: list[dict[str, Any] | Exception] = []
     for pair, turn in zip(pairs, turns):
@@ -43,6 +46,16 @@ def explain_pairs(parts: ChainParts, heldout: HeldOut, pairs: list[Pair], messag
         except Exception as e:  # noqa: BLE001 — counted by the caller, never fatal
             out.append(e)
     return out
+
+
+def item_request(heldout: HeldOut, pair: Pair, seed: int = 0) -> str:
+    """What a shopper who wants this pair's item might ask: 1-2 of its own values (seeded by the pair), as the
+    training requests are made (agent/train/data.py `request_for`); the grid's `requests: item`."""
+    from agent.train.data import request_for
+
+    item = heldout.catalogue.get(pair.item_id)
+    made = request_for(heldout.catalogue, item, random.Random(f"{seed}:{pair.user_id}:{pair.item_id}")) if item else None
+    return made[0] if made else DEFAULT_MESSAGE
 
 
 def cited_titles(claims: Iterable[Mapping[str, Any]], items: Mapping[str, Item]) -> list[str]:

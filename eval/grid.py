@@ -60,6 +60,11 @@ class Grid(BaseModel):
     negatives: int = Field(19, description="sampled negatives per positive in the sampled protocol")
     message: str = Field(DEFAULT_MESSAGE, description="the shopper message of every evaluated turn; it never "
                                                        "contains the held-out review (that would leak)")
+    requests: Literal["message", "item"] = Field(
+        "message", description="message: every turn asks `message`; item: each held-out pair asks for 1-2 of its "
+                               "own item's values, as a shopper would ('a horror co-op game under $20', "
+                               "agent/train/data.py request_for), to measure whether reasons say what was asked. "
+                               "Explain only: such a request would leak the answer to the ranking task")
     rank_max_attributes: int = Field(4, description="attributes per candidate shown to the LLM ranking step")
     batch_size: int = Field(8, ge=1, description="held-out pairs whose LLM calls go out as one batch; part of the "
                                                   "result, as batching may flip a near-tie in bf16")
@@ -85,6 +90,8 @@ class Grid(BaseModel):
                 raise ValueError(f"template {tid!r} is a {templates[tid].kind} template, expected {kind}")
         if unknown := sorted(set(self.limits) - set(self.datasets)):
             raise ValueError(f"limits name datasets the grid does not run: {unknown}")
+        if self.requests == "item" and "ranking" in self.tasks:
+            raise ValueError("requests: item builds each request from the held-out item: explain tasks only")
         names = [b.name for b in self.backends]
         if len(set(names)) != len(names):
             raise ValueError(f"backend names must be unique: {names}")

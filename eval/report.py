@@ -26,6 +26,7 @@ USEFULNESS_COLUMNS = [  # issue 16: true but useless reasons, beside the faithfu
     ("model-written", "model_written_share"), ("identical in answer", "identical_reasons_rate"),
     ("similar pairs", "similar_reasons_rate"), ("violations", "constraint_violation_rate"),
     ("past item linked", "past_item_link_share"), ("disliked past item", "disliked_history_rate"),
+    ("says what was asked", "asked_fact_share"),
 ]
 DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phrase"), ("title", "title_only"),
                       ("prompt echo", "prompt_echo"), ("request echo", "request_echo"), ("< 4 words", "too_short"),
@@ -36,7 +37,8 @@ VERSUS_COLUMNS = [("model-written shown", "model_written_share/displayed"), ("de
                   ("vacuous shown", "vacuous_claim_share/displayed"), ("USR shown", "usr/displayed"),
                   ("top text shown", "top_text_share/displayed"), ("DIV shown", "div/displayed"),
                   ("FMR shown", "fmr/displayed"), ("past item linked shown", "past_item_link_share/displayed"),
-                  ("specificity shown", "claim_specificity/displayed")]
+                  ("specificity shown", "claim_specificity/displayed"),
+                  ("says what was asked shown", "asked_fact_share/displayed")]
 RANK_COLUMNS = [("HR@1", "hr@1"), ("HR@5", "hr@5"), ("HR@10", "hr@10"), ("NDCG@10", "ndcg@10"), ("MRR", "mrr")]
 
 

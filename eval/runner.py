@@ -260,7 +260,7 @@ class GridRunner:
         from agent.chain import build_chain_parts
         from agent.llm import describe
         from agent.verify import TextChecker
-        from eval.explain_eval import example_scores, explain_metrics, explain_pairs, usefulness_context
+        from eval.explain_eval import example_scores, explain_metrics, explain_pairs, item_request, usefulness_context
         from prompts.loader import TEMPLATE_DIR, get_template
 
         dataset = heldout.dataset.name
@@ -273,9 +273,12 @@ class GridRunner:
         checker = TextChecker(heldout.catalogue.vocabulary)
         cell_id = self.explain_id(dataset, backend, template_id)
 
+        message = (self.grid.message if self.grid.requests == "message"
+                   else lambda pair: item_request(heldout, pair, self.grid.seed))
+
         def rows_of(chunk: list[Pair]) -> list[dict[str, Any] | Exception]:
             return [row if isinstance(row, Exception) else row | {"scores": example_scores(row, heldout.features)}
-                    for row in explain_pairs(parts, heldout, chunk, self.grid.message, checker)]
+                    for row in explain_pairs(parts, heldout, chunk, message, checker)]
 
         started = time.perf_counter()
         rows, errors = self._sample_rows(heldout, cell_id, rows_of, continues=self._resumed)

@@ -16,7 +16,7 @@ from agent.text_quality import (DEGENERATE_KINDS, FINAL_KINDS, degenerate_kinds,
 from agent.understand import Facet
 from eval.explain_eval import explain_metrics, usefulness_context
 from eval.metrics import evaluate, feature_vocabulary, get_metric, metric_names
-from eval.metrics.usefulness import (claim_specificity, constraint_violation, degenerate, disliked_history, past_item_link,
+from eval.metrics.usefulness import (asked_fact, claim_specificity, constraint_violation, degenerate, disliked_history, past_item_link,
                                      identical_reasons, jaccard, model_written, pick_violations, similar_reasons,
                                      vacuous_claim_share)
 from index.models import Dataset, Interaction, Item, LoadReport
@@ -212,6 +212,18 @@ def test_constraint_violations_of_a_pick():
     assert math.isnan(constraint_violation(steam, [_facet("like_item", "Portal 2")]))  # nothing hard was asked
 
 
+def test_a_reason_that_says_what_the_shopper_asked_for_counts_only_where_the_pick_has_it():
+    cry_of_fear = _item("G", ("tag", "Horror"), ("tag", "Co-op"), ("spec", "Steam Cloud"), price=0.0)
+    scary_coop = [_facet("tag", "Horror"), _facet("price_max", "20")]
+    assert asked_fact([_cite("request", "tag", "Horror")], cry_of_fear, scary_coop) == 1.0
+    assert asked_fact([_cite("attribute", "tag", "horror")], cry_of_fear, scary_coop) == 1.0  # its own value, said
+    assert asked_fact([_cite("attribute", "tag", "Co-op"), _cite("attribute", "spec", "Steam Cloud")],
+                      cry_of_fear, scary_coop) == 0.0  # true, and silent on the one thing asked
+    # nothing asked that a reason could say: a budget every pick meets, a tag this pick lacks
+    assert math.isnan(asked_fact([_cite("attribute", "tag", "Co-op")], cry_of_fear, [_facet("price_max", "20")]))
+    assert math.isnan(asked_fact([_cite("attribute", "tag", "Co-op")], cry_of_fear, [_facet("tag", "Puzzle")]))
+
+
 def test_a_history_citation_of_a_past_item_the_shopper_did_not_like_is_counted():
     liked = {"P1": True, "P2": False}
     assert disliked_history([_cite("history", "brand", "Amazon") | {"history_item_id": "P2"},
@@ -252,8 +264,9 @@ def test_usefulness_metrics_are_registered_with_their_direction():
     assert set(metric_names("usefulness")) == {
         "degenerate_rate", "vacuous_claim_share", "claim_specificity", "model_written_share",
         "constraint_violation_rate", "identical_reasons_rate", "similar_reasons_rate", "disliked_history_rate",
-        "past_item_link_share"}
+        "past_item_link_share", "asked_fact_share"}
     assert not get_metric("degenerate_rate").higher_is_better and get_metric("claim_specificity").higher_is_better
+    assert get_metric("asked_fact_share").higher_is_better
     scores = evaluate(["degenerate_rate"], [{"generated": "IHOP Gift Card", "title": "IHOP Gift Card", "request": "",
                                              "names": []},
                                             {"generated": "Pancakes at any IHOP, no fees.", "title": "IHOP Gift Card",

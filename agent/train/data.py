@@ -369,11 +369,18 @@ class Shoppers:
                                     review=self.latest[(user_id, item_id)].review or None)
 
     def request_for(self, item: Item, rng: random.Random) -> tuple[str, list[str]] | None:
-        if self.name == GIFT:
-            return gift_request(item, rng), []
-        shown = Handles([item], [], [], self.shape.max_attributes, stats=self.catalogue.stats).attributes[0]
-        keys, noun = _CATALOGUE_REQUESTS[self.name]
-        return catalogue_request(item, shown, keys, noun or _noun(item), rng)
+        return request_for(self.catalogue, item, rng, self.shape.max_attributes)
+
+
+def request_for(catalogue: Catalogue, item: Item, rng: random.Random,
+                max_attributes: int = 12) -> tuple[str, list[str]] | None:
+    """A shopper's message that asks for what `item` has (`gift_request`, `catalogue_request`) and the values it
+    names; None when the item has nothing such a message could name."""
+    if catalogue.name == GIFT:
+        return gift_request(item, rng), []
+    shown = Handles([item], [], [], max_attributes, stats=catalogue.stats).attributes[0]
+    keys, noun = _CATALOGUE_REQUESTS[catalogue.name]
+    return catalogue_request(item, shown, keys, noun or _noun(item), rng)
 
 
 def user_examples(shoppers: Shoppers, split: Split, counts: Counter[str], users: int | None = None,

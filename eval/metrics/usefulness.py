@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
-from agent.catalogue import normalise
+from agent.catalogue import normalise, squash
 from agent.select import MAKER_EXCLUSIONS
 from agent.text_quality import degenerate_kinds, is_vacuous, specificity, words
 from agent.verify import facet_satisfied
@@ -133,6 +133,26 @@ def constraint_violation(item: Item | None, facets: Sequence[Any]) -> float:
     if item is None or not constraints:
         return NAN
     return float(bool(pick_violations(item, constraints)))
+
+
+def met_wishes(item: Item, facets: Sequence[Any]) -> list[tuple[str, str]]:
+    """The (key, value) of what the shopper asked for that the item has and a reason can say: a value (tag Horror,
+    brand Starbucks, packaging tin) or an occasion, not a budget or an exclusion, which every pick meets."""
+    wanted = [(_get(f, "key"), str(_get(f, "value"))) for f in facets]
+    return [(k, v) for k, v in wanted if isinstance(k, str) and k not in ("price_max", "price_min", "like_item")
+            and not k.startswith("exclude_") and facet_satisfied(_FacetView(k, v), item, {})[0]]
+
+
+@register("asked_fact_share", group="usefulness", higher_is_better=True, requires=("claims", "item", "facets"))
+def asked_fact(claims: Sequence[Any], item: Item | None, facets: Sequence[Any]) -> float:
+    """1 if the reason cites something the shopper asked for that the pick has (as a met request, or as the item's
+    own value: "is tagged Horror, as you asked"), else 0. Mean = share of reasons that say how a pick meets the
+    request, of the picks that meet one (`met_wishes`); NaN when the pick meets nothing that was asked."""
+    met = {(k, squash(v)) for k, v in met_wishes(item, facets)} if item is not None else set()
+    if not met:
+        return NAN
+    cited = {(_get(c, "attribute"), squash(str(_get(c, "value") or ""))) for c in claims}
+    return float(bool(met & cited))
 
 
 def jaccard(a: str, b: str) -> float:
