@@ -147,7 +147,8 @@ def met_wishes(item: Item, facets: Sequence[Any]) -> list[tuple[str, str]]:
 def asked_fact(claims: Sequence[Any], item: Item | None, facets: Sequence[Any]) -> float:
     """1 if the reason cites something the shopper asked for that the pick has (as a met request, or as the item's
     own value: "is tagged Horror, as you asked"), else 0. Mean = share of reasons that say how a pick meets the
-    request, of the picks that meet one (`met_wishes`); NaN when the pick meets nothing that was asked."""
+    request, of the picks that meet one (`met_wishes`). Range [0, 1]; NaN when the pick meets nothing that was
+    asked."""
     met = {(k, squash(v)) for k, v in met_wishes(item, facets)} if item is not None else set()
     if not met:
         return NAN
