@@ -113,16 +113,11 @@ class Handles:
         self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
-        # a value the shopper asked for and the pick has is said once, as its met request ("r1: is tagged Horror, as
-        # you asked"), which the prompt lists first: shown both ways, and among eight rarest-first facts, v15 cited
-        # the asked tag of 2 of 5 "something scary" picks
         self.attributes = []
-        for index, (item, links) in enumerate(zip(self.candidates, self.links)):
+        for item, links in zip(self.candidates, self.links):
             linked = {self.shared(item, self.history[j].item) for j in links}
-            met = self.citable_facets(index)
             shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats)
-                     if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))
-                     and not any(f.key == kv[0] and squash(f.value) == squash(kv[1]) for f in met)]
+                     if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
             # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
             # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said
             # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11)
@@ -191,9 +186,9 @@ class Handles:
         return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed
 
     def claim_handles(self, index: int) -> list[str]:
-        handles = ([f.handle for f in self.citable_facets(index)]  # what was asked first: the most telling fact
-                   + [f"a{j + 1}" for j in range(len(self.attributes[index]))]
-                   + [f"h{j + 1}" for j in self.citable_history(index)])
+        handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
+                   + [f"h{j + 1}" for j in self.citable_history(index)]
+                   + [f.handle for f in self.citable_facets(index)])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
     def offered(self, index: int) -> list[Claim]:
@@ -259,8 +254,8 @@ def _data_block(lines: list[str]) -> str:
 
 
 def candidate_block(handles: Handles, index: int, label: str) -> str:
-    """The candidate's title and every handle it may cite, each as the phrase a sentence says it with: the requests
-    it meets (r), its own attributes (a), the liked past items it shares its rarest values with (h). A small
+    """The candidate's title and every handle it may cite, each as the phrase a sentence says it with: its own
+    attributes (a), the liked past items it shares its rarest values with (h), the requests it meets (r). A small
     model copies a shown phrase far more faithfully than it words a bare "tag: Co-op" itself."""
     item = handles.candidates[index]
     lines = [quote(item.title, 100)]

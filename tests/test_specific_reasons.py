@@ -72,21 +72,6 @@ def test_handles_are_offered_most_telling_first():
         ("tag", "Roguelike"), ("tag", "Co-op"), ("price", "$4.99"), ("tag", "Action")]
 
 
-def test_what_the_shopper_asked_for_is_offered_first_and_once():
-    """"something scary": v15 cited the asked Horror of 2 of 5 picks that have it; the prompt showed it among eight
-    rarest-first facts (Cry of Fear: third, and again as r1 last; Embrace The Fear: only as r1, last)."""
-    def game(item_id, *tags):
-        return Item(item_id=item_id, title=f"Game {item_id}", text="", source="s", attributes=[("tag", t) for t in tags])
-    games = [game("Cry", "Survival Horror", "Horror", "Co-op"), game("Vr", "Simulation", "Adventure", "Action", "Horror"),
-             *(game(f"H{n}", "Horror", "Action") for n in range(3)), *(game(f"S{n}", "Strategy") for n in range(4))]
-    stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
-    scary = Handles(games[:2], [], [Facet(handle="r1", key="tag", value="Horror", label="tag Horror")], stats=stats)
-    assert scary.claim_handles(0)[0] == "r1" and scary.claim_handles(1)[0] == "r1"
-    assert ("tag", "Horror") not in scary.attributes[0]  # said once: as asked
-    assert candidate_block(scary, 1, "C2").splitlines()[1] == "  r1: is tagged Horror, as you asked"
-    assert Handles(games[:1], [], [], stats=stats).attributes[0][:2] == [("tag", "Survival Horror"), ("tag", "Co-op")]
-
-
 def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_one():
     assert shared_attribute(SBUX, PANERA, STARS.stats) == ("flavor", "Coffee")  # not category, not the boilerplate
     assert shared_attribute(AMZ_CAKE, SBUX, STARS.stats) is None  # only "Gift Cards" and boilerplate in common

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from agent.catalogue import squash
-from agent.explain import fallback_claims, prompt_inputs, reply_model
+from agent.explain import prompt_inputs, reply_model
 from agent.settings import Settings
 from agent.train.data import (
     GIFT,
@@ -106,21 +106,11 @@ def test_gift_requests_ask_what_a_chat_asks_and_the_card_meets(gift, examples):
         assert all(f in met for f in ex.request.facets if f.key in ("occasion", "packaging", "delivery")), ex.request
 
 
-def test_what_the_shopper_asked_for_leads_the_target(gift, examples):
-    """"is from Starbucks, as you asked" first: taught the personal link first whatever the request, v15 said what was
-    asked on 4 of 100 short Steam reasons (eval/grids/adapter-asked.yaml)."""
+def test_a_shopper_with_a_liked_past_item_is_taught_the_personal_link_first(gift, examples):
+    """Whatever was asked: "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)" before the
+    item's own facts; but not a link through a value the pick's title says ("shares its brand Amazon with your Black
+    Gift Box" of an Amazon.com card): that one keeps its place among the specific facts."""
     made, _ = examples
-    asked = [ex for ex in made if ex.handles.citable_facets(0)]
-    leading = [ex for ex in asked if ex.target["claims"][0] in [f.handle for f in ex.handles.citable_facets(0)]]
-    assert asked and len(leading) >= 0.9 * len(asked)
-
-
-def test_a_shopper_with_a_liked_past_item_is_taught_the_personal_link_next(gift, examples):
-    """Before the item's own facts: "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)"; but
-    not a link through a value the pick's title says ("shares its brand Amazon with your Black Gift Box" of an
-    Amazon.com card): that one keeps its place among the specific facts."""
-    made, _ = examples
-    made = [ex for ex in made if not ex.handles.citable_facets(0)]  # nothing asked that the card has
 
     def link(ex):
         return ex.handles.to_claim(0, f"h{ex.handles.citable_history(0)[0] + 1}")
@@ -130,8 +120,7 @@ def test_a_shopper_with_a_liked_past_item_is_taught_the_personal_link_next(gift,
         return ex.target["claims"][0] == f"h{ex.handles.citable_history(0)[0] + 1}"
 
     in_title = [ex for ex in linkable if squash(link(ex).value or "") in squash(ex.handles.candidates[0].title)]
-    assert in_title and all(fallback_claims(ex.handles, 0, limit=8)[0] == link(ex)  # only where it is the rarest
-                            for ex in in_title if leads(ex))  # fact anyway
+    assert in_title and sum(map(leads, in_title)) <= 0.3 * len(in_title)  # only where it is the rarest fact anyway
     linkable = [ex for ex in linkable if ex not in in_title]
     leading = [ex for ex in linkable if leads(ex)]
     # the rest lost the link to the text checks (a sentence over the limit, or one that says a value twice)

@@ -14,17 +14,14 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - history: u's items before i in the split's order, most recent first, with u's real ratings (h1...).
   - candidate: i.
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
-      0. what the shopper asked for that i has (the met request facets, as the prompt lists them first: "is tagged
-         Horror, as you asked"): v15, taught the link first "whatever the request", said what was asked on 4 of
-         100 short Steam reasons (eval/grids/adapter-asked.yaml);
-      1. the liked past item sharing i's rarest value (the personal reason a shopper with a history gets:
-         "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)"), unless that value is in i's
-         own title (then it is one of the specific facts of 3.);
-      2. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
+      0. the liked past item sharing i's rarest value, whatever the request (the personal reason a shopper with a
+         history gets: "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)"), unless that
+         value is in i's own title (then it is one of the specific facts of 2.);
+      1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
          christmas/holiday, "bday" -> birthday); at most two;
-      3. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
+      2. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
          liked past item sharing i's rarest value, the request facets i meets. No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
@@ -287,10 +284,10 @@ class TargetBuilder:
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
                 named: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
-        """The example, or the reason it cannot be made. Claims, most telling first: what the shopper asked for that
-        the item has; the liked past item sharing the item's rarest value (the personal reason a shopper with a
-        history gets); the values the shopper's review talks about, the values the request `named`, then the item's
-        most specific facts (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
+        """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
+        the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
+        review talks about, the values the request `named`, then the item's most specific facts and the request
+        facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
         handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats,
@@ -298,13 +295,12 @@ class TargetBuilder:
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
-        asked = [c for c in specific if c.kind == "request"]  # fallback_claims' order: the most telling first
-        # then personal; but a link through a value the pick's own title says ("shares its brand
+        # personal first, whatever was asked; but a link through a value the pick's own title says ("shares its brand
         # Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a …") tells nothing the card's title does
         # not: it keeps its place among the specific facts (it said Amazon on 42 of 100 held-out Gift Cards targets)
         linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
                   if squash(c.value or "") not in squash(item.title)]
-        lead = asked + linked + [handles.to_claim(0, h) for h in mentioned[:2]] + named
+        lead = linked + [handles.to_claim(0, h) for h in mentioned[:2]] + named
         try:
             chosen, text = self.fit(lead + specific, handles, request, template)
         except ValueError:
