@@ -94,11 +94,12 @@ class CopyGuard:
             return None
         if len(text) < OPENING_CHARS:
             return OPENING
-        if self._ends_phrase(text):  # a short reason that has just said a whole offered phrase
-            if not self._fitting(text):
+        said = _before_going_on(text)  # a short reason that has just said a whole offered phrase (and begun " and")
+        if self._ends_phrase(said):
+            if said == text and not self._fitting(text):
                 return Closing(len(text))
-            if sum(p.casefold() in text.casefold() for p in self.phrases) == 1:
-                return Continuing(len(text))
+            if self._fitting(said) and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
+                return Continuing(len(said))
         if (second := self._second_phrase(text)) is not None:
             return second
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
@@ -124,10 +125,11 @@ class CopyGuard:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
         phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
         cut = text.rfind(" and")
-        if cut < 0 or not self._ends_phrase(text[:cut]):
+        said = text[:cut].removesuffix(",")  # "…, as you asked, and comes from Amazon"
+        if cut < 0 or not self._ends_phrase(said):
             return None
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
-        choices = [f" {p}" for p in self._fitting(text[:cut])]
+        choices = [f" {p}" for p in self._fitting(said)]
         copied = text[start:]
         if not choices or _state(copied, choices) != "copying":
             return None
@@ -194,6 +196,19 @@ class Closing:
         return ""
 
 
+GOING_ON = (" and", ", and")  # ", and" after "…, as you asked", as the sentence plans write it
+
+
+def _before_going_on(text: str) -> str:
+    """The text before a going-on it has begun (" a", ", an"): v16 wrote "It is tagged Shooter, as you asked ." on
+    48 of 100 short Steam reasons when the guard let " " through as the start of " and" and then lost the state."""
+    for on in GOING_ON:
+        for n in range(1, len(on)):
+            if text.endswith(on[:n]):
+                return text[: -n]
+    return text
+
+
 @dataclass(frozen=True)
 class Continuing:
     """A short reason that has said one offered phrase and has room for another goes on with " and", as its training
@@ -201,14 +216,14 @@ class Continuing:
     its Gift Cards terse reasons), where the target goes on "and comes from Cracker Barrel"."""
 
     end: int
-    rests: tuple[str, ...] = (" and",)
+    rests: tuple[str, ...] = GOING_ON
 
     def allows(self, raw_after: str) -> bool:
         after = text_so_far(raw_after)
         if after is None:
             return True
         tail = after[self.end:]
-        return not text_closed(raw_after) and (" and".startswith(tail) or tail.startswith(" and"))
+        return not text_closed(raw_after) and any(on.startswith(tail) or tail.startswith(on) for on in GOING_ON)
 
     def forced(self) -> str:
         return ""

@@ -149,10 +149,14 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     short = _for(card, 60)
     said = "It is delivered by e-mail"
     going_on = short.pending(_raw(said))
-    assert going_on.rests == (" and",)
+    assert going_on.rests == (" and", ", and")  # ", and" after "…, as you asked", as the sentence plans say it
     assert not going_on.allows(_raw(said + ".")) and not going_on.allows('{"claims":["a1"],"text":"' + said + '"')
     assert going_on.allows(_raw(said + " an")) and going_on.allows(_raw(said + " and"))
+    # begun, it still goes on: v16 let " " through as the start of " and", then closed "…, as you asked ."
+    assert short.pending(_raw(said + " ")).rests == going_on.rests
+    assert not short.pending(_raw(said + " ")).allows(_raw(said + " ."))
     assert short.pending(_raw(said + " and")).rests == (" comes from Cracker Barrel",)
+    assert short.pending(_raw(said + ", and")).rests == (" comes from Cracker Barrel",)
     both = said + " and comes from Cracker Barrel"
     assert short.pending(_raw(both)) is None or short.pending(_raw(both)).allows(_raw(both + "."))
     long = _for(card, 150).pending(_raw(said))

@@ -148,7 +148,9 @@ def asked_fact(claims: Sequence[Any], item: Item | None, facets: Sequence[Any]) 
     """1 if the reason cites something the shopper asked for that the pick has (as a met request, or as the item's
     own value: "is tagged Horror, as you asked"), else 0. Mean = share of reasons that say how a pick meets the
     request, of the picks that meet one (`met_wishes`). Range [0, 1]; NaN when the pick meets nothing that was
-    asked."""
+    asked. Read it beside USR and top text: a hard request is met by every pick of an answer, so one trick (lead every
+    reason with it) reaches 1.0 and repeats the answer's own chips ("It sits in the Action genre, as you asked." was
+    11 of 100 short Steam reasons of v16)."""
     met = {(k, squash(v)) for k, v in met_wishes(item, facets)} if item is not None else set()
     if not met:
         return NAN
