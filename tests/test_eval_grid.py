@@ -41,6 +41,26 @@ def test_a_grid_naming_an_unknown_or_wrong_kind_of_template_is_refused():
         Grid.model_validate(base | {"templates": ["explain_default"], "temprature": 0})
 
 
+def test_each_pair_may_ask_for_its_own_items_values_in_explain_grids_only():
+    """`requests: item` ("physics online co-op game" of a physics co-op game) measures whether reasons say what was
+    asked; built from the held-out item, such a request would hand the ranking task its answer."""
+    from agent.settings import Settings
+    from agent.understand import understand
+    from eval.explain_eval import item_request
+    from eval.heldout import load_heldout
+    from eval.metrics.usefulness import met_wishes
+
+    asked = load_grid(ROOT / "eval" / "grids" / "adapter-asked.yaml")
+    assert asked.requests == "item" and asked.tasks == ["explain"]
+    with pytest.raises(ValueError, match="explain tasks only"):
+        Grid.model_validate(asked.model_dump() | {"tasks": ["explain", "ranking"]})
+    steam = load_heldout("steam", Settings().data_dir, seed=0)
+    for pair in steam.pairs[:5]:
+        message = item_request(steam, pair)
+        assert message == item_request(steam, pair)  # seeded by the pair
+        assert met_wishes(steam.catalogue.get(pair.item_id), understand(message, steam.catalogue).facets), message
+
+
 def _metric(value, n=2):
     return {"value": value, "n": n}
 
