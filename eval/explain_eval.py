@@ -54,7 +54,8 @@ def item_request(heldout: HeldOut, pair: Pair, seed: int = 0) -> str:
     from agent.train.data import request_for
 
     item = heldout.catalogue.get(pair.item_id)
-    made = request_for(heldout.catalogue, item, random.Random(f"{seed}:{pair.user_id}:{pair.item_id}")) if item else None
+    rng = random.Random(f"{seed}:{pair.user_id}:{pair.item_id}")
+    made = request_for(heldout.catalogue, item, rng) if item is not None else None
     return made[0] if made else DEFAULT_MESSAGE
 
 

@@ -205,7 +205,8 @@ USEFULNESS_NOTE = ("Usefulness (eval/metrics/usefulness.py): degenerate = share 
                    "reasons; violations = picks breaking an asked constraint; disliked past item = share of history "
                    "citations naming an item the shopper rated ≤ 3★ or did not recommend; says what was asked = share "
                    "of reasons citing a value or occasion the shopper asked for, of picks that meet one. – = does "
-                   "not apply (one reason per answer, no constraint asked, no past item cited, nothing asked) or not measured in that run (`whyrec eval report --rescore`).")
+                   "not apply (one reason per answer, no constraint asked, no past item cited, nothing asked) or "
+                   "not measured in that run (`whyrec eval report --rescore`).")
 
 
 def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:

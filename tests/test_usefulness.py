@@ -16,9 +16,9 @@ from agent.text_quality import (DEGENERATE_KINDS, FINAL_KINDS, degenerate_kinds,
 from agent.understand import Facet
 from eval.explain_eval import explain_metrics, usefulness_context
 from eval.metrics import evaluate, feature_vocabulary, get_metric, metric_names
-from eval.metrics.usefulness import (asked_fact, claim_specificity, constraint_violation, degenerate, disliked_history, past_item_link,
-                                     identical_reasons, jaccard, model_written, pick_violations, similar_reasons,
-                                     vacuous_claim_share)
+from eval.metrics.usefulness import (asked_fact, claim_specificity, constraint_violation, degenerate, disliked_history,
+                                     identical_reasons, jaccard, model_written, past_item_link, pick_violations,
+                                     similar_reasons, vacuous_claim_share)
 from index.models import Dataset, Interaction, Item, LoadReport
 
 pytestmark = pytest.mark.fast

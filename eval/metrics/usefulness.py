@@ -137,7 +137,8 @@ def constraint_violation(item: Item | None, facets: Sequence[Any]) -> float:
 
 def met_wishes(item: Item, facets: Sequence[Any]) -> list[tuple[str, str]]:
     """The (key, value) of what the shopper asked for that the item has and a reason can say: a value (tag Horror,
-    brand Starbucks, packaging tin) or an occasion, not a budget or an exclusion, which every pick meets."""
+    brand Starbucks, packaging tin) or an occasion; not a budget or an exclusion, which every pick meets, nor "like
+    <a past item>", which needs the shopper's history to check."""
     wanted = [(_get(f, "key"), str(_get(f, "value"))) for f in facets]
     return [(k, v) for k, v in wanted if isinstance(k, str) and k not in ("price_max", "price_min", "like_item")
             and not k.startswith("exclude_") and facet_satisfied(_FacetView(k, v), item, {})[0]]
