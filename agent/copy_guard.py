@@ -96,9 +96,10 @@ class CopyGuard:
             return OPENING
         said = _before_going_on(text)  # a short reason that has just said a whole offered phrase (and begun " and")
         if self._ends_phrase(said):
-            if said == text and not self._fitting(text):
+            fitting = self._fitting(said)
+            if said == text and not fitting:
                 return Closing(len(text))
-            if self._fitting(said) and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
+            if fitting and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
                 return Continuing(len(said))
         if (second := self._second_phrase(text)) is not None:
             return second
@@ -125,8 +126,10 @@ class CopyGuard:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
         phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
         cut = text.rfind(" and")
+        if cut < 0:
+            return None
         said = text[:cut].removesuffix(",")  # "…, as you asked, and comes from Amazon"
-        if cut < 0 or not self._ends_phrase(said):
+        if not self._ends_phrase(said):
             return None
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
         choices = [f" {p}" for p in self._fitting(said)]

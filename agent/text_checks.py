@@ -272,9 +272,9 @@ def bare_is_problems(text: str, item: Item) -> list[str]:
     text = _QUOTED.sub("“…”", text)
     found = []
     for key, value in item.attributes:
-        words = r"[\s\-]+".join(map(re.escape, (w for w in re.split(r"[\s\-]+", value.strip()) if w)))
-        if key in _NOT_AFTER_IS and words and re.search(
-                r"\b(?:is|it's)\s+(?:an?\s+|the\s+)?" + words + r"(?![\w'’])", text, re.I):
+        spelled = r"[\s\-]+".join(map(re.escape, (w for w in re.split(r"[\s\-]+", value.strip()) if w)))
+        if key in _NOT_AFTER_IS and spelled and re.search(
+                r"\b(?:is|it's)\s+(?:an?\s+|the\s+)?" + spelled + r"(?![\w'’])", text, re.I):
             found.append(f"says it is {value}, a {key.replace('_', ' ')} said with the wrong verb")
     return found
 

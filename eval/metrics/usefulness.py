@@ -16,7 +16,9 @@ from itertools import combinations
 from typing import Any
 
 from agent.catalogue import normalise, squash
+from agent.schemas import Claim
 from agent.select import MAKER_EXCLUSIONS
+from agent.sentences import every_pick_meets
 from agent.text_quality import degenerate_kinds, is_vacuous, specificity, words
 from agent.verify import facet_satisfied
 from eval.metrics.registry import register
@@ -140,8 +142,9 @@ def met_wishes(item: Item, facets: Sequence[Any]) -> list[tuple[str, str]]:
     brand Starbucks, packaging tin) or an occasion; not a budget or an exclusion, which every pick meets, nor "like
     <a past item>", which needs the shopper's history to check."""
     wanted = [(_get(f, "key"), str(_get(f, "value"))) for f in facets]
-    return [(k, v) for k, v in wanted if isinstance(k, str) and k not in ("price_max", "price_min", "like_item")
-            and not k.startswith("exclude_") and facet_satisfied(_FacetView(k, v), item, {})[0]]
+    return [(k, v) for k, v in wanted if isinstance(k, str) and k != "like_item"
+            and not every_pick_meets(Claim(kind="request", attribute=k, value=v))
+            and facet_satisfied(_FacetView(k, v), item, {})[0]]
 
 
 @register("asked_fact_share", group="usefulness", higher_is_better=True, requires=("claims", "item", "facets"))
