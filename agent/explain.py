@@ -193,8 +193,8 @@ class Handles:
 
     def offered(self, index: int) -> list[Claim]:
         """The facts the prompt shows for candidate `index` that a sentence may state without citing them: its
-        attributes and past-item links (agent/verify.py `verify_reason`)."""
-        return [self.to_claim(index, h) for h in self.claim_handles(index) if h[0] in "ah"]
+        attributes, past-item links and the requests it meets (agent/verify.py `verify_reason`)."""
+        return [self.to_claim(index, h) for h in self.claim_handles(index) if h != "none"]
 
     def has_facts(self, index: int) -> bool:
         """Whether candidate `index` has anything a reason could cite (else its only handle is "none")."""

@@ -239,9 +239,13 @@ def states(text: str, claim: Claim, evidence: Evidence) -> bool:
     values = [claim.value or ""]
     if claim.kind == "history" and (past := evidence.history.get(claim.history_item_id or "")):
         values += [past.title, *past.values("brand")]
+    spoken = f" {normalise(text)} "
     for value in values:
         parts = [p for p in [value, *value.split(",")] if len(squash(p)) >= 3]
         if any(squash(p) in said for p in parts):
+            return True
+        # a two-letter value ("VR", "2D") is stated as a word of its own, never inside another ("overview")
+        if len(squash(value)) == 2 and f" {normalise(value)} " in spoken:
             return True
         if numbers & {round(float(n), 2) for n in re.findall(r"\d+(?:\.\d+)?", value.replace(",", ""))}:
             return True
@@ -261,11 +265,11 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     supported = [c for c in checked if c.verdict == "supported"]
     unsupported = [c for c in checked if c.verdict != "supported"]
     stated = [c for c in supported if states(reason.text, c, evidence)]
-    known = {_fact(c) for c in stated}
+    known = {f for c in stated for f in _facts(c)}
     for claim in offered:
         if _fact(claim) not in known and _names(reason.text, claim, evidence):
             stated.append(verify_claim(claim, evidence))
-            known.add(_fact(claim))
+            known |= _facts(claim)
     stated = [c for c in stated if c.verdict == "supported"]
     # a cited past item's title is a name, not the sentence saying a value: "shares its brand Amazon with
     # Amazon.com Gift Card in a Santa Tin" says Amazon once
@@ -280,6 +284,13 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
 
 def _fact(claim: Claim) -> tuple:
     return claim.kind, claim.attribute, claim.value, claim.history_item_id
+
+
+def _facts(claim: Claim) -> set[tuple]:
+    """The claim's fact, and its twin where it has one: a met request and the attribute that meets it are one fact
+    ("a2: is tagged Horror, as you asked" and "r1: is tagged Horror, as you asked"), shown once."""
+    twin = {"attribute": "request", "request": "attribute"}.get(claim.kind)
+    return {_fact(claim)} | ({(twin, claim.attribute, claim.value, claim.history_item_id)} if twin else set())
 
 
 def _names(text: str, claim: Claim, evidence: Evidence) -> bool:

@@ -111,6 +111,30 @@ def test_a_card_shows_the_facts_its_sentence_states_not_the_handles_it_cited():
     assert stated == [] and any("states none" in p for p in problems)
 
 
+def test_a_card_shows_a_met_request_and_a_two_letter_tag_its_sentence_states_without_citing():
+    """v15 wrote "It is tagged Horror, as you asked, and also VR." citing only the Horror attribute: the card listed
+    Horror alone. The sentence says two facts, so the card shows both; the request and the attribute it meets are
+    one fact, shown once however the model cited it."""
+    game = Item(item_id="G1", title="AFFECTED: The Manor", text="", source="t", price=7.99,
+                attributes=[("tag", "Horror"), ("tag", "VR"), ("tag", "Adventure")])
+    horror = Facet(handle="r1", key="tag", value="Horror", label="tag Horror", wish="scary")
+    catalogue = Catalogue(Dataset(name="t", items=[game, STARBUCKS], report=LoadReport(dataset="t")))
+    facts = evidence(item=game, history=(), facets=(horror,), message="something scary")
+    offered = [*attributes(("tag", "VR"), ("tag", "Adventure"), ("tag", "Horror")),
+               Claim(kind="request", attribute="tag", value="Horror")]
+    for cited in ([Claim(kind="attribute", attribute="tag", value="Horror")],
+                  [Claim(kind="request", attribute="tag", value="Horror")]):
+        reason = Reason(text="It is tagged Horror, as you asked, and also VR.", claims=cited)
+        stated, _, problems = verify_reason(reason, facts, TextChecker(catalogue.vocabulary), offered)
+        assert sorted(c.value for c in stated) == ["Horror", "VR"] and problems == []
+    uncited = Reason(text="It is tagged Horror, as you asked.", claims=attributes(("tag", "Adventure")))
+    stated, _, _ = verify_reason(uncited, facts, TextChecker(catalogue.vocabulary), offered[:2] + offered[3:])
+    assert [(c.kind, c.value, c.verdict) for c in stated] == [("request", "Horror", "supported")]
+    overview = Reason(text="It is tagged Horror, with an overview map.", claims=attributes(("tag", "Horror")))
+    stated, _, _ = verify_reason(overview, facts, TextChecker(catalogue.vocabulary), offered)
+    assert [c.value for c in stated] == ["Horror"]  # "VR" inside "overview" is not the tag
+
+
 def test_a_reason_must_state_a_fact_it_cites():
     checker = TextChecker(CATALOGUE.vocabulary)
     brand = [Claim(kind="attribute", attribute="brand", value="Starbucks")]
