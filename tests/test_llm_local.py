@@ -307,3 +307,29 @@ def test_a_prefetched_batch_is_handed_out_once_to_the_same_prompts_and_a_cancell
     cancelled = llm.generate_batch(calls, {"configurable": {CONFIG_KEY: stopped}})
     assert {r.response_metadata["finish_reason"] for r in cancelled} == {"cancelled"}
     assert len(llm._kept) == 0
+
+
+def test_a_reply_is_held_to_the_json_its_adapter_was_taught(llm: LocalChatModel) -> None:
+    """The reasons adapter's targets are compact JSON ('{"claims":["h6","a2"],"text":…'), tokenized whole: '","'
+    and '"]' are single tokens there. The grammar writes the same separators, and never forces a handle's closing
+    quote alone (a token split v15 never saw, after which it cited a third handle, or one twice): the model picks
+    '","' or '"]' itself."""
+    from agent.llm.grammar import GrammarCache, TokenConstraint
+
+    lm = llm.loaded()
+    tokenizer = lm.tokenizer
+    schema = {"type": "object", "properties": {
+        "claims": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string", "enum": ["a1", "h6"]}},
+        "text": {"type": "string", "maxLength": 40}}, "required": ["claims", "text"], "additionalProperties": False}
+    constraint = TokenConstraint(GrammarCache(tokenizer, lm.model.config.vocab_size, lm.stop_token_ids)
+                                 .compile(response_format("reply", schema)), lm.model.config.vocab_size)
+    assert tokenizer.decode(constraint.jump_forward(tokenizer, 32)) == '{"claims":["'
+    for token in tokenizer.encode("h", add_special_tokens=False):
+        constraint.accept(token)
+    assert tokenizer.decode(constraint.jump_forward(tokenizer, 32)) == "6"  # not '6"'
+    taught = tokenizer.encode('","', add_special_tokens=False)
+    assert len(taught) == 1
+    constraint.accept(taught[0])  # allowed: the grammar held the quote back
+    for token in tokenizer.encode('a1"]', add_special_tokens=False):
+        constraint.accept(token)
+    assert tokenizer.decode(constraint.jump_forward(tokenizer, 32)) == ',"text":"'

@@ -50,8 +50,12 @@ class GrammarCache:
             if schema is None:
                 compiled = self._compiler.compile_builtin_json_grammar()
             else:
-                # compact JSON only: with free whitespace the 135M model pads with spaces until max_new_tokens
-                compiled = self._compiler.compile_json_schema(json.dumps(schema), any_whitespace=False)
+                # compact JSON only: with free whitespace the 135M model pads with spaces until max_new_tokens. And
+                # compact separators, as the adapter's targets are written (agent/train/data.py `completion`):
+                # xgrammar's default without free whitespace is ", " and ": ", and v15, taught '","', wrote '"]'
+                # after its first handle, citing one claim while its sentence said two
+                compiled = self._compiler.compile_json_schema(json.dumps(schema), any_whitespace=False,
+                                                              separators=(",", ":"))
             self._compiled[key] = compiled
             if len(self._compiled) > self._max_entries:
                 self._compiled.popitem(last=False)
@@ -92,6 +96,11 @@ class TokenConstraint:
         text is tokenized canonically and fed in one forward pass.
         """
         text = self._matcher.find_jump_forward_string()
+        # A closing quote (after a handle the enum has completed: '"' or '6"') is left to the model: its training
+        # text has it merged with what follows ('","', '"]'), and forced alone it made a context v15 never saw,
+        # where it went on citing handles (three, one twice) instead of closing the list
+        if text.endswith('"') and text[-2:-1] not in ("[", "{", ":", ","):
+            text = text[:-1]
         if not text or budget <= 0:
             return []
         ids = tokenizer.encode(text, add_special_tokens=False)
