@@ -76,7 +76,8 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
     if raw_reason is not None:
         offered = turn.handles.offered(0) if turn.handles else ()
         supported, unsupported, problems = verify_reason(raw_reason, evidence, checker, offered)
-        raw = {"text": raw_reason.text, "claims": _claims(supported + unsupported), "problems": problems}
+        raw = {"text": raw_reason.text, "claims": _claims(supported + unsupported), "problems": problems,
+               "cited": _claims(verify_claim(c, evidence) for c in raw_reason.claims)}  # as the model cited them
 
     displayed: dict[str, Any] = {"text": "", "claims": [], "unverified": [], "fallback": True, "problems": []}
     if turn.answer and turn.answer.recommendations and turn.answer.recommendations[0].reasons:
@@ -150,6 +151,8 @@ def example(row: dict[str, Any], view: str, usefulness: Usefulness | None = None
     features = row.get("features", {})
     out = {"claims": reason["claims"], "text_problems": reason["problems"], "generated": reason["text"],
            "generated_features": features.get(view, [])}
+    if "cited" in reason:  # the raw view of runs since cites_what_it_says
+        out["cited"] = reason["cited"]
     if row.get("review") is not None:  # a scored file need not carry a reference review
         out |= {"reference": row["review"], "reference_features": features.get("review", [])}
     if usefulness is not None:

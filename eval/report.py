@@ -34,6 +34,7 @@ DEGENERATE_COLUMNS = [("loop", "repeated_ngram"), ("same phrase", "repeated_phra
 # base → adapter per cell, the columns the adapter issue's targets name (issue 19), each with its view
 VERSUS_COLUMNS = [("model-written shown", "model_written_share/displayed"), ("degenerate raw", "degenerate_rate/raw"),
                   ("contradiction raw", "contradiction_rate/raw"), ("claim prec raw", "claim_precision/raw"),
+                  ("cites what it says raw", "cites_what_it_says/raw"),
                   ("vacuous shown", "vacuous_claim_share/displayed"), ("USR shown", "usr/displayed"),
                   ("top text shown", "top_text_share/displayed"), ("DIV shown", "div/displayed"),
                   ("FMR shown", "fmr/displayed"), ("past item linked shown", "past_item_link_share/displayed"),

@@ -5,8 +5,9 @@ import math
 import pytest
 
 from eval.metrics import evaluate, feature_vocabulary, features_in, get_metric, metric_names, score_example
-from eval.metrics.faithfulness import (citation_coverage, claim_precision, contradiction, duplicates, hallucination,
-                                       history_grounding_precision, in_history, outside_candidates)
+from eval.metrics.faithfulness import (citation_coverage, cites_what_it_says, claim_precision, contradiction,
+                                       duplicates, hallucination, history_grounding_precision, in_history,
+                                       outside_candidates)
 from eval.metrics.ranking import hr1, hr5, hr10, mrr, ndcg10
 from eval.metrics.text import (bleu1, bleu4, feature_coverage_ratio, feature_diversity, feature_match, rouge1,
                                top_text_share, unique_sentence_ratio)
@@ -35,6 +36,21 @@ def test_one_unsupported_claim_makes_a_hallucinating_reason_and_one_supported_cl
 def test_history_grounding_counts_only_history_claims():
     assert history_grounding_precision([SUPPORTED_PAST, UNSUPPORTED_PAST, UNSUPPORTED_ATTR]) == 0.5
     assert math.isnan(history_grounding_precision([SUPPORTED_ATTR]))
+
+
+def test_a_reply_cites_what_it_says_when_its_cited_facts_are_the_facts_its_sentence_states():
+    """v15 under a grammar that split its JSON ('"' then ',"') cited one handle and wrote two facts: the card was
+    right (the verifier shows what the sentence states), the model's citation was not."""
+    design = {"kind": "attribute", "attribute": "design", "value": "Polka Dot", "verdict": "supported"}
+    brand = {"kind": "attribute", "attribute": "brand", "value": "Amazon", "verdict": "supported"}
+    asked = {"kind": "request", "attribute": "tag", "value": "Horror", "verdict": "supported"}
+    horror = {"kind": "attribute", "attribute": "tag", "value": "Horror", "verdict": "supported"}
+    assert cites_what_it_says([design, brand], [brand, design]) == 1.0
+    assert cites_what_it_says([design], [design, brand]) == 0.0  # says the brand without citing it
+    assert cites_what_it_says([design, brand], [design]) == 0.0  # cites the brand, never says it
+    assert cites_what_it_says([asked], [horror]) == 1.0  # the request and the attribute meeting it: one fact
+    assert cites_what_it_says([dict(design, verdict="unsupported")], []) == 0.0
+    assert math.isnan(cites_what_it_says([], [design]))
 
 
 def test_contradiction_is_any_text_problem():

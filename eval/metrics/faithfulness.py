@@ -45,6 +45,19 @@ def citation_coverage(claims: Sequence[Any]) -> float:
     return float(any(_supported(c) for c in claims))
 
 
+@register("cites_what_it_says", group="faithfulness", higher_is_better=True, requires=("cited", "claims"))
+def cites_what_it_says(cited: Sequence[Any], claims: Sequence[Any]) -> float:
+    """1 if the facts a reply cites are exactly the supported facts its sentence states (the verifier had nothing
+    to add or drop), else 0; mean = share of such replies. Range [0, 1]; NaN when the reply cites nothing. Raw view
+    only: a card shows what its sentence states by construction. A met request and the attribute meeting it are
+    one fact."""
+    def fact(claim: Any) -> tuple:
+        return _get(claim, "attribute"), _get(claim, "value"), _get(claim, "history_item_id")
+
+    stated = {fact(c) for c in claims if _supported(c)}
+    return float({fact(c) for c in cited} == stated and all(map(_supported, cited))) if cited else NAN
+
+
 @register("history_grounding_precision", group="faithfulness", higher_is_better=True, requires=("claims",))
 def history_grounding_precision(claims: Sequence[Any]) -> float:
     """Supported history claims / history claims. Range [0, 1]; NaN when the reason cites no past item."""
