@@ -16,10 +16,9 @@ already said is not offered again ("shares its tag Choices Matter … and is tag
 tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
-After a whole phrase and " and", a reply says a phrase it cited and has not said yet, whole, where there is one (v15
-cited a game's metascore and wrote "and offers Multi-player"). A short reason ("It {a} and {b}.", at most 60
-characters) says there only an offered phrase that fits, and ends after the first where none does ("It features the
-Red Gift Box design."), not mid-value at the cap; where one does, it goes on (" and"), as its targets do.
+A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
+and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap; where
+one does, it goes on (" and"), as its targets do.
 
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.sentences import clip_title, short_name
-from agent.text_quality import squash, without_parenthetical
+from agent.text_quality import without_parenthetical
 from agent.wording import VERB_PHRASES
 from index.attributes import SHARED
 
@@ -61,8 +60,6 @@ class CopyGuard:
     # into explain_terse's 60 characters): see `_second_phrase` and `Closing`
     max_chars: int | None = None
     phrases: tuple[str, ...] = ()
-    handles: tuple[str, ...] = ()  # the handle each phrase states, in the same order
-    stated_values: tuple[str, ...] = ()  # and the value it states (a link's: the value shared)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int) -> CopyGuard:
@@ -86,9 +83,7 @@ class CopyGuard:
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
-                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)),
-                   tuple(handles.claim_handles(index)),
-                   tuple(handles.to_claim(index, h).value or "" for h in handles.claim_handles(index)))
+                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -106,7 +101,7 @@ class CopyGuard:
                 return Closing(len(text))
             if fitting and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
                 return Continuing(len(said))
-        if (second := self._second_phrase(text, _cited(raw))) is not None:
+        if (second := self._second_phrase(text)) is not None:
             return second
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
@@ -127,42 +122,21 @@ class CopyGuard:
     def _ends_phrase(self, text: str) -> bool:
         return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
 
-    def _second_phrase(self, text: str, cited: list[str]) -> Copying | None:
-        """After a whole offered phrase and " and", a phrase the reply cited and has not said yet, copied whole:
-        v15 cited "h1", "a5" (metascore 79) and wrote "… with your Depth (you recommended it) and offers
-        Multi-player" (the commonest words after " and offers"; about half its Steam replies said a fact they did
-        not cite). In a short reason, one that fits, or any offered phrase that fits: v14's second phrase "comes in
-        a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
+    def _second_phrase(self, text: str) -> Copying | None:
+        """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
+        phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
         cut = text.rfind(" and")
         if cut < 0:
             return None
         said = text[:cut].removesuffix(",")  # "…, as you asked, and comes from Amazon"
-        if not any(said.endswith(p) for p in self.phrases):
+        if not self._ends_phrase(said):
             return None
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
-        # a cited fact whose value the sentence has said ("Co-op" in "offers Online Co-op") is not said again: the
-        # verifier rejects one value said twice
-        by_handle = {h: (p, v) for h, p, v in zip(self.handles, self.phrases, self.stated_values)}
-        unsaid = [by_handle[h][0] for h in dict.fromkeys(cited) if h in by_handle
-                  and squash(by_handle[h][1]) not in squash(said)]
-        if self.max_chars is not None:
-            fitting = self._fitting(said)
-            unsaid = [p for p in unsaid if p in fitting] or fitting
-            choices = [f" {p}" for p in unsaid]
-        else:  # as the plans join two phrases: "…, and it costs $30.00", "…, as you asked, and also Mature"
-            last = next(p for p in self.phrases if said.endswith(p)).split()[:2]
-            choices = [f"{lead}{p}" for p in unsaid for lead in (" ", " it ")]
-            choices += [" also " + " ".join(p.split()[2:]) for p in unsaid if p.split()[:2] == last]
+        choices = [f" {p}" for p in self._fitting(said)]
         copied = text[start:]
         if not choices or _state(copied, choices) != "copying":
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
-
-
-def _cited(raw: str) -> list[str]:
-    """The handles a reply cites, in order, once its claims are written."""
-    end = raw.find('"text"')
-    return re.findall(r'"([ahr]\d+)"', raw[:end]) if end >= 0 else []
 
 
 @dataclass(frozen=True)

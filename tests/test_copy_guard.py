@@ -161,27 +161,3 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     assert short.pending(_raw(both)) is None or short.pending(_raw(both)).allows(_raw(both + "."))
     long = _for(card, 150).pending(_raw(said))
     assert long is None or long.allows(_raw(said + "."))
-
-
-def test_after_and_a_reply_says_the_fact_it_cited_not_the_commonest_words():
-    """v15 cited a past item and the game's metascore and wrote "… (you recommended it) and offers Multi-player":
-    about half its Steam replies said a fact they did not cite, most often a common spec. After a whole phrase and
-    " and", a phrase the reply cited and has not said is copied whole; with nothing cited left to say, or before
-    its claims are read, the model's words stand."""
-    game = Item(item_id="g2", title="Depth 2", text="", source="steam", attributes=[
-        ("tag", "Team-Based"), ("metascore", "79"), ("spec", "Multi-player"), ("tag", "Shark")])
-    depth = Item(item_id="p3", title="Depth", text="", source="steam", attributes=[("tag", "Team-Based")])
-    handles = Handles([game], [PastItem(depth, 1.0)], [])
-    guard = CopyGuard.for_candidate(handles, 0)
-    metascore = f"a{[key for key, _ in handles.attributes[0]].index('metascore') + 1}"
-    link, score = handles.phrase(0, "h1"), handles.phrase(0, metascore)
-    said = f"Chosen because it {link} and"
-    cited = f'{{"claims":["h1","{metascore}"],"text":' + json.dumps(said, ensure_ascii=False)[:-1]
-    second = guard.pending(cited)
-    assert second.choices == (f" {score}", f" it {score}")  # as "This one {a}, and it {b}." joins them
-    assert not second.allows(cited + " offers Multi")
-    assert second.allows(cited + " " + score.split()[0]) and second.allows(cited + " it")
-    tagged = '{"claims":["a1","h1"],"text":"It is tagged Team-Based and'
-    assert guard.pending(tagged).allows(tagged + " offers Multi")  # the link's value is said: not said again
-    only_link = '{"claims":["h1"],"text":' + json.dumps(said, ensure_ascii=False)[:-1]
-    assert guard.pending(only_link) is None or guard.pending(only_link).allows(only_link + " offers Multi")
