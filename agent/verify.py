@@ -264,13 +264,17 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     checked = [verify_claim(c, evidence) for c in reason.claims]
     supported = [c for c in checked if c.verdict == "supported"]
     unsupported = [c for c in checked if c.verdict != "supported"]
-    stated = [c for c in supported if states(reason.text, c, evidence)]
-    known = {f for c in stated for f in _facts(c)}
-    for claim in offered:
-        if _fact(claim) not in known and _names(reason.text, claim, evidence):
-            stated.append(verify_claim(claim, evidence))
+    # the cited facts, then the offered ones, each read longest value first in what the longer ones leave:
+    # "offers Online Co-op" states Online Co-op, not also the tag Co-op inside it
+    facts = [(True, c) for c in supported] + [(False, verify_claim(c, evidence)) for c in offered]
+    known: set[tuple] = set()
+    said: dict[int, Claim] = {}
+    for n, (cited, claim) in sorted(enumerate(facts), key=lambda nc: -len(nc[1][1].value or "")):
+        text = reason.text if claim.kind == "history" else _without_values(reason.text, list(said.values()))
+        if _fact(claim) not in known and (states if cited else _names)(text, claim, evidence):
+            said[n] = claim
             known |= _facts(claim)
-    stated = [c for c in stated if c.verdict == "supported"]
+    stated = [said[n] for n in sorted(said) if said[n].verdict == "supported"]
     # a cited past item's title is a name, not the sentence saying a value: "shares its brand Amazon with
     # Amazon.com Gift Card in a Santa Tin" says Amazon once
     cited = [evidence.history[c.history_item_id] for c in stated
@@ -284,6 +288,14 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
 
 def _fact(claim: Claim) -> tuple:
     return claim.kind, claim.attribute, claim.value, claim.history_item_id
+
+
+def _without_values(text: str, claims: list[Claim]) -> str:
+    """The text with the values these attribute and request claims state blanked out, each where it stands whole."""
+    for claim in claims:
+        if claim.kind != "history" and claim.value and len(claim.value) >= 3:
+            text = re.sub(rf"(?<!\w){re.escape(claim.value)}(?!\w)", " ", text, flags=re.IGNORECASE)
+    return text
 
 
 def _facts(claim: Claim) -> set[tuple]:

@@ -416,3 +416,21 @@ def test_a_past_item_said_with_whose_it_is_only_ends_a_link():
                           "it).", sources) == []  # a title with a comma in it
     # a link that names no key is one the shared-value check cannot hold (v15 wrote it once in 400 Steam reasons)
     assert whose_problems("It shares Crafting with your PAYDAY™ The Heist (you recommended it).", sources) != []
+
+
+def test_a_value_said_inside_a_longer_one_is_not_listed_as_its_own_fact():
+    """"It offers Online Co-op and offers Multi-player." listed tag Co-op too (the letters are there); and "It is
+    tagged Local Co-Op and offers Online Multi-Player." listed Co-op and Multi-player beside them. A value is read
+    in what the longer values the sentence states leave."""
+    game = Item(item_id="G2", title="Shift Happens", text="", source="t", price=14.99,
+                attributes=[("tag", "Co-op"), ("tag", "Local Co-Op"), ("spec", "Online Multi-Player"),
+                            ("spec", "Multi-player"), ("spec", "Online Co-op")])
+    catalogue = Catalogue(Dataset(name="t", items=[game, STARBUCKS], report=LoadReport(dataset="t")))
+    facts = evidence(item=game, history=(), facets=(), message="a co-op game")
+    offered = attributes(*game.attributes)
+    for text, said in [("It is tagged Local Co-Op and offers Online Multi-Player.", ["Local Co-Op", "Online Multi-Player"]),
+                       ("It offers Online Co-op and Multi-player.", ["Multi-player", "Online Co-op"]),
+                       ("It is tagged Co-op and offers Online Co-op.", ["Co-op", "Online Co-op"])]:
+        reason = Reason(text=text, claims=attributes(next(kv for kv in game.attributes if kv[1] == said[0])))
+        stated, _, _ = verify_reason(reason, facts, TextChecker(catalogue.vocabulary), offered)
+        assert sorted(c.value for c in stated) == sorted(said), text
