@@ -257,9 +257,10 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     """(claims the sentence states, unsupported cited claims, text problems) of one reason.
 
     A card shows what its sentence says, so its claims are the facts the sentence states: the cited claims it
-    states, plus any fact the prompt offered for this item (`offered`: its attributes and past-item links) that it
-    states without citing — "tagged Funny and offers Online Co-op" while citing genre Indie, a link to a past item
-    named by its title while citing the brand. A cited fact the sentence does not state is dropped, not shown. A
+    states, plus any fact the prompt offered for this item (`offered`: its attributes, past-item links and met
+    requests) that it states without citing — "tagged Funny and offers Online Co-op" while citing genre Indie, a
+    link to a past item named by its title while citing the brand; each fact once, a value said inside a longer one
+    not as its own. A cited fact the sentence does not state is dropped, not shown. A
     sentence that states none of its item's facts is still rejected."""
     checked = [verify_claim(c, evidence) for c in reason.claims]
     supported = [c for c in checked if c.verdict == "supported"]
