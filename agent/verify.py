@@ -267,14 +267,16 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     unsupported = [c for c in checked if c.verdict != "supported"]
     # the cited facts, then the offered ones, each read longest value first in what the longer ones leave:
     # "offers Online Co-op" states Online Co-op, not also the tag Co-op inside it
-    facts = [(True, c) for c in supported] + [(False, verify_claim(c, evidence)) for c in offered]
+    facts = [(True, c) for c in supported] + [(False, c) for c in offered]
     known: set[tuple] = set()
     said: dict[int, Claim] = {}
+    unsaid = reason.text  # the text without the values read so far
     for n, (cited, claim) in sorted(enumerate(facts), key=lambda nc: -len(nc[1][1].value or "")):
-        text = reason.text if claim.kind == "history" else _without_values(reason.text, list(said.values()))
+        text = reason.text if claim.kind == "history" else unsaid
         if _fact(claim) not in known and (states if cited else _names)(text, claim, evidence):
-            said[n] = claim
+            said[n] = claim if cited else verify_claim(claim, evidence)
             known |= _facts(claim)
+            unsaid = _without_value(unsaid, claim)
     stated = [said[n] for n in sorted(said) if said[n].verdict == "supported"]
     # a cited past item's title is a name, not the sentence saying a value: "shares its brand Amazon with
     # Amazon.com Gift Card in a Santa Tin" says Amazon once
@@ -291,12 +293,11 @@ def _fact(claim: Claim) -> tuple:
     return claim.kind, claim.attribute, claim.value, claim.history_item_id
 
 
-def _without_values(text: str, claims: list[Claim]) -> str:
-    """The text with the values these attribute and request claims state blanked out, each where it stands whole."""
-    for claim in claims:
-        if claim.kind != "history" and claim.value and len(claim.value) >= 3:
-            text = re.sub(rf"(?<!\w){re.escape(claim.value)}(?!\w)", " ", text, flags=re.IGNORECASE)
-    return text
+def _without_value(text: str, claim: Claim) -> str:
+    """The text with the value an attribute or request claim states blanked out where it stands whole."""
+    if claim.kind == "history" or not claim.value or len(claim.value) < 3:
+        return text
+    return re.sub(rf"(?<!\w){re.escape(claim.value)}(?!\w)", " ", text, flags=re.IGNORECASE)
 
 
 def _facts(claim: Claim) -> set[tuple]:
