@@ -120,9 +120,11 @@ class Handles:
                      if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
             # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
             # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said
-            # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11)
-            self.attributes.append(sorted(shown, key=lambda kv: _rarity(
-                Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats)))
+            # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11). A value no sentence
+            # plan says (a metascore, a gift amount) comes last: first, as the rarest, it was a1 of PAYDAY 2, which
+            # v15 cited while its sentence said "offers Multi-player"
+            self.attributes.append(sorted(shown, key=lambda kv: (kv[0] not in RENDERED, _rarity(
+                Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
 
     def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
         return shared_attribute(item, past, self.stats, skip=self.asked)

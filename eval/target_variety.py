@@ -11,6 +11,7 @@ pair's target (no model) for every explain template and scores the texts with th
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from agent.train.data import Shape, TargetBuilder
 from agent.understand import understand
 from eval.grid import DEFAULT_MESSAGE
 from eval.heldout import HeldOut, load_heldout
+from index.split import Pair
 from eval.metrics import features_in
-from eval.metrics.text import feature_diversity, top_text_share, unique_sentence_ratio
+from eval.metrics.text import feature_diversity, feature_match, top_text_share, unique_sentence_ratio
 from prompts.loader import get_template
 
 ADAPTER_GRID = Path(__file__).parent / "grids" / "adapter.yaml"  # whose datasets, templates and pairs are measured
@@ -30,32 +32,46 @@ def target_texts(heldout: HeldOut, template_id: str, limit: int | None = 100,
                  shape: Shape | None = None) -> tuple[list[str], int]:
     """The target text of each of the first `limit` held-out test pairs (sorted by user, as the grid takes them),
     asked the grid's message; and how many pairs have none (no claim fits the template)."""
+    made = _targets(heldout, template_id, limit, shape)
+    return [text for _, text in made], limit_of(heldout, limit) - len(made)
+
+
+def limit_of(heldout: HeldOut, limit: int | None) -> int:
+    return len(heldout.pairs[:limit])
+
+
+def _targets(heldout: HeldOut, template_id: str, limit: int | None, shape: Shape | None) -> list[tuple[Pair, str]]:
+    """(pair, target text) of the held-out pairs that have a target."""
     shape = shape or Shape()
     catalogue = heldout.catalogue
     builder = TargetBuilder(catalogue, [get_template(template_id)])
     request = understand(DEFAULT_MESSAGE, catalogue)
-    texts, failed = [], 0
+    out = []
     for pair in heldout.pairs[:limit]:
         made = builder.example(heldout.dataset.name, pair.user_id, catalogue.get(pair.item_id), request,
                                heldout.history(pair.user_id)[: shape.max_history], [], shape.max_attributes)
-        if isinstance(made, str):
-            failed += 1
-        else:
-            texts.append(made.target["text"])
-    return texts, failed
+        if not isinstance(made, str):
+            out.append((pair, str(made.target["text"])))
+    return out
 
 
 def target_variety(dataset: str, data_dir: Path, templates: list[str], limit: int | None = 100,
                    seed: int = 0) -> dict[str, Any]:
-    """template id -> the targets' USR, top text share, DIV and most repeated texts (`target_texts`)."""
+    """template id -> the targets' USR, top text share, DIV, FMR against the held-out review (as the grid scores
+    it; NaN where no review names a feature) and most repeated texts (`target_texts`)."""
     heldout = load_heldout(dataset, data_dir, seed=seed)
     out: dict[str, Any] = {}
     for template_id in templates:
-        texts, failed = target_texts(heldout, template_id, limit)
+        made = _targets(heldout, template_id, limit, None)
+        texts, failed = [text for _, text in made], limit_of(heldout, limit) - len(made)
         features = [features_in(t, heldout.features) for t in texts]
+        matched = [feature_match(f, features_in(heldout.review(pair), heldout.features))
+                   for f, (pair, _) in zip(features, made)]
+        matched = [m for m in matched if not math.isnan(m)]
         out[template_id] = {
             "pairs": len(texts), "no_target": failed, "usr": round(unique_sentence_ratio(texts), 3),
             "top_text_share": round(top_text_share(texts), 3), "div": round(feature_diversity(features), 3),
+            "fmr": round(sum(matched) / len(matched), 3) if matched else math.nan,
             "most_repeated": [[n, text] for text, n in Counter(texts).most_common(3) if n > 1]}
     return out
 

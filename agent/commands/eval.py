@@ -147,7 +147,7 @@ def metrics() -> None:
               show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder of datasets.")
 def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | None) -> None:
-    """The variety (USR, top text share, DIV) of the adapter's training targets on the adapter grid's held-out pairs,
+    """The variety (USR, top text share, DIV) and FMR of the adapter's training targets on the adapter grid's held-out pairs,
     for every explain template: the ceiling an adapter trained on them can show (eval/target_variety.py). No model."""
     from agent.settings import Settings
     from eval.grid import DEFAULT_MESSAGE, load_grid
@@ -159,6 +159,6 @@ def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | N
     for name, by_template in results.items():
         for template_id, r in by_template.items():
             click.echo(f"{name:24} {template_id:20} pairs {r['pairs']:4}  USR {r['usr']:.3f}  "
-                       f"top text {r['top_text_share']:.3f}  DIV {r['div']:.3f}")
+                       f"top text {r['top_text_share']:.3f}  DIV {r['div']:.3f}  FMR {r['fmr']:.3f}")
     write({"limit": limit, "message": DEFAULT_MESSAGE, **results}, out)
     click.echo(f"wrote {out}")
