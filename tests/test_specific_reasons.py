@@ -61,15 +61,17 @@ def test_handles_are_offered_most_telling_first():
     """The prompt lists a pick's facts rarest first, as the fallback and the training targets rank them, so the
     model need not know the catalogue's frequencies to cite the telling one (v14 said "is tagged FPS" on 16 of 100
     Steam reasons where the targets did on 11). A price, a thin value, ranks at its floor however rare (after
-    Co-op, 2 of 7 games, before Action, 3 of 7); ties keep the key order."""
+    Co-op, 2 of 7 games, before Action, 3 of 7); ties keep the key order. A value no sentence plan says (a
+    metascore) comes last, however rare: as PAYDAY 2's a1, v15 cited it and wrote "offers Multi-player"."""
     def game(item_id, *tags, price=9.99):
         return Item(item_id=item_id, title=f"Game {item_id}", text="", source="s", price=price,
                     attributes=[("tag", t) for t in tags] + [("price", f"${price:.2f}")])
     games = [game("G1", "Action", "Co-op", "Roguelike", price=4.99), game("G2", "Action", "Co-op"),
              game("G3", "Action", "Puzzle"), *(game(f"S{n}", "Strategy") for n in range(4))]
+    games[0].attributes.append(("metascore", "79"))
     stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
     assert Handles([games[0]], [], [], stats=stats).attributes[0] == [
-        ("tag", "Roguelike"), ("tag", "Co-op"), ("price", "$4.99"), ("tag", "Action")]
+        ("tag", "Roguelike"), ("tag", "Co-op"), ("price", "$4.99"), ("tag", "Action"), ("metascore", "79")]
 
 
 def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_one():

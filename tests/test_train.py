@@ -12,6 +12,7 @@ from agent.explain import prompt_inputs, reply_model
 from agent.settings import Settings
 from agent.train.data import (
     GIFT,
+    LEAD_SHARE,
     OPEN_REQUESTS,
     STEAM,
     Shape,
@@ -164,6 +165,25 @@ def test_review_mentions_reads_values_not_sentiment(gift):
     assert review_mentions(f"My sister loves Starbucks, the ${item.price:g} card was perfect", item, shown) == ["a1", "a2"]
     assert review_mentions("Five Stars. Great!", item, shown) == []
     assert review_mentions("a nice gift card", item, shown) == ["a3"]
+
+
+def test_a_review_leads_the_target_only_with_a_value_that_tells_the_card_apart(gift, examples):
+    """What the held-in review talks about comes first, unless it is the price (the card's tag shows it) or a value
+    a tenth of the catalogue shares: "$25" and "Amazon" in a review made "costs $25.00" and "comes from Amazon"
+    targets that told a shopper nothing. A short reason (explain_terse) is not led by a link through a price."""
+    cards, _, _ = gift
+    made, _ = examples
+    builder, stats = cards.builder, cards.catalogue.stats
+    claims = [[ex.handles.to_claim(0, h) for h in ex.target["claims"]] for ex in made]
+    assert not builder.tells_apart(next(c for cs in claims for c in cs if c.attribute == "price"))
+    assert stats.share("brand", "Amazon") >= LEAD_SHARE > stats.share("brand", "Starbucks")
+    told = [(ex, cs) for ex, cs in zip(made, claims) if ex.review_handles]
+    assert told and any(cs[0].attribute == "brand" for _, cs in told)  # Starbucks, IHOP, … still lead
+    for ex, (first, *_) in told:  # one that does not tell it apart leads only as the pick's rarest fact (a1)
+        if first.kind == "attribute" and not builder.tells_apart(first):
+            assert ex.target["claims"][0] == "a1", (first, ex.target)
+    short = [cs[0] for ex, cs in zip(made, claims) if ex.handles.short]  # only where nothing else fits
+    assert short and sum(c.kind == "history" and c.attribute == "price" for c in short) <= 0.02 * len(short)
 
 
 def test_examples_are_deterministic(gift):

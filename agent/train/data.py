@@ -306,11 +306,14 @@ class TargetBuilder:
         # personal first, whatever was asked; but a link through a value the pick's own title says ("shares its brand
         # Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a …") tells nothing the card's title does
         # not: it keeps its place among the specific facts (it said Amazon on 42 of 100 held-out Gift Cards targets)
-        # nor, in a short reason (room for about one fact), does a link through a thin value (a price, a maker:
-        # THIN): "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
         linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
-                  if squash(c.value or "") not in squash(item.title)
-                  and not (handles.short and (c.attribute or "") in THIN)]
+                  if squash(c.value or "") not in squash(item.title)]
+        if handles.short:  # room for one fact: never a link through a thin value (a price, a maker: THIN) alone,
+            # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
+            def thin(c: Claim) -> bool:
+                return c.kind == "history" and (c.attribute or "") in THIN
+            linked = [c for c in linked if not thin(c)]
+            specific = [c for c in specific if not thin(c)] + [c for c in specific if thin(c)]
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         lead = linked + said_in_review + named
         try:
