@@ -16,11 +16,13 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
       0. the liked past item sharing i's rarest value, whatever the request (the personal reason a shopper with a
          history gets: "shares its price $50.00 with your Applebee's Gift Card (you rated it 5★)"), unless that
-         value is in i's own title (then it is one of the specific facts of 2.);
+         value is in i's own title, or the reason is a short one and the value thin (a price, a maker): then it is
+         one of the specific facts of 2. (a short one's last);
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
-         christmas/holiday, "bday" -> birthday); at most two;
+         christmas/holiday, "bday" -> birthday); at most two, of those that tell i apart (`tells_apart`: not a
+         price, nor a value LEAD_SHARE of the catalogue shares);
       2. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
          liked past item sharing i's rarest value, the request facets i meets. No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
@@ -275,10 +277,10 @@ class TargetBuilder:
         return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars).text
 
     def tells_apart(self, claim: Claim) -> bool:
-        """Whether a value the review talks about leads the target: not a price (the card's tag shows it; "$25" in
-        a review made "costs $25.00" a target 700 times) nor a value LEAD_SHARE of the catalogue shares ("comes
-        from Amazon", of a fifth of the Gift Cards, was said of 11 held-out cards by v15, 6 by the fallback);
-        these keep their place among the specific facts."""
+        """Whether a value the review talks about leads the target: not a price (the card's tag shows it, and "$25"
+        is in many reviews) nor a value LEAD_SHARE of the catalogue shares ("comes from Amazon", of a fifth of the
+        Gift Cards, was said of 11 held-out cards by v15, 6 by the fallback); these keep their place among the
+        specific facts."""
         return claim.attribute != "price" and self.catalogue.stats.share(claim.attribute or "", claim.value or "") < LEAD_SHARE
 
     @staticmethod
