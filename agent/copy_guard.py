@@ -60,9 +60,10 @@ class CopyGuard:
     # into explain_terse's 60 characters): see `_second_phrase` and `Closing`
     max_chars: int | None = None
     phrases: tuple[str, ...] = ()
+    message: str = ""  # the shopper's: a sentence never opens with it (`Opening`)
 
     @classmethod
-    def for_candidate(cls, handles: Handles, index: int) -> CopyGuard:
+    def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
         item = handles.candidates[index]
         values: dict[str, set[str]] = {}
         for key in GUARDED_KEYS:
@@ -83,7 +84,7 @@ class CopyGuard:
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
-                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)))
+                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), " ".join(message.split()))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -92,8 +93,8 @@ class CopyGuard:
         text = text_so_far(raw)
         if text is None:
             return None
-        if len(text) < OPENING_CHARS:
-            return OPENING
+        if len(text) < OPENING_CHARS or _may_echo(text, self.message):
+            return Opening(self.message)
         said = _before_going_on(text)  # a short reason that has just said a whole offered phrase (and begun " and")
         if self._ends_phrase(said):
             fitting = self._fitting(said)
@@ -168,20 +169,33 @@ class Copying:
 
 @dataclass(frozen=True)
 class Opening:
-    """The sentence's first letters: never a handle. Asked for an occasion it had not seen, v12 began 2 of 15 chat
-    replies "a1: …" (the prompt's line copied); the verifier rejects those, so the model's next choice is tried."""
+    """The sentence's first letters: never a handle, nor the shopper's message read back. Asked for an occasion it
+    had not seen, v12 began 2 of 15 chat replies "a1: …" (the prompt's line copied); asked "a co-op game under
+    $20", v17 began 4 of 5 "A co-op game under $20, and …" (its sentence plan "A pick that …" opens with the
+    message's first word). The verifier rejects both, so the model's next choice is tried ("A pick")."""
 
+    message: str = ""
     rests: tuple[str, ...] = ()
 
     def allows(self, raw_after: str) -> bool:
         after = text_so_far(raw_after)
-        return after is None or not HANDLE_START.match(after)
+        return after is None or not (HANDLE_START.match(after) or _echoes(after, self.message))
 
     def forced(self) -> str:
         return ""
 
 
-OPENING = Opening()
+def _may_echo(text: str, message: str) -> bool:
+    """Whether the sentence so far is still the start of the message (it may yet read the message back)."""
+    said = " ".join(text.split()).casefold()
+    return bool(said) and message.casefold().startswith(said)
+
+
+def _echoes(text: str, message: str) -> bool:
+    """Whether the sentence so far is the message's start and has begun its second word: "A co" of "a co-op game
+    under $20" ("A" alone is the first word of a plan too)."""
+    said = " ".join(text.split()).casefold()
+    return _may_echo(text, message) and " " in said
 
 
 @dataclass(frozen=True)

@@ -254,7 +254,7 @@ def explain_calls(turn: Turn, deps: ChainDeps) -> list[tuple[list, dict]]:
         if deps.settings.abandon_doomed:
             options["abandon_if"] = DoomedReply.for_candidate(handles, i, turn.message)
         if deps.settings.copy_guard:
-            options["copy_guard"] = CopyGuard.for_candidate(handles, i)
+            options["copy_guard"] = CopyGuard.for_candidate(handles, i, turn.message)
         calls.append((prompt, options))
     return calls
 

@@ -88,6 +88,22 @@ def test_a_sentence_never_opens_with_a_handle():
     assert _next_ok("", "A pick") is True
 
 
+def test_a_sentence_never_opens_with_the_shoppers_message():
+    """Asked "a co-op game under $20", v17 began 4 of 5 replies "A co-op game under $20, and …" (rejected as a
+    request echo): from the message's second word on, the model's next choice is taken ("A pick that …")."""
+    guard = CopyGuard.for_candidate(Handles([GAME], [], []), 0, "a  co-op game under $20")
+
+    def ok(text: str, more: str) -> bool | None:
+        pending = guard.pending(_raw(text))
+        return None if pending is None else pending.allows(_raw(text + more))
+
+    assert ok("", "A") is True  # a plan's first word too
+    assert ok("A", " co") is False and ok("a", " co-op") is False
+    assert ok("A", " pick") is True
+    assert ok("A pick", " that") is None  # once it is not the message, the guard asks nothing
+    assert ok("It is tagged", " Action") is False  # lead-ins are guarded as before
+
+
 def test_a_value_ends_where_the_verifier_reads_one_end():
     assert _next_ok("It is made by LucasArts", " e") is False  # v12's "comes from Amazon eGift Card": no brand
     assert _next_ok("It is made by LucasArts", " a") is True  # may be " and"
