@@ -20,9 +20,9 @@ from agent.train.data import Shape, TargetBuilder
 from agent.understand import understand
 from eval.grid import DEFAULT_MESSAGE
 from eval.heldout import HeldOut, load_heldout
-from index.split import Pair
 from eval.metrics import features_in
 from eval.metrics.text import feature_diversity, feature_match, top_text_share, unique_sentence_ratio
+from index.split import Pair
 from prompts.loader import get_template
 
 ADAPTER_GRID = Path(__file__).parent / "grids" / "adapter.yaml"  # whose datasets, templates and pairs are measured
@@ -32,16 +32,13 @@ def target_texts(heldout: HeldOut, template_id: str, limit: int | None = 100,
                  shape: Shape | None = None) -> tuple[list[str], int]:
     """The target text of each of the first `limit` held-out test pairs (sorted by user, as the grid takes them),
     asked the grid's message; and how many pairs have none (no claim fits the template)."""
-    made = _targets(heldout, template_id, limit, shape)
-    return [text for _, text in made], limit_of(heldout, limit) - len(made)
+    made = paired_targets(heldout, template_id, limit, shape)
+    return [text for _, text in made], len(heldout.pairs[:limit]) - len(made)
 
 
-def limit_of(heldout: HeldOut, limit: int | None) -> int:
-    return len(heldout.pairs[:limit])
-
-
-def _targets(heldout: HeldOut, template_id: str, limit: int | None, shape: Shape | None) -> list[tuple[Pair, str]]:
-    """(pair, target text) of the held-out pairs that have a target."""
+def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100,
+                   shape: Shape | None = None) -> list[tuple[Pair, str]]:
+    """(pair, target text) of those of the first `limit` held-out pairs that have a target."""
     shape = shape or Shape()
     catalogue = heldout.catalogue
     builder = TargetBuilder(catalogue, [get_template(template_id)])
@@ -62,8 +59,8 @@ def target_variety(dataset: str, data_dir: Path, templates: list[str], limit: in
     heldout = load_heldout(dataset, data_dir, seed=seed)
     out: dict[str, Any] = {}
     for template_id in templates:
-        made = _targets(heldout, template_id, limit, None)
-        texts, failed = [text for _, text in made], limit_of(heldout, limit) - len(made)
+        made = paired_targets(heldout, template_id, limit)
+        texts, failed = [text for _, text in made], len(heldout.pairs[:limit]) - len(made)
         features = [features_in(t, heldout.features) for t in texts]
         matched = [feature_match(f, features_in(heldout.review(pair), heldout.features))
                    for f, (pair, _) in zip(features, made)]

@@ -268,6 +268,7 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     """`whyrec eval targets`: what the adapter grid's held-out pairs would be taught (eval/target_variety.py). The
     Amazon cards are told apart by their container's design, and no target is longer than its template allows."""
     from eval.heldout import load_heldout
+    from eval.metrics import features_in
     from eval.target_variety import target_texts, target_variety
 
     heldout = load_heldout(GIFT, SETTINGS.data_dir)
@@ -278,3 +279,9 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     assert any(" design" in t for t in default)
     scores = target_variety(GIFT, SETTINGS.data_dir, ["explain_default"], limit=30)["explain_default"]
     assert scores["usr"] == round(len(set(default)) / len(default), 3)
+    # FMR as the grid scores it: a target naming a feature its pair's held-out review names, of the reviews naming one
+    pairs = heldout.pairs[:30]
+    named = [features_in(heldout.review(p), heldout.features) for p in pairs]
+    assert len(default) == 30 and any(named)
+    hits = [bool(features_in(t, heldout.features) & n) for t, n in zip(default, named) if n]
+    assert scores["fmr"] == round(sum(hits) / len(hits), 3)
