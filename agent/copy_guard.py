@@ -60,7 +60,7 @@ class CopyGuard:
     # into explain_terse's 60 characters): see `_second_phrase` and `Closing`
     max_chars: int | None = None
     phrases: tuple[str, ...] = ()
-    message: str = ""  # the shopper's: a sentence never opens with it (`Opening`)
+    message: str = ""  # the shopper's, spaces collapsed and casefolded: a sentence never opens with it (`Opening`)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -84,7 +84,7 @@ class CopyGuard:
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
-                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), " ".join(message.split()))
+                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -185,17 +185,20 @@ class Opening:
         return ""
 
 
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def _may_echo(text: str, message: str) -> bool:
-    """Whether the sentence so far is still the start of the message (it may yet read the message back)."""
-    said = " ".join(text.split()).casefold()
-    return bool(said) and message.casefold().startswith(said)
+    """Whether the sentence so far is still the start of the (folded) message: it may yet read it back."""
+    said = _folded(text)
+    return bool(said) and message.startswith(said)
 
 
 def _echoes(text: str, message: str) -> bool:
     """Whether the sentence so far is the message's start and has begun its second word: "A co" of "a co-op game
     under $20" ("A" alone is the first word of a plan too)."""
-    said = " ".join(text.split()).casefold()
-    return _may_echo(text, message) and " " in said
+    return _may_echo(text, message) and " " in _folded(text)
 
 
 @dataclass(frozen=True)

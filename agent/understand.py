@@ -146,11 +146,9 @@ def _brand_named(fragment: str, brands: set[str], family: bool = True) -> str | 
     brand family: the leading word of brands such as 'Amazon Basics' and 'Amazon Elements' (H&PC has no brand
     'Amazon'), returned as the shopper wrote it, which agent/select.py matches against every brand of the family."""
     frag = normalise(fragment)
-    best = None
-    for brand in brands:
-        b = normalise(brand)
-        if b and (frag == b or frag.startswith(b + " ")) and (best is None or len(b) > len(normalise(best))):
-            best = brand
+    named = [brand for brand in brands if (b := normalise(brand)) and (frag == b or frag.startswith(b + " "))]
+    # the longest; of spellings alike ("BulkSupplements", "Bulksupplements") the first in order, whatever the set's
+    best = min(named, key=lambda brand: (-len(normalise(brand)), brand)) if named else None
     if best is None and family and (first := frag.split()[:1]) and len(first[0]) >= 3:
         family = [b for b in brands if normalise(b).split()[:1] == first and len(normalise(b).split()) > 1]
         if len(family) >= 2:  # one 'Sweet Tooth' brand does not make 'not sweet' a brand

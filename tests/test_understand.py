@@ -5,7 +5,7 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.conversation import Conversation
 from agent.schemas import Answer, Recommendation
-from agent.understand import understand
+from agent.understand import _brand_named, understand
 from index.models import Dataset, Item, LoadReport
 
 pytestmark = pytest.mark.fast  # no model decode, no index build
@@ -187,3 +187,11 @@ def test_a_refinement_naming_the_same_product_or_none_stays_a_refinement():
     conversation = _after("a toothpaste under $10", [PRODUCTS.get("t1")])
     assert understand("cheaper toothpaste", PRODUCTS, conversation).query_text == "a toothpaste under $10"
     assert understand("mint", PRODUCTS, conversation).query_text.startswith("a toothpaste under $10")
+
+
+def test_a_brand_spelled_two_ways_is_read_the_same_whatever_the_sets_order():
+    """H&PC lists "BulkSupplements" and "Bulksupplements": the longest match won and a tie went to whichever the
+    set gave first, so the training data's hash changed from one process to the next (two H&PC requests)."""
+    spellings = ["Bulksupplements", "BulkSupplements", "Bulk"]
+    read = {_brand_named("bulksupplements powder", order) for order in (spellings, spellings[::-1])}
+    assert read == {"BulkSupplements"}

@@ -312,10 +312,8 @@ class TargetBuilder:
                   if squash(c.value or "") not in squash(item.title)]
         if handles.short:  # room for one fact: never a link through a thin value (a price, a maker: THIN) alone,
             # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
-            def thin(c: Claim) -> bool:
-                return c.kind == "history" and (c.attribute or "") in THIN
-            linked = [c for c in linked if not thin(c)]
-            specific = [c for c in specific if not thin(c)] + [c for c in specific if thin(c)]
+            linked = [c for c in linked if not _thin_link(c)]
+            specific = sorted(specific, key=_thin_link)  # stable: the others keep their order
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         lead = linked + said_in_review + named
         try:
@@ -334,6 +332,11 @@ def plan_seed(claims: list[Claim], request: Request) -> str:
     noise to the model, and it learned the commonest one ("A pick that …" on most replies of the first adapters);
     this way the wording varies with the facts and the request, and the model can learn which."""
     return ("asked" if request.facets else "open") + "".join(f"|{c.kind}:{c.attribute}" for c in claims)
+
+
+def _thin_link(claim: Claim) -> bool:
+    """A link to a past item through a thin value (a price, a maker: agent/catalogue.THIN)."""
+    return claim.kind == "history" and (claim.attribute or "") in THIN
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
