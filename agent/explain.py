@@ -5,6 +5,7 @@ cite handles that exist and only its own attributes (the grounding contract, DES
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -49,6 +50,9 @@ _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscou
                     r"\byou should know\b|\bsuper-special\b|\bhave a gift for\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
 _NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
+# Steam specs that are a cost or a rule, not a trait: rare, so ranked first, "offers In-App Purchases" led 7 of 100
+# held-out targets once "offers Multi-player" (COMMON_SHARE) was no longer offered.
+_NOT_A_TRAIT = {"in-app purchases", "valve anti-cheat enabled"}
 _PACKED = re.compile(r"\b(?:affixed|nested|nestled)\b|\binside an?\b", re.I)
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
@@ -59,13 +63,29 @@ def quote(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A value this share of the catalogue has tells little of any one item: "offers Multi-player" (a quarter of Steam),
+# "is in the Indie genre" (half), "comes from Amazon" (a fifth of the Gift Cards) were v17's commonest additions to
+# what its targets said (eval/runs/adapter-20261205T133627Z-089da3a0). Offered only to fill in for an item with
+# fewer than FEW_TELLING other values.
+COMMON_SHARE = 0.15
+FEW_TELLING = 3
 # A value longer than this is a paragraph, not a handle: it costs prefill on every turn and no reason quotes it.
 _MAX_HANDLE_CHARS = 100
 
 
 def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) -> list[tuple[str, str]]:
     """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
-    most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles."""
+    most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles. A
+    common value (COMMON_SHARE) only fills in where the item has fewer than FEW_TELLING others."""
+    if stats is None:
+        return _shown(item, limit, lambda key, value: False)
+    telling = _shown(item, limit, lambda key, value: stats.vacuous(key, value) or stats.share(key, value) >= COMMON_SHARE)
+    if len(telling) >= FEW_TELLING:
+        return telling
+    return _shown(item, limit, stats.vacuous)
+
+
+def _shown(item: Item, limit: int, left_out: Callable[[str, str], bool]) -> list[tuple[str, str]]:
     per_key: dict[str, int] = {}
     rank = {key: n for n, key in enumerate(HANDLE_ORDER)}
     ordered = sorted(item.attributes, key=lambda kv: rank.get(kv[0], len(rank)))
@@ -73,9 +93,9 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) ->
     for key, value in ordered:
         if key in NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
             continue
-        if len(value) > _MAX_HANDLE_CHARS or (stats is not None and stats.vacuous(key, value)):
+        if len(value) > _MAX_HANDLE_CHARS or left_out(key, value):
             continue
-        if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE:
+        if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE | _NOT_A_TRAIT:
             continue
         if key == "feature" and (len(value.split()) < 3 or squash(value) in squash(item.title)):
             continue  # "Belk." of the Belk Gift Card, "Eat.": a name or a word, not a trait
@@ -127,7 +147,14 @@ class Handles:
                 Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
 
     def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
-        return shared_attribute(item, past, self.stats, skip=self.asked)
+        """The value a link to `past` goes through: never one the shopper asked for, nor a common one the pick's
+        own title says ("shares its brand Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a …" tells
+        nothing the card does not; v17 led with it on Amazon's cards). A rarer one stays: "shares its packaging tin
+        with your Santa Tin" of a Snowflake Tin says what the shopper liked."""
+        title, stats = squash(item.title), self.stats
+        said = {(k, v.casefold()) for k, v in item.attributes
+                if stats is not None and squash(v) and squash(v) in title and stats.share(k, v) >= COMMON_SHARE}
+        return shared_attribute(item, past, stats, skip=self.asked | said)
 
     @property
     def short(self) -> bool:

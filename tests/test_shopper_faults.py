@@ -78,7 +78,7 @@ def test_distinctive_values_come_before_price_and_brand():
     ihop = item("I", "IHOP Gift Card", ("brand", "IHOP"), ("price", "$30.00"), ("flavor", "Pancake"),
                 ("item_form", "Plastic Card"), price=30.0)
     others = [item(f"o{n}", f"Card {n}", ("brand", f"B{n}"), ("flavor", "Coffee" if n % 2 else "Tea"),
-                   ("item_form", "Plastic Card" if n < 1 else "eGift")) for n in range(8)]
+                   ("item_form", "Plastic Card" if n < 1 else "eGift")) for n in range(14)]
     stats = catalogue(ihop, *others).stats
     chosen = fallback_claims(Handles([ihop], [], [], stats=stats), 0, 2)
     assert [c.attribute for c in chosen] == ["flavor", "item_form"]  # before: brand IHOP and price $30.00
