@@ -45,8 +45,9 @@ GUARDED_KEYS = ("tag", "genre", "spec", "developer", "publisher", "brand", "desi
 HANDLE_START = re.compile(r"\s*[ahr](\d|:|$)")  # "a1", "h2:", a lone "a" that a digit would follow
 OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
 # What may follow a whole value (the verifier's `_AFTER_VALUE`, agent/text_checks.py): a mark, or a word that
-# starts the next phrase, or a plan's own word after its value ("sits in the Action genre")
-VALUE_END_MARKS = ".,;:!?)"
+# starts the next phrase, or a plan's own word after its value ("sits in the Action genre"). Not a colon: v18 wrote
+# "is tagged Warhammer 40K: Dawn of War II", the tag and then the rest of the pick's title
+VALUE_END_MARKS = ".,;!?)"
 VALUE_END_WORDS = (" and", " as", " but", " with", " so") + tuple(sorted(
     {f" {after.split()[0]}" for after in (p.partition("{v}")[2] for p in VERB_PHRASES.values()) if after.split()}))
 

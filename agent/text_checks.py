@@ -304,7 +304,7 @@ def _slots() -> dict[str, tuple[set[str], set[str]]]:
 _SLOTS = _slots()
 _SLOT_VERB = re.compile(r"\b(" + "|".join(re.escape(v) for v in sorted(_SLOTS, key=len, reverse=True)) + r")\s+",
                         re.I)
-_AFTER_VALUE = r"(?=\s*$|\s*[.,;:!?)]|\s+(?:and|as you asked|but|with|so|{follows})\b)"
+_AFTER_VALUE = r"(?=\s*$|\s*[.,;!?)]|\s+(?:and|as you asked|but|with|so|{follows})\b)"
 
 
 _COMPANY_SUFFIX = re.compile(r"(?:\.com|,?\s+(?:inc|llc|ltd|corp|corporation|co)\.?)$", re.I)

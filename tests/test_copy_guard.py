@@ -110,6 +110,7 @@ def test_a_value_ends_where_the_verifier_reads_one_end():
     assert _next_ok("It is made by LucasArts a", "nd") is True
     assert _next_ok("It is made by LucasArts a", "pps") is False
     assert _next_ok("It is made by LucasArts", ".") is True
+    assert _next_ok("It is made by LucasArts", ":") is False  # "… 40K: Dawn of War II" went on into the title
 
 
 def test_a_sentence_may_end_on_a_whole_value_only():

@@ -323,6 +323,9 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
         "says it is tagged Ark Evolved, which is not one of its values"]
     assert slot_problems("It sits in the RPG genre, as you asked.", ark, [Facet(key="genre", value="RPG", label="RPG",
                                                                                 handle="r1")]) == []
+    # a colon does not end a value: v18's "is tagged Warhammer 40K: Dawn of War II" was the tag and then the title
+    assert slot_problems("It is tagged Survival: Evolved.", ark, []) == [
+        "says it is tagged Survival: Evolved, which is not one of its values"]
     for fine in ("A pick that is tagged Survival and sits in the Adventure genre.",
                  "It offers Online Co-op, and it is tagged Hack and Slash.",  # a value holding "and"
                  "It is tagged Survival and Hack and Slash.",  # two values of one verb, merged
