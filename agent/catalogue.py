@@ -96,6 +96,11 @@ BOILERPLATE_FEATURE_SHARE = 0.05
 # $30.00" says what the card's title and price tag already show. They count as if this share of the catalogue had
 # them: said after any rarer value (a flavor, a tag, a form), and a past item is linked through them last.
 THIN = {"price": 0.4, "brand": 0.25, "developer": 0.25, "publisher": 0.26, "manufacturer": 0.26}
+# A value this share of the catalogue has tells little of any one item: "offers Multi-player" (a quarter of Steam),
+# "is in the Indie genre" (half), "comes from Amazon" (a fifth of the Gift Cards) were v17's commonest additions to
+# what its targets said (eval/runs/adapter-20261205T133627Z-089da3a0). Not 0.2: "delivered by e-mail" (0.196 of
+# the Gift Cards) was then the commonest link of the training targets.
+COMMON_SHARE = 0.15
 
 
 class ValueStats:
@@ -121,6 +126,12 @@ class ValueStats:
         feature bullet at a lower bar)."""
         limit = BOILERPLATE_FEATURE_SHARE if key == "feature" else VACUOUS_SHARE
         return self.share(key, value) >= limit
+
+    def common(self, key: str, value: str) -> bool:
+        """Vacuous, or had by COMMON_SHARE of the catalogue: a fact a pick's handles offer only when it has few
+        rarer ones (agent/explain.py `shown_attributes`), and no link to a past item goes through when the pick's
+        title says it (`Handles.shared`)."""
+        return self.vacuous(key, value) or self.share(key, value) >= COMMON_SHARE
 
     def liked(self, rating: float | None) -> bool:
         """Whether a past item may be cited as "like X": never one rated ≤ 2★ (3★ is no endorsement either) or a

@@ -51,7 +51,7 @@ _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscou
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
 _NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
 # Steam specs that are a cost or a rule, not a trait: rare, so ranked first, "offers In-App Purchases" led 7 of 100
-# held-out targets once "offers Multi-player" (COMMON_SHARE) was no longer offered.
+# held-out targets once "offers Multi-player" (a common value: ValueStats.common) was no longer offered.
 _NOT_A_TRAIT = {"in-app purchases", "valve anti-cheat enabled"}
 _PACKED = re.compile(r"\b(?:affixed|nested|nestled)\b|\binside an?\b", re.I)
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
@@ -63,12 +63,7 @@ def quote(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# A value this share of the catalogue has tells little of any one item: "offers Multi-player" (a quarter of Steam),
-# "is in the Indie genre" (half), "comes from Amazon" (a fifth of the Gift Cards) were v17's commonest additions to
-# what its targets said (eval/runs/adapter-20261205T133627Z-089da3a0). Offered only to fill in for an item with
-# fewer than FEW_TELLING other values. Not 0.2: "delivered by e-mail" (0.196 of the Gift Cards) was then the
-# commonest link of the training targets.
-COMMON_SHARE = 0.15
+# A common value (ValueStats.common) is offered only to fill in for an item with fewer than this many others.
 FEW_TELLING = 3
 # A value longer than this is a paragraph, not a handle: it costs prefill on every turn and no reason quotes it.
 _MAX_HANDLE_CHARS = 100
@@ -77,10 +72,10 @@ _MAX_HANDLE_CHARS = 100
 def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) -> list[tuple[str, str]]:
     """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
     most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles. A
-    common value (COMMON_SHARE) only fills in where the item has fewer than FEW_TELLING others."""
+    common value (`ValueStats.common`) only fills in where the item has fewer than FEW_TELLING others."""
     if stats is None:
         return _shown(item, limit, lambda key, value: False)
-    telling = _shown(item, limit, lambda k, v: stats.vacuous(k, v) or stats.share(k, v) >= COMMON_SHARE)
+    telling = _shown(item, limit, stats.common)
     if len(telling) >= FEW_TELLING:
         return telling
     return _shown(item, limit, stats.vacuous)
@@ -154,7 +149,7 @@ class Handles:
         with your Santa Tin" of a Snowflake Tin says what the shopper liked."""
         title, stats = squash(item.title), self.stats
         said = {(k, v.casefold()) for k, v in item.attributes
-                if stats is not None and squash(v) and squash(v) in title and stats.share(k, v) >= COMMON_SHARE}
+                if stats is not None and squash(v) and squash(v) in title and stats.common(k, v)}
         return shared_attribute(item, past, stats, skip=self.asked | said)
 
     @property

@@ -5,8 +5,8 @@ hold no near-duplicates and put the named occasion first. Hand-made fixtures, no
 
 import pytest
 
-from agent.catalogue import Catalogue
-from agent.explain import (COMMON_SHARE, MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, compose_reason,
+from agent.catalogue import COMMON_SHARE, Catalogue
+from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, compose_reason,
                            fallback_claims, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem

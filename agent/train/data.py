@@ -305,9 +305,9 @@ class TargetBuilder:
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
         specific = fallback_claims(handles, 0, limit=len(handles.claim_handles(0)))
-        # personal first, whatever was asked; but a link through a value the pick's own title says ("shares its brand
-        # Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a …") tells nothing the card's title does
-        # not: it keeps its place among the specific facts (it said Amazon on 42 of 100 held-out Gift Cards targets)
+        # personal first, whatever was asked; but a link through a value the pick's own title says ("shares its
+        # packaging tin with your Santa Tin" of a Snowflake Tin) keeps its place among the specific facts (a common
+        # one, "shares its brand Amazon with …" of an Amazon.com card, is never offered: Handles.shared)
         linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
                   if squash(c.value or "") not in squash(item.title)]
         if handles.short:  # room for one fact: never a link through a thin value (a price, a maker: THIN) alone,
