@@ -44,8 +44,7 @@ class Settings(IndexSettings):
     request_timeout_s: float = Field(60.0, description="per LLM call")
     max_new_tokens: int = Field(320, description="cap on generated tokens per explanation call")
     speculate: int = Field(4, ge=0, description="local backend: guessed tokens per row and decode step, copied from "
-                                                "where the row's last tokens occurred before (in its prompt and reply, "
-                                                "else in the model's recent replies), kept only where the "
+                                                "where the row's last tokens occurred before, kept only where the "
                                                 "model's own greedy choice agrees: fewer passes, the same text but for "
                                                 "rounding near-ties (eval/grids/speculate.yaml, README); 0 = off")
     abandon_doomed: bool = Field(True, description="local backend: stop writing a reason once its sentence fails a "

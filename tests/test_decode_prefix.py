@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm.decode import PrefixCache, ReplyMemory, lookup_draft, message_boundaries, shared_prefix_length
+from agent.llm.decode import PrefixCache, lookup_draft, message_boundaries, shared_prefix_length
 
 pytestmark = pytest.mark.fast
 START = 1  # the chat template's message-start token
@@ -48,26 +48,6 @@ def test_the_longest_matching_tail_wins_and_a_lone_token_guesses_nothing() -> No
     assert lookup_draft([1, 2, 3, 4, 3], max_tokens=2) == []  # only "3" recurs: too weak a guess
     assert lookup_draft([1, 2, 1, 2], max_tokens=0) == []
     assert lookup_draft([], max_tokens=4) == []
-
-
-def test_a_guess_the_prompt_cannot_give_comes_from_what_followed_the_same_tokens_in_a_recent_reply() -> None:
-    memory = ReplyMemory()
-    #           "Worth a look : it shares its price"
-    memory.add([50, 51, 52, 53, 54, 55, 56, 57])
-    memory.add([60, 51, 52, 70])  # a later reply after "a look": it wins for that pair
-    assert memory.draft([99, 53, 54, 55], max_tokens=2) == [56, 57]  # the last 3 tokens
-    assert memory.draft([99, 51, 52], max_tokens=3) == [70]  # the latest reply's continuation
-    assert memory.draft([99, 98, 53], max_tokens=3) == []  # one token is too weak a match
-    assert memory.draft([53, 54], max_tokens=0) == []
-
-
-def test_the_reply_memory_forgets_its_oldest_runs_first() -> None:
-    memory = ReplyMemory(max_entries=4)
-    memory.add([1, 2, 3, 4])  # (1,2,3) (2,3) (1,2): three runs with a token after them
-    memory.add([7, 8, 9])  # (7,8): the fourth
-    memory.add([5, 6, 0])  # (5,6): the oldest, (1,2,3), goes
-    assert memory.draft([1, 2, 3], max_tokens=1) == [4]  # (2,3) is still there
-    assert len(memory.entries) == 4 and (1, 2, 3) not in memory.entries
 
 
 def test_the_output_layer_gets_its_input_with_plain_strides() -> None:

@@ -20,9 +20,7 @@ so each row also feeds a guess of what comes next: the tokens that followed the 
 last few tokens (`lookup_draft`). One pass scores the guess; the row keeps the guessed tokens the model itself
 chooses (greedy, under its grammar) and the model's token where the guess first goes wrong. A rejected guess's
 columns are masked like padding, so the text is the model's greedy choice either way; only the number of passes
-changes. Where the row's own prompt and reply hold no earlier occurrence, the guess comes from the model's recent
-replies (`ReplyMemory`): a tuned model writes its sentence plans' words ("Worth a look: it shares its price",
-"(you rated it") reply after reply, and no prompt holds them. A guess is not free: the block is as wide as its widest row (on 2 cores five rows of five tokens cost ~1.5x
+changes. A guess is not free: the block is as wide as its widest row (on 2 cores five rows of five tokens cost ~1.5x
 five rows of one), so a row guesses one token more than it last got right (`_guess`).
 
 Copy guard (a row's `guard`, agent/copy_guard.py): while a row copies a value after a lead-in ("is tagged"), its
@@ -122,39 +120,6 @@ class PrefixCache:
         self.entries.clear()
 
 
-@dataclass
-class ReplyMemory:
-    """What followed each run of 2-3 tokens in the model's last replies (the latest reply wins), for guesses.
-
-    Only guesses come from here, and a guess is kept only where the model's own greedy choice agrees, so no reply's
-    words reach another's text; what may change with what was decoded before is which near-tie a wider block's
-    rounding tips (as with any guess, module notes)."""
-
-    max_entries: int = 50_000  # n-grams kept, least recently written out first (~2k replies of ~40 tokens)
-    follow: int = 8  # tokens kept after each n-gram (a guess is at most `speculate` long)
-    ngrams: tuple[int, ...] = (3, 2)
-    entries: OrderedDict[tuple[int, ...], list[int]] = field(default_factory=OrderedDict)
-
-    def add(self, reply: list[int]) -> None:
-        for n in self.ngrams:
-            for start in range(len(reply) - n):
-                key = tuple(reply[start:start + n])
-                self.entries[key] = reply[start + n:start + n + self.follow]
-                self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
-
-    def draft(self, sequence: list[int], max_tokens: int) -> list[int]:
-        """Up to `max_tokens` tokens that followed the sequence's last 3 (else 2) tokens in a recent reply."""
-        for n in self.ngrams:
-            if max_tokens > 0 and len(sequence) >= n and (after := self.entries.get(tuple(sequence[-n:]))):
-                return after[:max_tokens]
-        return []
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
 def message_boundaries(ids: list[int], message_start_id: int | None, end: int) -> list[int]:
     """Positions in (0, end) where a chat message starts, the fixed places prefill is split. The last message start
     of the prompt (the generation prompt) is left out: the prefix before it holds this call's own request."""
@@ -199,7 +164,6 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -
     from transformers import DynamicCache
 
     model, device = lm.model, lm.device
-    memory = lm.replies if speculate else None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else lm.stop_token_ids[0]
     first = rows[0].prompt_ids
     shared = shared_prefix_length([r.prompt_ids for r in rows]) if len(rows) > 1 else len(first) - 1
@@ -238,7 +202,7 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -
             row.done = row.produced >= row.limit
             if forced:
                 yield n, forced
-        row.drafts = _guess(row, speculate, memory)
+        row.drafts = _guess(row, speculate)
 
     active = list(range(len(rows)))  # rows still decoding, in cache order
     while True:
@@ -283,20 +247,14 @@ def greedy_batch(lm: Any, rows: list[Row], tokenizer: Any, speculate: int = 0) -
             row.stats.guessed_kept += accepted
             if drafts:
                 row.guess_len = accepted + 1
-            if row.done and memory is not None:
-                memory.add(row.output)
-            row.drafts = [] if row.done else _guess(row, speculate, memory)
+            row.drafts = [] if row.done else _guess(row, speculate)
 
 
-def _guess(row: Row, speculate: int, memory: ReplyMemory | None = None) -> list[int]:
+def _guess(row: Row, speculate: int) -> list[int]:
     """Guessed tokens to feed after the row's pending ones, within what the row may still produce: one more than
-    the row last got right, so a row copying a title guesses long and one writing its own words guesses one token.
-    Its own prompt and reply first (the titles and values it copies), then the model's recent replies."""
+    the row last got right, so a row copying a title guesses long and one writing its own words guesses one token."""
     budget = min(speculate if row.guess_len is None else row.guess_len, speculate, row.limit - row.produced)
-    if budget <= 0:
-        return []
-    sequence = row.prompt_ids + row.output
-    return lookup_draft(sequence, budget) or (memory.draft(sequence, budget) if memory is not None else [])
+    return lookup_draft(row.prompt_ids + row.output, budget) if budget > 0 else []
 
 
 GUARD_CANDIDATES = 16  # the model's best tokens a copy guard looks through, beside the first token of each value

@@ -23,7 +23,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import RunnableConfig
 from pydantic import Field, PrivateAttr
 
-from agent.llm.decode import DecodeStats, PrefixCache, ReplyMemory
+from agent.llm.decode import DecodeStats, PrefixCache
 from agent.llm.dtype import choose_dtype, choose_quantize
 from agent.llm.prefetch import CANCELLED, KeptReply, Prefetch, ReplyCache, prefetch_of
 from index import torch_thread
@@ -41,7 +41,6 @@ class LoadedModel:
     lock: threading.Lock  # one generation at a time: two would only fight over the same cores
     message_start_id: int | None  # the chat template's message-start token: where the system prompt ends
     prefix: PrefixCache = field(default_factory=PrefixCache)
-    replies: ReplyMemory = field(default_factory=ReplyMemory)  # where guesses come from when the prompt has none
 
 
 def resolve_device(device: str) -> str:
