@@ -50,9 +50,10 @@ _TERMS = re.compile(r"https?:|www\.|\.com\b|!|\?|\$\s*\d|\d\s*%\s*off\b|\bdiscou
                     r"\byou should know\b|\bsuper-special\b|\bhave a gift for\b", re.I)
 # Placeholders a listing puts where it has no value: "comes from Generic" tells the shopper nothing.
 _NO_VALUE = {"generic", "unbranded", "unknown", "n/a", "na", "none", "other", "not applicable", "no brand"}
-# Steam specs that are a cost or a rule, not a trait: rare, so ranked first, "offers In-App Purchases" led 7 of 100
-# held-out targets once "offers Multi-player" (a common value: ValueStats.common) was no longer offered.
-_NOT_A_TRAIT = {"in-app purchases", "valve anti-cheat enabled"}
+# Steam specs that are a cost, a rule or bookkeeping, not a trait: rare, so ranked first, "offers In-App
+# Purchases" led 7 of 100 held-out targets once "offers Multi-player" (a common value: ValueStats.common) was no
+# longer offered; "offers Stats" says nothing.
+_NOT_A_TRAIT = {"in-app purchases", "valve anti-cheat enabled", "stats", "steam turn notifications"}
 _PACKED = re.compile(r"\b(?:affixed|nested|nestled)\b|\binside an?\b", re.I)
 _CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|</?(?:system|assistant|user)>", re.I)
 
@@ -63,8 +64,10 @@ def quote(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# A common value (ValueStats.common) is offered only to fill in for an item with fewer than this many others.
+# A common value (ValueStats.common) is offered only to fill in for an item with fewer than this many others; so
+# is a release year, whatever its share: it says when, not why (a card of Sven Co-op "came out in 1999").
 FEW_TELLING = 3
+_FILL_IN_KEYS = {"release_year"}
 # A value longer than this is a paragraph, not a handle: it costs prefill on every turn and no reason quotes it.
 _MAX_HANDLE_CHARS = 100
 
@@ -72,10 +75,11 @@ _MAX_HANDLE_CHARS = 100
 def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) -> list[tuple[str, str]]:
     """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
     most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles. A
-    common value (`ValueStats.common`) only fills in where the item has fewer than FEW_TELLING others."""
+    common value (`ValueStats.common`) or a release year only fills in where the item has fewer than FEW_TELLING
+    others."""
     if stats is None:
         return _shown(item, limit, lambda key, value: False)
-    telling = _shown(item, limit, stats.common)
+    telling = _shown(item, limit, lambda key, value: key in _FILL_IN_KEYS or stats.common(key, value))
     if len(telling) >= FEW_TELLING:
         return telling
     return _shown(item, limit, stats.vacuous)

@@ -67,6 +67,8 @@ def _attribute_phrase(claim: Claim) -> str:
         return f"comes in {value}" if "flavor" in value.lower() else f"comes in {value} flavor"
     if key == "price" and squash(value) in ("free", "freetoplay"):  # a free game "costs Free" read as a glitch
         return "is free"
+    if key == "spec" and value.lower().endswith(" available"):  # not "offers Captions available"
+        return f"has {value[:1].lower()}{value[1:]}"
     if key == "scent":  # "is unscented", "has an argan scent" (not "has a Unscented scent")
         if squash(value) in ("unscented", "fragrancefree", "scentfree", "nofragrance"):
             return f"is {value.lower()}"

@@ -90,6 +90,22 @@ def test_a_common_value_only_fills_in_for_an_item_with_few_telling_ones():
     assert Handles([plain], [], [], stats=stats).attributes[0] == [("tag", "Caper"), ("spec", "Multi-player")]
 
 
+def test_a_release_year_says_when_not_why_and_only_fills_in():
+    """Sven Co-op's card "came out in 1999 and is tagged Co-op, as you asked": a year is rare, so it was ranked as a
+    specific fact. It is offered only where the game has fewer than three other telling values, and said after
+    them; "offers Stats" is never offered."""
+    def game(item_id, year, *tags, specs=()):
+        return Item(item_id=item_id, title=f"Game {item_id}", text="", source="s",
+                    attributes=[*(("tag", t) for t in tags), ("release_year", year), *(("spec", s) for s in specs)])
+    rich, plain = game("R", "1999", "Zombies", "Aliens", "Mod"), game("P", "1998", "Caper", specs=["Stats"])
+    games = [rich, plain, *(game(f"S{n}", f"20{n:02d}", f"Tag{n}") for n in range(8))]
+    stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
+    assert Handles([rich], [], [], stats=stats).attributes[0] == [("tag", "Zombies"), ("tag", "Aliens"), ("tag", "Mod")]
+    handles = Handles([plain], [], [], stats=stats)
+    assert handles.attributes[0] == [("tag", "Caper"), ("release_year", "1998")]
+    assert [c.attribute for c in fallback_claims(handles, 0, limit=2)] == ["tag", "release_year"]
+
+
 def test_a_link_never_goes_through_a_common_value_the_picks_title_says():
     """"shares its brand Amazon with your Black Gift Box" of an "Amazon.com Gift Card in a Red Gift Box" tells
     nothing the card's name does not (v17 led with it on Amazon's own cards); the link goes through the next shared
@@ -623,7 +639,8 @@ def test_an_item_with_nothing_to_cite_is_picked_only_when_nothing_else_fits():
 @pytest.mark.parametrize(("key", "value", "phrase"), [
     ("scent", "Unscented", "is unscented"), ("scent", "Fragrance Free", "is fragrance free"),
     ("scent", "argan", "has an argan scent"), ("scent", "Lavender", "has a Lavender scent"),
-    ("active_ingredients", "Vitamin_e", "has active ingredients Vitamin e")])
+    ("active_ingredients", "Vitamin_e", "has active ingredients Vitamin e"),
+    ("spec", "Captions available", "has captions available"), ("spec", "Online Co-op", "offers Online Co-op")])
 def test_a_value_reads_as_words_with_its_article(key, value, phrase):
     from agent.sentences import fact_phrase
 
