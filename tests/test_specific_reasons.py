@@ -98,7 +98,8 @@ def test_a_release_year_says_when_not_why_and_only_fills_in():
         return Item(item_id=item_id, title=f"Game {item_id}", text="", source="s",
                     attributes=[*(("tag", t) for t in tags), ("release_year", year), *(("spec", s) for s in specs)])
     rich, plain = game("R", "1999", "Zombies", "Aliens", "Mod"), game("P", "1998", "Caper", specs=["Stats"])
-    games = [rich, plain, *(game(f"S{n}", f"20{n:02d}", f"Tag{n}") for n in range(8))]
+    # Caper is had by 2 games of 20, each year by 1: rarer, yet said second
+    games = [rich, plain, game("C", "2000", "Caper"), *(game(f"S{n}", f"20{n + 1:02d}", f"Tag{n}") for n in range(17))]
     stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
     assert Handles([rich], [], [], stats=stats).attributes[0] == [("tag", "Zombies"), ("tag", "Aliens"), ("tag", "Mod")]
     handles = Handles([plain], [], [], stats=stats)

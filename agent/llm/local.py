@@ -84,14 +84,15 @@ def _load_model(model_dir: str, adapter: str | None, device: str, dtype: str, qu
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
                                                      attn_implementation=choose_attention(attention, device)
                                                      ).to(device)
+        # frozen weights (peft freezes the base it merges into) made every prefill copy the output matrix
+        # (`_dense_input`); a variant above is a copy of this model, hook included
+        model.get_output_embeddings().register_forward_pre_hook(_dense_input)
     if adapter is not None:
         from peft import PeftModel
 
         # merged into the base weights: same outputs, no per-layer LoRA matmuls on every decoded token
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
-    # frozen weights (peft freezes the base it merges into) made every prefill copy the output matrix (`_dense_input`)
-    model.get_output_embeddings().register_forward_pre_hook(_dense_input)
     if quantize == "int8":
         if device != "cpu" or dtype != "float32":
             raise ValueError(f"int8 quantisation is for a float32 model on the CPU, not {dtype} on {device}")
