@@ -72,30 +72,36 @@ _FILL_IN_KEYS = {"release_year"}
 _MAX_HANDLE_CHARS = 100
 
 
-def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None) -> list[tuple[str, str]]:
+def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None,
+                     asked: frozenset[tuple[str, str]] = frozenset()) -> list[tuple[str, str]]:
     """The attributes a candidate offers as claim handles: telling keys first, a few values per key, never a value
     most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles. A
     common value (`ValueStats.common`) or a release year only fills in where the item has fewer than FEW_TELLING
-    others."""
+    others. A value the shopper asked for (`asked`: (key, casefolded value)) is offered first whenever the item has
+    it, whatever else holds: "a game with stats" gets "offers Stats, as you asked"."""
+    def wanted(key: str, value: str) -> bool:
+        return (key, value.casefold()) in asked
+
     if stats is None:
-        return _shown(item, limit, lambda key, value: False)
-    telling = _shown(item, limit, lambda key, value: key in _FILL_IN_KEYS or stats.common(key, value))
+        return _shown(item, limit, lambda key, value: False, wanted)
+    telling = _shown(item, limit, lambda key, value: key in _FILL_IN_KEYS or stats.common(key, value), wanted)
     if len(telling) >= FEW_TELLING:
         return telling
-    return _shown(item, limit, stats.vacuous)
+    return _shown(item, limit, stats.vacuous, wanted)
 
 
-def _shown(item: Item, limit: int, left_out: Callable[[str, str], bool]) -> list[tuple[str, str]]:
+def _shown(item: Item, limit: int, left_out: Callable[[str, str], bool],
+           wanted: Callable[[str, str], bool]) -> list[tuple[str, str]]:
     per_key: dict[str, int] = {}
     rank = {key: n for n, key in enumerate(HANDLE_ORDER)}
-    ordered = sorted(item.attributes, key=lambda kv: rank.get(kv[0], len(rank)))
+    ordered = sorted(item.attributes, key=lambda kv: (not wanted(*kv), rank.get(kv[0], len(rank))))
     shown = []
     for key, value in ordered:
         if key in NOT_REASONS or per_key.get(key, 0) >= _SHOWN_PER_KEY.get(key, 1):
             continue
-        if len(value) > _MAX_HANDLE_CHARS or left_out(key, value):
-            continue
-        if (key == "feature" and _TERMS.search(value)) or value.strip().casefold() in _NO_VALUE | _NOT_A_TRAIT:
+        if not wanted(key, value) and (len(value) > _MAX_HANDLE_CHARS or left_out(key, value)
+                                       or (key == "feature" and _TERMS.search(value))
+                                       or value.strip().casefold() in _NO_VALUE | _NOT_A_TRAIT):
             continue
         if key == "feature" and (len(value.split()) < 3 or squash(value) in squash(item.title)):
             continue  # "Belk." of the Belk Gift Card, "Eat.": a name or a word, not a trait
@@ -136,7 +142,7 @@ class Handles:
         self.attributes = []
         for item, links in zip(self.candidates, self.links):
             linked = {self.shared(item, self.history[j].item) for j in links}
-            shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats)
+            shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats, self.asked)
                      if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
             # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
             # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said

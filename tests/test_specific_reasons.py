@@ -105,6 +105,10 @@ def test_a_release_year_says_when_not_why_and_only_fills_in():
     handles = Handles([plain], [], [], stats=stats)
     assert handles.attributes[0] == [("tag", "Caper"), ("release_year", "1998")]
     assert [c.attribute for c in fallback_claims(handles, 0, limit=2)] == ["tag", "release_year"]
+    # what the shopper asked for is offered whatever else holds ("a game with stats")
+    asked = [Facet(handle="r1", key="spec", value="Stats", label="spec Stats")]
+    assert Handles([plain], [], asked, stats=stats).attributes[0] == [("spec", "Stats"), ("tag", "Caper"),
+                                                                      ("release_year", "1998")]
 
 
 def test_a_link_never_goes_through_a_common_value_the_picks_title_says():
