@@ -70,9 +70,15 @@ _DANGLING = frozenset("a an the as of to and or but with for from in on at by is
                       "that which who than like".split())
 
 
+# Two full stops, not three: a sentence given up where it ran out of room ("… is tagged Atmospheric, as you..").
+_GIVEN_UP = re.compile(r"(?<!\.)\.\.\s*$")
+
+
 def stops_mid_sentence(text: str) -> bool:
-    """The text ends without a sentence's end, on a word that needs more after it."""
+    """The text ends without a sentence's end, on a word that needs more after it, or ends on two full stops."""
     tail = re.findall(r"[A-Za-z']+", text.strip())
+    if _GIVEN_UP.search(text):
+        return True
     return bool(tail) and not _END.search(text.strip()) and tail[-1].lower() in _DANGLING
 
 

@@ -365,6 +365,10 @@ def test_a_sentence_that_stops_before_its_point_is_rejected():
     assert stops_mid_sentence(stopped) and "stops mid-sentence" in degenerate_problems(stopped, "BJ's Gift Card", "")
     assert not stops_mid_sentence("It comes from Starbucks and is nice")
     assert not stops_mid_sentence("A card you can spend at any of the restaurants it lists as.")
+    # seen from v18 on the asked grid, at its length limit: given up, then two stops
+    assert stops_mid_sentence("It shares its tag Episodic with your Dysfunctional Systems and is tagged Atmospheric, "
+                              "as you..")
+    assert not stops_mid_sentence("It is listed as “Redeemable at Cafe A, Cafe B...”.")
 
 
 # -- the fallback sentence ---------------------------------------------------------------------------------------
