@@ -78,7 +78,7 @@ def shown_attributes(item: Item, limit: int, stats: ValueStats | None = None,
     most of the catalogue shares (with `stats`) nor a long free-text bullet — fewer, shorter, specific handles. A
     common value (`ValueStats.common`) or a release year only fills in where the item has fewer than FEW_TELLING
     others. A value the shopper asked for (`asked`: (key, casefolded value)) is offered first whenever the item has
-    it, whatever else holds: "a game with stats" gets "offers Stats, as you asked"."""
+    it, common or not: "a multiplayer game" may be told "is tagged Multiplayer, as you asked"."""
     def wanted(key: str, value: str) -> bool:
         return (key, value.casefold()) in asked
 

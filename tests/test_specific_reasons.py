@@ -105,7 +105,7 @@ def test_a_release_year_says_when_not_why_and_only_fills_in():
     handles = Handles([plain], [], [], stats=stats)
     assert handles.attributes[0] == [("tag", "Caper"), ("release_year", "1998")]
     assert [c.attribute for c in fallback_claims(handles, 0, limit=2)] == ["tag", "release_year"]
-    # what the shopper asked for is offered whatever else holds ("a game with stats")
+    # what the shopper asked for is offered whatever else holds, even a value that is no trait
     asked = [Facet(handle="r1", key="spec", value="Stats", label="spec Stats")]
     assert Handles([plain], [], asked, stats=stats).attributes[0] == [("spec", "Stats"), ("tag", "Caper"),
                                                                       ("release_year", "1998")]
