@@ -76,9 +76,9 @@ _GIVEN_UP = re.compile(r"(?<!\.)\.\.\s*$")
 
 def stops_mid_sentence(text: str) -> bool:
     """The text ends without a sentence's end, on a word that needs more after it, or ends on two full stops."""
-    tail = re.findall(r"[A-Za-z']+", text.strip())
     if _GIVEN_UP.search(text):
         return True
+    tail = re.findall(r"[A-Za-z']+", text.strip())
     return bool(tail) and not _END.search(text.strip()) and tail[-1].lower() in _DANGLING
 
 
