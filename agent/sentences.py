@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.schemas import Claim, PastItem
-from agent.text_quality import degenerate_kinds, squash, title_variant, without_parenthetical
+from agent.text_quality import card_name, degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
 from agent.wording import PLANS_ONE, PLANS_TWO, VERB_PHRASES
 
@@ -43,7 +43,7 @@ PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
 # Zaxby's Gift Card." is 56 characters): said with its rating it never did, and every short reason of one item read
 # the same whoever it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its
 # variant names it, or nothing does (`short_name`).
-SHORT_TITLE_CHARS = 24
+SHORT_TITLE_CHARS = 30
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
@@ -148,9 +148,10 @@ def is_short(max_chars: int | None) -> bool:
 
 
 def short_name(title: str) -> str | None:
-    """A past item's title as a short reason names it: whole (no parenthetical), or the variant a long title ends
-    on ("Amazon.com Gift Card in a Santa Smile Tin" -> "Santa Smile Tin"); None when neither is short enough."""
-    name = without_parenthetical(title)
+    """A past item's title as a reason names it after "your": a store card's name ("IHOP Gift Cards, Multipack of 3"
+    -> "IHOP cards"), else the title whole (no parenthetical), or the variant a long title ends on ("Amazon.com Gift
+    Card in a Santa Smile Tin" -> "Santa Smile Tin"); None when none is short enough."""
+    name = card_name(title) or without_parenthetical(title)
     if len(name) > SHORT_TITLE_CHARS and (variant := title_variant(name)):
         name = variant
     return name if len(name) <= SHORT_TITLE_CHARS else None

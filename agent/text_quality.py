@@ -150,15 +150,35 @@ def title_variant(title: str) -> str | None:
     return m.group(1) if (m := _VARIANT.search(without_parenthetical(title))) else None
 
 
+# What a store card's listing adds to the store's name ("Texas Roadhouse Gift Cards - E-mail Delivery", "IHOP Gift
+# Cards, Multipack of 3", "P.F. Changs Gift Card $50"): a shopper calls the card "your Texas Roadhouse card"
+_LISTING_TAIL = re.compile(r"(?:\s+-\s+(?:e-mail delivery|design may vary|in a gift box|limited edition)"
+                           r"|,\s*(?:multi)?pack of \d+|\s+\$\d+(?:\.\d\d)?)\s*$", re.I)
+_PACK = re.compile(r",\s*(?:multi)?pack of \d+", re.I)
+_GIFT_CARD = re.compile(r"\s+gift cards?$", re.I)
+
+
+def card_name(title: str) -> str | None:
+    """A store card as its owner names it: "Carrabba's Italian Grill Gift Card" -> "Carrabba's Italian Grill card",
+    "IHOP Gift Cards, Multipack of 3" -> "IHOP cards", "Olive Garden - E-mail Delivery" -> "Olive Garden"; None
+    when the title is no store card's listing (a game's "… - Soundtrack" keeps its name)."""
+    name = without_parenthetical(title)
+    while m := _LISTING_TAIL.search(name):
+        name = name[: m.start()]
+    if m := _GIFT_CARD.search(name):
+        name = name[: m.start()] + (" cards" if _PACK.search(title) else " card")
+    return name if name != without_parenthetical(title) else None
+
+
 def name_spans(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
     """The spans of `text` that say one of `names` (whole, or its first two or more words, as a sentence cuts a long
-    title short, or the variant it ends on), without a bracketed part."""
+    title short, or the variant it ends on, or a store card's name), without a bracketed part."""
     spans = []
     for name in names:
         name_words = without_parenthetical(name).split()
         runs = [" ".join(name_words[:n]) for n in range(len(name_words), 1, -1)]  # the longest run said first
-        variant = title_variant(name)
-        for said in runs + ([variant] if variant else []):
+        forms = [f for f in (title_variant(name), card_name(name)) if f]
+        for said in runs + forms:
             if (start := text.find(said)) >= 0:
                 spans.append((start, start + len(said)))
                 break

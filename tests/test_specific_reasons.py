@@ -10,7 +10,7 @@ from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block
                            fallback_claims, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import Claim, PastItem
-from agent.sentences import jaccard
+from agent.sentences import jaccard, short_name
 from agent.text_checks import cut_off, degenerate_problems, doomed_claims, popularity_supported, stops_mid_sentence
 from agent.understand import Facet
 from agent.verify import Evidence, TextChecker, shared_attribute, verify_claim
@@ -180,7 +180,7 @@ def test_the_prompt_shows_each_handle_as_the_words_a_sentence_says_it_with():
     block = candidate_block(Handles([SBUX], history, [UNDER_50], stats=STARS.stats), 0, "Candidate")
     # no "r1: is under $50, as you asked": every pick meets the budget, so it is no reason for this one
     assert block.splitlines() == ["Candidate: <data>Starbucks Gift Card", "  a1: comes from Starbucks",
-                                  "  h2: shares its flavor Coffee with your Panera Bread Gift Card (you rated it 5★)</data>"]
+                                  "  h2: shares its flavor Coffee with your Panera Bread card (you rated it 5★)</data>"]
     many = [PastItem(PANERA, rating=5.0)] * (MAX_LINKS + 2)  # every line is prefilled for every candidate
     assert [h for h in Handles([SBUX], many, [], stats=STARS.stats).claim_handles(0) if h[0] == "h"] == ["h1", "h2"][:MAX_LINKS]
 
@@ -415,16 +415,16 @@ def test_the_fallback_sentence_keeps_the_templates_length_unless_no_plan_fits_it
 def test_the_fallback_sentence_names_the_liked_past_item_and_how_it_was_rated():
     claims = [Claim(kind="history", history_item_id="P", attribute="flavor", value="Coffee")]
     text = render_reason(claims, {"P": PastItem(PANERA, rating=1.0)}, [], stats=STEAM.stats, seed="S")
-    assert "Coffee" in text and "Panera Bread Gift Card (you recommended it)" in text
+    assert "Coffee" in text and "your Panera Bread card (you recommended it)" in text
 
 
 def test_a_long_past_title_is_named_by_its_variant_or_cut_at_a_word_and_marked_cut():
     """"with your Mini Amazon Shipping Box", not "with Amazon.com Gift Card in a Mini Amazon Shipping…" (a box-less
-    title, and "Amazon.com Gift Card" again beside a pick that is one too); a title with no short variant is cut."""
+    title, and "Amazon.com Gift Card" again beside a pick that is one too); a title with no short name is cut."""
     box = card("B", "Amazon.com Gift Card in a Mini Amazon Shipping Box", 25.0, "Amazon", BOILER)
-    stockings = card("K", "Amazon.com Gift Cards in Mini Holiday Stockings, Pack of 3", 25.0, "Amazon", BOILER)
+    bear = card("K", "Amazon.com Gift Card with a Holiday Teddy Bear - Limited Edition", 25.0, "Amazon", BOILER)
     pick = card("G", "Amazon.com Gift Card in a Gold Box", 25.0, "Amazon")
-    for past, named in ((box, "your Mini Amazon Shipping Box"), (stockings, "Amazon.com Gift Cards in Mini Holiday…")):
+    for past, named in ((box, "your Mini Amazon Shipping Box"), (bear, "Amazon.com Gift Card with a Holiday Teddy Bear…")):
         claims = [Claim(kind="history", history_item_id=past.item_id, attribute="price", value="$25.00")]
         text = render_reason(claims, {past.item_id: PastItem(past, rating=5.0)}, [], stats=STARS.stats, seed="B")
         assert f"with {named} (you rated it 5★)" in text
@@ -439,7 +439,7 @@ def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
               Claim(kind="attribute", attribute="brand", value="Starbucks")]
     history = {"P": PastItem(PANERA, rating=5.0)}
     text = render_reason(claims, history, [], stats=STARS.stats, seed="S", max_chars=62)
-    assert text == "It shares its flavor Coffee with your Panera Bread Gift Card."
+    assert text == "It shares its flavor Coffee with your Panera Bread card."
     evidence = Evidence(item=SBUX, history={"P": PANERA}, ratings={"P": 5.0}, stats=STARS.stats)
     assert TextChecker(STARS.vocabulary, max_chars=62).problems(text, claims[:1], evidence) == []
     # a long title is named by the variant it ends on, or not at all ("your Amazon.com Gift…" named none of ten tins)
@@ -449,15 +449,15 @@ def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
     assert text == "It shares its flavor Coffee with your Santa Smile Tin."
     evidence = Evidence(item=SBUX, history={"T": tin}, ratings={"T": 5.0}, stats=STARS.stats)
     assert TextChecker(STARS.vocabulary, max_chars=60).problems(text, link[1:], evidence) == []
-    stockings = card("K", "Amazon.com Gift Cards in Mini Holiday Stockings, Pack of 3", 25.0, "Amazon",
+    bear = card("K", "Amazon.com Gift Card with a Holiday Teddy Bear - Limited Edition", 25.0, "Amazon",
                      ("flavor", "Coffee"))
-    short = Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats, reason_max_chars=60)
+    short = Handles([SBUX], [PastItem(bear, 5.0)], [], stats=STARS.stats, reason_max_chars=60)
     assert not any(h.startswith("h") for h in short.claim_handles(0))
-    assert "h1" in Handles([SBUX], [PastItem(stockings, 5.0)], [], stats=STARS.stats).claim_handles(0)
+    assert "h1" in Handles([SBUX], [PastItem(bear, 5.0)], [], stats=STARS.stats).claim_handles(0)
     block = candidate_block(Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats, reason_max_chars=62),
                             0, "Candidate")
-    assert "h1: shares its flavor Coffee with your Panera Bread Gift Card" in block  # what the reply may copy
-    assert "Panera Bread Gift Card (you rated it 5★)" in render_reason(claims, history, [], stats=STARS.stats,
+    assert "h1: shares its flavor Coffee with your Panera Bread card" in block  # what the reply may copy
+    assert "your Panera Bread card (you rated it 5★)" in render_reason(claims, history, [], stats=STARS.stats,
                                                                         seed="S")  # a full reason says how
     # the most specific fact is said even alone: before, two of the game's own tags fitted and the link never did
     heist = card("H", "PAYDAY™ The Heist", 5.0, "Overkill", ("tag", "Heist"))
@@ -474,7 +474,7 @@ def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
               Claim(kind="attribute", attribute="price", value="$45.00")]
     text = render_reason(claims, {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
                          title=multipack.title, max_chars=150)
-    assert "shares its brand Panera Bread with your Panera Bread Gift Card (you rated it 5★)" in text
+    assert "shares its brand Panera Bread with your Panera Bread card (you rated it 5★)" in text
 
 
 def test_five_cards_never_repeat_a_reason_and_differ_in_wording():
@@ -688,3 +688,23 @@ def test_a_past_item_said_by_the_variant_its_title_ends_on_is_a_name_not_a_repea
     plaid = "Amazon.com Gift Card in a Plaid Gift Box"
     assert degenerate_problems(text, "Amazon.com eGift Card", "", names=[plaid]) == []
     assert degenerate_problems(text, "Amazon.com eGift Card", "")  # with no past item cited, the phrase is said twice
+
+
+def test_a_past_store_card_is_named_as_its_owner_calls_it():
+    """"with Carrabba's Italian Grill Gift Card (you rated it 5★)" had no "your" (the listing's title was too long
+    for a name) and "your Starbucks Gift Card" said "Gift Card" again beside a pick that is one: a store card is
+    "your Carrabba's Italian Grill card"; a multipack "your IHOP cards"; a game's title keeps its dash."""
+    assert short_name("Carrabba's Italian Grill Gift Card") == "Carrabba's Italian Grill card"
+    assert short_name("IHOP Gift Cards, Multipack of 3") == "IHOP cards"
+    assert short_name("Texas Roadhouse Gift Cards - E-mail Delivery") == "Texas Roadhouse card"
+    assert short_name("Olive Garden - E-mail Delivery") == "Olive Garden"
+    assert short_name("P.F. Changs Gift Card $50") == "P.F. Changs card"
+    assert short_name("Half-Life 2: Episode One") == "Half-Life 2: Episode One"
+    assert short_name("Chili's Grill & Bar Yellow Gift Cards - E-mail Delivery") is None  # too long: clipped
+    past = card("C", "Carrabba's Italian Grill Gift Card", 50.0, "Carrabba's", BOILER)
+    pick = card("A", "Applebee's Gift Card", 50.0, "Applebee's", BOILER)
+    claims = [Claim(kind="history", history_item_id="C", attribute="price", value="$50.00")]
+    text = render_reason(claims, {"C": PastItem(past, rating=5.0)}, [], stats=STARS.stats, seed="A")
+    assert "with your Carrabba's Italian Grill card (you rated it 5★)" in text
+    evidence = Evidence(item=pick, history={"C": past}, ratings={"C": 5.0}, stats=STARS.stats)
+    assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
