@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agent.catalogue import ValueStats, squash
+from agent.catalogue import MIN_TOGETHER, ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
-from agent.schemas import Claim, PastItem, Reason
+from agent.schemas import TOGETHER, Claim, PastItem, Reason
 from agent.sentences import (ASKED, Sentence, compose_sentence, every_pick_meets, fact_phrase, is_short,
                               seeded_index, shared_start, short_name)
 from agent.text_checks import doomed_claims, support_text
@@ -194,7 +194,8 @@ class Handles:
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
         name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
-        sentence that fits (`_fits`)."""
+        sentence that fits (`_fits`). Where none shares a specific value, the liked ones at least MIN_TOGETHER
+        other shoppers had with the candidate, the most such shoppers first (agent/catalogue.py TOGETHER)."""
         return self.links[index]
 
     def _find_links(self, index: int) -> list[int]:
@@ -211,7 +212,19 @@ class Handles:
             tied = sum(stats.telling_share(*shared[j]) == rarest for j in citable)
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
+        elif not citable:  # no trait in common: the liked past items most other shoppers had with it (TOGETHER)
+            chosen = [j for j, kv in shared.items() if kv is None and self._together(index, j)
+                      and not (self.short and short_name(self.history[j].item.title) is None)
+                      and self._fits(self.to_claim(index, f"h{j + 1}"))]
+            chosen.sort(key=lambda j: -self._together(index, j))  # stable: the most recent first
+            turn = index % len(chosen) if chosen else 0  # five cards name different past items where they can
+            citable = chosen[turn:] + chosen[:turn]
         return citable[:MAX_LINKS]
+
+    def _together(self, index: int, j: int) -> int:
+        """How many other shoppers had both candidate `index` and past item `j`; 0 below MIN_TOGETHER."""
+        n = self.stats.together(self.candidates[index].item_id, self.history[j].item.item_id) if self.stats else 0
+        return n if n >= MIN_TOGETHER else 0
 
     def phrase(self, index: int, handle: str) -> str:
         """What a handle of candidate `index` says, as the words a sentence uses ("comes from Starbucks", "shares
@@ -248,6 +261,8 @@ class Handles:
             if 0 <= j < len(self.history):
                 past = self.history[j].item
                 shared = self.shared(item, past)
+                if shared is None and (n := self._together(index, j)):
+                    return Claim(kind="history", history_item_id=past.item_id, attribute=TOGETHER, value=str(n))
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)
         facet = next((f for f in self.facets if f.handle == handle), None)

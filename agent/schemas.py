@@ -13,6 +13,11 @@ ClaimKind = Literal["attribute", "history", "request"]
 Verdict = Literal["supported", "unsupported", "unchecked"]
 
 
+# A history claim's attribute when the pick and the past item share no trait but other shoppers had both: its value
+# is how many ("is also the choice of 4 shoppers who had your Wendy's card"; agent/catalogue.py ValueStats.together)
+TOGETHER = "chosen_with"
+
+
 class Claim(BaseModel):
     """One atomic, checkable statement behind a reason.
 

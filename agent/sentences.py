@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.schemas import Claim, PastItem
+from agent.schemas import TOGETHER, Claim, PastItem
 from agent.text_quality import card_name, degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
 from agent.wording import PLANS_ONE, PLANS_TWO, VERB_PHRASES
@@ -111,9 +111,20 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     if past is None or not claim.attribute:
         return None
     key = claim.attribute.replace("_", " ")
+    if claim.attribute == TOGETHER:  # no trait in common: other shoppers' choice ("the choice of 4 shoppers who had …")
+        lead = f"is also the choice of {claim.value} shoppers who had"
+        if short:
+            name = short_name(past.item.title)
+            return f"{lead} your {name}" if name else None
+        return f"{lead} {_named(past, stats)}"
     if short:  # "shares its tag Heist with your PAYDAY™ The Heist": "your" says whose, in a third of the words
         name = short_name(past.item.title)
         return f"shares its {key} {claim.value} with your {name}" if name else None
+    return f"shares its {key} {claim.value} with {_named(past, stats)}"
+
+
+def _named(past: PastItem, stats: ValueStats | None) -> str:
+    """A past item as a full reason names it: "your Plaid Gift Box (you rated it 5★)"."""
     if past.mentioned:
         how = "you mentioned it"
     elif stats is not None:
@@ -124,7 +135,7 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     # that tell the shopper's item apart, in fewer tokens; a title with no short name is clipped. The rating in
     # brackets: "…, which you rated 5★ and costs $20" would read as the past item's price
     named = f"your {name}" if (name := short_name(past.item.title)) else clip_title(past.item.title)
-    return f"shares its {key} {claim.value} with {named} ({how})"
+    return f"{named} ({how})"
 
 
 def fact_phrase(claim: Claim, history: dict[str, PastItem], facets: list[Facet],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
@@ -19,6 +20,9 @@ from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds,
 from agent.understand import Facet
 from agent.wording import VERB_PHRASES
 from index.models import Item
+
+if TYPE_CHECKING:
+    from agent.catalogue import ValueStats
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -362,7 +366,10 @@ _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
 _WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)|from your history)[^)]*\)", re.I)
 # what must come before the past item's name: a link's lead-in, its value holding no second " with "
 _LINK_LEAD = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS))
-                        + r") (?:(?! with ).)+ with (?:your )?$", re.I)
+                        + r") (?:(?! with ).)+ with (?:your )?$|\bthe choice of \d+ shoppers who had (?:your )?$", re.I)
+# "is also the choice of 4 shoppers who had your Wendy's card": a count of other shoppers (agent/catalogue TOGETHER)
+_TOGETHER = re.compile(r"\bthe choice of (\d+) shoppers who had (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
+_BY_SHOPPERS = re.compile(r"\bshoppers who (?:had|bought|own|liked)\b", re.I)
 
 
 def whose_problems(text: str, sources: list[Item]) -> list[str]:
@@ -379,20 +386,40 @@ def whose_problems(text: str, sources: list[Item]) -> list[str]:
     return found
 
 
+def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) -> list[Item]:
+    """The cited past items (sources[1:]) a link's name (`m.group(group)`) says: the title, its first words as a
+    sentence cuts it short, the title whole and then more ("… with Assassin’s Creed® Rogue and offers Partial
+    Controller Support": no bracket ends the name; "… with L.A. Noire (…)": a full stop inside the title ends the
+    match early), or its short name ("… with your Santa Smile Tin")."""
+    name, rest = squash(m.group(group)), f"{normalise(text[m.start(group):])} "
+    return [past for past in sources[1:] if (len(name) >= 3 and squash(past.title).startswith(name))
+            or rest.startswith(f"{normalise(clip_title(past.title))} ")
+            or squash(short_name(past.title) or "") == name]
+
+
+def together_problems(text: str, sources: list[Item], stats: ValueStats | None) -> list[str]:
+    """"the choice of 4 shoppers who had your Wendy's card": a cited past item, and exactly as many other shoppers had
+    it and the pick (`ValueStats.together`)."""
+    found = []
+    if len(_BY_SHOPPERS.findall(text)) > len(_TOGETHER.findall(text)):  # "popular with shoppers who had …"
+        found.append("says what shoppers who had a past item chose without the count the data gives")
+    for m in _TOGETHER.finditer(text):
+        named = _named_past(text, m, 2, sources)
+        if not named:
+            found.append(f"says shoppers who had {m.group(2)} chose it, which is no past item it cites")
+        elif stats is None or not any(stats.together(sources[0].item_id, p.item_id) == int(m.group(1)) for p in named):
+            found.append(f"says {m.group(1)} shoppers who had {m.group(2)} chose it, which the data does not say")
+    return found
+
+
 def shared_problems(text: str, sources: list[Item]) -> list[str]:
     """"shares its tag Survival with Titan Souls": the past item named must be a cited one (its title, or the
     title's first words as a sentence cuts it short) and hold that value under that key, as must the pick. A cited
     link does not make a garbled one true ("… with Amazon.com Gift Cards in a Black Gift Box" of "… Card in …")."""
     found = []
     for m in _SHARES.finditer(text):
-        key, value, name = m.group(1).lower().replace(" ", "_"), squash(m.group(2)), squash(m.group(3))
-        # the title, its first words as a sentence cuts it short, or the title whole and then more: "… with
-        # Assassin’s Creed® Rogue and offers Partial Controller Support" (no bracket ends the name), "… with L.A.
-        # Noire (…)" (a full stop inside the title ends the match early)
-        rest = f"{normalise(text[m.start(3):])} "
-        named = [past for past in sources[1:] if (len(name) >= 3 and squash(past.title).startswith(name))
-                 or rest.startswith(f"{normalise(clip_title(past.title))} ")
-                 or squash(short_name(past.title) or "") == name]  # "… with your Santa Smile Tin"
+        key, value = m.group(1).lower().replace(" ", "_"), squash(m.group(2))
+        named = _named_past(text, m, 3, sources)
         if not named:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
         elif not (_holds(sources[0], key, value) and any(_holds(past, key, value) for past in named)):

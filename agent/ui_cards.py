@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from agent.schemas import Answer, Claim, Quote, Reason, Recommendation
+from agent.schemas import TOGETHER, Answer, Claim, Quote, Reason, Recommendation
 from index.attributes import CHIPS
 
 MAX_CHIPS = 6
@@ -107,6 +107,8 @@ def claim_html(claim: Claim, ctx: CardContext) -> str:
             how = rating_words(past.rating, ctx) if past and past.rating is not None else "from your history"
         shared = (f' <span class="wr-shared">both: {esc(pretty_key(claim.attribute))} '
                   f'<mark class="wr-cite">{esc(claim.value)}</mark></span>') if claim.attribute and claim.value else ""
+        if claim.attribute == TOGETHER:
+            shared = f' <span class="wr-shared">{esc(claim.value)} other shoppers had both</span>'
         body = f'{esc(how)}: <span class="wr-past">{esc(clip(title, 90))}</span>{shared}'
         return f'<li class="wr-claim wr-history"><span class="wr-icon">↺</span><span>{body}</span></li>'
     if claim.kind == "request":
@@ -126,7 +128,7 @@ def unverified_html(claim: Claim) -> str:
 
 
 def reason_html(reason: Reason, ctx: CardContext) -> str:
-    cited = [c.value or "" for c in reason.claims if c.kind in ("attribute", "history")]
+    cited = [c.value or "" for c in reason.claims if c.kind in ("attribute", "history") and c.attribute != TOGETHER]
     cited += [ctx.past[c.history_item_id].title for c in reason.claims
               if c.kind == "history" and c.history_item_id in ctx.past]
     marker = ('<span class="wr-badge wr-fallback" title="The model\'s own sentence did not check out, so this one '

@@ -9,12 +9,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.catalogue import ValueStats, normalise, squash
+from agent.catalogue import MIN_TOGETHER, ValueStats, normalise, squash
 from agent.occasions import made_for, occasions_in
-from agent.schemas import Claim, Reason
+from agent.schemas import TOGETHER, Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
 from agent.sentences import clip_title, every_pick_meets, short_name
-from agent.text_checks import blank_titles, claims_problems, degenerate_problems
+from agent.text_checks import blank_titles, claims_problems, degenerate_problems, together_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
 from index.attributes import SHARED
@@ -118,6 +118,10 @@ def verify_claim(claim: Claim, evidence: Evidence) -> Claim:
             ok, why = False, "not in this user's history"
         elif stats is not None and not stats.liked(rating):
             ok, why = False, f"the shopper did not like it ({stats.rating_words(rating)})"
+        elif claim.attribute == TOGETHER:  # "the choice of 4 shoppers who had your X": the count, exactly
+            n = stats.together(item.item_id, past.item_id) if stats is not None else 0
+            ok = n >= MIN_TOGETHER and claim.value == str(n)
+            why = f"{n} other shoppers had both" + ("" if ok else f", not {claim.value} (at least {MIN_TOGETHER})")
         elif stats is not None and (claim.attribute is None or stats.vacuous(claim.attribute, claim.value or "")):
             ok, why = False, "shares nothing specific with it (a value most of the catalogue has)"
         elif claim.attribute is None:
@@ -213,6 +217,7 @@ class TextChecker:
         found += degenerate_problems(text, evidence.item.title, evidence.message, self.max_chars,
                                      [src.title for src in sources[1:]])
         found += claims_problems(text, sources, evidence.message, evidence.facets, self._checked)
+        found += together_problems(text, sources, evidence.stats)
         return sorted(set(found))
 
 

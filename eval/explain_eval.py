@@ -69,7 +69,7 @@ def pair_row(heldout: HeldOut, pair: Pair, turn: Any, checker: TextChecker) -> d
     """What the metrics need from the Turn that explained one held-out pair."""
     item = heldout.catalogue.get(pair.item_id)
     evidence = Evidence(item=item, history={p.item.item_id: p.item for p in turn.history},
-                        facets=turn.request.facets, message=turn.message)
+                        facets=turn.request.facets, message=turn.message, stats=heldout.catalogue.stats)
 
     raw_reason = turn.reasons[0] if turn.reasons else None
     raw: dict[str, Any] = {"text": "", "claims": [], "problems": []}

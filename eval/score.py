@@ -105,7 +105,7 @@ def check_row(row: dict[str, Any], catalogue: Catalogue, histories: dict[str, di
     user_id = row.get("user_id") if isinstance(row.get("user_id"), str) else ""
     history = {i: it for i, it in histories.get(user_id, {}).items() if i != item.item_id}
     facets = understand(request, catalogue).facets if request else []
-    evidence = Evidence(item=item, history=history, facets=facets, message=request)
+    evidence = Evidence(item=item, history=history, facets=facets, message=request, stats=catalogue.stats)
     checked = [verify_claim(c, evidence) for c in claims]
     supported = [c for c in checked if c.verdict == "supported"]
     review = row.get("review") if isinstance(row.get("review"), str) else None

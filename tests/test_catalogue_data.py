@@ -45,6 +45,15 @@ def test_cooccurrence_counts_users_and_bundles_once_per_pair():
     assert co["a"] == {"b": 2, "c": 2, "d": 1} and co["d"] == {"a": 1, "c": 1}
 
 
+def test_shoppers_together_counts_users_only():
+    # "the choice of 2 shoppers who had your Alpha Game" counts people: a bundle is no shopper
+    together = catalogue_data(DATASET).shoppers_together
+    assert together["a"] == {"b": 2, "c": 1} and "d" not in together
+    stats = Catalogue(DATASET).stats
+    assert stats.together("a", "b") == 2 and stats.together("a", "d") == 0
+    assert stats.others_than_the_shopper().together("a", "b") == 1  # a training example's own shopper is not news
+
+
 def test_a_giant_bundle_counts_for_nothing():
     giant = Bundle(bundle_id="g", name="everything", item_ids=[str(n) for n in range(201)])
     assert cooccurrence_pairs([], [giant]) == []

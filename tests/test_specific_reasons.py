@@ -9,7 +9,7 @@ from agent.catalogue import COMMON_SHARE, Catalogue
 from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, compose_reason,
                            fallback_claims, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
-from agent.schemas import Claim, PastItem
+from agent.schemas import TOGETHER, Claim, PastItem
 from agent.sentences import jaccard, short_name
 from agent.text_checks import cut_off, degenerate_problems, doomed_claims, popularity_supported, stops_mid_sentence
 from agent.understand import Facet
@@ -708,3 +708,31 @@ def test_a_past_store_card_is_named_as_its_owner_calls_it():
     assert "with your Carrabba's Italian Grill card (you rated it 5★)" in text
     evidence = Evidence(item=pick, history={"C": past}, ratings={"C": 5.0}, stats=STARS.stats)
     assert TextChecker(STARS.vocabulary).problems(text, claims, evidence) == []
+
+
+def test_a_shopper_who_shares_no_trait_with_the_pick_hears_what_shoppers_like_them_chose():
+    """44 of 100 held-out Gift Cards shoppers shared no trait with their pick, and three of them read the same
+    "features the Red Gift Box design and comes in a pop-up reveal": a liked past item that at least MIN_TOGETHER
+    other shoppers had with the pick is their personal reason, with the count the data gives, and only then."""
+    others = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("I", "B")]
+    shop = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"), interactions=others))
+    history = [PastItem(IHOP, rating=5.0)]
+    handles = Handles([BOOKS], history, [], stats=shop.stats)
+    link = handles.to_claim(0, "h1")
+    assert "h1" in handles.claim_handles(0)
+    assert (link.attribute, link.value) == (TOGETHER, "4")
+    text = render_reason([link], {"I": history[0]}, [], stats=shop.stats, seed="B")
+    assert "is also the choice of 4 shoppers who had your IHOP card (you rated it 5★)" in text
+    evidence = Evidence(item=BOOKS, history={"I": IHOP}, ratings={"I": 5.0}, stats=shop.stats)
+    assert verify_claim(link, evidence).verdict == "supported"
+    assert TextChecker(shop.vocabulary).problems(text, [link], evidence) == []
+    # a wrong count, or "popular with shoppers who had …" with none, is caught, as is a count from no data
+    assert verify_claim(link.model_copy(update={"value": "40"}), evidence).verdict == "unsupported"
+    assert TextChecker(shop.vocabulary).problems(text.replace(" 4 ", " 40 "), [link], evidence)
+    assert TextChecker(shop.vocabulary).problems("It is popular with shoppers who had your IHOP card.", [link],
+                                                 evidence)
+    assert verify_claim(link, Evidence(item=BOOKS, history={"I": IHOP})).verdict == "unsupported"
+    # a shared trait comes first; fewer than MIN_TOGETHER shoppers is no reason
+    assert Handles([PANERA], [PastItem(SBUX, 5.0)], [], stats=shop.stats).to_claim(0, "h1").attribute == "flavor"
+    few = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"), interactions=others[:4]))
+    assert not any(h.startswith("h") for h in Handles([BOOKS], history, [], stats=few.stats).claim_handles(0))

@@ -24,7 +24,7 @@ from agent.train.data import (
 )
 from agent.verify import Evidence, TextChecker, verify_claim
 from index.loaders import load_dataset
-from index.split import get_split, held_out_pairs
+from index.split import get_split, held_out_pairs, known_interactions
 from prompts.loader import get_template, templates_of_kind
 
 SETTINGS = Settings()
@@ -65,7 +65,7 @@ def test_every_target_claim_verifies_and_fits_the_schema(gift, examples):
         assert list(ex.target) == list(model.model_fields)  # claims then text, as the grammar decodes them
         model.model_validate(ex.target)  # its own handles, 1..max_claims of them, text within the length limit
         evidence = Evidence(item=ex.handles.candidates[0], history={p.item.item_id: p.item for p in ex.handles.history},
-                            facets=ex.request.facets, message=ex.request.message)
+                            facets=ex.request.facets, message=ex.request.message, stats=ex.handles.stats)
         claims = [verify_claim(ex.handles.to_claim(0, h), evidence) for h in ex.target["claims"]]
         assert all(c.verdict == "supported" for c in claims), claims
         assert checker.problems(ex.target["text"], claims, evidence) == []
@@ -93,6 +93,21 @@ def test_open_requests_teach_reasons_that_claim_no_request(gift, examples):
     assert len(open_ones) < 0.5 * len(made)  # most requests still name something
     for ex in open_ones:
         assert ex.request.facets == [] and "as you asked" not in ex.target["text"], ex.target
+
+
+def test_no_held_out_shopper_is_counted_in_what_training_prompts_say_other_shoppers_chose(gift):
+    """"is also the choice of 4 shoppers who had your Wendy's card" counts the interactions training may know: a
+    held-out pair's shopper had both items, and is among the shoppers only when every interaction is counted."""
+    everyone, split, templates = gift
+    dataset = load_dataset(GIFT, SETTINGS.data_dir)
+    known = Shoppers(dataset, templates, Shape(), seed=0, known=known_interactions(dataset, split, "validation"))
+    checked = 0
+    for pair in split.test + split.validation:
+        for past in split.history[pair.user_id]:
+            full = everyone.catalogue.stats.together(pair.item_id, past)
+            assert known.catalogue.stats.together(pair.item_id, past) <= full - 1
+            checked += 1
+    assert checked > 100
 
 
 def test_gift_requests_ask_what_a_chat_asks_and_the_card_meets(gift, examples):

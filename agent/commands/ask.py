@@ -7,6 +7,7 @@ import sys
 import click
 
 from agent.commands.options import settings_options
+from agent.schemas import TOGETHER
 
 
 def format_answer(answer) -> str:
@@ -21,6 +22,8 @@ def format_answer(answer) -> str:
             for c in reason.claims:
                 cited = f"your past item {c.history_item_id}" if c.kind == "history" else c.kind
                 value = f" {c.attribute}={c.value}" if c.attribute else ""
+                if c.attribute == TOGETHER:
+                    value = f": {c.value} other shoppers had both"
                 lines.append(f"     ✓ {cited}{value}")
             for c in reason.unverified:
                 lines.append(f"     ✗ not verified: {c.attribute}={c.value} ({c.why})")

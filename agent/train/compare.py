@@ -40,7 +40,7 @@ def score_reply(raw: str, ex: Example, template, checker: TextChecker) -> dict:
     fallback, review_hit = True, None
     if reason is not None:
         evidence = Evidence(item=ex.handles.candidates[0], history={p.item.item_id: p.item for p in ex.handles.history},
-                            facets=ex.request.facets, message=ex.request.message)
+                            facets=ex.request.facets, message=ex.request.message, stats=ex.handles.stats)
         ok, bad, problems = verify_reason(reason, evidence, checker, ex.handles.offered(0))
         supported, total = len(ok), len(ok) + len(bad)
         fallback = not (reason.text and ok and not bad and not problems)

@@ -62,7 +62,7 @@ from pathlib import Path
 
 from langchain_core.messages import BaseMessage
 
-from agent.catalogue import THIN, Catalogue, normalise, squash
+from agent.catalogue import THIN, Catalogue, ValueStats, normalise, squash
 from agent.explain import (
     Handles,
     compose_reason,
@@ -71,12 +71,12 @@ from agent.explain import (
     reply_model,
 )
 from agent.occasions import made_for
-from agent.schemas import Claim, PastItem
+from agent.schemas import TOGETHER, Claim, PastItem
 from agent.sentences import Sentence
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
-from index.split import Split, get_split, held_out_pairs
+from index.split import Split, get_split, held_out_pairs, known_interactions
 from prompts.loader import Template
 
 GIFT = "amazon2018_gift_cards"
@@ -247,7 +247,7 @@ class TargetBuilder:
         past_by_id = {p.item.item_id: p for p in handles.history}
         item = handles.candidates[0]
         evidence = Evidence(item=item, history={p.item.item_id: p.item for p in handles.history},
-                            facets=request.facets, message=request.message)
+                            facets=request.facets, message=request.message, stats=handles.stats)
         chosen: list[str] = []
         said: set[str] = set()  # values chosen already: "from Amazon, as you asked" + brand Amazon is one fact
         for claim in claims:
@@ -293,7 +293,8 @@ class TargetBuilder:
                               message=request.message, max_chars=max_chars)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
-                named: list[Claim], max_attributes: int, review: str | None = None) -> Example | str:
+                named: list[Claim], max_attributes: int, review: str | None = None,
+                stats: ValueStats | None = None) -> Example | str:
         """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
         the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
         review talks about, the values the request `named` (first in a short reason), then the item's most specific
@@ -301,7 +302,7 @@ class TargetBuilder:
         among them)."""
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
-        handles = Handles([item], history, request.facets, max_attributes, stats=self.catalogue.stats,
+        handles = Handles([item], history, request.facets, max_attributes, stats=stats or self.catalogue.stats,
                           reason_max_chars=template.generation.reason_max_chars)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
         # handles never offer a value most of the catalogue shares, so neither the review's nor the request's can be
@@ -310,7 +311,7 @@ class TargetBuilder:
         # packaging tin with your Santa Tin" of a Snowflake Tin) keeps its place among the specific facts (a common
         # one, "shares its brand Amazon with …" of an Amazon.com card, is never offered: Handles.shared)
         linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
-                  if squash(c.value or "") not in squash(item.title)]
+                  if c.attribute == TOGETHER or squash(c.value or "") not in squash(item.title)]
         if handles.short:  # room for one fact: never a link through a thin value (a price, a maker: THIN) alone,
             # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
             linked = [c for c in linked if not _thin_link(c)]
@@ -362,9 +363,13 @@ class Shoppers:
     """A catalogue with real users (Gift Cards, Steam) and each user's latest review per item: makes one example per
     (user, item). The request is built from the item's facts (`request_for`), never from the review."""
 
-    def __init__(self, dataset: Dataset, templates: Sequence[Template], shape: Shape, seed: int):
+    def __init__(self, dataset: Dataset, templates: Sequence[Template], shape: Shape, seed: int,
+                 known: list[Interaction] | None = None):
+        """`known`: the interactions the catalogue's counts come from (the split's held-in ones, so no held-out pair
+        reaches a prompt: "the choice of 4 shoppers who had …"); default every interaction."""
         self.name = dataset.name
-        self.catalogue = Catalogue(dataset)
+        self.catalogue = Catalogue(dataset if known is None else dataset.model_copy(update={"interactions": known}))
+        self.counted = {(i.user_id, i.item_id) for i in (dataset.interactions if known is None else known)}
         self.builder = TargetBuilder(self.catalogue, templates)
         self.shape, self.seed = shape, seed
         self.latest: dict[tuple[str, str], Interaction] = {}
@@ -389,9 +394,13 @@ class Shoppers:
             return "item_has_no_requestable_value"
         message, named = made
         named_claims = [Claim(kind="attribute", attribute=k, value=v) for k, v in item.attributes if v in named]
+        # a shopper whose pair the counts hold is one of "the 4 shoppers who had …" of their own example
+        stats = self.catalogue.stats
+        if (user_id, item_id) in self.counted:
+            stats = stats.others_than_the_shopper()
         return self.builder.example(self.name, user_id, item, understand(message, self.catalogue), history,
                                     named_claims, self.shape.max_attributes,
-                                    review=self.latest[(user_id, item_id)].review or None)
+                                    review=self.latest[(user_id, item_id)].review or None, stats=stats)
 
     def request_for(self, item: Item, rng: random.Random) -> tuple[str, list[str]] | None:
         return request_for(self.catalogue, item, rng, self.shape.max_attributes)
@@ -519,7 +528,7 @@ def build_examples(data_dir: Path, templates: Sequence[Template], *, seed: int =
             continue
         data = load_dataset(name, data_dir)
         split = get_split(data, data_dir, seed=split_seed)
-        shoppers = Shoppers(data, templates, shape, seed)
+        shoppers = Shoppers(data, templates, shape, seed, known=known_interactions(data, split, "validation"))
         examples += user_examples(shoppers, split, counts, users, limit)
         validation += held_out_examples(shoppers, split, "validation", n_validation)
         splits.append(split)
