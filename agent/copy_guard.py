@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
+from agent.schemas import TOGETHER
 from agent.sentences import clip_title, short_name
 from agent.text_quality import without_parenthetical
 from agent.wording import VERB_PHRASES
@@ -81,6 +82,12 @@ class CopyGuard:
                 names |= {f"your {n}" for t in linked if (n := short_name(t))}
                 if names:
                     values.setdefault(f"shares its {said} {value} with", set()).update(names)
+        for j in handles.citable_history(index):  # "is also the choice of 4 shoppers who had your IHOP card"
+            claim = handles.to_claim(index, f"h{j + 1}")
+            if claim.attribute == TOGETHER:
+                title = handles.history[j].item.title
+                names = {clip_title(title)} | ({f"your {n}"} if (n := short_name(title)) else set())
+                values.setdefault("the choice of", set()).update(f"{claim.value} shoppers who had {n}" for n in names)
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
+from agent.catalogue import Catalogue
 from agent.copy_guard import CopyGuard
 from agent.explain import Handles
 from agent.schemas import PastItem
-from index.models import Item
+from index.models import Dataset, Interaction, Item, LoadReport
 
 GAME = Item(item_id="g1", title="Star Wars: Republic Commando", text="", source="steam", attributes=[
     ("tag", "Choices Matter"), ("tag", "Story Rich"), ("tag", "Dark"), ("tag", "Offroad"),
@@ -178,3 +179,17 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     assert short.pending(_raw(both)) is None or short.pending(_raw(both)).allows(_raw(both + "."))
     long = _for(card, 150).pending(_raw(said))
     assert long is None or long.allows(_raw(said + "."))
+
+
+def test_what_other_shoppers_chose_is_copied_with_the_count_the_data_gives():
+    """"is also the choice of 4 shoppers who had your IHOP card": the count and the past item are copied whole, as
+    the prompt offers them (a model that recalls a number could say 40)."""
+    card = Item(item_id="w", title="Wendy's Gift Card", text="", source="t", attributes=[("brand", "Wendy's")])
+    ihop = Item(item_id="i", title="IHOP Gift Card", text="", source="t", attributes=[("brand", "IHOP")])
+    others = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("w", "i")]
+    stats = Catalogue(Dataset(name="t", items=[card, ihop], report=LoadReport(dataset="t"), interactions=others)).stats
+    guard = CopyGuard.for_candidate(Handles([card], [PastItem(ihop, 5.0)], [], stats=stats), 0)
+    lead = "It is also the choice of"
+    assert guard.pending(_raw(lead)).allows(_raw(lead + " 4 shoppers"))
+    assert not guard.pending(_raw(lead)).allows(_raw(lead + " 40"))
+    assert guard.pending(_raw(lead + " 4 shoppers who had your I")).allows(_raw(lead + " 4 shoppers who had your IHOP"))
