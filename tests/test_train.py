@@ -308,20 +308,3 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     hits = [bool(features_in(t, heldout.features) & n) for t, n in zip(default, named) if n]
     assert scores["fmr"] == round(sum(hits) / len(hits), 3)
 
-
-def test_a_short_reason_says_what_was_asked_before_the_personal_link(gift, examples):
-    """explain_terse has room for one or two facts: v18, taught the link first there, answered "an htc vive co-op
-    game" with "It shares its tag Team-Based with your Depth." (said what was asked on 10 of 100 Steam pairs). A
-    value the shopper asked for and the card has now leads a short target; a longer one still leads with the link."""
-    made, _ = examples
-
-    def asked_values(ex):
-        item = ex.handles.candidates[0]
-        return [f for f in ex.request.facets if f.key in {k for k, _ in item.attributes}
-                and any(squash(v) == squash(f.value) for v in item.values(f.key))]
-
-    short = [ex for ex in made if ex.template.id == "explain_terse" and asked_values(ex)]
-    said = [ex for ex in short if "as you asked" in ex.target["text"]]
-    assert short and len(said) >= 0.9 * len(short), [ex.target["text"] for ex in short if ex not in said][:5]
-    linked = [ex for ex in said if ex.handles.citable_history(0)]
-    assert linked and not any(ex.target["claims"][0].startswith("h") for ex in linked)

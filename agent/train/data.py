@@ -297,9 +297,8 @@ class TargetBuilder:
                 stats: ValueStats | None = None) -> Example | str:
         """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
         the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
-        review talks about, the values the request `named` (first in a short reason), then the item's most specific
-        facts and the request facets it meets (`fallback_claims`: no value most of the catalogue shares is ever
-        among them)."""
+        review talks about, the values the request `named`, then the item's most specific facts and the request
+        facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
         handles = Handles([item], history, request.facets, max_attributes, stats=stats or self.catalogue.stats,
@@ -317,11 +316,7 @@ class TargetBuilder:
             linked = [c for c in linked if not _thin_link(c)]
             specific = sorted(specific, key=_thin_link)  # stable: the others keep their order
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
-        # a short reason has room for one or two facts: what the shopper asked for comes first there (v18, taught the
-        # link first, answered "an htc vive co-op game" with "It shares its tag Team-Based with your Depth." and said
-        # what was asked on 10 of 100 Steam pairs); a longer one says both
-        met = [handles.to_claim(0, f.handle) for f in handles.citable_facets(0)]  # "made for Christmas", r1
-        lead = named + met + linked + said_in_review if handles.short else linked + said_in_review + named
+        lead = linked + said_in_review + named
         try:
             chosen, text = self.fit(lead + specific, handles, request, template)
         except ValueError:
