@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 # facts' (a model taught four frames there ran past the limit on a quarter of its replies and was cut mid-word).
 SHORT_REASON_CHARS = 80
 PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
-# The longest past item's title a short reason names, where a link must fit ("It shares its price $25.00 with your
-# Zaxby's Gift Card." is 56 characters): said with its rating it never did, and every short reason of one item read
-# the same whoever it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its
-# variant names it, or nothing does (`short_name`).
+# The longest name a reason gives a past item after "your" (a short one only where its link fits, `Handles._fits`):
+# said with its rating a link never fitted a short reason, and every short reason of one item read the same whoever
+# it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its variant or a store
+# card's name ("your Carrabba's Italian Grill card") names it, or nothing does (`short_name`).
 SHORT_TITLE_CHARS = 30
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
