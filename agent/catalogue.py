@@ -103,7 +103,7 @@ THIN = {"price": 0.4, "brand": 0.25, "developer": 0.25, "publisher": 0.26, "manu
 
 # A past item the pick shares no trait with is still personal evidence when other shoppers who had it chose the pick
 # too (agent/schemas.py TOGETHER): offered only where no shared trait links them and at least MIN_TOGETHER shoppers
-# did (44 of 100 held-out Gift Cards shoppers shared no trait with their pick, and three of them read the same
+# did (33 of 100 held-out Gift Cards shoppers share no specific trait with their pick, and three of them read the same
 # "features the Red Gift Box design …").
 MIN_TOGETHER = 3
 # A value this share of the catalogue has tells little of any one item: "offers Multi-player" (a quarter of Steam),

@@ -111,7 +111,7 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     if past is None or not claim.attribute:
         return None
     key = claim.attribute.replace("_", " ")
-    if claim.attribute == TOGETHER:  # no trait in common: other shoppers' choice ("the choice of 4 shoppers who had …")
+    if claim.attribute == TOGETHER:  # no trait in common: "the choice of 4 shoppers who had …"
         lead = f"is also the choice of {claim.value} shoppers who had"
         if short:
             name = short_name(past.item.title)

@@ -407,7 +407,7 @@ def together_problems(text: str, sources: list[Item], stats: ValueStats | None) 
         named = _named_past(text, m, 2, sources)
         if not named:
             found.append(f"says shoppers who had {m.group(2)} chose it, which is no past item it cites")
-        elif stats is None or not any(stats.together(sources[0].item_id, p.item_id) == int(m.group(1)) for p in named):
+        elif not any(stats and stats.together(sources[0].item_id, p.item_id) == int(m.group(1)) for p in named):
             found.append(f"says {m.group(1)} shoppers who had {m.group(2)} chose it, which the data does not say")
     return found
 

@@ -192,4 +192,5 @@ def test_what_other_shoppers_chose_is_copied_with_the_count_the_data_gives():
     lead = "It is also the choice of"
     assert guard.pending(_raw(lead)).allows(_raw(lead + " 4 shoppers"))
     assert not guard.pending(_raw(lead)).allows(_raw(lead + " 40"))
-    assert guard.pending(_raw(lead + " 4 shoppers who had your I")).allows(_raw(lead + " 4 shoppers who had your IHOP"))
+    named = lead + " 4 shoppers who had your I"
+    assert guard.pending(_raw(named)).allows(_raw(named + "HOP"))

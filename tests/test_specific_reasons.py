@@ -711,7 +711,7 @@ def test_a_past_store_card_is_named_as_its_owner_calls_it():
 
 
 def test_a_shopper_who_shares_no_trait_with_the_pick_hears_what_shoppers_like_them_chose():
-    """44 of 100 held-out Gift Cards shoppers shared no trait with their pick, and three of them read the same
+    """33 of 100 held-out Gift Cards shoppers share no specific trait with their pick, and three of them read the same
     "features the Red Gift Box design and comes in a pop-up reveal": a liked past item that at least MIN_TOGETHER
     other shoppers had with the pick is their personal reason, with the count the data gives, and only then."""
     others = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("I", "B")]
