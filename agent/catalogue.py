@@ -1,6 +1,7 @@
 """The in-memory view of one dataset the chain needs besides vector search: raw items for verification, the
-attribute vocabulary for understanding requests and checking reason text, co-occurrence counts for ranking and the
-reviews quotes come from. The service builds it from the index alone (`from_index`), never from the data files."""
+attribute vocabulary for understanding requests and checking reason text, co-occurrence counts for ranking and for
+"the choice of 4 shoppers who had your X", and the reviews quotes come from. The service builds it from the index
+alone (`from_index`), never from the data files."""
 
 from __future__ import annotations
 
@@ -114,17 +115,18 @@ COMMON_SHARE = 0.15
 
 
 class ValueStats:
-    """How common each attribute value is in one catalogue, and how its shoppers rate: the yardsticks for
-    "specific" (a rare value tells the shopper something) and "liked" (a past item worth citing). Frequencies and
-    the vacuous threshold are agent/text_quality's, so the chain enforces what the evaluation measures."""
+    """How common each attribute value is in one catalogue, how its shoppers rate and which items they had together:
+    the yardsticks for "specific" (a rare value tells the shopper something), "liked" (a past item worth citing) and
+    "the choice of 4 shoppers who had your X". Frequencies and the vacuous threshold are agent/text_quality's, so the
+    chain enforces what the evaluation measures."""
 
     def __init__(self, items: list[Item], max_rating: float | None,
-                 together: Mapping[str, Mapping[str, int]] | None = None, counted_shopper: int = 0):
+                 together: Mapping[str, Mapping[str, int]] | None = None):
         self._frequencies = value_frequencies(items)
         # Steam ratings are 1.0 (recommended) / 0.0 (not); Amazon's are 1-5 stars. The largest rating tells which.
         self.binary_ratings = max_rating is not None and max_rating <= 1.0
-        self._together = together or {}
-        self._counted_shopper = counted_shopper
+        self._together = together or {}  # item -> item -> how many users had both (CatalogueData.shoppers_together)
+        self._counted_shopper = 0
 
     def others_than_the_shopper(self) -> ValueStats:
         """These stats for a training example, whose shopper had the pick and every past item (`together` counts
