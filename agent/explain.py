@@ -202,10 +202,8 @@ class Handles:
         item, stats = self.candidates[index], self.stats
         shared = {j: self.shared(item, past.item) for j, past in enumerate(self.history)
                   if self.liked(past)}
-        citable = [j for j, kv in shared.items()
-                   if kv is not None and not (self.short and short_name(self.history[j].item.title) is None)
-                   and self._fits(Claim(kind="history", history_item_id=self.history[j].item.item_id,
-                                        attribute=kv[0], value=kv[1]))]
+        citable = [j for j, kv in shared.items() if kv is not None and self._sayable(
+            j, Claim(kind="history", history_item_id=self.history[j].item.item_id, attribute=kv[0], value=kv[1]))]
         if stats is not None and citable:
             citable.sort(key=lambda j: stats.telling_share(*shared[j]))
             rarest = stats.telling_share(*shared[citable[0]])
@@ -213,18 +211,25 @@ class Handles:
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
         elif not citable:  # no trait in common: the liked past items most other shoppers had with it (TOGETHER)
-            chosen = [j for j, kv in shared.items() if kv is None and self._together(index, j)
-                      and not (self.short and short_name(self.history[j].item.title) is None)
-                      and self._fits(self.to_claim(index, f"h{j + 1}"))]
-            chosen.sort(key=lambda j: -self._together(index, j))  # stable: the most recent first
-            turn = index % len(chosen) if chosen else 0  # five cards name different past items where they can
-            citable = chosen[turn:] + chosen[:turn]
+            chosen = {j: claim for j, kv in shared.items()
+                      if kv is None and (claim := self._together(index, j)) and self._sayable(j, claim)}
+            ranked = sorted(chosen, key=lambda j: -int(chosen[j].value or 0))  # stable: the most recent first
+            turn = index % len(ranked) if ranked else 0  # five cards name different past items where they can
+            citable = ranked[turn:] + ranked[:turn]
         return citable[:MAX_LINKS]
 
-    def _together(self, index: int, j: int) -> int:
-        """How many other shoppers had both candidate `index` and past item `j`; 0 below MIN_TOGETHER."""
-        n = self.stats.together(self.candidates[index].item_id, self.history[j].item.item_id) if self.stats else 0
-        return n if n >= MIN_TOGETHER else 0
+    def _sayable(self, j: int, link: Claim) -> bool:
+        """Whether a link to past item `j` can be said: named at all in a short reason (`short_name`), and fitting."""
+        return not (self.short and short_name(self.history[j].item.title) is None) and self._fits(link)
+
+    def _together(self, index: int, j: int) -> Claim | None:
+        """The link "is also the choice of N shoppers who had your …" of candidate `index` to past item `j`, where at
+        least MIN_TOGETHER other shoppers had both."""
+        past = self.history[j].item
+        n = self.stats.together(self.candidates[index].item_id, past.item_id) if self.stats else 0
+        if n < MIN_TOGETHER:
+            return None
+        return Claim(kind="history", history_item_id=past.item_id, attribute=TOGETHER, value=str(n))
 
     def phrase(self, index: int, handle: str) -> str:
         """What a handle of candidate `index` says, as the words a sentence uses ("comes from Starbucks", "shares
@@ -261,8 +266,8 @@ class Handles:
             if 0 <= j < len(self.history):
                 past = self.history[j].item
                 shared = self.shared(item, past)
-                if shared is None and (n := self._together(index, j)):
-                    return Claim(kind="history", history_item_id=past.item_id, attribute=TOGETHER, value=str(n))
+                if shared is None and (together := self._together(index, j)):
+                    return together
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)
         facet = next((f for f in self.facets if f.handle == handle), None)

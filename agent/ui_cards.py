@@ -105,10 +105,13 @@ def claim_html(claim: Claim, ctx: CardContext) -> str:
             how = "you mentioned"
         else:
             how = rating_words(past.rating, ctx) if past and past.rating is not None else "from your history"
-        shared = (f' <span class="wr-shared">both: {esc(pretty_key(claim.attribute))} '
-                  f'<mark class="wr-cite">{esc(claim.value)}</mark></span>') if claim.attribute and claim.value else ""
         if claim.attribute == TOGETHER:
             shared = f' <span class="wr-shared">{esc(claim.value)} other shoppers had both</span>'
+        elif claim.attribute and claim.value:
+            shared = (f' <span class="wr-shared">both: {esc(pretty_key(claim.attribute))} '
+                      f'<mark class="wr-cite">{esc(claim.value)}</mark></span>')
+        else:
+            shared = ""
         body = f'{esc(how)}: <span class="wr-past">{esc(clip(title, 90))}</span>{shared}'
         return f'<li class="wr-claim wr-history"><span class="wr-icon">↺</span><span>{body}</span></li>'
     if claim.kind == "request":

@@ -21,9 +21,10 @@ def format_answer(answer) -> str:
             lines.append(f"   why: {reason.text}" + ("  (built from verified facts)" if reason.fallback else ""))
             for c in reason.claims:
                 cited = f"your past item {c.history_item_id}" if c.kind == "history" else c.kind
-                value = f" {c.attribute}={c.value}" if c.attribute else ""
                 if c.attribute == TOGETHER:
                     value = f": {c.value} other shoppers had both"
+                else:
+                    value = f" {c.attribute}={c.value}" if c.attribute else ""
                 lines.append(f"     ✓ {cited}{value}")
             for c in reason.unverified:
                 lines.append(f"     ✗ not verified: {c.attribute}={c.value} ({c.why})")
