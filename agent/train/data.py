@@ -225,6 +225,7 @@ def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str,
 
 LEAD_SHARE = 0.1  # a review's value shared by this share of the catalogue does not lead a target (`tells_apart`)
 TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent/sentences.py)
+PAIRED_LONG_CHARS = 110  # a quote or a cut title longer than this is a target's only fact (`_long_pair`)
 
 
 class TargetBuilder:
@@ -269,6 +270,7 @@ class TargetBuilder:
             # sentence never mentions (the renderer says one value once, so a past item sharing the brand the
             # shopper asked for is not said beside "is from Amazon, as you asked")
             if (len(sentence.claims) == len(trial) and len(text) <= gen.reason_max_chars
+                    and not (len(trial) > 1 and _long_pair(text))
                     and all(states(text, c, evidence) for c in trial)
                     and not self.checker.problems(text, trial, evidence)):
                 chosen.append(handle)
@@ -335,6 +337,13 @@ def plan_seed(claims: list[Claim], request: Request) -> str:
     noise to the model, and it learned the commonest one ("A pick that …" on most replies of the first adapters);
     this way the wording varies with the facts and the request, and the model can learn which."""
     return ("asked" if request.facets else "open") + "".join(f"|{c.kind}:{c.attribute}" for c in claims)
+
+
+def _long_pair(text: str) -> bool:
+    """A sentence of two facts that quotes a listing bullet or a cut past-item title ("…") and runs past
+    PAIRED_LONG_CHARS: such a fact stands alone. v19, taught quotes and long titles beside a link, wrote longer
+    ones than any target and ran past the token cap (agent/adapters/HISTORY.md)."""
+    return ("“" in text or "…" in text) and len(text) > PAIRED_LONG_CHARS
 
 
 def _thin_link(claim: Claim) -> bool:
