@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agent.catalogue import MIN_TOGETHER, ValueStats, squash
+from agent.catalogue import MIN_TOGETHER, THIN, ValueStats, squash
 from agent.reply_models import REPLY_SCHEMAS, parse_reply, text_so_far
 from agent.schemas import TOGETHER, Claim, PastItem, Reason
 from agent.sentences import (ASKED, Sentence, compose_sentence, every_pick_meets, fact_phrase, is_short,
@@ -210,13 +210,20 @@ class Handles:
             tied = sum(stats.telling_share(*shared[j]) == rarest for j in citable)
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
-        elif not citable:  # no trait in common: the liked past items most other shoppers had with it (TOGETHER)
+        if not citable or (self.short and shared[citable[0]][0] in THIN):
+            # no trait in common (or, for a short reason, only a price or a maker, which it never says alone): the
+            # liked past items most other shoppers had with it (TOGETHER)
             chosen = {j: claim for j, kv in shared.items()
-                      if kv is None and (claim := self._together(index, j)) and self._sayable(j, claim)}
+                      if self._togetherable(kv) and (claim := self._together(index, j)) and self._sayable(j, claim)}
             ranked = sorted(chosen, key=lambda j: -int(chosen[j].value or 0))  # stable: the most recent first
             turn = index % len(ranked) if ranked else 0  # five cards name different past items where they can
-            citable = ranked[turn:] + ranked[:turn]
+            citable = (ranked[turn:] + ranked[:turn]) or citable
         return citable[:MAX_LINKS]
+
+    def _togetherable(self, shared: tuple[str, str] | None) -> bool:
+        """Whether a past item sharing `shared` with the pick is linked by what other shoppers chose: when it shares
+        no trait, or (a short reason) only a thin one."""
+        return shared is None or (self.short and shared[0] in THIN)
 
     def _sayable(self, j: int, link: Claim) -> bool:
         """Whether a link to past item `j` can be said: named at all in a short reason (`short_name`), and fitting."""
@@ -266,7 +273,7 @@ class Handles:
             if 0 <= j < len(self.history):
                 past = self.history[j].item
                 shared = self.shared(item, past)
-                if shared is None and (together := self._together(index, j)):
+                if self._togetherable(shared) and (together := self._together(index, j)):
                     return together
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)

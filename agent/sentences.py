@@ -113,9 +113,9 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     key = claim.attribute.replace("_", " ")
     if claim.attribute == TOGETHER:  # no trait in common: "the choice of 4 shoppers who had …"
         lead = f"is also the choice of {claim.value} shoppers who had"
-        if short:
+        if short:  # "also" is four characters a 60-character reason needs for the past item's name
             name = short_name(past.item.title)
-            return f"{lead} your {name}" if name else None
+            return f"is the choice of {claim.value} shoppers who had your {name}" if name else None
         return f"{lead} {_named(past, stats)}"
     if short:  # "shares its tag Heist with your PAYDAY™ The Heist": "your" says whose, in a third of the words
         name = short_name(past.item.title)
