@@ -17,6 +17,7 @@ from agent.train.data import (
     STEAM,
     Shape,
     Shoppers,
+    _long_pair,
     held_out_examples,
     plan_seed,
     review_mentions,
@@ -180,6 +181,15 @@ def test_each_example_is_made_for_one_explain_template_and_fits_its_limits(gift,
         assert len(ex.target["claims"]) <= ex.template.generation.max_claims
 
 
+def test_a_long_quote_or_cut_title_leaves_a_target_one_fact(gift, examples):
+    """v19 joined long listing quotes and links and ran past the token cap: a two-fact target that quotes or cuts a
+    title stays within PAIRED_LONG_CHARS; a short quote still goes with another fact."""
+    made, _ = examples
+    paired = [ex.target["text"] for ex in made if len(ex.target["claims"]) > 1]
+    assert paired and not any(_long_pair(text) for text in paired)
+    assert any("“" in text for text in paired)
+
+
 def test_review_mentions_reads_values_not_sentiment(gift):
     cards, _, _ = gift
     item = next(i for i in cards.catalogue.items.values() if i.first("brand") == "Starbucks")
@@ -229,7 +239,7 @@ def test_steam_users_teach_personal_links_without_held_out_pairs():
     split = get_split(dataset, SETTINGS.data_dir, seed=0)
     shoppers = Shoppers(dataset, [get_template("explain_default")], Shape(), seed=0)
     counts: Counter[str] = Counter()
-    made = user_examples(shoppers, split, counts, users=40, per_user=3)
+    made = user_examples(shoppers, split, counts, users=150, per_user=3)
     held_out = held_out_pairs(split)
     assert len(made) > 30 and not any((ex.user_id, ex.item_id) in held_out for ex in made)
     assert all(shoppers.latest[(ex.user_id, ex.item_id)].rating == 1.0 for ex in made)  # recommended games only
@@ -240,6 +250,16 @@ def test_steam_users_teach_personal_links_without_held_out_pairs():
             assert claim.value.lower() in ex.target["text"].lower(), (claim, ex.target)
     linked = [ex for ex in made if any(h.startswith("h") for h in ex.target["claims"])]
     assert linked and all("you recommended it" in ex.target["text"] for ex in linked)
+    # beside "shares its tag Crafting with your Stranded Deep" the game's own fact is one Stranded Deep lacks ("offers
+    # MMO"), not "is tagged Survival", where nothing was asked and the pick has such a fact
+    def also_had(ex):
+        claims = [ex.handles.to_claim(0, h) for h in ex.target["claims"]]
+        past = shoppers.catalogue.get(next(c.history_item_id for c in claims if c.kind == "history"))
+        has = {(k, v.casefold()) for k, v in past.attributes}
+        return any((c.attribute, c.value.casefold()) in has for c in claims if c.kind == "attribute")
+
+    open_pairs = [ex for ex in linked if not ex.request.facets and len(ex.target["claims"]) == 2]
+    assert open_pairs and not any(also_had(ex) for ex in open_pairs)
 
 
 @pytest.mark.slow

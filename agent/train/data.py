@@ -26,8 +26,12 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          christmas/holiday, "bday" -> birthday); at most two, of those that tell i apart (`tells_apart`: not a
          price, nor a value LEAD_SHARE of the catalogue shares);
       2. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
-         liked past item sharing i's rarest value, the request facets i meets. No value most of the catalogue
+         liked past item sharing i's rarest value, the request facets i meets; beside a link through a shared
+         trait, the values the linked past item has too come last (`_also_had`: "shares its tag Crafting with your
+         Stranded Deep" goes on with what that game lacks, not "is tagged Survival"). No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
+    A quoted listing bullet or a cut past-item title ("…") that would make a two-fact sentence longer than
+    PAIRED_LONG_CHARS leaves the fact chosen first alone (`_long_pair`).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
 Steam (steam, real users: `user_reviews_flat`, a review is 1.0 recommended / 0.0 not). For the latest
   `per_user` held-in games of a seeded sample of users (index/split.py's Steam split; test and validation pairs
@@ -225,7 +229,7 @@ def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str,
 
 LEAD_SHARE = 0.1  # a review's value shared by this share of the catalogue does not lead a target (`tells_apart`)
 TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent/sentences.py)
-PAIRED_LONG_CHARS = 110  # a quote or a cut title longer than this is a target's only fact (`_long_pair`)
+PAIRED_LONG_CHARS = 110  # a two-fact sentence with a quote or a cut title ends at its first fact past this
 
 
 class TargetBuilder:
@@ -269,8 +273,9 @@ class TargetBuilder:
             # a target lists only the claims its sentence states: a claim left unsaid would teach citing facts the
             # sentence never mentions (the renderer says one value once, so a past item sharing the brand the
             # shopper asked for is not said beside "is from Amazon, as you asked")
+            if len(trial) > 1 and _long_pair(text):
+                break  # the fact chosen first stands alone
             if (len(sentence.claims) == len(trial) and len(text) <= gen.reason_max_chars
-                    and not (len(trial) > 1 and _long_pair(text))
                     and all(states(text, c, evidence) for c in trial)
                     and not self.checker.problems(text, trial, evidence)):
                 chosen.append(handle)
@@ -319,6 +324,10 @@ class TargetBuilder:
             # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
             linked = [c for c in linked if not _thin_link(c)]
             specific = sorted(specific, key=_thin_link)  # stable: the others keep their order
+        if linked:  # beside "shares its tag Crafting with your Stranded Deep", what that game lacks, not "is tagged
+            # Survival" which it has too (Steam's targets said "is tagged FPS" of CS:GO beside every FPS they named)
+            past = next(p.item for p in history if p.item.item_id == linked[0].history_item_id)
+            specific = sorted(specific, key=lambda c: _also_had(c, past))  # stable: the rest keep their order
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         lead = linked + said_in_review + named
         try:
@@ -341,9 +350,16 @@ def plan_seed(claims: list[Claim], request: Request) -> str:
 
 def _long_pair(text: str) -> bool:
     """A sentence of two facts that quotes a listing bullet or a cut past-item title ("…") and runs past
-    PAIRED_LONG_CHARS: such a fact stands alone. v19, taught quotes and long titles beside a link, wrote longer
-    ones than any target and ran past the token cap (agent/adapters/HISTORY.md)."""
+    PAIRED_LONG_CHARS: the target keeps its first fact alone. v19, taught quotes and long titles beside a link,
+    wrote longer ones than any target and ran past the token cap (agent/adapters/HISTORY.md); a shorter fact in
+    the quote's place was most often the brand the card's title says."""
     return ("“" in text or "…" in text) and len(text) > PAIRED_LONG_CHARS
+
+
+def _also_had(claim: Claim, past: Item) -> bool:
+    """Whether `claim` is an attribute value the past item has too."""
+    return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in {
+        (k, v.casefold()) for k, v in past.attributes}
 
 
 def _thin_link(claim: Claim) -> bool:
