@@ -194,8 +194,9 @@ class Handles:
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
         name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
-        sentence that fits (`_fits`). Where none shares a specific value, the liked ones at least MIN_TOGETHER
-        other shoppers had with the candidate, the most such shoppers first (agent/catalogue.py TOGETHER)."""
+        sentence that fits (`_fits`). Where none shares a specific value (a short reason: none but a thin one, a price
+        or a maker, which it never says alone), the liked ones at least MIN_TOGETHER other shoppers had with the
+        candidate, the most such shoppers first (agent/catalogue.py TOGETHER)."""
         return self.links[index]
 
     def _find_links(self, index: int) -> list[int]:
