@@ -144,13 +144,17 @@ class Handles:
             linked = {self.shared(item, self.history[j].item) for j in links}
             shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats, self.asked)
                      if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
+            had = {(k, v.casefold()) for j in links[:1] for k, v in self.history[j].item.attributes}
             # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
             # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said
             # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11). A value no sentence
             # plan says (a metascore, a gift amount) comes last: first, as the rarest, it was a1 of PAYDAY 2, which
-            # v15 cited while its sentence said "offers Multi-player"
-            self.attributes.append(sorted(shown, key=lambda kv: (kv[0] not in RENDERED, _rarity(
-                Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
+            # v15 cited while its sentence said "offers Multi-player". Beside an offered link, the values its past
+            # item has too come after the others, as the targets choose them: v20, taught the fact that game lacks
+            # while the prompt showed the rarest first, cited a1 after every link and said another fact
+            self.attributes.append(sorted(shown, key=lambda kv: (
+                kv[0] not in RENDERED, (kv[0], kv[1].casefold()) in had,
+                _rarity(Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
 
     def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
         """The value a link to `past` goes through: never one the shopper asked for, nor a common one the pick's

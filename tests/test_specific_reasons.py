@@ -754,3 +754,23 @@ def test_a_short_reason_links_what_other_shoppers_chose_where_only_a_price_is_sh
     evidence = Evidence(item=AMZ_CAKE, history={"S": SBUX}, ratings={"S": 5.0}, stats=shop.stats)
     assert TextChecker(shop.vocabulary).problems(text, [link], evidence) == []
     assert TextChecker(shop.vocabulary).problems(text.replace(" 4 ", " 5 "), [link], evidence)
+
+
+def test_beside_a_link_the_pick_offers_first_what_that_past_item_lacks():
+    """"shares its tag Trading with your Team Fortress 2" says the two are alike; "is tagged FPS" beside it says so
+    again (Team Fortress 2 is one too). Beside an offered link, the pick's values its past item has too come after
+    the others, in the order the training targets choose them: v20, taught the fact that game lacks while the
+    prompt showed the rarest first, cited a1 after every link and said another fact."""
+    def game(item_id, *tags):
+        return Item(item_id=item_id, title=item_id, text=item_id, source="t", attributes=[("tag", t) for t in tags])
+
+    csgo, tf2 = game("CSGO", "Trading", "FPS", "Tactical"), game("TF2", "Trading", "FPS", "Hats")
+    others = [game(f"g{n}", "Tactical") for n in range(2)] + [game(f"f{n}", f"Filler {n}") for n in range(20)]
+    shop = Catalogue(Dataset(name="s", items=[csgo, tf2, *others], report=LoadReport(dataset="s"),
+                             interactions=[Interaction(user_id="u", item_id="TF2", rating=1.0)]))
+    assert shop.stats.share("tag", "FPS") < shop.stats.share("tag", "Tactical")  # FPS is the rarer
+    linked = Handles([csgo], [PastItem(tf2, rating=1.0)], [], stats=shop.stats)
+    assert linked.to_claim(0, "h1").value == "Trading"
+    assert linked.attributes[0] == [("tag", "Tactical"), ("tag", "FPS")]
+    unlinked = Handles([csgo], [], [], stats=shop.stats)
+    assert unlinked.attributes[0] == [("tag", "Trading"), ("tag", "FPS"), ("tag", "Tactical")]
