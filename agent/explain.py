@@ -140,11 +140,10 @@ class Handles:
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
         self.attributes = []
-        for item, links in zip(self.candidates, self.links):
-            linked = {self.shared(item, self.history[j].item) for j in links}
+        for index, item in enumerate(self.candidates):
+            linked = {self.shared(item, self.history[j].item) for j in self.links[index]}
             shown = [kv for kv in shown_attributes(item, self.max_attributes, self.stats, self.asked)
                      if kv not in linked and self._fits(Claim(kind="attribute", attribute=kv[0], value=kv[1]))]
-            had = {(k, v.casefold()) for j in links[:1] for k, v in self.history[j].item.attributes}
             # most telling first (stable: ties keep the key order), as the fallback and the training targets rank
             # them: v14 had to learn the catalogue's tag frequencies to find the rarest of twelve handles, and said
             # the commonest ("is tagged FPS" on 16 of 100 Steam reasons, the targets 11). A value no sentence
@@ -153,7 +152,7 @@ class Handles:
             # item has too come after the others, as the targets choose them: v20, taught the fact that game lacks
             # while the prompt showed the rarest first, cited a1 after every link and said another fact
             self.attributes.append(sorted(shown, key=lambda kv: (
-                kv[0] not in RENDERED, (kv[0], kv[1].casefold()) in had,
+                kv[0] not in RENDERED, self.linked_has(index, *kv),
                 _rarity(Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
 
     def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
@@ -165,6 +164,12 @@ class Handles:
         said = {(k, v.casefold()) for k, v in item.attributes
                 if stats is not None and squash(v) and squash(v) in title and stats.common(k, v)}
         return shared_attribute(item, past, stats, skip=self.asked | said)
+
+    def linked_has(self, index: int, key: str, value: str) -> bool:
+        """Whether the past item candidate `index` is linked to has this value too: such a value comes after the
+        others (in the prompt, as in the training targets), since beside the link it tells nothing new."""
+        return any((key, value.casefold()) in {(k, v.casefold()) for k, v in self.history[j].item.attributes}
+                   for j in self.links[index][:1])
 
     @property
     def short(self) -> bool:
@@ -215,7 +220,7 @@ class Handles:
             tied = sum(stats.telling_share(*shared[j]) == rarest for j in citable)
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
-        if not citable or (self.short and shared[citable[0]][0] in THIN):
+        if not citable or self._togetherable(shared[citable[0]]):
             # no trait in common (or, for a short reason, only a price or a maker, which it never says alone): the
             # liked past items most other shoppers had with it (TOGETHER)
             chosen = {j: claim for j, kv in shared.items()

@@ -27,7 +27,7 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          price, nor a value LEAD_SHARE of the catalogue shares);
       2. then the chain's own choice of the most specific facts (`fallback_claims`): the rarest values of i, a
          liked past item sharing i's rarest value, the request facets i meets; beside a link through a shared
-         trait, the values the linked past item has too come last (`_also_had`: "shares its tag Crafting with your
+         trait, the values the linked past item has too come last (`Handles.linked_has`: "shares its tag Crafting with your
          Stranded Deep" goes on with what that game lacks, not "is tagged Survival"). No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
     A quoted listing bullet or a cut past-item title ("…") that would make a two-fact sentence longer than
@@ -324,10 +324,11 @@ class TargetBuilder:
             # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
             linked = [c for c in linked if not _thin_link(c)]
             specific = sorted(specific, key=_thin_link)  # stable: the others keep their order
-        if linked:  # beside "shares its tag Crafting with your Stranded Deep", what that game lacks, not "is tagged
-            # Survival" which it has too (Steam's targets said "is tagged FPS" of CS:GO beside every FPS they named)
-            past = next(p.item for p in history if p.item.item_id == linked[0].history_item_id)
-            specific = sorted(specific, key=lambda c: _also_had(c, past))  # stable: the rest keep their order
+        # beside "shares its tag Crafting with your Stranded Deep", what that game lacks, not "is tagged Survival"
+        # which it has too (Steam's targets said "is tagged FPS" of CS:GO beside every FPS game they linked); the
+        # prompt offers them in that order (stable: the rest keep their order)
+        specific = sorted(specific, key=lambda c: c.kind == "attribute" and handles.linked_has(
+            0, c.attribute or "", c.value or ""))
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         lead = linked + said_in_review + named
         try:
@@ -354,12 +355,6 @@ def _long_pair(text: str) -> bool:
     wrote longer ones than any target and ran past the token cap (agent/adapters/HISTORY.md); a shorter fact in
     the quote's place was most often the brand the card's title says."""
     return ("“" in text or "…" in text) and len(text) > PAIRED_LONG_CHARS
-
-
-def _also_had(claim: Claim, past: Item) -> bool:
-    """Whether `claim` is an attribute value the past item has too."""
-    return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in {
-        (k, v.casefold()) for k, v in past.attributes}
 
 
 def _thin_link(claim: Claim) -> bool:
