@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.schemas import TOGETHER
-from agent.sentences import clip_title, short_name
+from agent.sentences import MAKER_KEYS, clip_title, short_name
 from agent.text_quality import without_parenthetical
 from agent.wording import VERB_PHRASES
 from index.attributes import SHARED
@@ -82,6 +82,8 @@ class CopyGuard:
                 names |= {f"your {n}" for t in linked if (n := short_name(t))}
                 if names:
                     values.setdefault(f"shares its {said} {value} with", set()).update(names)
+                    if key in MAKER_KEYS:  # "has the same brand as your Panera Bread card" (agent/sentences.py)
+                        values.setdefault(f"has the same {said} as", set()).update(names)
         for j in handles.citable_history(index):  # "is also the choice of 4 shoppers who had your IHOP card"
             claim = handles.to_claim(index, f"h{j + 1}")
             if claim.attribute == TOGETHER:
@@ -112,6 +114,8 @@ class CopyGuard:
                 return Continuing(len(said))
         if (second := self._second_phrase(text)) is not None:
             return second
+        if (relink := _after_a_link(text)) is not None:
+            return relink
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -173,6 +177,34 @@ class Copying:
         if not common or common in self.rests:
             return common
         return common[:common.rfind(" ")] if " " in common[1:] else ""
+
+
+@dataclass(frozen=True)
+class NoRelink:
+    """The word after a said link and " and": never "shares" again. v21 wrote 4 of its 8 faulty Steam
+    explain_history replies as "it shares its tag Dark with your DARK SOULS™ II (you recommended it) and shares its
+    tag Survival Horror." (a link's words about a value no past item shares), where its targets go on "and is
+    tagged …" (eval/runs/adapter-20261206T042921Z-c9d5375b)."""
+
+    start: int
+    rests: tuple[str, ...] = ()
+
+    def allows(self, raw_after: str) -> bool:
+        after = text_so_far(raw_after)
+        return after is None or not after[self.start:].lstrip().startswith("shares")
+
+    def forced(self) -> str:
+        return ""
+
+
+def _after_a_link(text: str) -> NoRelink | None:
+    """`NoRelink` while the sentence is at the first word after a link it said ("shares its … with …") and " and"."""
+    cut = text.rfind(" and")
+    if cut < 0 or len(text[cut + len(" and"):].split()) > 1:
+        return None
+    said = text[:cut]
+    link = said.find("shares its ")
+    return NoRelink(cut + len(" and")) if link >= 0 and " with " in said[link:] else None
 
 
 @dataclass(frozen=True)

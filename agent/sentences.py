@@ -44,6 +44,7 @@ PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
 # it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its variant or a store
 # card's name ("your Carrabba's Italian Grill card") names it, or nothing does (`short_name`).
 SHORT_TITLE_CHARS = 30
+MAKER_KEYS = ("brand", "developer", "publisher")  # one value an item: "has the same brand as …" says which
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
@@ -117,10 +118,15 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
             name = short_name(past.item.title)
             return f"is the choice of {claim.value} shoppers who had your {name}" if name else None
         return f"{lead} {_named(past, stats)}"
+    name = short_name(past.item.title)
+    # "has the same brand as your Panera Bread card", not "shares its brand Panera Bread with your Panera Bread
+    # card": where the past item's name says its maker, saying it again is the sentence repeating itself (a tag
+    # has many values: "shares its tag Heist with your PAYDAY™ The Heist" says which)
+    lead = (f"has the same {key} as" if claim.attribute in MAKER_KEYS and name
+            and squash(claim.value or "") in squash(name) else f"shares its {key} {claim.value} with")
     if short:  # "shares its tag Heist with your PAYDAY™ The Heist": "your" says whose, in a third of the words
-        name = short_name(past.item.title)
-        return f"shares its {key} {claim.value} with your {name}" if name else None
-    return f"shares its {key} {claim.value} with {_named(past, stats)}"
+        return f"{lead} your {name}" if name else None
+    return f"{lead} {_named(past, stats)}"
 
 
 def _named(past: PastItem, stats: ValueStats | None) -> str:

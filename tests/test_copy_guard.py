@@ -194,3 +194,25 @@ def test_what_other_shoppers_chose_is_copied_with_the_count_the_data_gives():
     assert not guard.pending(_raw(lead)).allows(_raw(lead + " 40"))
     named = lead + " 4 shoppers who had your I"
     assert guard.pending(_raw(named)).allows(_raw(named + "HOP"))
+
+
+def test_a_maker_link_names_a_liked_item_from_that_maker():
+    """"has the same developer as your …" (agent/sentences.py: where the past item's name says its maker) goes on
+    with a liked item of that maker; a tag's link always says which tag."""
+    sequel = Item(item_id="p3", title="LucasArts Classics", text="", source="steam",
+                  attributes=[("developer", "LucasArts")])
+    guard = CopyGuard.for_candidate(Handles([GAME], [PastItem(sequel, 1.0), PastItem(OTHER, 1.0)], []), 0)
+    lead = "It has the same developer as"
+    assert guard.pending(_raw(lead)).allows(_raw(lead + " your LucasArts")) is True
+    assert guard.pending(_raw(lead)).allows(_raw(lead + " Darkest")) is False
+    assert guard.pending(_raw("It has the same tag as")) is None
+
+
+def test_after_a_link_and_and_the_sentence_says_another_fact_not_the_link_again():
+    """v21 went on "… with your DARK SOULS™ II (you recommended it) and shares its tag Survival Horror." (a link's
+    words, no past item): after a said link and " and", "shares" is refused; any other word is free."""
+    linked = "It shares its tag Dark with STAR WARS™ Republic Commando™ (you recommended it) and"
+    assert _next_ok(linked, " shares") is False
+    assert _next_ok(linked, " is") is True
+    assert _next_ok(linked + " is tagged", " Story") is True  # the next lead-in is guarded as before
+    assert _next_ok("It is tagged Dark and", " shares") is not False  # no link said: a link may follow

@@ -467,14 +467,19 @@ def test_a_short_reason_links_the_past_item_as_yours_in_fewer_words():
                          max_chars=60) == "It shares its tag Heist with your PAYDAY™ The Heist."
 
 
-def test_the_fallback_links_a_past_item_whose_title_names_the_shared_value():
-    # "shares its brand Panera Bread with Panera Bread Gift Card": the title is a name, not the value said twice
+def test_a_link_through_a_value_the_past_items_name_says_does_not_say_it_twice():
+    # "shares its brand Panera Bread with your Panera Bread card" read as the sentence repeating itself
     multipack = card("P3", "Panera Bread Gift Cards, Multipack of 3", 45.0, "Panera Bread", BOILER)
     claims = [Claim(kind="history", history_item_id="P", attribute="brand", value="Panera Bread"),
               Claim(kind="attribute", attribute="price", value="$45.00")]
     text = render_reason(claims, {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
                          title=multipack.title, max_chars=150)
-    assert "shares its brand Panera Bread with your Panera Bread card (you rated it 5★)" in text
+    assert "has the same brand as your Panera Bread card (you rated it 5★)" in text
+    assert text.count("Panera Bread") == 1
+    short = render_reason(claims[:1], {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
+                          title=multipack.title, max_chars=60)
+    assert short == "It has the same brand as your Panera Bread card."
+    # a value the name does not say is still said: "shares its tag Heist with your PAYDAY™ The Heist" (above)
 
 
 def test_five_cards_never_repeat_a_reason_and_differ_in_wording():
