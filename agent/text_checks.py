@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
-from agent.sentences import clip_title, short_name
+from agent.sentences import MAKER_KEYS, clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 name_spans, rating_is_reason, without_parenthetical, words)
 from agent.understand import Facet
@@ -362,11 +362,16 @@ _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
                      + r") (.+?) with (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 
 
+# "has the same brand as your Panera Bread card": a maker link whose past item's name says the maker
+_SAME = re.compile(r"\bhas the same (" + "|".join(MAKER_KEYS) + r") as (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
+
+
 # How a sentence says whose a past item is: "(you rated it 5★)", "(you recommended it)", "(from your history)"
 _WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)|from your history)[^)]*\)", re.I)
 # what must come before the past item's name: a link's lead-in, its value holding no second " with "
 _LINK_LEAD = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS))
-                        + r") (?:(?! with ).)+ with (?:your )?$|\bthe choice of \d+ shoppers who had (?:your )?$", re.I)
+                        + r") (?:(?! with ).)+ with (?:your )?$|\bthe choice of \d+ shoppers who had (?:your )?$"
+                        + r"|\bhas the same (?:" + "|".join(MAKER_KEYS) + r") as (?:your )?$", re.I)
 # "is also the choice of 4 shoppers who had your Wendy's card": a count of other shoppers (agent/catalogue TOGETHER)
 _TOGETHER = re.compile(r"\bthe choice of (\d+) shoppers who had (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 _BY_SHOPPERS = re.compile(r"\bshoppers who (?:had|bought|own|liked)\b", re.I)
@@ -424,6 +429,12 @@ def shared_problems(text: str, sources: list[Item]) -> list[str]:
             found.append(f"says it shares {m.group(2)} with {m.group(3)}, which is no past item it cites")
         elif not (_holds(sources[0], key, value) and any(_holds(past, key, value) for past in named)):
             found.append(f"says it shares its {m.group(1)} {m.group(2)} with {m.group(3)}, which they do not share")
+    for m in _SAME.finditer(text):
+        key, named = m.group(1).lower(), _named_past(text, m, 2, sources)
+        if not named:
+            found.append(f"says it has the same {key} as {m.group(2)}, which is no past item it cites")
+        elif not any(_holds(past, key, squash(v)) for v in sources[0].values(key) for past in named):
+            found.append(f"says it has the same {key} as {m.group(2)}, which it does not")
     return found
 
 

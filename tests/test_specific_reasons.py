@@ -11,7 +11,8 @@ from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import TOGETHER, Claim, PastItem
 from agent.sentences import jaccard, short_name
-from agent.text_checks import cut_off, degenerate_problems, doomed_claims, popularity_supported, stops_mid_sentence
+from agent.text_checks import (cut_off, degenerate_problems, doomed_claims, popularity_supported, shared_problems,
+                               stops_mid_sentence, whose_problems)
 from agent.understand import Facet
 from agent.verify import Evidence, TextChecker, shared_attribute, verify_claim
 from index.models import Dataset, Interaction, Item, LoadReport
@@ -476,6 +477,7 @@ def test_a_link_through_a_value_the_past_items_name_says_does_not_say_it_twice()
                          title=multipack.title, max_chars=150)
     assert "has the same brand as your Panera Bread card (you rated it 5★)" in text
     assert text.count("Panera Bread") == 1
+    assert shared_problems(text, [multipack, PANERA]) == whose_problems(text, [multipack, PANERA]) == []  # shown
     short = render_reason(claims[:1], {"P": PastItem(PANERA, rating=5.0)}, [], stats=STARS.stats, seed="P3",
                           title=multipack.title, max_chars=60)
     assert short == "It has the same brand as your Panera Bread card."

@@ -304,6 +304,24 @@ def test_a_shared_value_must_be_shared_with_the_past_item_the_sentence_names():
     assert shared_problems("It shares its tag Survival with L.A. Confidential.", [pick, noire])
 
 
+def test_a_maker_link_said_as_the_same_brand_must_be_true_of_a_cited_past_item():
+    """"has the same brand as your Panera Bread card" (the renderer's words where the past item's name says the
+    maker) is a link like "shares its brand …": it ends the name said with whose it is, and the named past item must
+    be a cited one of the pick's brand."""
+    from agent.text_checks import shared_problems
+
+    pick = Item(item_id="P3", title="Panera Bread Gift Cards, Multipack of 3", text="", source="t", price=30.0,
+                attributes=[("brand", "Panera Bread")])
+    card = Item(item_id="P", title="Panera Bread Gift Card", text="", source="t", attributes=[("brand", "Panera Bread")])
+    ihop = Item(item_id="I", title="IHOP Gift Card", text="", source="t", attributes=[("brand", "IHOP")])
+    said = "It has the same brand as your Panera Bread card (you rated it 5★) and costs $30.00."
+    assert shared_problems(said, [pick, card]) == [] and whose_problems(said, [pick, card]) == []
+    assert shared_problems("It has the same brand as your IHOP card (you rated it 5★).", [pick, ihop]) == [
+        "says it has the same brand as IHOP card, which it does not"]
+    assert shared_problems("It has the same brand as your Olive Garden card.", [pick, card]) == [
+        "says it has the same brand as Olive Garden card, which is no past item it cites"]
+
+
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     """The adapter learned the sentence plans and can fill them with other words: "offers Team Fortress 2" of
     Counter-Strike and "is tagged Survival Evolved" of ARK (its tag is Survival, the rest is its title) were shown
