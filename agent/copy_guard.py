@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.schemas import TOGETHER
-from agent.sentences import MAKER_KEYS, clip_title, short_name
+from agent.select import MAKERS
+from agent.sentences import clip_title, short_name
 from agent.text_quality import without_parenthetical
 from agent.wording import VERB_PHRASES
 from index.attributes import SHARED
@@ -82,7 +83,7 @@ class CopyGuard:
                 names |= {f"your {n}" for t in linked if (n := short_name(t))}
                 if names:
                     values.setdefault(f"shares its {said} {value} with", set()).update(names)
-                    if key in MAKER_KEYS:  # "has the same brand as your Panera Bread card" (agent/sentences.py)
+                    if key in MAKERS:  # "has the same brand as your Panera Bread card" (agent/sentences.py)
                         values.setdefault(f"has the same {said} as", set()).update(names)
         for j in handles.citable_history(index):  # "is also the choice of 4 shoppers who had your IHOP card"
             claim = handles.to_claim(index, f"h{j + 1}")
@@ -197,14 +198,16 @@ class NoRelink:
         return ""
 
 
+_SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as ")
+
+
 def _after_a_link(text: str) -> NoRelink | None:
-    """`NoRelink` while the sentence is at the first word after a link it said ("shares its … with …") and " and"."""
+    """`NoRelink` while the sentence is at the first word after a link it said ("shares its … with …", "has the same
+    brand as …") and " and"."""
     cut = text.rfind(" and")
     if cut < 0 or len(text[cut + len(" and"):].split()) > 1:
         return None
-    said = text[:cut]
-    link = said.find("shares its ")
-    return NoRelink(cut + len(" and")) if link >= 0 and " with " in said[link:] else None
+    return NoRelink(cut + len(" and")) if _SAID_LINK.search(text[:cut]) else None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.schemas import TOGETHER, Claim, PastItem
+from agent.select import MAKERS
 from agent.text_quality import card_name, degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
 from agent.wording import PLANS_ONE, PLANS_TWO, VERB_PHRASES
@@ -44,7 +45,6 @@ PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
 # it was for. A longer title is not cut ("your Amazon.com Gift…" named none of ten tins): its variant or a store
 # card's name ("your Carrabba's Italian Grill card") names it, or nothing does (`short_name`).
 SHORT_TITLE_CHARS = 30
-MAKER_KEYS = ("brand", "developer", "publisher")  # one value an item: "has the same brand as …" says which
 MAX_SIMILARITY = 0.5  # token Jaccard at or above this reads as the same reason
 MAX_VALUE_CHARS = 40  # a longer value (other than a quoted feature bullet) makes a sentence nobody reads
 ASKED = ", as you asked"  # ends a phrase of something the shopper asked for
@@ -122,7 +122,7 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     # "has the same brand as your Panera Bread card", not "shares its brand Panera Bread with your Panera Bread
     # card": where the past item's name says its maker, saying it again is the sentence repeating itself (a tag
     # has many values: "shares its tag Heist with your PAYDAY™ The Heist" says which)
-    lead = (f"has the same {key} as" if claim.attribute in MAKER_KEYS and name
+    lead = (f"has the same {key} as" if claim.attribute in MAKERS and name
             and squash(claim.value or "") in squash(name) else f"shares its {key} {claim.value} with")
     if short:  # "shares its tag Heist with your PAYDAY™ The Heist": "your" says whose, in a third of the words
         return f"{lead} your {name}" if name else None

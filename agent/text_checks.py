@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent.catalogue import normalise, squash
 from agent.select import MAKERS
-from agent.sentences import MAKER_KEYS, clip_title, short_name
+from agent.sentences import clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
                                 name_spans, rating_is_reason, without_parenthetical, words)
 from agent.understand import Facet
@@ -363,7 +363,7 @@ _SHARES = re.compile(r"\bshares its (" + "|".join(map(re.escape, _SHARED_KEYS))
 
 
 # "has the same brand as your Panera Bread card": a maker link whose past item's name says the maker
-_SAME = re.compile(r"\bhas the same (" + "|".join(MAKER_KEYS) + r") as (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
+_SAME = re.compile(r"\bhas the same (" + "|".join(MAKERS) + r") as (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 
 
 # How a sentence says whose a past item is: "(you rated it 5★)", "(you recommended it)", "(from your history)"
@@ -371,7 +371,7 @@ _WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)
 # what must come before the past item's name: a link's lead-in, its value holding no second " with "
 _LINK_LEAD = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS))
                         + r") (?:(?! with ).)+ with (?:your )?$|\bthe choice of \d+ shoppers who had (?:your )?$"
-                        + r"|\bhas the same (?:" + "|".join(MAKER_KEYS) + r") as (?:your )?$", re.I)
+                        + r"|\bhas the same (?:" + "|".join(MAKERS) + r") as (?:your )?$", re.I)
 # "is also the choice of 4 shoppers who had your Wendy's card": a count of other shoppers (agent/catalogue TOGETHER)
 _TOGETHER = re.compile(r"\bthe choice of (\d+) shoppers who had (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
 _BY_SHOPPERS = re.compile(r"\bshoppers who (?:had|bought|own|liked)\b", re.I)

@@ -214,5 +214,6 @@ def test_after_a_link_and_and_the_sentence_says_another_fact_not_the_link_again(
     linked = "It shares its tag Dark with STAR WARS™ Republic Commando™ (you recommended it) and"
     assert _next_ok(linked, " shares") is False
     assert _next_ok(linked, " is") is True
+    assert _next_ok("It has the same developer as your LucasArts Classics and", " shares") is False  # a maker link
     assert _next_ok(linked + " is tagged", " Story") is True  # the next lead-in is guarded as before
     assert _next_ok("It is tagged Dark and", " shares") is not False  # no link said: a link may follow
