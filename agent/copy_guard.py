@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
 from agent.schemas import TOGETHER
 from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
+from agent.text_checks import SLOT_KEYS
 from agent.text_quality import without_parenthetical
-from agent.wording import VERB_PHRASES
+from agent.wording import PLAN_WORDING, VERB_PHRASES
 from index.attributes import SHARED
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
 VALUE_END_MARKS = ".,;!?)"
 VALUE_END_WORDS = (" and", " as", " but", " with", " so") + tuple(sorted(
     {f" {after.split()[0]}" for after in (p.partition("{v}")[2] for p in VERB_PHRASES.values()) if after.split()}))
+# The words each fixed wording says before its value ("is made for the occasion you named", "shares its"): a verb
+# the pick has nothing for is refused only where no such wording goes on from the same words
+PLAN_LEADS = frozenset(lead for p in PLAN_WORDING
+                        if "{a}" not in p and (lead := p.partition("{v}")[0].strip().rstrip("$").strip().lower()))
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class CopyGuard:
     max_chars: int | None = None
     phrases: tuple[str, ...] = ()
     message: str = ""  # the shopper's, spaces collapsed and casefolded: a sentence never opens with it (`Opening`)
+    # each verb the verifier reads a value after ("comes from", "sits in the") -> the pick's values it may take,
+    # casefolded: one with none left to say is refused (`_unsayable`)
+    slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -91,13 +99,16 @@ class CopyGuard:
                 title = handles.history[j].item.title
                 names = {clip_title(title)} | ({f"your {n}"} if (n := short_name(title)) else set())
                 values.setdefault("the choice of", set()).update(f"{claim.value} shoppers who had {n}" for n in names)
+        slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
+                       for verb, keys in SLOT_KEYS.items()}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
-                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message))
+                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
+                   slot_values)
 
-    def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | None:
+    def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
         other phrase fits (`Closing`), or " and" after its first phrase where another fits (`Continuing`): None when
         the sentence has not begun, or its latest lead-in's value is complete (or was broken before this step)."""
@@ -115,8 +126,14 @@ class CopyGuard:
                 return Continuing(len(said))
         if (second := self._second_phrase(text)) is not None:
             return second
-        if (relink := _after_a_link(text)) is not None:
-            return relink
+        copying = self._copying(text)
+        refusing = Refusing(spans) if (spans := _after_a_link(text) + self._unsayable(text)) else None
+        if copying is not None:  # a whole value may be going on (" Dark and"): what may follow it is refused too
+            return replace(copying, refusing=refusing)
+        return refusing
+
+    def _copying(self, text: str) -> Copying | None:
+        """The value the latest lead-in's words are copying, while it is not yet whole."""
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -127,6 +144,24 @@ class CopyGuard:
         if _state(copied, choices) != "copying":
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+
+    def _unsayable(self, text: str) -> tuple[tuple[int, str], ...]:
+        """The verbs the pick has no value left to say for, from where the sentence's next words begin (its end, and
+        the starts of its last two words): v21 wrote "… and comes from Paradox Interactive" of a game (a game has no
+        brand), "comes in the Early Access genre", "comes from American Eagle and comes from American Eagle". Each
+        is refused as soon as its words can only become it: "comes" for a game, "comes in" for an e-gift card with
+        no packaging (while "comes in a" is a tin's), "is made by" where no maker is known ("is made for the
+        occasion you named" goes on)."""
+        said = text.casefold()
+        sayable = {verb for verb, values in self.slot_values.items() if any(v not in said for v in values)}
+        leads = (PLAN_LEADS - self.slot_values.keys()) | sayable
+        refused = {prefix for verb in self.slot_values.keys() - sayable for prefix in _word_prefixes(verb)
+                   if not any(lead == prefix or lead.startswith(prefix + " ") for lead in leads)}
+        refused = {p for p in refused if not any(p.startswith(q + " ") for q in refused)}  # "came", not "came out"
+        if not refused:
+            return ()
+        starts = [m.start() for m in re.finditer(r"(?:^|(?<=\s))\S", text)][-2:] + [len(text)]
+        return tuple((start, prefix) for start in starts for prefix in sorted(refused))
 
     def _fitting(self, said: str) -> list[str]:
         """The offered phrases not yet said that fit after `said` + " and " with the closing "."."""
@@ -161,6 +196,7 @@ class Copying:
     start: int
     choices: tuple[str, ...]
     rests: tuple[str, ...]
+    refusing: Refusing | None = None  # words refused where the value ends
 
     def allows(self, raw_after: str) -> bool:
         """Whether the reply after one more token still copies (or has finished) one of the values."""
@@ -168,7 +204,8 @@ class Copying:
         if after is None or len(after) < self.start:
             return True  # escaping is half-written: nothing to check yet
         copied = after[self.start:].rstrip("\ufffd")
-        return _state(copied, list(self.choices), text_closed(raw_after)) != "broken"
+        return (_state(copied, list(self.choices), text_closed(raw_after)) != "broken"
+                and (self.refusing is None or self.refusing.allows(raw_after)))
 
     def forced(self) -> str:
         """What every value still possible goes on with, in whole words: the decoder feeds it without a decode step
@@ -181,33 +218,45 @@ class Copying:
 
 
 @dataclass(frozen=True)
-class NoRelink:
-    """The word after a said link and " and": never "shares" again. v21 wrote 4 of its 8 faulty Steam
-    explain_history replies as "it shares its tag Dark with your DARK SOULS™ II (you recommended it) and shares its
-    tag Survival Horror." (a link's words about a value no past item shares), where its targets go on "and is
-    tagged …" (eval/runs/adapter-20261206T042921Z-c9d5375b)."""
+class Refusing:
+    """Words the sentence may not go on with, each from where it would begin: (start, words). The words are whole
+    ("comes" refuses "comes from", not "comestible") and matched ignoring case ("Offers" opens a sentence)."""
 
-    start: int
+    spans: tuple[tuple[int, str], ...]
     rests: tuple[str, ...] = ()
 
     def allows(self, raw_after: str) -> bool:
         after = text_so_far(raw_after)
-        return after is None or not after[self.start:].lstrip().startswith("shares")
+        if after is None:
+            return True
+        for start, words in self.spans:
+            said = after[start:].lstrip().lower()
+            if said.startswith(words) and (len(said) == len(words) or not said[len(words)].isalnum()):
+                return False
+        return True
 
     def forced(self) -> str:
         return ""
 
 
+def _word_prefixes(phrase: str) -> list[str]:
+    """"comes in a" -> "comes", "comes in", "comes in a"."""
+    words = phrase.split()
+    return [" ".join(words[:n]) for n in range(1, len(words) + 1)]
+
+
 _SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as ")
 
 
-def _after_a_link(text: str) -> NoRelink | None:
-    """`NoRelink` while the sentence is at the first word after a link it said ("shares its … with …", "has the same
-    brand as …") and " and"."""
+def _after_a_link(text: str) -> tuple[tuple[int, str], ...]:
+    """The word after a said link ("shares its … with …", "has the same brand as …") and " and": never "shares"
+    again. v21 wrote 4 of its 8 faulty Steam explain_history replies as "it shares its tag Dark with your DARK
+    SOULS™ II (you recommended it) and shares its tag Survival Horror." (a link's words about a value no past item
+    shares), where its targets go on "and is tagged …" (eval/runs/adapter-20261206T042921Z-c9d5375b)."""
     cut = text.rfind(" and")
-    if cut < 0 or len(text[cut + len(" and"):].split()) > 1:
-        return None
-    return NoRelink(cut + len(" and")) if _SAID_LINK.search(text[:cut]) else None
+    if cut < 0 or len(text[cut + len(" and"):].split()) > 1 or not _SAID_LINK.search(text[:cut]):
+        return ()
+    return ((cut + len(" and"), "shares"),)
 
 
 @dataclass(frozen=True)

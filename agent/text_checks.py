@@ -312,6 +312,7 @@ def _slots() -> dict[str, tuple[set[str], set[str]]]:
 
 
 _SLOTS = _slots()
+SLOT_KEYS = {verb: frozenset(keys) for verb, (keys, _) in _SLOTS.items()}  # what the copy guard holds a verb to
 _SLOT_VERB = re.compile(r"\b(" + "|".join(re.escape(v) for v in sorted(_SLOTS, key=len, reverse=True)) + r")\s+",
                         re.I)
 _AFTER_VALUE = r"(?=\s*$|\s*[.,;!?)]|\s+(?:and|as you asked|but|with|so|{follows})\b)"
