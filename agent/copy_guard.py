@@ -70,8 +70,9 @@ class CopyGuard:
     phrases: tuple[str, ...] = ()
     message: str = ""  # the shopper's, spaces collapsed and casefolded: a sentence never opens with it (`Opening`)
     # each verb the verifier reads a value after ("comes from", "sits in the") -> the pick's values it may take,
-    # casefolded: one with none left to say is refused (`_unsayable`)
+    # casefolded: one with none left to say is refused (`_refused_words`)
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    handle_names: tuple[str, ...] = ()  # "a3", "h1": never a word of the sentence (v21: "… is tagged Management and a3.")
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -106,7 +107,7 @@ class CopyGuard:
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
-                   slot_values)
+                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -127,7 +128,7 @@ class CopyGuard:
         if (second := self._second_phrase(text)) is not None:
             return second
         copying = self._copying(text)
-        refusing = Refusing(spans) if (spans := _after_a_link(text) + self._unsayable(text)) else None
+        refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
         if copying is not None:  # a whole value may be going on (" Dark and"): what may follow it is refused too
             return replace(copying, refusing=refusing)
         return refusing
@@ -145,9 +146,9 @@ class CopyGuard:
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
 
-    def _unsayable(self, text: str) -> tuple[tuple[int, str], ...]:
-        """The verbs the pick has no value left to say for, from where the sentence's next words begin (its end, and
-        the starts of its last two words): v21 wrote "… and comes from Paradox Interactive" of a game (a game has no
+    def _refused_words(self, text: str) -> tuple[tuple[int, str], ...]:
+        """The prompt's handles, and the verbs the pick has no value left to say for, from where the sentence's next
+        words begin (its end, and the starts of its last two words): v21 wrote "… and comes from Paradox Interactive" of a game (a game has no
         brand), "comes in the Early Access genre", "comes from American Eagle and comes from American Eagle". Each
         is refused as soon as its words can only become it: "comes" for a game, "comes in" for an e-gift card with
         no packaging (while "comes in a" is a tin's), "is made by" where no maker is known ("is made for the
@@ -158,8 +159,7 @@ class CopyGuard:
         refused = {prefix for verb in self.slot_values.keys() - sayable for prefix in _word_prefixes(verb)
                    if not any(lead == prefix or lead.startswith(prefix + " ") for lead in leads)}
         refused = {p for p in refused if not any(p.startswith(q + " ") for q in refused)}  # "came", not "came out"
-        if not refused:
-            return ()
+        refused |= set(self.handle_names)
         starts = [m.start() for m in re.finditer(r"(?:^|(?<=\s))\S", text)][-2:] + [len(text)]
         return tuple((start, prefix) for start in starts for prefix in sorted(refused))
 

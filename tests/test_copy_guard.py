@@ -102,6 +102,13 @@ def test_a_verb_the_pick_has_nothing_left_for_is_refused_before_its_value():
     assert next_ok(tin, "It comes from Amazon and comes in", " a") is not False
 
 
+def test_a_handle_is_never_a_word_of_the_sentence():
+    """v21 ended a Steam reason "… is tagged Management and a3." (the prompt's handle, a degenerate reply)."""
+    assert _next_ok("It is tagged Dark and", " a1") is False
+    assert _next_ok("It is tagged Dark and a", "1") is False
+    assert _next_ok("It is tagged Dark and", " a") is not False  # "a" is a word
+
+
 def test_what_every_possible_value_goes_on_with_is_fed_without_asking_the_model():
     assert _guard().pending(_raw("It shares its tag Dark with STAR")).forced() == " WARS™ Republic Commando™"
     assert _guard().pending(_raw("It shares its tag Off")).forced() == "road"
