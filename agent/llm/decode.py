@@ -265,8 +265,8 @@ def _guarded(row: Row, logits: Any, tokenizer: Any, token: int) -> int:
     GUARD_CANDIDATES and the first token of every value it may still become. The model's own first choice when it
     is copying nothing, or when no candidate fits."""
     copying = row.copying
-    if copying is None:
-        return token
+    if copying is None or copying.allows(tokenizer.decode(row.output + [token], skip_special_tokens=True)):
+        return token  # most steps: the model's own choice is fine, no need to look through its best tokens
     scores = logits[0]
     candidates = set(scores.topk(GUARD_CANDIDATES).indices.tolist())
     for rest in copying.rests:
