@@ -53,6 +53,9 @@ OPENING_CHARS = 3  # the sentence's first letters, where a handle would be
 VALUE_END_MARKS = ".,;!?)"
 VALUE_END_WORDS = (" and", " as", " but", " with", " so") + tuple(sorted(
     {f" {after.split()[0]}" for after in (p.partition("{v}")[2] for p in VERB_PHRASES.values()) if after.split()}))
+# "costs": too generic a verb for the verifier's slots, but refused where the pick lists no price (v22 wrote "comes
+# from American Eagle and costs $25." of a card with none)
+PRICE_VERB = VERB_PHRASES["price"].partition(" {v}")[0]
 # The words each fixed wording says before its value ("is made for the occasion you named", "shares its"): a verb
 # the pick has nothing for is refused only where no such wording goes on from the same words
 PLAN_LEADS = frozenset(lead for p in PLAN_WORDING
@@ -101,7 +104,7 @@ class CopyGuard:
                 names = {clip_title(title)} | ({f"your {n}"} if (n := short_name(title)) else set())
                 values.setdefault("the choice of", set()).update(f"{claim.value} shoppers who had {n}" for n in names)
         slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
-                       for verb, keys in SLOT_KEYS.items()}
+                       for verb, keys in {**SLOT_KEYS, PRICE_VERB: {"price"}}.items()}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},

@@ -96,6 +96,8 @@ def test_a_verb_the_pick_has_nothing_left_for_is_refused_before_its_value():
         return None if pending is None else pending.allows(_raw(text + more))
 
     assert next_ok(egift, "It is delivered by e-mail and comes", " in") is False  # "comes in a $50 amount"
+    assert next_ok(egift, "It comes from Olive Garden and", " costs") is False  # no price listed
+    assert _next_ok("It is tagged Dark and", " costs") is not False  # Free
     assert next_ok(egift, "It is delivered by e-mail and comes", " from") is not False
     assert next_ok(egift, "It comes from Olive Garden and comes", " from") is False
     assert next_ok(tin, "It comes from Amazon and comes", " in") is not False
