@@ -76,6 +76,9 @@ class CopyGuard:
     # casefolded: one with none left to say is refused (`_refused_words`)
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     handle_names: tuple[str, ...] = ()  # "a3", "h1": never a word of the sentence (v21: "… is tagged Management and a3.")
+    # the reply's length cap, any template: a value is begun only where it fits whole (v22 ran "… and is tagged
+    # Music-Based Procedural Gen" into explain_persuasive's 150 characters, where "is tagged Music" fitted)
+    room: int | None = None
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -110,7 +113,7 @@ class CopyGuard:
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
-                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"))
+                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars)
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -144,6 +147,8 @@ class CopyGuard:
         start, lead = max(found, key=lambda f: (f[0], len(f[1])))  # the latest lead-in; the longest of those
         said = text[:start - len(lead)].casefold()
         choices = [v for v in self.values[lead] if v.strip().casefold() not in said] or list(self.values[lead])
+        if self.room is not None:  # and room for the closing "."
+            choices = [v for v in choices if start + len(v) < self.room] or choices
         copied = text[start:]
         if _state(copied, choices) != "copying":
             return None

@@ -104,6 +104,17 @@ def test_a_verb_the_pick_has_nothing_left_for_is_refused_before_its_value():
     assert next_ok(tin, "It comes from Amazon and comes in", " a") is not False
 
 
+def test_a_value_is_begun_only_where_it_fits_whole_in_the_reply():
+    """v22 ran "… and is tagged Music-Based Procedural Gen" into explain_persuasive's 150 characters; a tag that fits
+    is the one copied."""
+    game = Item(item_id="g2", title="Riff Racer", text="", source="steam",
+                attributes=[("tag", "Music-Based Procedural Generation"), ("tag", "Music")])
+    text = "Worth a look: it shares its tag Rhythm with your Audiosurf (you recommended it) and is tagged"
+    for room, choices in ((150, (" Music", " Music-Based Procedural Generation")), (120, (" Music",))):
+        handles = Handles([game], [], [], reason_max_chars=room)
+        assert CopyGuard.for_candidate(handles, 0).pending(_raw(text)).choices == choices
+
+
 def test_a_handle_is_never_a_word_of_the_sentence():
     """v21 ended a Steam reason "… is tagged Management and a3." (the prompt's handle, a degenerate reply)."""
     assert _next_ok("It is tagged Dark and", " a1") is False
