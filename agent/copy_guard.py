@@ -16,6 +16,11 @@ already said is not offered again ("shares its tag Choices Matter … and is tag
 tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
+Words no value of the pick can follow are refused before they are written: a verb the pick has no value left for
+("comes" of a game, which has no brand, packaging or colour; "comes from" once its one brand was said; "costs"
+without a price), the prompt's handles, "shares" right after a said link; and a value is begun only where it fits
+the reply's length cap.
+
 A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
 and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap; where
 one does, it goes on (" and"), as its targets do.
@@ -117,8 +122,8 @@ class CopyGuard:
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
-        other phrase fits (`Closing`), or " and" after its first phrase where another fits (`Continuing`): None when
-        the sentence has not begun, or its latest lead-in's value is complete (or was broken before this step)."""
+        other phrase fits (`Closing`), " and" after its first phrase where another fits (`Continuing`), or the words
+        it may not go on with (`Refusing`): None when the sentence has not begun, or nothing is refused."""
         text = text_so_far(raw)
         if text is None:
             return None
@@ -136,7 +141,8 @@ class CopyGuard:
         copying = self._copying(text)
         refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
         if copying is not None:  # a whole value may be going on (" Dark and"): what may follow it is refused too
-            return replace(copying, refusing=refusing)
+            whole = any(text[copying.start:].startswith(v) for v in copying.choices)
+            return replace(copying, refusing=refusing) if whole else copying  # a title's own words are not refused
         return refusing
 
     def _copying(self, text: str) -> Copying | None:
@@ -156,11 +162,11 @@ class CopyGuard:
 
     def _refused_words(self, text: str) -> tuple[tuple[int, str], ...]:
         """The prompt's handles, and the verbs the pick has no value left to say for, from where the sentence's next
-        words begin (its end, and the starts of its last two words): v21 wrote "… and comes from Paradox Interactive" of a game (a game has no
-        brand), "comes in the Early Access genre", "comes from American Eagle and comes from American Eagle". Each
-        is refused as soon as its words can only become it: "comes" for a game, "comes in" for an e-gift card with
-        no packaging (while "comes in a" is a tin's), "is made by" where no maker is known ("is made for the
-        occasion you named" goes on)."""
+        words begin (its end, and the starts of its last two words). v21 wrote "… and comes from Paradox
+        Interactive" of a game (a game has no brand), "comes in the Early Access genre", "comes from American Eagle
+        and comes from American Eagle"; the verifier rejects each. A verb is refused as soon as its words can only
+        become it: "comes" for a game, "comes in" for an e-gift card with no packaging (while "comes in a" is a
+        tin's), "is made by" where no maker is known ("is made for the occasion you named" goes on)."""
         said = text.casefold()
         sayable = {verb for verb, values in self.slot_values.items() if any(v not in said for v in values)}
         leads = (PLAN_LEADS - self.slot_values.keys()) | sayable

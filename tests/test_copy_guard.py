@@ -82,6 +82,10 @@ def test_a_verb_the_pick_has_nothing_left_for_is_refused_before_its_value():
     assert _next_ok("It is tagged Dark and", " comes") is False  # no brand, packaging or colour
     assert _next_ok("It is tagged Dark and", " Comes") is False
     assert _next_ok("It is tagged Dark and", " comestible") is not False  # a word, not the verb
+    night = Item(item_id="p4", title="Comes the Night", text="", source="steam", attributes=[("tag", "Dark")])
+    guard = CopyGuard.for_candidate(Handles([GAME], [PastItem(night, 1.0)], []), 0)
+    lead = "It shares its tag Dark with"
+    assert guard.pending(_raw(lead)).allows(_raw(lead + " Comes")) is True  # a title's words are copied
     assert _next_ok("It is tagged Dark and is", " published") is False  # no publisher
     assert _next_ok("It is tagged Dark and", " is made") is not False  # made by LucasArts
     assert _next_ok("It is made by LucasArts and is", " made by") is False  # its one developer, said
