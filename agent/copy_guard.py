@@ -80,7 +80,7 @@ class CopyGuard:
     # each verb the verifier reads a value after ("comes from", "sits in the") -> the pick's values it may take,
     # casefolded: one with none left to say is refused (`_refused_words`)
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    handle_names: tuple[str, ...] = ()  # "a3", "h1": never a word of the sentence (v21: "… is tagged Management and a3.")
+    handle_names: tuple[str, ...] = ()  # "a3", "h1": never a word (v21: "… is tagged Management and a3.")
     # the reply's length cap, any template: a value is begun only where it fits whole (v22 ran "… and is tagged
     # Music-Based Procedural Gen" into explain_persuasive's 150 characters, where "is tagged Music" fitted)
     room: int | None = None
