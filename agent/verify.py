@@ -21,6 +21,7 @@ from index.attributes import SHARED
 from index.models import Item
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
+_PERCENT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|per ?cent\b)", re.I)
 _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
 _MARKUP = re.compile(r"</?\w+[^>]*>|<\|")
 _SAYS_FREE = re.compile(r"\bfree\b(?!\s+(?:shipping|delivery))", re.I)
@@ -179,6 +180,13 @@ class TextChecker:
             amount = round(float(m.group(1).replace(",", "")), 2)
             if amount not in prices:
                 found.append(f"states price ${m.group(1)} which the item and request do not support")
+
+        # A share ("a 25% discount", "90% off" when the shopper's message asks for it) is a claim like a price: only
+        # one the listing states is said. The base model gave Ruby Tuesday's card "a 5% discount" it does not have.
+        percents = {m.group(1) for src in sources for _, v in src.attributes for m in _PERCENT_IN_TEXT.finditer(v)}
+        for m in _PERCENT_IN_TEXT.finditer(text):
+            if m.group(1) not in percents:
+                found.append(f"states {m.group(0)}, which the item's listing does not")
 
         if len(re.findall(r"[A-Za-z]{2,}", text)) < 3 or _HANDLE.search(text) or _MARKUP.search(text):
             found.append("is not a sentence a shopper can read (too short, prompt handles or markup)")
