@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.reply_models import text_closed, text_so_far
@@ -65,6 +65,8 @@ PRICE_VERB = VERB_PHRASES["price"].partition(" {v}")[0]
 # the pick has nothing for is refused only where no such wording goes on from the same words
 PLAN_LEADS = frozenset(lead for p in PLAN_WORDING
                         if "{a}" not in p and (lead := p.partition("{v}")[0].strip().rstrip("$").strip().lower()))
+HELD_VERBS = {**SLOT_KEYS, PRICE_VERB: frozenset({"price"})}  # verb -> the keys whose values may follow it
+FREE_LEADS = PLAN_LEADS - HELD_VERBS.keys()  # wordings that go on whatever the pick has ("is made for the occasion")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class CopyGuard:
                 names = {clip_title(title)} | ({f"your {n}"} if (n := short_name(title)) else set())
                 values.setdefault("the choice of", set()).update(f"{claim.value} shoppers who had {n}" for n in names)
         slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
-                       for verb, keys in {**SLOT_KEYS, PRICE_VERB: {"price"}}.items()}
+                       for verb, keys in HELD_VERBS.items()}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
@@ -138,15 +140,12 @@ class CopyGuard:
                 return Continuing(len(said))
         if (second := self._second_phrase(text)) is not None:
             return second
-        copying = self._copying(text)
         refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
-        if copying is not None:  # a whole value may be going on (" Dark and"): what may follow it is refused too
-            whole = any(text[copying.start:].startswith(v) for v in copying.choices)
-            return replace(copying, refusing=refusing) if whole else copying  # a title's own words are not refused
-        return refusing
+        return self._copying(text, refusing) or refusing
 
-    def _copying(self, text: str) -> Copying | None:
-        """The value the latest lead-in's words are copying, while it is not yet whole."""
+    def _copying(self, text: str, refusing: Refusing | None) -> Copying | None:
+        """The value the latest lead-in's words are copying, while it is not yet whole; once one is whole (" Dark"
+        of " Dark and"), what may follow it is refused too (a title's own words are not: "Comes the Night")."""
         found = [(text.rfind(lead) + len(lead), lead) for lead in self.values if lead in text]
         if not found:
             return None
@@ -158,7 +157,9 @@ class CopyGuard:
         copied = text[start:]
         if _state(copied, choices) != "copying":
             return None
-        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+        whole = any(copied.startswith(v) for v in choices)
+        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)),
+                       refusing if whole else None)
 
     def _refused_words(self, text: str) -> tuple[tuple[int, str], ...]:
         """The prompt's handles, and the verbs the pick has no value left to say for, from where the sentence's next
@@ -169,7 +170,7 @@ class CopyGuard:
         tin's), "is made by" where no maker is known ("is made for the occasion you named" goes on)."""
         said = text.casefold()
         sayable = {verb for verb, values in self.slot_values.items() if any(v not in said for v in values)}
-        leads = (PLAN_LEADS - self.slot_values.keys()) | sayable
+        leads = FREE_LEADS | sayable
         refused = {prefix for verb in self.slot_values.keys() - sayable for prefix in _word_prefixes(verb)
                    if not any(lead == prefix or lead.startswith(prefix + " ") for lead in leads)}
         refused = {p for p in refused if not any(p.startswith(q + " ") for q in refused)}  # "came", not "came out"
