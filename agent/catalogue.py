@@ -139,6 +139,12 @@ class ValueStats:
         """How many other shoppers had both items: "the choice of 4 shoppers who had your Wendy's card" (TOGETHER)."""
         return max(0, self._together.get(item_id, {}).get(past_id, 0) - self._counted_shopper)
 
+    def telling_together(self, item_id: str, past_id: str) -> float:
+        """How much having `past_id` tells of choosing `item_id`: shoppers who had both, over all the pairs `past_id`
+        is in. A card nearly every shopper had (Starbucks) co-occurs with everything; a rarer one chosen with the
+        pick by as many says more (and five cards of one answer name different past items)."""
+        return self.together(item_id, past_id) / max(1, sum(self._together.get(past_id, {}).values()))
+
     def share(self, key: str, value: str) -> float:
         """Fraction of the catalogue's items that have this value (0 for a value no item has)."""
         return value_share(self._frequencies, key, value)

@@ -204,8 +204,9 @@ class Handles:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
         name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
         sentence that fits (`_fits`). Where none shares a specific value (a short reason: none but a thin one, a price
-        or a maker, which it never says alone), the liked ones at least MIN_TOGETHER other shoppers had with the
-        candidate, the most such shoppers first (agent/catalogue.py TOGETHER)."""
+        or a maker, which it never says alone, or one the candidate's title says), the liked ones at least
+        MIN_TOGETHER other shoppers had with the candidate, the one whose having it tells most of the candidate first
+        (`ValueStats.telling_together`; agent/catalogue.py TOGETHER)."""
         return self.links[index]
 
     def _find_links(self, index: int) -> list[int]:
@@ -220,20 +221,22 @@ class Handles:
             tied = sum(stats.telling_share(*shared[j]) == rarest for j in citable)
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
-        if not citable or self._togetherable(shared[citable[0]]):
+        if not citable or self._togetherable(shared[citable[0]], item):
             # no trait in common (or, for a short reason, only a price or a maker, which it never says alone): the
-            # liked past items most other shoppers had with it (TOGETHER)
-            chosen = {j: claim for j, kv in shared.items()
-                      if self._togetherable(kv) and (claim := self._together(index, j)) and self._sayable(j, claim)}
-            ranked = sorted(chosen, key=lambda j: -int(chosen[j].value or 0))  # stable: the most recent first
+            # liked past items other shoppers had with it (TOGETHER), the most telling first
+            chosen = {j: claim for j, kv in shared.items() if self._togetherable(kv, item)
+                      and (claim := self._together(index, j)) and self._sayable(j, claim)}
+            ranked = sorted(chosen, key=lambda j: -stats.telling_together(item.item_id, self.history[j].item.item_id)
+                            if stats else 0.0)  # stable: the most recent first
             turn = index % len(ranked) if ranked else 0  # five cards name different past items where they can
             citable = (ranked[turn:] + ranked[:turn]) or citable
         return citable[:MAX_LINKS]
 
-    def _togetherable(self, shared: tuple[str, str] | None) -> bool:
-        """Whether a past item sharing `shared` with the pick is linked by what other shoppers chose: when it shares
-        no trait, or (a short reason) only a thin one."""
-        return shared is None or (self.short and shared[0] in THIN)
+    def _togetherable(self, shared: tuple[str, str] | None, item: Item) -> bool:
+        """Whether a past item sharing `shared` with `item` is linked by what other shoppers chose: when it shares
+        no trait, or (a short reason) only a thin one or one the pick's title says ("shares its packaging tin with
+        your Santa Tin" named nothing of a Birthday Cupcake Tin, and read the same of every tin)."""
+        return shared is None or (self.short and (shared[0] in THIN or squash(shared[1]) in squash(item.title)))
 
     def _sayable(self, j: int, link: Claim) -> bool:
         """Whether a link to past item `j` can be said: named at all in a short reason (`short_name`), and fitting."""
@@ -283,7 +286,7 @@ class Handles:
             if 0 <= j < len(self.history):
                 past = self.history[j].item
                 shared = self.shared(item, past)
-                if self._togetherable(shared) and (together := self._together(index, j)):
+                if self._togetherable(shared, self.candidates[index]) and (together := self._together(index, j)):
                     return together
                 return Claim(kind="history", history_item_id=past.item_id,
                              attribute=shared[0] if shared else None, value=shared[1] if shared else None)
@@ -335,11 +338,14 @@ def candidate_block(handles: Handles, index: int, label: str) -> str:
     return f"{label}: {_data_block(lines)}"
 
 
-def prompt_inputs(request: Request, handles: Handles, index: int) -> dict[str, str]:
-    """An explain template's inputs for candidate `index`; every piece of catalogue or shopper text is quoted and
-    delimited as data. Only `candidate` differs between the candidates of one turn, and templates put it last,
-    so the prompts of a turn share everything before it (the local backend prefills that once)."""
-    return _shopper_inputs(request, handles) | {"candidate": candidate_block(handles, index, "Candidate")}
+def prompt_inputs(request: Request, handles: Handles, index: int, position: int | None = None) -> dict[str, str]:
+    """An explain template's inputs for candidate `index`, shown as the card at `position` of the answer (0: the
+    first; by default `index`); every piece of catalogue or shopper text is quoted and delimited as data. Only
+    `candidate` differs between the candidates of one turn, and templates put it last, so the prompts of a turn
+    share everything before it (the local backend prefills that once). The position picks the adapter's sentence
+    plan (agent/train/data.py): five cards of one answer open five ways."""
+    shown = index if position is None else position
+    return _shopper_inputs(request, handles) | {"candidate": candidate_block(handles, index, f"Candidate {shown + 1}")}
 
 
 def ranking_inputs(request: Request, handles: Handles) -> dict[str, str]:
@@ -482,7 +488,8 @@ NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing giv
 
 def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                   title: str = "", message: str = "", max_chars: int | None = None) -> Sentence:
+                   title: str = "", message: str = "", max_chars: int | None = None,
+                   first_plan: int | None = None) -> Sentence:
     """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
     specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
@@ -490,10 +497,10 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     claims the sentence says."""
     ordered = sorted(_one_amount(claims), key=lambda c: _rarity(c, stats))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
-                                message=message, max_chars=max_chars)
+                                message=message, max_chars=max_chars, first_plan=first_plan)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
         sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [],
-                                    title=title, message=message)
+                                    title=title, message=message, first_plan=first_plan)
     if sentence.text:
         return sentence
     start = seeded_index(seed, len(NOTHING_SPECIFIC))  # the item picks its wording, as it picks a sentence plan

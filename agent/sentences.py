@@ -285,14 +285,16 @@ class Sentence:
 
 def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                      stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
-                     title: str = "", message: str = "", max_chars: int | None = None) -> Sentence:
+                     title: str = "", message: str = "", max_chars: int | None = None,
+                     first_plan: int | None = None) -> Sentence:
     """One sentence from `claims` (most specific first) and the claims it states. Two facts whenever the card has
     two: the first pair and plan that is not degenerate text for the item `title` asked as `message`
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
     differently from every text in `avoid` (token Jaccard below MAX_SIMILARITY); failing that, the least similar
     pair unless it is a near-duplicate of a shown reason, then one fact. A plan that would run past `max_chars` is
     skipped like a degenerate one; a short reason has only the bare plans (PLANS_SHORT_*) and says the most
-    specific claim, alone where no pair with it fits. Empty when no claim can be said."""
+    specific claim, alone where no pair with it fits. `first_plan`: the plan to start from (a training target's: the
+    card's position, which its prompt shows) instead of the seed's. Empty when no claim can be said."""
     said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
     short = is_short(max_chars)
     for c in claims:
@@ -316,7 +318,7 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
                 plans = PLANS_SHORT_TWO if len(said) == 2 else PLANS_SHORT_ONE
             else:
                 plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
-            start = seeded_index(seed, len(plans))
+            start = seeded_index(seed, len(plans)) if first_plan is None else first_plan % len(plans)
             for n in range(len(plans)):
                 plan = plans[(start + n) % len(plans)]
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")

@@ -46,7 +46,8 @@ def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100,
     out = []
     for pair in heldout.pairs[:limit]:
         made = builder.example(heldout.dataset.name, pair.user_id, catalogue.get(pair.item_id), request,
-                               heldout.history(pair.user_id)[: shape.max_history], [], shape.max_attributes)
+                               heldout.history(pair.user_id)[: shape.max_history], [], shape.max_attributes,
+                               position=0)  # the grid explains each pair as an answer's first card
         if not isinstance(made, str):
             out.append((pair, str(made.target["text"])))
     return out

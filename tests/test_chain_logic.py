@@ -76,7 +76,7 @@ class Scripted(FakeListChatModel):
         prompt = messages[-1].content
         if "\nC1: <data>" in prompt:
             return self.order
-        title = re.search(r"^Candidate: <data>(.*)$", prompt, re.M).group(1).removesuffix("</data>")
+        title = re.search(r"^Candidate \d+: <data>(.*)$", prompt, re.M).group(1).removesuffix("</data>")
         return self.by_title.get(title, self.default)
 
 
@@ -235,7 +235,7 @@ def test_a_candidate_with_nothing_to_cite_gets_no_llm_call_and_its_card_says_so(
         titles: list = []
 
         def _call(self, messages, stop=None, run_manager=None, **kwargs):
-            self.titles.append(re.search(r"^Candidate: <data>(.*?)(</data>)?$", messages[-1].content, re.M).group(1))
+            self.titles.append(re.search(r"^Candidate \d+: <data>(.*?)(</data>)?$", messages[-1].content, re.M).group(1))
             return super()._call(messages, stop, run_manager, **kwargs)
 
     llm = Counting(default=reply(["a1"], "Bare claims."))

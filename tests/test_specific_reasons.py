@@ -131,6 +131,15 @@ def test_a_link_never_goes_through_a_common_value_the_picks_title_says():
     assert stats.share("brand", "Amazon") >= COMMON_SHARE
     assert handles.to_claim(0, "h1").value == "gift box" and handles.citable_history(0) == [0]
     assert handles.to_claim(1, "h2").value == "tin" and handles.citable_history(1) == [1]
+    # a short reason has room for one fact, and "shares its packaging tin with your Santa Tin" names nothing of the
+    # pick (it read the same of every tin): it links what the shoppers of that liked card chose, where they did
+    had_both = [Interaction(user_id=f"u{n}", item_id=i, rating=5.0) for n in range(3) for i in ("T", "S")]
+    shop = Catalogue(Dataset(name="s", items=[box, tin, liked_box, liked_tin, *others], report=LoadReport(dataset="s"),
+                             interactions=had_both)).stats
+    short = Handles([tin], [PastItem(item=liked_tin, rating=5.0)], [], stats=shop, reason_max_chars=60)
+    assert (short.to_claim(0, "h1").attribute, short.to_claim(0, "h1").value) == (TOGETHER, "3")
+    alone = Handles([tin], [PastItem(item=liked_tin, rating=5.0)], [], stats=stats, reason_max_chars=60)
+    assert alone.to_claim(0, "h1").value == "tin"  # none did: the shared tin is still the personal reason
 
 
 def test_a_past_item_is_linked_through_its_rarest_shared_value_never_a_vacuous_one():
@@ -743,6 +752,22 @@ def test_a_shopper_who_shares_no_trait_with_the_pick_hears_what_shoppers_like_th
     assert Handles([PANERA], [PastItem(SBUX, 5.0)], [], stats=shop.stats).to_claim(0, "h1").attribute == "flavor"
     few = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"), interactions=others[:4]))
     assert not any(h.startswith("h") for h in Handles([BOOKS], history, [], stats=few.stats).claim_handles(0))
+
+
+def test_of_the_cards_other_shoppers_chose_the_pick_with_the_one_that_tells_most_is_named():
+    """Counted by shoppers alone, the card nearly everyone had won: "the choice of 20 shoppers who had your
+    Starbucks card" was the short reason of three held-out shoppers, whatever else they had liked. A card had with
+    everything tells little of any one pick: the liked card whose shoppers chose the pick most often, for how much
+    it is had with anything, is named first (`ValueStats.telling_together`)."""
+    with_ihop = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("I", "B")]
+    with_sbux = [Interaction(user_id=f"s{n}", item_id=i, rating=5.0) for n in range(10) for i in ("S", "B", "A1")]
+    shop = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"),
+                             interactions=with_ihop + with_sbux))
+    assert shop.stats.together("B", "S") > shop.stats.together("B", "I")
+    assert shop.stats.telling_together("B", "I") > shop.stats.telling_together("B", "S")
+    handles = Handles([BOOKS], [PastItem(SBUX, rating=5.0), PastItem(IHOP, rating=5.0)], [], stats=shop.stats)
+    links = [handles.to_claim(0, h) for h in handles.claim_handles(0) if h.startswith("h")]
+    assert [(c.history_item_id, c.attribute, c.value) for c in links][0] == ("I", TOGETHER, "4")
 
 
 def test_a_short_reason_links_what_other_shoppers_chose_where_only_a_price_is_shared():

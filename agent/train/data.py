@@ -1,5 +1,5 @@
 """Training examples for the explain step, in the chain's OWN format: the same template render of
-`prompt_inputs(request, Handles([item], ...), 0)` (one prompt per candidate, as the chain sends it), and a target
+`prompt_inputs(request, Handles([item], ...), 0, position)` (one prompt per candidate, as the chain sends it), and a target
 that fits the same reply model (`reply_model`) (compact JSON {"claims": [...], "text": "..."}, as the grammar decodes it).
 
 How each part of an example is derived (all choices seeded; nothing is written by a model):
@@ -45,10 +45,10 @@ Health & Personal Care and Steam (catalogues without users): for a seeded sample
   and sometimes its brand ("vegan chocolate powder under $30", "a co-op action game under $20"). The target
   claims of that item are the attribute handles whose values the request names, then its most specific facts as
   above (the request facets it meets among them). No history (there are no users).
-Every target text is the chain's own fallback sentence for its claims (`compose_reason`), in the sentence plan that
-  the kinds and keys of its facts and whether the shopper asked for anything pick (`plan_seed`: what the prompt
-  shows, so the model can learn it), the next plan when that one runs past the template's `reason_max_chars` — a
-  rendering of facts, never text posing as a review. A claim is left out when no plan fits it, the sentence would
+Every target text is the chain's own fallback sentence for its claims (`compose_reason`), in the sentence plan of
+  the card's position in its answer (`position`, seeded; the prompt shows it as "Candidate 3", so the model can
+  learn it, and the five cards of a chat answer open five ways), the next plan when that one runs past the
+  template's `reason_max_chars` — a rendering of facts, never text posing as a review. A claim is left out when no plan fits it, the sentence would
   not say it (one value is said once), or the text fails the verifier's text check.
 Every target claim is checked with `verify_claim` and every text with the `TextChecker`; a failure raises.
 
@@ -118,6 +118,7 @@ class Example:
     messages: list[BaseMessage]
     target: dict[str, list[str] | str]  # {"claims": [...], "text": "..."}
     template: Template  # the explain template the prompt and target were made for
+    position: int = 0  # the card's place in its answer, as the prompt shows it (0: the first)
     review_handles: list[str] = field(default_factory=list)  # a-handles of the item that its review talks about
 
     @property
@@ -229,6 +230,7 @@ def catalogue_request(item: Item, shown: list[tuple[str, str]], keys: tuple[str,
 
 LEAD_SHARE = 0.1  # a review's value shared by this share of the catalogue does not lead a target (`tells_apart`)
 TARGET_CLAIMS = 2  # the sentence plans state the two most specific facts (agent/sentences.py)
+ANSWER_CARDS = 5  # an example's card is shown at one of the first ANSWER_CARDS places of an answer (settings `k`)
 PAIRED_LONG_CHARS = 110  # a two-fact sentence with a quote or a cut title ends at its first fact past this
 
 
@@ -245,7 +247,8 @@ class TargetBuilder:
     def template_for(self, seed: str) -> Template:
         return self.templates[int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % len(self.templates)]
 
-    def fit(self, claims: list[Claim], handles: Handles, request: Request, template: Template) -> tuple[list[str], str]:
+    def fit(self, claims: list[Claim], handles: Handles, request: Request, template: Template,
+            position: int = 0) -> tuple[list[str], str]:
         """The first `TARGET_CLAIMS` claims (in priority order) that render, together, as a sentence the chain
         would show: within the template's length, passing the text check, every claim verified. Returns (handles,
         text); raises ValueError when no claim fits."""
@@ -266,7 +269,7 @@ class TargetBuilder:
             verdict = verify_claim(by_handle[handle], evidence)
             assert verdict.verdict == "supported", f"target claim fails the verifier: {verdict}"
             trial = [by_handle[h] for h in chosen + [handle]]
-            sentence = self.sentence(trial, past_by_id, handles, request, gen.reason_max_chars)
+            sentence = self.sentence(trial, past_by_id, handles, request, gen.reason_max_chars, position)
             text = sentence.text
             # the text check can flag a true value (an item value 'Cherry, Grape' holds vocabulary words
             # 'Cherry' and 'Grape'): such a claim is left out rather than taught as a text the chain would reject
@@ -283,7 +286,7 @@ class TargetBuilder:
         if not chosen:
             raise ValueError("no claim fits")
         final = [by_handle[h] for h in chosen]
-        return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars).text
+        return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars, position).text
 
     def tells_apart(self, claim: Claim) -> bool:
         """Whether a value the review talks about leads the target: not a price (the card's tag shows it, and "$25"
@@ -294,22 +297,27 @@ class TargetBuilder:
 
     @staticmethod
     def sentence(claims: list[Claim], past_by_id: dict[str, PastItem], handles: Handles, request: Request,
-                 max_chars: int) -> Sentence:
-        """The sentence the chain's own renderer writes for these claims, in the sentence plan `plan_seed` picks
-        (the next one that fits `max_chars`), and the claims it states."""
-        return compose_reason(claims, past_by_id, request.facets, stats=handles.stats,
-                              seed=plan_seed(claims, request), title=handles.candidates[0].title,
-                              message=request.message, max_chars=max_chars)
+                 max_chars: int, position: int = 0) -> Sentence:
+        """The sentence the chain's own renderer writes for these claims, in the sentence plan of the card's
+        `position` (the next one that fits `max_chars`), and the claims it states. Picked by what the prompt does
+        not show (the item id) the plan was noise the model averaged ("A pick that …" on most replies of the first
+        adapters); picked by the kinds of the facts, a Steam answer of five tag links opened "Worth a look:" five
+        times (v22, 96 of 100 grid reasons)."""
+        item = handles.candidates[0]
+        return compose_reason(claims, past_by_id, request.facets, stats=handles.stats, seed=item.item_id,
+                              title=item.title, message=request.message, max_chars=max_chars,
+                              first_plan=position)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
                 named: list[Claim], max_attributes: int, review: str | None = None,
-                stats: ValueStats | None = None) -> Example | str:
+                stats: ValueStats | None = None, position: int | None = None) -> Example | str:
         """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
         the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
         review talks about, the values the request `named`, then the item's most specific facts and the request
         facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
+        position = seeded_position(seed) if position is None else position
         handles = Handles([item], history, request.facets, max_attributes, stats=stats or self.catalogue.stats,
                           reason_max_chars=template.generation.reason_max_chars)
         mentioned = review_mentions(review, item, handles.attributes[0]) if review is not None else []
@@ -332,21 +340,18 @@ class TargetBuilder:
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         lead = linked + said_in_review + named
         try:
-            chosen, text = self.fit(lead + specific, handles, request, template)
+            chosen, text = self.fit(lead + specific, handles, request, template, position)
         except ValueError:
             return "no_claim_fits_the_text_limit"
         reply_model(handles, template, 0).model_validate({"claims": chosen, "text": text})  # decodable target
-        messages = template.render(**prompt_inputs(request, handles, 0))
+        messages = template.render(**prompt_inputs(request, handles, 0, position))
         return Example(dataset, user_id, item.item_id, request, handles, messages,
-                       {"claims": chosen, "text": text}, template, [h for h in mentioned if h in chosen])
+                       {"claims": chosen, "text": text}, template, position, [h for h in mentioned if h in chosen])
 
 
-def plan_seed(claims: list[Claim], request: Request) -> str:
-    """What picks a target's sentence plan: the kinds and keys of the facts it says and whether the shopper asked
-    for anything — all shown in the prompt. Seeded by the item id (which the prompt does not show) the plan was
-    noise to the model, and it learned the commonest one ("A pick that …" on most replies of the first adapters);
-    this way the wording varies with the facts and the request, and the model can learn which."""
-    return ("asked" if request.facets else "open") + "".join(f"|{c.kind}:{c.attribute}" for c in claims)
+def seeded_position(seed: str) -> int:
+    """The card's place in its answer, 0 to ANSWER_CARDS - 1, by a hash of the example's seed."""
+    return int.from_bytes(hashlib.sha256(f"position:{seed}".encode()).digest()[:4], "big") % ANSWER_CARDS
 
 
 def _long_pair(text: str) -> bool:
