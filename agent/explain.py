@@ -222,8 +222,8 @@ class Handles:
             turn = index % tied
             citable = citable[turn:tied] + citable[:turn] + citable[tied:]
         if not citable or self._togetherable(shared[citable[0]], item):
-            # no trait in common (or, for a short reason, only a price or a maker, which it never says alone): the
-            # liked past items other shoppers had with it (TOGETHER), the most telling first
+            # no trait in common (or, for a short reason, only a thin one or its title's): the liked past items
+            # other shoppers had with it (TOGETHER), the most telling first
             chosen = {j: claim for j, kv in shared.items() if self._togetherable(kv, item)
                       and (claim := self._together(index, j)) and self._sayable(j, claim)}
             ranked = sorted(chosen, key=lambda j: -stats.telling_together(item.item_id, self.history[j].item.item_id)

@@ -1,6 +1,7 @@
 """Training examples for the explain step, in the chain's OWN format: the same template render of
-`prompt_inputs(request, Handles([item], ...), 0, position)` (one prompt per candidate, as the chain sends it), and a target
-that fits the same reply model (`reply_model`) (compact JSON {"claims": [...], "text": "..."}, as the grammar decodes it).
+`prompt_inputs(request, Handles([item], ...), 0, position)` (one prompt per candidate, as the chain sends it), and
+a target that fits the same reply model (`reply_model`) (compact JSON {"claims": [...], "text": "..."}, as the
+grammar decodes it).
 
 How each part of an example is derived (all choices seeded; nothing is written by a model):
 
@@ -48,8 +49,9 @@ Health & Personal Care and Steam (catalogues without users): for a seeded sample
 Every target text is the chain's own fallback sentence for its claims (`compose_reason`), in the sentence plan of
   the card's position in its answer (`position`, seeded; the prompt shows it as "Candidate 3", so the model can
   learn it, and the five cards of a chat answer open five ways), the next plan when that one runs past the
-  template's `reason_max_chars` — a rendering of facts, never text posing as a review. A claim is left out when no plan fits it, the sentence would
-  not say it (one value is said once), or the text fails the verifier's text check.
+  template's `reason_max_chars` — a rendering of facts, never text posing as a review. A claim is left out when no
+  plan fits it, the sentence would not say it (one value is said once), or the text fails the verifier's text
+  check.
 Every target claim is checked with `verify_claim` and every text with the `TextChecker`; a failure raises.
 
 The data hash is sha256 over the rendered prompts and completions of all examples, in order.
