@@ -21,6 +21,10 @@ Words no value of the pick can follow are refused before they are written: a ver
 without a price), the prompt's handles, "shares" right after a said link; and a value is begun only where it fits
 the reply's length cap.
 
+A longer reason opens with its card's sentence plan ("Chosen because it" of the fourth card): the words the training
+targets of that card position open with, which v23 was taught and did not learn (it opened "A pick that" on 56 to 79
+of 100 first cards, eval/runs/adapter-20261206T123854Z-257deefd), so five cards of an answer open five ways.
+
 A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
 and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap; where
 one does, it goes on (" and"), as its targets do.
@@ -41,7 +45,7 @@ from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
 from agent.text_checks import SLOT_KEYS
 from agent.text_quality import without_parenthetical
-from agent.wording import PLAN_WORDING, VERB_PHRASES
+from agent.wording import PLAN_WORDING, PLANS_TWO, VERB_PHRASES
 from index.attributes import SHARED
 
 if TYPE_CHECKING:
@@ -86,6 +90,7 @@ class CopyGuard:
     # the reply's length cap, any template: a value is begun only where it fits whole (v22 ran "… and is tagged
     # Music-Based Procedural Gen" into explain_persuasive's 150 characters, where "is tagged Music" fitted)
     room: int | None = None
+    opening: str = ""  # the words the sentence opens with: its card's plan (`plan_opening`); none in a short reason
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -120,7 +125,8 @@ class CopyGuard:
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
-                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars)
+                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars,
+                   "" if handles.short else plan_opening(index))
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -129,6 +135,8 @@ class CopyGuard:
         text = text_so_far(raw)
         if text is None:
             return None
+        if len(text) <= len(self.opening):
+            return Opening(self.message, plan=self.opening, said=text)
         if len(text) < OPENING_CHARS or _may_echo(text, self.message):
             return Opening(self.message)
         said = _before_going_on(text)  # a short reason that has just said a whole offered phrase (and begun " and")
@@ -279,17 +287,31 @@ class Opening:
     """The sentence's first letters: never a handle, nor the shopper's message read back. Asked for an occasion it
     had not seen, v12 began 2 of 15 chat replies "a1: …" (the prompt's line copied); asked "a co-op game under
     $20", v17 began 4 of 5 "A co-op game under $20, and …" (its sentence plan "A pick that …" opens with the
-    message's first word). The verifier rejects both, so the model's next choice is tried ("A pick")."""
+    message's first word). The verifier rejects both, so the model's next choice is tried ("A pick"). A longer
+    reason opens with its card's plan (`plan`, fed whole: `plan_opening`), so neither can begin it."""
 
     message: str = ""
+    plan: str = ""  # the card's plan's first words, which the sentence opens with, then a space
+    said: str = ""
     rests: tuple[str, ...] = ()
 
     def allows(self, raw_after: str) -> bool:
         after = text_so_far(raw_after)
-        return after is None or not (HANDLE_START.match(after) or _echoes(after, self.message))
+        if after is None:
+            return True
+        if self.plan:
+            n = len(self.plan)
+            return after[:n] == self.plan[:len(after)] and (len(after) <= n or after[n] == " ")
+        return not (HANDLE_START.match(after) or _echoes(after, self.message))
 
     def forced(self) -> str:
-        return ""
+        return self.plan[len(self.said):]
+
+
+def plan_opening(position: int) -> str:
+    """The first words of the sentence plan of the card at `position` (0: the first) of an answer: "It", "This
+    one", "A pick that", "Chosen because it", … (agent/wording.py PLANS_TWO; a one-fact sentence reads as well)."""
+    return PLANS_TWO[position % len(PLANS_TWO)].partition("{a}")[0].strip()
 
 
 def _folded(text: str) -> str:

@@ -137,13 +137,34 @@ def test_a_sentence_never_opens_with_a_handle():
     assert _next_ok("", "a") is False  # a lone handle letter a digit would follow
     assert _next_ok("h", "2:") is False
     assert _next_ok("", "It") is True
-    assert _next_ok("", "A pick") is True
+    assert _next_ok("", "A pick") is False  # the first card's plan opens "It" (below)
+
+
+def test_each_card_of_an_answer_opens_with_its_own_sentence_plan():
+    """v23 was taught the plan of its card's position and wrote "A pick that …" on most first cards anyway; v22
+    opened 96 of 100 Steam reasons "Worth a look:". The decoder feeds the card's plan's first words, and the model
+    writes the rest."""
+    handles = Handles([GAME] * 6, [], [])
+    openings = []
+    for index in range(6):
+        guard = CopyGuard.for_candidate(handles, index)
+        opening = guard.pending(_raw(""))
+        openings.append(opening.forced())
+        assert opening.allows(_raw(opening.forced() + " is")) and not opening.allows(_raw(opening.forced() + "'s"))
+        assert guard.pending(_raw(opening.forced() + " is tagged")).allows(_raw(opening.forced() + " is tagged Dark"))
+    assert openings == ["It", "This one", "A pick that", "Chosen because it", "Picked for you: it",
+                        "Worth a look: it"]
+    assert not CopyGuard.for_candidate(handles, 2).pending(_raw("")).allows(_raw("It is"))
+    # a short reason has one plan, "It {a}.": nothing is fed
+    short = CopyGuard.for_candidate(Handles([GAME] * 4, [], [], reason_max_chars=60), 3)
+    assert short.pending(_raw("")).forced() == "" and short.pending(_raw("")).allows(_raw("It is"))
 
 
 def test_a_sentence_never_opens_with_the_shoppers_message():
     """Asked "a co-op game under $20", v17 began 4 of 5 replies "A co-op game under $20, and …" (rejected as a
-    request echo): from the message's second word on, the model's next choice is taken ("A pick that …")."""
-    guard = CopyGuard.for_candidate(Handles([GAME], [], []), 0, "a  co-op game under $20")
+    request echo): from the message's second word on, the model's next choice is taken ("A pick that …"). A card's
+    plan now opens a longer reason (above); a short one, which has no plan to feed, is still held to this."""
+    guard = CopyGuard.for_candidate(Handles([GAME], [], [], reason_max_chars=60), 0, "a  co-op game under $20")
 
     def ok(text: str, more: str) -> bool | None:
         pending = guard.pending(_raw(text))
