@@ -235,7 +235,8 @@ def test_a_candidate_with_nothing_to_cite_gets_no_llm_call_and_its_card_says_so(
         titles: list = []
 
         def _call(self, messages, stop=None, run_manager=None, **kwargs):
-            self.titles.append(re.search(r"^Candidate \d+: <data>(.*?)(</data>)?$", messages[-1].content, re.M).group(1))
+            title = re.search(r"^Candidate \d+: <data>(.*?)(</data>)?$", messages[-1].content, re.M).group(1)
+            self.titles.append(title)
             return super()._call(messages, stop, run_manager, **kwargs)
 
     llm = Counting(default=reply(["a1"], "Bare claims."))
