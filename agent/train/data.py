@@ -80,7 +80,7 @@ from agent.explain import (
 )
 from agent.occasions import made_for
 from agent.schemas import TOGETHER, Claim, PastItem
-from agent.sentences import Sentence
+from agent.sentences import Sentence, seeded_index
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, states, verify_claim
 from index.models import Dataset, Interaction, Item
@@ -247,7 +247,7 @@ class TargetBuilder:
         self.checker = TextChecker(catalogue.vocabulary)
 
     def template_for(self, seed: str) -> Template:
-        return self.templates[int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % len(self.templates)]
+        return self.templates[seeded_index(seed, len(self.templates))]
 
     def fit(self, claims: list[Claim], handles: Handles, request: Request, template: Template,
             position: int = 0) -> tuple[list[str], str]:
@@ -353,7 +353,7 @@ class TargetBuilder:
 
 def seeded_position(seed: str) -> int:
     """The card's place in its answer, 0 to ANSWER_CARDS - 1, by a hash of the example's seed."""
-    return int.from_bytes(hashlib.sha256(f"position:{seed}".encode()).digest()[:4], "big") % ANSWER_CARDS
+    return seeded_index(f"position:{seed}", ANSWER_CARDS)
 
 
 def _long_pair(text: str) -> bool:
