@@ -310,9 +310,8 @@ class Opening:
 
 def plan_opening(position: int) -> str:
     """The first words of the sentence plan of the card at `position` (0: the first) of an answer: "It", "This
-    one", "A pick that", "Chosen because it", … (agent/wording.py PLANS_TWO; a one-fact sentence reads as well).
-    A one-fact training target at that position opens with PLANS_ONE's plan instead ("This one …" at the first):
-    the model goes on from the words it is fed either way, but the data and this feed differ there."""
+    one", "A pick that", "Chosen because it", … (agent/wording.py: PLANS_ONE and PLANS_TWO open alike, so a
+    one-fact training target at that position opens with the same words)."""
     return PLANS_TWO[position % len(PLANS_TWO)].partition("{a}")[0].strip()
 
 

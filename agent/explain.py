@@ -203,8 +203,8 @@ class Handles:
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
         name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
-        sentence that fits (`_fits`). Where none shares a specific value (a short reason: none but a thin one, a price
-        or a maker, which it never says alone, or one the candidate's title says), the liked ones at least
+        sentence that fits (`_fits`). Where none shares a specific value (none but a price; a short reason: none but a
+        thin one, a price or a maker, which it never says alone, or one the candidate's title says), the liked ones at least
         MIN_TOGETHER other shoppers had with the candidate, the one whose having it tells most of the candidate first
         (`ValueStats.telling_together`; agent/catalogue.py TOGETHER)."""
         return self.links[index]
@@ -234,9 +234,13 @@ class Handles:
 
     def _togetherable(self, shared: tuple[str, str] | None, item: Item) -> bool:
         """Whether a past item sharing `shared` with `item` is linked by what other shoppers chose: when it shares
-        no trait, or (a short reason) only a thin one or one the pick's title says ("shares its packaging tin with
-        your Santa Tin" named nothing of a Birthday Cupcake Tin, and read the same of every tin)."""
-        return shared is None or (self.short and (shared[0] in THIN or squash(shared[1]) in squash(item.title)))
+        no trait, only a price (a $50 card costs what any $50 card costs: "shares its price $50.00 with your Olive
+        Garden card" was 40 of 100 Gift Cards targets, where "is also the choice of 13 shoppers who had your Olive
+        Garden card" says why this one), or (a short reason) only a thin one or one the pick's title says ("shares
+        its packaging tin with your Santa Tin" named nothing of a Birthday Cupcake Tin, and read the same of every
+        tin). Where no liked item was chosen with it often enough, the shared trait still links."""
+        return shared is None or shared[0] == "price" or (
+            self.short and (shared[0] in THIN or squash(shared[1]) in squash(item.title)))
 
     def _sayable(self, j: int, link: Claim) -> bool:
         """Whether a link to past item `j` can be said: named at all in a short reason (`short_name`), and fitting."""

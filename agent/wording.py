@@ -4,7 +4,10 @@ run together, "it islisted as …", as a broken sentence)."""
 
 PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} and {b}.",
              "Chosen because it {a} and {b}.", "Picked for you: it {a} and {b}.", "Worth a look: it {a} and {b}.")
-PLANS_ONE = ("This one {a}.", "Chosen because it {a}.", "A pick that {a}.", "Worth a look: it {a}.")
+# a one-fact plan opens as the two-fact plan of its place: the copy guard feeds a card its place's opening
+# (agent/copy_guard.py plan_opening), and the one-fact targets of that place open with the same words
+PLANS_ONE = ("It {a}.", "This one {a}.", "A pick that {a}.", "Chosen because it {a}.", "Picked for you: it {a}.",
+             "Worth a look: it {a}.")
 
 VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",

@@ -10,6 +10,7 @@ from agent.catalogue import Catalogue
 from agent.copy_guard import CopyGuard
 from agent.explain import Handles
 from agent.schemas import PastItem
+from agent.wording import PLANS_ONE
 from index.models import Dataset, Interaction, Item, LoadReport
 
 GAME = Item(item_id="g1", title="Star Wars: Republic Commando", text="", source="steam", attributes=[
@@ -154,6 +155,8 @@ def test_each_card_of_an_answer_opens_with_its_own_sentence_plan():
         assert guard.pending(_raw(opening.forced() + " is tagged")).allows(_raw(opening.forced() + " is tagged Dark"))
     assert openings == ["It", "This one", "A pick that", "Chosen because it", "Picked for you: it",
                         "Worth a look: it"]
+    # what is fed is how the training targets of that place open, with two facts or one
+    assert [p.partition("{a}")[0].strip() for p in PLANS_ONE] == openings
     assert not CopyGuard.for_candidate(handles, 2).pending(_raw("")).allows(_raw("It is"))
     # a short reason has one plan, "It {a}.": nothing is fed
     short = CopyGuard.for_candidate(Handles([GAME] * 4, [], [], reason_max_chars=60), 3)

@@ -161,6 +161,24 @@ def test_the_amount_a_liked_card_cost_links_it_when_nothing_rarer_is_shared():
     assert "shares its price $50.00 with your Black Gift Box (you rated it 5★)" in text  # the words that tell it apart
 
 
+def test_what_shoppers_of_a_liked_card_chose_links_before_a_shared_price():
+    """"shares its price $50.00 with your Black Gift Box" is true of every $50 card; that four other shoppers who had
+    it chose this one too says why this one. A price still links where no liked card was chosen with it often
+    enough (MIN_TOGETHER)."""
+    bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
+    had_both = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("X", "A3")]
+    history = [PastItem(AMZ_50, rating=5.0)]
+    chosen = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
+                               interactions=had_both)).stats
+    link = Handles([bigger], history, [], stats=chosen).to_claim(0, "h1")
+    assert (link.attribute, link.value) == (TOGETHER, "4")
+    text = render_reason([link], {"A3": history[0]}, [], stats=chosen)
+    assert "the choice of 4 shoppers who had your Black Gift Box (you rated it 5★)" in text
+    few = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
+                            interactions=had_both[:2])).stats  # one other shopper had both
+    assert Handles([bigger], history, [], stats=few).to_claim(0, "h1").value == "$50.00"
+
+
 def test_cards_sharing_one_trait_with_several_past_items_link_different_ones():
     """Two tins and a shopper with two liked tins: each card names a different one, not both the most recent
     ("shares its packaging tin with … Birthday Cupcake Tin" twice in one answer)."""
