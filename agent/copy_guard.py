@@ -10,8 +10,9 @@ token of every value still possible, likeliest first, and keeps the first that s
 (agent/llm/decode.py); when none does, the model's choice stands and the verifier judges the sentence as before.
 
 Lead-ins are the candidate's own phrases (agent/sentences.py VERB_PHRASES and the past-item link), so a value is
-one the item really has (all of them, not only those the prompt shows: a true tag is never blocked), and a past item
-after "shares its tag Dark with " is one of the shopper's liked items that has tag Dark. A value the sentence
+one the item really has (all of them, not only those the prompt shows: a true tag is never blocked), a value after
+"shares its tag " one a liked past item has too (then " with"), and a past item after "shares its tag Dark with "
+is one of the shopper's liked items that has tag Dark. A value the sentence
 already said is not offered again ("shares its tag Choices Matter … and is tagged Choices …" must go on to another
 tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
@@ -103,15 +104,20 @@ class CopyGuard:
                  if handles.liked(p)]
         for key in SHARED:
             said = key.replace("_", " ")
+            shared = []  # the pick's values a liked past item has too
             for value in item.values(key):
-                values.setdefault(f"shares its {said}", set()).add(value)
                 linked = [title for title, has in liked if (key, value.casefold()) in has]
                 names = {n for t in linked for n in (clip_title(t), without_parenthetical(t), t)}
                 names |= {f"your {n}" for t in linked if (n := short_name(t))}
                 if names:
+                    shared.append(value)
                     values.setdefault(f"shares its {said} {value} with", set()).update(names)
                     if key in MAKERS:  # "has the same brand as your Panera Bread card" (agent/sentences.py)
                         values.setdefault(f"has the same {said} as", set()).update(names)
+            # a shared value goes on " with" a past item: v23 wrote "It shares its tag Survival, as you asked, …"
+            # (a tag no liked game has, and no past item), which the verifier rejects; where none is shared, the
+            # pick's own values are still copied whole and the verifier judges the link
+            values[f"shares its {said}"] = {f"{v} with" for v in shared} or set(item.values(key))
         for j in handles.citable_history(index):  # "is also the choice of 4 shoppers who had your IHOP card"
             claim = handles.to_claim(index, f"h{j + 1}")
             if claim.attribute == TOGETHER:

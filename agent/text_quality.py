@@ -160,13 +160,14 @@ _GIFT_CARD = re.compile(r"\s+gift cards?$", re.I)
 
 def card_name(title: str) -> str | None:
     """A store card as its owner names it: "Carrabba's Italian Grill Gift Card" -> "Carrabba's Italian Grill card",
-    "IHOP Gift Cards, Multipack of 3" -> "IHOP cards", "Olive Garden - E-mail Delivery" -> "Olive Garden"; None
-    when the title is no store card's listing (a game's "… - Soundtrack" keeps its name)."""
+    "IHOP Gift Cards, Multipack of 3" -> "IHOP cards", "The Home Depot Gift Card" -> "Home Depot card", "Olive
+    Garden - E-mail Delivery" -> "Olive Garden"; None when the title is no store card's listing (a game's
+    "… - Soundtrack" keeps its name)."""
     name = without_parenthetical(title)
     while m := _LISTING_TAIL.search(name):
         name = name[: m.start()]
-    if m := _GIFT_CARD.search(name):
-        name = name[: m.start()] + (" cards" if _PACK.search(title) else " card")
+    if m := _GIFT_CARD.search(name):  # "your Cheesecake Factory card", not "your The Cheesecake Factory card"
+        name = re.sub(r"^The\s+", "", name[: m.start()]) + (" cards" if _PACK.search(title) else " card")
     return name if name != without_parenthetical(title) else None
 
 

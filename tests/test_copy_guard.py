@@ -57,10 +57,23 @@ def test_a_past_item_is_named_as_its_title_and_only_a_liked_one_that_shares_the_
     assert _next_ok("It shares its tag Off", "road") is True
 
 
+def test_a_shared_value_is_one_a_liked_past_item_has_and_goes_on_with_it():
+    """v23 wrote "It shares its tag Survival, as you asked, …": a tag of the pick no liked game has, and no past
+    item named (the verifier rejects it). After "shares its tag" only a value a liked past item shares may follow,
+    then " with" and that item."""
+    assert _next_ok("It shares its tag", " Story") is False  # the pick's, but no liked game is Story Rich
+    assert _next_ok("It shares its tag", " Dark") is True
+    assert _next_ok("It shares its tag Dark", ",") is False
+    assert _next_ok("It shares its tag Dark", " with") is True
+    assert _guard().pending(_raw("It shares its tag Dark")).forced() == " with"
+    alone = CopyGuard.for_candidate(Handles([GAME], [PastItem(OTHER, 1.0)], []), 0)  # shares nothing
+    assert alone.pending(_raw("It shares its tag")).allows(_raw("It shares its tag Story")) is True
+
+
 def test_the_decoder_is_told_how_each_value_goes_on():
     copying = _guard().pending(_raw("It offers"))  # the model's best tokens may hold no spec: these always do
     assert copying.rests == (" Single-player",)
-    assert _guard().pending(_raw("It shares its tag Off")).rests == ("road",)
+    assert _guard().pending(_raw("It shares its tag Off")).rests == ("road with",)
 
 
 def test_a_verb_takes_only_values_of_its_own_key():
@@ -129,7 +142,7 @@ def test_a_handle_is_never_a_word_of_the_sentence():
 
 def test_what_every_possible_value_goes_on_with_is_fed_without_asking_the_model():
     assert _guard().pending(_raw("It shares its tag Dark with STAR")).forced() == " WARS™ Republic Commando™"
-    assert _guard().pending(_raw("It shares its tag Off")).forced() == "road"
+    assert _guard().pending(_raw("It shares its tag Off")).forced() == "road with"
     assert _guard().pending(_raw("It is tagged")).forced() == ""  # four tags: the model chooses
 
 

@@ -733,6 +733,7 @@ def test_a_past_store_card_is_named_as_its_owner_calls_it():
     assert short_name("Texas Roadhouse Gift Cards - E-mail Delivery") == "Texas Roadhouse card"
     assert short_name("Olive Garden - E-mail Delivery") == "Olive Garden"
     assert short_name("P.F. Changs Gift Card $50") == "P.F. Changs card"
+    assert short_name("The Cheesecake Factory Gift Card") == "Cheesecake Factory card"  # not "your The …"
     assert short_name("Half-Life 2: Episode One") == "Half-Life 2: Episode One"
     assert short_name("Chili's Grill & Bar Yellow Gift Cards - E-mail Delivery") is None  # too long: clipped
     past = card("C", "Carrabba's Italian Grill Gift Card", 50.0, "Carrabba's", BOILER)
