@@ -23,7 +23,7 @@ from eval.heldout import HeldOut, load_heldout
 from eval.metrics import features_in
 from eval.metrics.text import feature_diversity, feature_match, top_text_share, unique_sentence_ratio
 from index.split import Pair
-from prompts.loader import get_template
+from prompts.loader import Template, get_template
 
 ADAPTER_GRID = Path(__file__).parent / "grids" / "adapter.yaml"  # whose datasets, templates and pairs are measured
 
@@ -36,12 +36,21 @@ def target_texts(heldout: HeldOut, template_id: str, limit: int | None = 100,
     return [text for _, text in made], len(heldout.pairs[:limit]) - len(made)
 
 
-def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100,
-                   shape: Shape | None = None) -> list[tuple[Pair, str]]:
-    """(pair, target text) of those of the first `limit` held-out pairs that have a target."""
+def with_reason_chars(template: Template, reason_chars: int | None) -> Template:
+    """The template with another length limit for its reasons (None: as it is): what its targets would reach there."""
+    if reason_chars is None:
+        return template
+    generation = template.generation.model_copy(update={"reason_max_chars": reason_chars})
+    return template.model_copy(update={"generation": generation})
+
+
+def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100, shape: Shape | None = None,
+                   reason_chars: int | None = None) -> list[tuple[Pair, str]]:
+    """(pair, target text) of those of the first `limit` held-out pairs that have a target (with `reason_chars`,
+    as if the template allowed that many characters)."""
     shape = shape or Shape()
     catalogue = heldout.catalogue
-    builder = TargetBuilder(catalogue, [get_template(template_id)])
+    builder = TargetBuilder(catalogue, [with_reason_chars(get_template(template_id), reason_chars)])
     request = understand(DEFAULT_MESSAGE, catalogue)
     out = []
     for pair in heldout.pairs[:limit]:
@@ -54,13 +63,14 @@ def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100,
 
 
 def target_variety(dataset: str, data_dir: Path, templates: list[str], limit: int | None = 100,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, reason_chars: int | None = None) -> dict[str, Any]:
     """template id -> the targets' USR, top text share, DIV, FMR against the held-out review (as the grid scores
-    it; NaN where no review names a feature) and most repeated texts (`target_texts`)."""
+    it; NaN where no review names a feature) and most repeated texts (`target_texts`); with `reason_chars`, as if
+    every template allowed that many characters (how far a length limit holds the variety back)."""
     heldout = load_heldout(dataset, data_dir, seed=seed)
     out: dict[str, Any] = {}
     for template_id in templates:
-        made = paired_targets(heldout, template_id, limit)
+        made = paired_targets(heldout, template_id, limit, reason_chars=reason_chars)
         texts, failed = [text for _, text in made], len(heldout.pairs[:limit]) - len(made)
         features = [features_in(t, heldout.features) for t in texts]
         matched = [feature_match(f, features_in(heldout.review(pair), heldout.features))

@@ -312,7 +312,7 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     Amazon cards are told apart by their container's design, and no target is longer than its template allows."""
     from eval.heldout import load_heldout
     from eval.metrics import features_in
-    from eval.target_variety import target_texts, target_variety
+    from eval.target_variety import paired_targets, target_texts, target_variety
 
     heldout = load_heldout(GIFT, SETTINGS.data_dir)
     texts, failed = target_texts(heldout, "explain_terse", limit=30)
@@ -328,4 +328,7 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     assert len(default) == 30 and any(named)
     hits = [bool(features_in(t, heldout.features) & n) for t, n in zip(default, named) if n]
     assert scores["fmr"] == round(sum(hits) / len(hits), 3)
+    # `--reason-chars`: the same targets as if a template allowed more; a longer limit says more, never less
+    longer = [t for _, t in paired_targets(heldout, "explain_terse", limit=30, reason_chars=140)]
+    assert len(longer) >= len(texts) and max(map(len, longer)) > 60 >= max(map(len, texts))
 
