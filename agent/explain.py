@@ -203,10 +203,10 @@ class Handles:
         with it (a Gift Cards category or a 1★ purchase is no reason to buy), the rarest shared value first (ties:
         the most recent, turned by the candidate's position so that cards sharing one trait with several past items
         name different ones), at most MAX_LINKS; for a short reason, only those it can name (`short_name`) in a
-        sentence that fits (`_fits`). Where none shares a specific value (none but a price; a short reason: none but a
-        thin one, a price or a maker, which it never says alone, or one the candidate's title says), the liked ones at least
-        MIN_TOGETHER other shoppers had with the candidate, the one whose having it tells most of the candidate first
-        (`ValueStats.telling_together`; agent/catalogue.py TOGETHER)."""
+        sentence that fits (`_fits`). Where none shares a specific value (none but a price; a short reason: none but
+        a thin one, a price or a maker, which it never says alone, or one the candidate's title says), the liked ones
+        at least MIN_TOGETHER other shoppers had with the candidate, the one whose having it tells most of the
+        candidate first (`ValueStats.telling_together`; agent/catalogue.py TOGETHER)."""
         return self.links[index]
 
     def _find_links(self, index: int) -> list[int]:

@@ -17,11 +17,11 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
   - target claims of i, at most TARGET_CLAIMS (2), in this order of preference:
       0. the liked past item sharing i's rarest value, whatever the request (the personal reason a shopper with a
          history gets: "shares its packaging gift box with your Plaid Gift Box (you rated it 5★)"), unless that
-         value is in i's own title, or the reason is a short one and the value thin (a price, a maker): then it is one of the
-         specific facts of 2. (a short one's last); sharing no specific value with any liked past item, or only a
-         price, the liked past item whose having it tells most of i ("is also the choice of 4 shoppers who had
-         your IHOP card (you rated it 5★)", counted from the held-in interactions without u: `Shoppers`), else
-         the price ("shares its price $50.00 with your Applebee's card (you rated it 5★)");
+         value is in i's own title, or the reason is a short one and the value thin (a price, a maker): then it
+         is one of the specific facts of 2. (a short one's last); sharing no specific value with any liked past
+         item, or only a price, the liked past item whose having it tells most of i ("is also the choice of 4
+         shoppers who had your IHOP card (you rated it 5★)", counted from the held-in interactions without u:
+         `Shoppers`), else the price ("shares its price $50.00 with your Applebee's card (you rated it 5★)");
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
