@@ -18,7 +18,7 @@ from agent.text_quality import DEGENERATE_KINDS, degenerate_kinds, value_frequen
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
 from eval.grid import DEFAULT_MESSAGE
 from eval.heldout import HeldOut
-from eval.metrics import evaluate, features_in, metric_names, score_example
+from eval.metrics import distinct, evaluate, features_in, metric_names, score_example
 from eval.metrics.usefulness import answer_metric_names
 from index.models import Interaction, Item
 from index.split import Pair
@@ -206,7 +206,7 @@ def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, f
     for view in VIEWS:
         for name in _names():
             if get_metric(name).level == "example":
-                value = score_example(name, example(row, view), {"feature_vocabulary": features})
+                value = score_example(name, example(row, view), {"feature_vocabulary": distinct(features)})
                 scores[f"{name}/{view}"] = None if value != value else round(value, 4)
     return scores
 
@@ -215,7 +215,7 @@ def view_metrics(rows: list[dict[str, Any]], view: str, features: Mapping[str, s
                  usefulness: Usefulness | None = None) -> dict[str, dict[str, float]]:
     """Faithfulness, explanation and (with a catalogue) usefulness metrics of one view of the rows, keyed
     `metric/view`, each {value, n}. `whyrec eval score` calls it too, so a scored file and a grid agree."""
-    scores = evaluate(_names(), [example(r, view) for r in rows], {"feature_vocabulary": list(features)})
+    scores = evaluate(_names(), [example(r, view) for r in rows], {"feature_vocabulary": distinct(features)})
     out = {f"{name}/{view}": {"value": s.value, "n": s.n} for name, s in scores.items()}
     return out | (usefulness_metrics(rows, view, usefulness) if usefulness is not None else {})
 

@@ -26,6 +26,7 @@ from agent import provenance
 from agent.settings import PROJECT_ROOT, Settings
 from eval.grid import BackendSpec, Grid
 from eval.heldout import HeldOut, load_heldout
+from eval.metrics import distinct
 from index.split import Pair
 
 RUNS_DIR = PROJECT_ROOT / "eval" / "runs"
@@ -176,7 +177,7 @@ class GridRunner:
                 "split_sha256": split.sha256, "split_seed": split.seed, "split_method": split.method,
                 "dataset_fingerprint": split.dataset_fingerprint, "target": self.grid.target,
                 "pairs": len(self.pairs(heldout)), "pairs_available": len(heldout.pairs),
-                "index_snapshot": _index_snapshot(dataset, self.base), "feature_vocabulary": len(heldout.features),
+                "index_snapshot": _index_snapshot(dataset, self.base), "feature_vocabulary": len(distinct(heldout.features)),
                 "item_universe": self.grid.item_universe, "items": len(heldout.dataset.items)}
             if (before := self.results["datasets"].get(dataset)) not in (None, info):
                 raise CannotResume(f"{dataset} is not what the run started with (data, split or index): "

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from eval.metrics import evaluate, feature_vocabulary, features_in, get_metric, metric_names, score_example
+from eval.metrics import distinct, evaluate, feature_vocabulary, features_in, get_metric, metric_names, score_example
 from eval.metrics.faithfulness import (citation_coverage, cites_what_it_says, claim_precision, contradiction,
                                        duplicates, hallucination, history_grounding_precision, in_history,
                                        outside_candidates)
@@ -78,6 +78,16 @@ def test_features_are_catalogue_values_matched_longest_first():
     assert features_in("Dinner at panda-express!", VOCAB) == {"Panda Express"}  # not also "Express"
     assert features_in("starbucks AND amazon", VOCAB) == {"Starbucks", "Amazon"}
     assert features_in("a card", VOCAB) == set()
+
+
+def test_a_feature_named_the_is_found_without_it_unless_another_is_spelled_so():
+    """"your Cheesecake Factory card" names The Cheesecake Factory; "Forest" stays the tag Forest, not The Forest.
+    FCR counts each feature once, whatever its spellings."""
+    vocab = feature_vocabulary({"brand": {"The Cheesecake Factory"}, "tag": {"Forest", "The Forest"}})
+    assert features_in("your Cheesecake Factory card", vocab) == {"The Cheesecake Factory"}
+    assert features_in("is tagged Forest", vocab) == {"Forest"}
+    assert features_in("like The Forest", vocab) == {"The Forest"}
+    assert distinct(vocab) == ["Forest", "The Cheesecake Factory", "The Forest"]
 
 
 def test_peter_div_fcr_fmr_on_three_sentences():

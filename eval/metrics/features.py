@@ -14,13 +14,17 @@ from agent.catalogue import VOCABULARY_KEYS, normalise, squash
 
 def feature_vocabulary(values_by_key: Mapping[str, Iterable[str]], keys: Iterable[str] = VOCABULARY_KEYS,
                        min_chars: int = 3) -> dict[str, str]:
-    """squashed value -> the value as the catalogue spells it (the first spelling, sorted, wins a clash)."""
+    """squashed value -> the value as the catalogue spells it (the first spelling, sorted, wins a clash); a value
+    that starts with "The" is found without it too ("your Cheesecake Factory card" names The Cheesecake Factory),
+    unless another value is spelled that way."""
     vocab: dict[str, str] = {}
-    for key in keys:
-        for value in sorted(values_by_key.get(key, ())):
-            s = squash(value)
-            if len(s) >= min_chars:
-                vocab.setdefault(s, value)
+    values = [value for key in keys for value in sorted(values_by_key.get(key, ()))]
+    for value in values:
+        if len(s := squash(value)) >= min_chars:
+            vocab.setdefault(s, value)
+    for value in values:
+        if value[:4].casefold() == "the " and len(s := squash(value[4:])) >= min_chars:
+            vocab.setdefault(s, value)
     return vocab
 
 
@@ -38,3 +42,9 @@ def features_in(text: str, vocabulary: Mapping[str, str], max_words: int = 5) ->
         else:
             i += 1
     return found
+
+
+def distinct(vocabulary: Mapping[str, str]) -> list[str]:
+    """The features a vocabulary holds, each once (a value found under two spellings is one feature: FCR's
+    denominator)."""
+    return sorted(set(vocabulary.values()))
