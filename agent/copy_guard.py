@@ -100,6 +100,9 @@ class CopyGuard:
         for key in GUARDED_KEYS:
             lead = VERB_PHRASES[key].split("{v}")[0].rstrip()
             values.setdefault(lead, set()).update(item.values(key))
+        # a listing's words are quoted whole, as the sentence plans quote them (agent/sentences.py): v24 wrote
+        # "is listed as “Redemption: In-Restaurant and OnlineTo" and left two quotes open past the cap
+        values["is listed as"] = {f"“{v.rstrip('.')}”" for v in item.values("feature")}
         liked = [(p.item.title, {(k, v.casefold()) for k, v in p.item.attributes}) for p in handles.history
                  if handles.liked(p)]
         for key in SHARED:
@@ -274,18 +277,24 @@ def _word_prefixes(phrase: str) -> list[str]:
     return [" ".join(words[:n]) for n in range(1, len(words) + 1)]
 
 
-_SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as ")
+_SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as |\bthe choice of \d+ shoppers who had ")
+# a reason links one past item (the targets' one link): after a said link and " and", none of these begins ("is
+# also" is how the sentence plans begin only "is also the choice of …")
+_SECOND_LINK = ("shares", "has the same", "is also", "is the choice")
 
 
 def _after_a_link(text: str) -> tuple[tuple[int, str], ...]:
-    """The word after a said link ("shares its … with …", "has the same brand as …") and " and": never "shares"
-    again. v21 wrote 4 of its 8 faulty Steam explain_history replies as "it shares its tag Dark with your DARK
-    SOULS™ II (you recommended it) and shares its tag Survival Horror." (a link's words about a value no past item
-    shares), where its targets go on "and is tagged …" (eval/runs/adapter-20261206T042921Z-c9d5375b)."""
+    """The words after a said link ("shares its … with …", "has the same brand as …", "is also the choice of 3
+    shoppers who had …") and " and": never a second link. v21 wrote 4 of its 8 faulty Steam explain_history
+    replies as "it shares its tag Dark with your DARK SOULS™ II (you recommended it) and shares its tag Survival
+    Horror." (a link's words about a value no past item shares), where its targets go on "and is tagged …"
+    (eval/runs/adapter-20261206T042921Z-c9d5375b); v24 wrote "… the choice of 3 shoppers who had your Texas
+    Roadhouse card (you rated it 5★) and is also the choice of 3 shoppers who had Texas R…" on three Gift Cards
+    cells (eval/runs/adapter-20261206T152748Z-2a705d38)."""
     cut = text.rfind(" and")
-    if cut < 0 or len(text[cut + len(" and"):].split()) > 1 or not _SAID_LINK.search(text[:cut]):
+    if cut < 0 or len(text[cut + len(" and"):].split()) > 3 or not _SAID_LINK.search(text[:cut]):
         return ()
-    return ((cut + len(" and"), "shares"),)
+    return tuple((cut + len(" and"), words) for words in _SECOND_LINK)
 
 
 @dataclass(frozen=True)

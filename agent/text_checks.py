@@ -396,11 +396,13 @@ def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) ->
     """The cited past items (sources[1:]) a link's name (`m.group(group)`) says: the title, its first words as a
     sentence cuts it short, the title whole and then more ("… with Assassin’s Creed® Rogue and offers Partial
     Controller Support": no bracket ends the name; "… with L.A. Noire (…)": a full stop inside the title ends the
-    match early), or its short name ("… with your Santa Smile Tin")."""
+    match early), or its short name, alone or with more words after it (a short reason has no bracket: "… as your
+    Petco card and costs $25.00.")."""
     name, rest = squash(m.group(group)), f"{normalise(text[m.start(group):])} "
     return [past for past in sources[1:] if (len(name) >= 3 and squash(past.title).startswith(name))
-            or rest.startswith(f"{normalise(clip_title(past.title))} ")
-            or squash(short_name(past.title) or "") == name]
+            or squash(short_name(past.title) or "") == name
+            or any(n and rest.startswith(f"{normalise(n)} ")
+                   for n in (clip_title(past.title), short_name(past.title)))]
 
 
 def together_problems(text: str, sources: list[Item], stats: ValueStats | None) -> list[str]:

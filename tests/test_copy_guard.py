@@ -57,6 +57,29 @@ def test_a_past_item_is_named_as_its_title_and_only_a_liked_one_that_shares_the_
     assert _next_ok("It shares its tag Off", "road") is True
 
 
+def test_a_reason_links_one_past_item():
+    """v24 wrote "… the choice of 3 shoppers who had your Texas Roadhouse card (you rated it 5★) and is also the
+    choice of 3 shoppers who had Texas R…" (a loop the verifier rejects): after a said link and " and", no second
+    link begins; other facts do."""
+    together = "It is also the choice of 3 shoppers who had your Texas Roadhouse card (you rated it 5★) and"
+    assert _next_ok(together, " is also") is False
+    assert _next_ok(together + " is the", " choice") is False
+    assert _next_ok(together + " is", " tagged") is not False
+    linked = "It shares its tag Dark with STAR WARS™ Republic Commando™ (you recommended it) and"
+    assert _next_ok(linked + " has the", " same") is False
+
+
+def test_a_listing_line_is_quoted_whole():
+    """v24 wrote "is listed as “Redemption: In-Restaurant and OnlineTo" (the bullet's "Online To Go" run together)
+    and left quotes open at the length cap: after "is listed as" the quote is one of the listing's own lines."""
+    card = Item(item_id="c3", title="Olive Garden Gift Card", text="", source="amazon2018_gift_cards",
+                attributes=[("brand", "Olive Garden"), ("feature", "Redemption: In-Restaurant and Online To Go.")])
+    guard = CopyGuard.for_candidate(Handles([card], [], []), 0)
+    lead = "It is listed as “Redemption: In-Restaurant and Online"
+    assert guard.pending(_raw(lead)).allows(_raw(lead + "To")) is False
+    assert guard.pending(_raw(lead)).forced() == " To Go”"
+
+
 def test_a_shared_value_is_one_a_liked_past_item_has_and_goes_on_with_it():
     """v23 wrote "It shares its tag Survival, as you asked, …": a tag of the pick no liked game has, and no past
     item named (the verifier rejects it). After "shares its tag" only a value a liked past item shares may follow,

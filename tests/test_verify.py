@@ -333,6 +333,10 @@ def test_a_maker_link_said_as_the_same_brand_must_be_true_of_a_cited_past_item()
         "says it has the same brand as IHOP card, which it does not"]
     assert shared_problems("It has the same brand as your Olive Garden card.", [pick, card]) == [
         "says it has the same brand as Olive Garden card, which is no past item it cites"]
+    # a short reason names its past item with no bracket, and may go on (v24: rejected as naming no past item)
+    assert shared_problems("It has the same brand as your Panera Bread card and costs $30.00.", [pick, card]) == []
+    assert shared_problems("It has the same brand as your IHOP card and costs $30.00.", [pick, ihop]) == [
+        "says it has the same brand as IHOP card and costs $30.00, which it does not"]
 
 
 def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
