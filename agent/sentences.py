@@ -183,6 +183,20 @@ def jaccard(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta | tb else 1.0
 
 
+# the plans' first words ("Picked for you: it"), longest first: what differs between two cards' frames
+_OPENINGS = sorted({p.partition("{a}")[0].strip().casefold() for p in PLANS_TWO + PLANS_ONE}, key=len, reverse=True)
+
+
+def same_but_opening(a: str, b: str) -> bool:
+    """Whether two reasons say the same words but for their plans' openings: "It is tagged Horror, as you asked,
+    and also VR." and "Picked for you: it is tagged Horror, as you asked, and also VR." read as one reason twice."""
+    def body(text: str) -> list[str]:
+        folded = text.strip().casefold()
+        opening = next((o for o in _OPENINGS if folded.startswith(o + " ")), "")
+        return re.findall(r"[a-z0-9]+", folded[len(opening):])
+    return body(a) == body(b)
+
+
 def seeded_index(seed: str, n: int) -> int:
     """A stable choice among n wordings, by seed (an item id): the same item reads the same, items differ."""
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % n

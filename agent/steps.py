@@ -24,6 +24,7 @@ from agent.llm.prefetch import CANCELLED, PrefetchCancelled
 from agent.occasions import occasions_in
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
+from agent.sentences import same_but_opening
 from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
 from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
@@ -340,8 +341,11 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         offered = handles.offered(i) if handles else ()
         supported, unsupported, problems = (verify_reason(reason, evidence, deps.checker, offered) if reason
                                             else ([], [], []))
+        # a text that says what a card already shown says, but for its opening, is rendered instead, from other
+        # facts where there are any: v24 wrote "It is tagged Horror, as you asked, and also VR." and "Picked for
+        # you: it is tagged Horror, as you asked, and also VR." on two cards of one answer (`whyrec ask`, Steam)
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
-                       and reason.text.strip().casefold() not in {t.casefold() for t in shown})
+                       and not any(same_but_opening(reason.text, t) for t in shown))
         if text_ok:
             text = reason.text
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked

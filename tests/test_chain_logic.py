@@ -116,6 +116,19 @@ def test_reason_text_stating_a_value_the_item_lacks_is_replaced_by_verified_fact
     assert "$3" not in first.text
 
 
+def test_a_reason_that_says_what_a_shown_one_says_is_rendered_from_verified_facts(monkeypatch):
+    """Two cards of one answer never say the same words in two frames (v24 wrote "It is tagged Horror, as you asked,
+    and also VR." and "Picked for you: it is tagged Horror, as you asked, and also VR."; `sentences.same_but_opening`):
+    the second is rendered from verified facts. A text that says other facts in the same frame stands."""
+    import agent.steps
+
+    own = {i.title: reply(["a1"], f"A {i.first('brand')} card at ${i.price:.2f}, under your budget.") for i in ITEMS}
+    assert not any(r.reasons[0].fallback for r in ask(chain_with(**own)[0], "a gift card under $45").recommendations)
+    monkeypatch.setattr(agent.steps, "same_but_opening", lambda a, b: True)  # as if each said what the first did
+    first, second = [r.reasons[0] for r in ask(chain_with(**own)[0], "a gift card under $45").recommendations]
+    assert not first.fallback and second.fallback and "under your budget" not in second.text and second.claims
+
+
 def test_claims_citing_unknown_handles_are_never_shown_as_fact():
     # a server that ignored the constraint: the reply model rejects handles this prompt never offered
     chain, _ = chain_with(reply(["a99", "h7", "zz"], "Trust me."))

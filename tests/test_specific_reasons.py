@@ -10,7 +10,7 @@ from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block
                            fallback_claims, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import TOGETHER, Claim, PastItem
-from agent.sentences import jaccard, short_name
+from agent.sentences import jaccard, same_but_opening, short_name
 from agent.text_checks import (cut_off, degenerate_problems, doomed_claims, popularity_supported, shared_problems,
                                stops_mid_sentence, whose_problems)
 from agent.understand import Facet
@@ -825,3 +825,12 @@ def test_beside_a_link_the_pick_offers_first_what_that_past_item_lacks():
     assert linked.attributes[0] == [("tag", "Tactical"), ("tag", "FPS")]
     unlinked = Handles([csgo], [], [], stats=shop.stats)
     assert unlinked.attributes[0] == [("tag", "Trading"), ("tag", "FPS"), ("tag", "Tactical")]
+
+
+def test_two_reasons_that_differ_only_in_their_openings_read_as_one():
+    assert same_but_opening("It is tagged Horror, as you asked, and also VR.",
+                            "Picked for you: it is tagged Horror, as you asked, and also VR.")
+    assert same_but_opening("A pick that costs $20.00.", "a pick that costs $20.00")
+    assert not same_but_opening("It is tagged Horror, as you asked, and also VR.",
+                                "This one is tagged Horror, as you asked, and also Survival Horror.")
+    assert not same_but_opening("It is tagged Horror.", "It is tagged Horror and VR.")
