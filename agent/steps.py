@@ -24,13 +24,12 @@ from agent.llm.prefetch import CANCELLED, PrefetchCancelled
 from agent.occasions import occasions_in
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
-from agent.sentences import same_but_opening
 from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
 from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import fact_phrase, is_exclusion
+from agent.sentences import fact_phrase, is_exclusion, same_but_opening
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason

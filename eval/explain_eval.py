@@ -202,11 +202,11 @@ def example_scores(row: dict[str, Any], features: dict[str, str]) -> dict[str, f
     """Per-sample values of the example-level metrics, for the JSONL (NaN written as null)."""
     from eval.metrics import get_metric
 
-    scores = {}
+    scores, vocabulary = {}, distinct(features)
     for view in VIEWS:
         for name in _names():
             if get_metric(name).level == "example":
-                value = score_example(name, example(row, view), {"feature_vocabulary": distinct(features)})
+                value = score_example(name, example(row, view), {"feature_vocabulary": vocabulary})
                 scores[f"{name}/{view}"] = None if value != value else round(value, 4)
     return scores
 
