@@ -12,9 +12,8 @@ token of every value still possible, likeliest first, and keeps the first that s
 Lead-ins are the candidate's own phrases (agent/sentences.py VERB_PHRASES and the past-item link), so a value is
 one the item really has (all of them, not only those the prompt shows: a true tag is never blocked), a value after
 "shares its tag " one a liked past item has too (then " with"), and a past item after "shares its tag Dark with "
-is one of the shopper's liked items that has tag Dark. A value the sentence
-already said is not offered again ("shares its tag Choices Matter … and is tagged Choices …" must go on to another
-tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
+is one of the shopper's liked items that has tag Dark. A value the sentence already said is not offered again
+("shares its tag Choices Matter … and is tagged Choices …" must go on to another tag). Free words are never constrained: only what follows a lead-in, until the value ends where the verifier reads
 a value's end (so "comes from Amazon eGift Card" cannot pass as "Amazon"), and a sentence closes only on a whole one.
 
 Words no value of the pick can follow are refused before they are written: a verb the pick has no value left for
@@ -43,10 +42,10 @@ from typing import TYPE_CHECKING
 from agent.reply_models import text_closed, text_so_far
 from agent.schemas import TOGETHER
 from agent.select import MAKERS
-from agent.sentences import clip_title, short_name
+from agent.sentences import clip_title, quoted, short_name
 from agent.text_checks import SLOT_KEYS
 from agent.text_quality import without_parenthetical
-from agent.wording import PLAN_WORDING, PLANS_TWO, VERB_PHRASES
+from agent.wording import PLAN_OPENINGS, PLAN_WORDING, VERB_PHRASES
 from index.attributes import SHARED
 
 if TYPE_CHECKING:
@@ -102,7 +101,7 @@ class CopyGuard:
             values.setdefault(lead, set()).update(item.values(key))
         # a listing's words are quoted whole, as the sentence plans quote them (agent/sentences.py): v24 wrote
         # "is listed as “Redemption: In-Restaurant and OnlineTo" and left two quotes open past the cap
-        values["is listed as"] = {f"“{v.rstrip('.')}”" for v in item.values("feature")}
+        values["is listed as"] = {quoted(v) for v in item.values("feature")}
         liked = [(p.item.title, {(k, v.casefold()) for k, v in p.item.attributes}) for p in handles.history
                  if handles.liked(p)]
         for key in SHARED:
@@ -327,7 +326,7 @@ def plan_opening(position: int) -> str:
     """The first words of the sentence plan of the card at `position` (0: the first) of an answer: "It", "This
     one", "A pick that", "Chosen because it", … (agent/wording.py: PLANS_ONE and PLANS_TWO open alike, so a
     one-fact training target at that position opens with the same words)."""
-    return PLANS_TWO[position % len(PLANS_TWO)].partition("{a}")[0].strip()
+    return PLAN_OPENINGS[position % len(PLAN_OPENINGS)]
 
 
 def _folded(text: str) -> str:

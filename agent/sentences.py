@@ -31,7 +31,7 @@ from agent.schemas import TOGETHER, Claim, PastItem
 from agent.select import MAKERS
 from agent.text_quality import card_name, degenerate_kinds, squash, title_variant, without_parenthetical
 from agent.understand import Facet
-from agent.wording import PLANS_ONE, PLANS_TWO, VERB_PHRASES
+from agent.wording import PLAN_OPENINGS, PLANS_ONE, PLANS_TWO, VERB_PHRASES
 
 if TYPE_CHECKING:
     from agent.catalogue import ValueStats
@@ -58,10 +58,15 @@ def clip_title(title: str, limit: int = 48) -> str:
     return title[:limit].rsplit(" ", 1)[0].rstrip(",;:-– ") + "…"
 
 
+def quoted(line: str) -> str:
+    """A listing line as a sentence quotes it: “Redemption: Instore and Online”."""
+    return f"“{line.rstrip('.')}”"
+
+
 def _attribute_phrase(claim: Claim) -> str:
     key, value = claim.attribute or "", claim.value or ""
     if key == "feature":  # a listing's own words, quoted: "Gift Card is affixed inside a pop-up card"
-        return f"is listed as “{value.rstrip('.')}”"
+        return f"is listed as {quoted(value)}"
     if key == "flavor":
         if squash(value) in ("unflavored", "unflavoured", "unflavor", "flavorless", "noflavor"):
             return "is unflavored"
@@ -184,7 +189,7 @@ def jaccard(a: str, b: str) -> float:
 
 
 # the plans' first words ("Picked for you: it"), longest first: what differs between two cards' frames
-_OPENINGS = sorted({p.partition("{a}")[0].strip().casefold() for p in PLANS_TWO + PLANS_ONE}, key=len, reverse=True)
+_OPENINGS = sorted((o.casefold() for o in PLAN_OPENINGS), key=len, reverse=True)
 
 
 def same_but_opening(a: str, b: str) -> bool:

@@ -8,6 +8,7 @@ PLANS_TWO = ("It {a} and {b}.", "This one {a}, and it {b}.", "A pick that {a} an
 # (agent/copy_guard.py plan_opening), and the one-fact targets of that place open with the same words
 PLANS_ONE = ("It {a}.", "This one {a}.", "A pick that {a}.", "Chosen because it {a}.", "Picked for you: it {a}.",
              "Worth a look: it {a}.")
+PLAN_OPENINGS = tuple(p.partition("{a}")[0].strip() for p in PLANS_TWO)  # "It", "This one", … by place
 
 VERB_PHRASES = {
     "brand": "comes from {v}", "developer": "is made by {v}", "publisher": "is published by {v}",
