@@ -340,12 +340,17 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
                 found.append(f"says it {m.group(1)} {filler}, which is not one of its values")
                 break
             # "is tagged Mature and RPG": a capitalised word after "and" is a second value of the same slot (a plan's
-            # next verb is lower case: "and sits in the Action genre")
+            # next verb is lower case: "and sits in the Action genre"), as is whatever follows "and also" ("is
+            # tagged Story Rich, as you asked, and also Mature"; v24 wrote "is delivered by e-mail, as you asked,
+            # and also by papa John's Pizza")
             rest = rest.lstrip("$")[end:]
-            if not (second := re.match(r"\s+and\s+(?=[A-Z0-9$])", rest)):
+            if not (second := _SECOND_VALUE.match(rest)):
                 break
             rest = rest[second.end():]
     return found
+
+
+_SECOND_VALUE = re.compile(r"(?:,?\s+as you asked,?)?\s+and\s+also\s+|\s+and\s+(?=[A-Z0-9$])")
 
 
 def _value_end(rest: str, values: list[str], after: str) -> int | None:

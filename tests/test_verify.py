@@ -356,6 +356,15 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     # a merged second value is held to the slot too ("… and Race Your Music!" of Riff Racer: its title, no tag)
     assert slot_problems("Worth a look: it is tagged Survival and Ark Evolved.", ark, []) == [
         "says it is tagged Ark Evolved, which is not one of its values"]
+    # so is whatever follows "and also" (v24: "is delivered by e-mail, as you asked, and also by papa John's Pizza")
+    survival = [Facet(key="tag", value="Survival", label="tag Survival", handle="r1")]
+    assert slot_problems("It is tagged Survival, as you asked, and also Hack and Slash.", ark, survival) == []
+    assert slot_problems("It is tagged Survival, as you asked, and also Zombies.", ark, survival) == [
+        "says it is tagged Zombies, which is not one of its values"]
+    papa = Item(item_id="pj", title="Papa John's Pizza Gift Card", text="", source="t",
+                attributes=[("brand", "Papa John's Pizza"), ("delivery", "e-mail")])
+    assert slot_problems("A pick that is delivered by e-mail, as you asked, and also by papa John's Pizza.", papa,
+                         []) == ["says it is delivered by by papa John's Pizza, which is not one of its values"]
     assert slot_problems("It sits in the RPG genre, as you asked.", ark, [Facet(key="genre", value="RPG", label="RPG",
                                                                                 handle="r1")]) == []
     # a colon does not end a value: v18's "is tagged Warhammer 40K: Dawn of War II" was the tag and then the title
