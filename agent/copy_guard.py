@@ -126,6 +126,7 @@ class CopyGuard:
                 title = handles.history[j].item.title
                 names = {clip_title(title)} | ({f"your {n}"} if (n := short_name(title)) else set())
                 values.setdefault("the choice of", set()).update(f"{claim.value} shoppers who had {n}" for n in names)
+                values.setdefault("chosen by", set()).update(f"{claim.value} who had {n}" for n in names)  # short
         slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
                        for verb, keys in HELD_VERBS.items()}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
@@ -276,10 +277,11 @@ def _word_prefixes(phrase: str) -> list[str]:
     return [" ".join(words[:n]) for n in range(1, len(words) + 1)]
 
 
-_SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as |\bthe choice of \d+ shoppers who had ")
+_SAID_LINK = re.compile(r"\bshares its .+ with |\bhas the same \w+ as |\bthe choice of \d+ shoppers who had "
+                        r"|\bchosen by \d+ who had ")
 # a reason links one past item (the targets' one link): after a said link and " and", none of these begins ("is
 # also" is how the sentence plans begin only "is also the choice of …")
-_SECOND_LINK = ("shares", "has the same", "is also", "is the choice")
+_SECOND_LINK = ("shares", "has the same", "is also", "is the choice", "is chosen")
 
 
 def _after_a_link(text: str) -> tuple[tuple[int, str], ...]:

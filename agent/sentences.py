@@ -36,7 +36,7 @@ from agent.wording import PLAN_OPENINGS, PLANS_ONE, PLANS_TWO, VERB_PHRASES
 if TYPE_CHECKING:
     from agent.catalogue import ValueStats
 
-# A short reason (explain_terse's 60 characters) has no room for a frame: one bare plan each, so its length is the
+# A short reason (explain_terse's 80 characters) has no room for a frame: one bare plan each, so its length is the
 # facts' (a model taught four frames there ran past the limit on a quarter of its replies and was cut mid-word).
 SHORT_REASON_CHARS = 80
 PLANS_SHORT_TWO, PLANS_SHORT_ONE = ("It {a} and {b}.",), ("It {a}.",)
@@ -119,9 +119,9 @@ def _history_phrase(claim: Claim, history: dict[str, PastItem], stats: ValueStat
     key = claim.attribute.replace("_", " ")
     if claim.attribute == TOGETHER:  # no trait in common: "the choice of 4 shoppers who had …"
         lead = f"is also the choice of {claim.value} shoppers who had"
-        if short:  # "also" is four characters a 60-character reason needs for the past item's name
-            name = short_name(past.item.title)
-            return f"is the choice of {claim.value} shoppers who had your {name}" if name else None
+        if short:  # "is chosen by 4 who had your IHOP card": 13 characters fewer leave a short reason room for a
+            name = short_name(past.item.title)  # fact of the pick's own ("… and comes from Wendy's.")
+            return f"is chosen by {claim.value} who had your {name}" if name else None
         return f"{lead} {_named(past, stats)}"
     name = short_name(past.item.title)
     # "has the same brand as your Panera Bread card", not "shares its brand Panera Bread with your Panera Bread

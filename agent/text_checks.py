@@ -376,10 +376,12 @@ _SAME = re.compile(r"\bhas the same (" + "|".join(MAKERS) + r") as (?:your )?(.+
 _WHOSE = re.compile(r"\((?:you (?:rated|recommended|mentioned|did not recommend)|from your history)[^)]*\)", re.I)
 # what must come before the past item's name: a link's lead-in, its value holding no second " with "
 _LINK_LEAD = re.compile(r"\bshares its (?:" + "|".join(map(re.escape, _SHARED_KEYS))
-                        + r") (?:(?! with ).)+ with (?:your )?$|\bthe choice of \d+ shoppers who had (?:your )?$"
+                        + r") (?:(?! with ).)+ with (?:your )?$|\b(?:the choice of|chosen by) \d+(?: shoppers)? who had (?:your )?$"
                         + r"|\bhas the same (?:" + "|".join(MAKERS) + r") as (?:your )?$", re.I)
-# "is also the choice of 4 shoppers who had your Wendy's card": a count of other shoppers (agent/catalogue TOGETHER)
-_TOGETHER = re.compile(r"\bthe choice of (\d+) shoppers who had (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)", re.I)
+# "is also the choice of 4 shoppers who had your Wendy's card", short "is chosen by 4 who had your Wendy's card": a
+# count of other shoppers (agent/catalogue TOGETHER)
+_TOGETHER = re.compile(r"\b(?:the choice of|chosen by) (\d+)(?: shoppers)? who had (?:your )?(.+?)(?= \(|[.,;](?:\s|$)|$)",
+                       re.I)
 _BY_SHOPPERS = re.compile(r"\bshoppers who (?:had|bought|own|liked)\b", re.I)
 
 

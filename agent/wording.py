@@ -29,4 +29,4 @@ PLAN_WORDING = (*PLANS_TWO, *PLANS_ONE, *VERB_PHRASES.values(), "is listed as {v
                 "has a {v} scent", "is {v}, as you asked", "is from {v}", "is not from {v}", "is like {v}",
                 "is made for the occasion you named", "has the {v} you asked for",
                 "shares its {v} with {v} (you rated it {v})", "you recommended it", "you mentioned it",
-                "shares its {v} with your {v}", "has the same {v} as your {v}")
+                "shares its {v} with your {v}", "has the same {v} as your {v}", "is chosen by {v} who had your {v}")

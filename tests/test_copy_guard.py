@@ -305,6 +305,9 @@ def test_what_other_shoppers_chose_is_copied_with_the_count_the_data_gives():
     assert not guard.pending(_raw(lead)).allows(_raw(lead + " 40"))
     named = lead + " 4 shoppers who had your I"
     assert guard.pending(_raw(named)).allows(_raw(named + "HOP"))
+    short = "It is chosen by"  # a short reason's words for it
+    assert guard.pending(_raw(short)).allows(_raw(short + " 4 who"))
+    assert not guard.pending(_raw(short)).allows(_raw(short + " 40"))
 
 
 def test_a_maker_link_names_a_liked_item_from_that_maker():

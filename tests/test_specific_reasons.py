@@ -793,7 +793,7 @@ def test_a_short_reason_links_what_other_shoppers_chose_where_only_a_price_is_sh
     """A short reason never says a link through a price or a maker alone ("It shares its price $25.00 with your
     Starbucks card." was the commonest short target), so four Gift Cards shoppers in a hundred read "It comes from
     Panera Bread.": where a thin value is all the pick shares with a liked past item, a short reason links what other
-    shoppers who had it chose, in the words 60 characters have room for."""
+    shoppers who had it chose, in the words a short reason has room for."""
     others = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("A1", "S")]
     shop = Catalogue(Dataset(name="t", items=ITEMS, report=LoadReport(dataset="t"), interactions=others))
     history = [PastItem(SBUX, rating=5.0)]
@@ -801,7 +801,7 @@ def test_a_short_reason_links_what_other_shoppers_chose_where_only_a_price_is_sh
     link = short.to_claim(0, "h1")
     assert (link.attribute, link.value) == (TOGETHER, "4")
     text = render_reason([link], {"S": history[0]}, [], stats=shop.stats, seed="A1", max_chars=60)
-    assert text == "It is the choice of 4 shoppers who had your Starbucks card."
+    assert text == "It is chosen by 4 who had your Starbucks card."
     evidence = Evidence(item=AMZ_CAKE, history={"S": SBUX}, ratings={"S": 5.0}, stats=shop.stats)
     assert TextChecker(shop.vocabulary).problems(text, [link], evidence) == []
     assert TextChecker(shop.vocabulary).problems(text.replace(" 4 ", " 5 "), [link], evidence)

@@ -341,7 +341,10 @@ class TargetBuilder:
         specific = sorted(specific, key=lambda c: c.kind == "attribute" and handles.linked_has(
             0, c.attribute or "", c.value or ""))
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
-        lead = linked + said_in_review + named
+        # a short reason says first what the shopper asked for ("It is tagged Racing, as you asked, and …"): led by
+        # the link, v24 said it on 10 of 100 asked Steam terse reasons (the base model's fallback 99)
+        asked = [c for c in specific if c.kind == "request"] if handles.short else []
+        lead = asked + linked + said_in_review + named
         try:
             chosen, text = self.fit(lead + specific, handles, request, template, position)
         except ValueError:
