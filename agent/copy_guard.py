@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.reply_models import text_closed, text_so_far
+from agent.reply_models import cited_so_far, text_closed, text_so_far
 from agent.schemas import TOGETHER
 from agent.select import MAKERS
 from agent.sentences import clip_title, quoted, short_name
@@ -91,6 +91,9 @@ class CopyGuard:
     # Music-Based Procedural Gen" into explain_persuasive's 150 characters, where "is tagged Music" fitted)
     room: int | None = None
     opening: str = ""  # the words the sentence opens with: its card's plan (`plan_opening`); none in a short reason
+    # each handle -> the words that state its fact: a sentence goes on with those of what its reply cites
+    # (`_cited_after_link`)
+    handle_phrases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -135,7 +138,8 @@ class CopyGuard:
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
                    slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars,
-                   "" if handles.short else plan_opening(index))
+                   "" if handles.short else plan_opening(index),
+                   {h: handles.phrase(index, h) for h in handles.claim_handles(index) if h != "none"})
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -155,8 +159,10 @@ class CopyGuard:
                 return Closing(len(text))
             if fitting and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
                 return Continuing(len(said))
-        if (second := self._second_phrase(text)) is not None:
+        if (second := self._second_phrase(text, raw)) is not None:
             return second
+        if (cited := self._cited_after_link(text, raw)) is not None:
+            return cited
         refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
         return self._copying(text, refusing) or refusing
 
@@ -203,9 +209,10 @@ class CopyGuard:
     def _ends_phrase(self, text: str) -> bool:
         return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
 
-    def _second_phrase(self, text: str) -> Copying | None:
-        """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole: v14's second
-        phrase "comes in a pop-up reveal" ran past the cap where "comes from Amazon" fitted."""
+    def _second_phrase(self, text: str, raw: str = "") -> Copying | None:
+        """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole (those of the
+        handles the reply cites, where one fits): v14's second phrase "comes in a pop-up reveal" ran past the cap
+        where "comes from Amazon" fitted."""
         cut = text.rfind(" and")
         if cut < 0:
             return None
@@ -213,7 +220,32 @@ class CopyGuard:
         if not self._ends_phrase(said):
             return None
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
-        choices = [f" {p}" for p in self._fitting(said)]
+        fitting = self._fitting(said)
+        cited = [p for p in fitting if p in self._cited(raw)]
+        choices = [f" {p}" for p in cited or fitting]
+        copied = text[start:]
+        if not choices or _state(copied, choices) != "copying":
+            return None
+        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+
+
+    def _cited(self, raw: str) -> list[str]:
+        """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
+        return [p for h in cited_so_far(raw) if (p := self.handle_phrases.get(h))]
+
+    def _cited_after_link(self, text: str, raw: str) -> Copying | None:
+        """After a whole past-item link the reply cites and " and", the phrase of another handle it cites, copied
+        whole. v24 cited "h4", "a1" (is tagged Open World) of Grand Theft Auto V and wrote "It shares its tag Crime
+        with your PAYDAY 2 (you recommended it) and costs $39.99." (a3's fact: true, shown, and not what it cited;
+        17 of 100 Steam default reasons, its targets 3)."""
+        cut = text.rfind(" and")
+        said = text[:cut].removesuffix(",")  # "This one {a}, and it {b}."
+        links = [self.handle_phrases[h] for h in cited_so_far(raw) if h.startswith("h") and h in self.handle_phrases]
+        if cut < 0 or not any(said.endswith(link) for link in links):
+            return None
+        start, lead = cut + len(" and"), " it" if len(said) < cut else ""
+        choices = [f"{lead} {p}" for p in self._cited(raw) if p.casefold() not in said.casefold()
+                   and (self.room is None or start + len(lead) + len(p) + 1 < self.room)]
         copied = text[start:]
         if not choices or _state(copied, choices) != "copying":
             return None

@@ -63,6 +63,7 @@ def parse_reply(model: type[BaseModel], raw: str) -> tuple[BaseModel | None, lis
 
 # `"text": "` and then the sentence; the grammar puts it after the claims, so both are known once it starts
 _TEXT_START = re.compile(r'"text"\s*:\s*"')
+_CLAIMS = re.compile(r'"claims"\s*:\s*\[([^\]]*)\]')
 _OPEN_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{0,3})?$')  # "\" or "\u20" cut before its end
 _TEXT_END = re.compile(r'(?<!\\)(?:\\\\)*"')  # the first quote no backslash escapes: the sentence is closed
 
@@ -80,6 +81,13 @@ def text_so_far(raw: str) -> str | None:
         return json.loads(f'"{body}"')
     except json.JSONDecodeError:
         return None
+
+
+def cited_so_far(raw: str) -> list[str]:
+    """The claim handles an explain reply has written before its sentence: `{"claims": ["h4", "a1"], "text": "It`
+    -> ["h4", "a1"]; [] before the list closes."""
+    found = _CLAIMS.search(raw)
+    return re.findall(r'"([^"]+)"', found.group(1)) if found else []
 
 
 def text_closed(raw: str) -> bool:

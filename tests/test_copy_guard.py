@@ -69,6 +69,30 @@ def test_a_reason_links_one_past_item():
     assert _next_ok(linked + " has the", " same") is False
 
 
+def test_after_a_link_the_sentence_says_what_the_reply_cites():
+    """v24 cited "h4" and "a1" (is tagged Open World) of Grand Theft Auto V and wrote "It shares its tag Crime with
+    your PAYDAY 2 (you recommended it) and costs $39.99.": true and shown, but not what it cited (17 of 100 Steam
+    default reasons). After a cited link and " and", the sentence goes on with the other cited handle's words."""
+    handles = Handles([GAME], [PastItem(LIKED, 1.0)], [])
+    guard = CopyGuard.for_candidate(handles, 0)
+    link = handles.phrase(0, "h1")
+    cited = next(h for h in handles.claim_handles(0) if handles.phrase(0, h) == "is tagged Story Rich")
+
+    def raw(text: str) -> str:
+        return '{"claims":["h1","' + cited + '"],"text":' + json.dumps(text, ensure_ascii=False)[:-1]
+
+    said = f"It {link} and"
+    assert guard.pending(raw(said)).allows(raw(said + " is tagged Story")) is True
+    assert guard.pending(raw(said)).allows(raw(said + " costs")) is False
+    assert guard.pending(raw(said + " is tagged Story")).forced() == " Rich"
+    this_one = f"This one {link}, and"  # the plan "This one {a}, and it {b}."
+    assert guard.pending(raw(this_one)).allows(raw(this_one + " it is")) is True
+    # a reply that cites the link alone is not steered
+    alone = '{"claims":["h1"],"text":' + json.dumps(said, ensure_ascii=False)[:-1]
+    pending = guard.pending(alone)
+    assert pending is None or pending.allows(alone + ' costs')
+
+
 def test_a_listing_line_is_quoted_whole():
     """v24 wrote "is listed as “Redemption: In-Restaurant and OnlineTo" (the bullet's "Online To Go" run together)
     and left quotes open at the length cap: after "is listed as" the quote is one of the listing's own lines."""
