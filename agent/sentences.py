@@ -192,6 +192,12 @@ def jaccard(a: str, b: str) -> float:
 _OPENINGS = sorted((o.casefold() for o in PLAN_OPENINGS), key=len, reverse=True)
 
 
+def opening_of(text: str) -> str:
+    """The plan opening a reason begins with ("Picked for you: it"), as PLAN_OPENINGS spells it; "" for none."""
+    folded = text.strip().casefold()
+    return next((o for o in sorted(PLAN_OPENINGS, key=len, reverse=True) if folded.startswith(o.casefold() + " ")), "")
+
+
 def same_but_opening(a: str, b: str) -> bool:
     """Whether two reasons say the same words but for their plans' openings: "It is tagged Horror, as you asked,
     and also VR." and "Picked for you: it is tagged Horror, as you asked, and also VR." read as one reason twice."""
@@ -305,7 +311,7 @@ class Sentence:
 def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                      stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
                      title: str = "", message: str = "", max_chars: int | None = None,
-                     first_plan: int | None = None) -> Sentence:
+                     first_plan: int | None = None, taken: frozenset[str] = frozenset()) -> Sentence:
     """One sentence from `claims` (most specific first) and the claims it states. Two facts whenever the card has
     two: the first pair and plan that is not degenerate text for the item `title` asked as `message`
     (agent/text_quality: "comes from Denny's and is listed as “Denny's is…”" says Denny's twice) and reads
@@ -313,7 +319,8 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
     pair unless it is a near-duplicate of a shown reason, then one fact. A plan that would run past `max_chars` is
     skipped like a degenerate one; a short reason has only the bare plans (PLANS_SHORT_*) and says the most
     specific claim, alone where no pair with it fits. `first_plan`: the plan to start from (a training target's: the
-    card's position, which its prompt shows) instead of the seed's. Empty when no claim can be said."""
+    card's position, which its prompt shows) instead of the seed's; plans opening with words in `taken` (other
+    cards' openings) are tried last. Empty when no claim can be said."""
     said: dict[str, Claim] = {}  # one phrase once: a reply may cite one handle twice
     short = is_short(max_chars)
     for c in claims:
@@ -338,8 +345,9 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
             else:
                 plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
             start = seeded_index(seed, len(plans)) if first_plan is None else first_plan % len(plans)
-            for n in range(len(plans)):
-                plan = plans[(start + n) % len(plans)]
+            order = sorted((plans[(start + n) % len(plans)] for n in range(len(plans))),
+                           key=lambda p: p.partition("{a}")[0].strip() in taken)  # stable: the rest in turn
+            for plan in order:
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
                 if max_chars is not None and len(text) > max_chars:
                     continue

@@ -29,10 +29,11 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import fact_phrase, is_exclusion, same_but_opening
+from agent.sentences import fact_phrase, is_exclusion, opening_of, same_but_opening
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from agent.wording import PLAN_OPENINGS
 from index.collab import load_collab
 from index.models import Item
 from index.retrieve import Retriever
@@ -352,9 +353,13 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
             supported += [c for c in chosen if c.verdict == "supported"]
             # each fact once (a reply may cite one handle several times); the sentence takes the most specific
             unique = list({(c.kind, c.attribute, c.value, c.history_item_id): c for c in supported}.values())
+            # in its own card's plan, as the model's reply is fed it (agent/copy_guard.py plan_opening); moved off
+            # it, onto one no other card opens with: seeded by the item, a rendered card opened as the next did
+            taken = frozenset(PLAN_OPENINGS[j % len(PLAN_OPENINGS)] for j in range(len(turn.candidates)) if j != i)
             sentence = compose_reason(unique, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
                                       seed=scored.item.item_id, avoid=shown, title=scored.item.title,
-                                      message=turn.message, max_chars=deps.template.generation.reason_max_chars)
+                                      message=turn.message, max_chars=deps.template.generation.reason_max_chars,
+                                      first_plan=i, taken=taken | {opening_of(t) for t in shown})
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
         shown.append(text)
         recs.append(Recommendation(

@@ -129,6 +129,20 @@ def test_a_reason_that_says_what_a_shown_one_says_is_rendered_from_verified_fact
     assert not first.fallback and second.fallback and "under your budget" not in second.text and second.claims
 
 
+def test_a_rendered_reason_opens_with_its_own_cards_plan():
+    """The model's reply for the card at position k opens with plan k (agent/copy_guard.py plan_opening); a card
+    rendered instead opens the same way, never with another card's opening: seeded by its item, a rendered reason
+    opened "A pick that …" beside the third card's own "A pick that …"."""
+    from agent.sentences import opening_of
+    from agent.wording import PLAN_OPENINGS
+
+    cards = ask(chain_with(reply(["zz"], "Trust me."), k=4)[0], "a gift card").recommendations
+    assert len(cards) == 4 and all(r.reasons[0].fallback for r in cards)
+    openings = [opening_of(r.reasons[0].text) for r in cards]
+    assert len(set(openings)) == 4 and set(openings) <= set(PLAN_OPENINGS)
+    assert openings[0] == PLAN_OPENINGS[0]  # the others move off their own where it reads like a shown reason
+
+
 def test_claims_citing_unknown_handles_are_never_shown_as_fact():
     # a server that ignored the constraint: the reply model rejects handles this prompt never offered
     chain, _ = chain_with(reply(["a99", "h7", "zz"], "Trust me."))
