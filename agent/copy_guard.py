@@ -94,6 +94,9 @@ class CopyGuard:
     # each handle -> the words that state its fact: a sentence goes on with those of what its reply cites
     # (`_cited_after_link`)
     handle_phrases: dict[str, str] = field(default_factory=dict)
+    # an offered phrase of the pick's own -> the value it states: one the sentence said is not offered again
+    # (`_fitting`)
+    phrase_values: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -139,7 +142,9 @@ class CopyGuard:
                    tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
                    slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars,
                    "" if handles.short else plan_opening(index),
-                   {h: handles.phrase(index, h) for h in handles.claim_handles(index) if h != "none"})
+                   {h: handles.phrase(index, h) for h in handles.claim_handles(index) if h != "none"},
+                   {handles.phrase(index, h): claim.value for h in handles.claim_handles(index)
+                    if h != "none" and (claim := handles.to_claim(index, h)).kind != "history" and claim.value})
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -202,9 +207,12 @@ class CopyGuard:
         return tuple((start, prefix) for start in starts for prefix in sorted(refused))
 
     def _fitting(self, said: str) -> list[str]:
-        """The offered phrases not yet said that fit after `said` + " and " with the closing "."."""
-        room = (self.max_chars or 0) - len(said) - len(" and .")
-        return [p for p in self.phrases if len(p) <= room and p.casefold() not in said.casefold()]
+        """The offered phrases not yet said that fit after `said` + " and " with the closing ".", none stating a value
+        `said` says: v25, fed "comes from Zaxby's, as you asked" after "It is from Zaxby's, as you asked", looped on
+        10 of 100 asked Gift Cards terse reasons."""
+        room, folded = (self.max_chars or 0) - len(said) - len(" and ."), said.casefold()
+        return [p for p in self.phrases if len(p) <= room and p.casefold() not in folded
+                and ((value := self.phrase_values.get(p)) is None or value.casefold() not in folded)]
 
     def _ends_phrase(self, text: str) -> bool:
         return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)

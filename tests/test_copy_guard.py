@@ -316,6 +316,20 @@ def test_a_short_reason_with_room_for_a_second_fact_goes_on():
     assert long is None or long.allows(_raw(said + "."))
 
 
+def test_a_short_reason_never_goes_on_with_a_value_it_has_said():
+    """Asked "a gift card from Zaxby's", v25 wrote "It is from Zaxby's, as you asked," and the guard offered the brand's
+    own phrase next: "… and comes from Zaxby's, as you asked." (10 of 100 asked Gift Cards terse reasons, each a
+    loop the verifier rejects). A phrase stating a value the sentence has said is not offered."""
+    from agent.request import Facet
+
+    card = Item(item_id="z1", title="Zaxby's Gift Card", text="", source="gift",
+                attributes=[("brand", "Zaxby's"), ("delivery", "e-mail")])
+    asked = [Facet(handle="r1", key="brand", value="Zaxby's", label="from Zaxby's")]
+    guard = CopyGuard.for_candidate(Handles([card], [], asked, reason_max_chars=80), 0)
+    said = "It is from Zaxby's, as you asked, and"
+    assert guard.pending(_raw(said)).rests == (" is delivered by e-mail",)
+
+
 def test_what_other_shoppers_chose_is_copied_with_the_count_the_data_gives():
     """"is also the choice of 4 shoppers who had your IHOP card": the count and the past item are copied whole, as
     the prompt offers them (a model that recalls a number could say 40)."""
