@@ -92,7 +92,7 @@ class CopyGuard:
     room: int | None = None
     opening: str = ""  # the words the sentence opens with: its card's plan (`plan_opening`); none in a short reason
     # each handle -> the words that state its fact: a sentence goes on with those of what its reply cites
-    # (`_cited_after_link`)
+    # (`_cited_next`)
     handle_phrases: dict[str, str] = field(default_factory=dict)
     # an offered phrase of the pick's own -> the value it states: one the sentence said is not offered again
     # (`_fitting`)
@@ -166,7 +166,7 @@ class CopyGuard:
                 return Continuing(len(said))
         if (second := self._second_phrase(text, raw)) is not None:
             return second
-        if (cited := self._cited_after_link(text, raw)) is not None:
+        if (cited := self._cited_next(text, raw)) is not None:
             return cited
         refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
         return self._copying(text, refusing) or refusing
@@ -241,18 +241,23 @@ class CopyGuard:
         """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
         return [p for h in cited_so_far(raw) if (p := self.handle_phrases.get(h))]
 
-    def _cited_after_link(self, text: str, raw: str) -> Copying | None:
-        """After a whole past-item link the reply cites and " and", the phrase of another handle it cites, copied
-        whole. v24 cited "h4", "a1" (is tagged Open World) of Grand Theft Auto V and wrote "It shares its tag Crime
-        with your PAYDAY 2 (you recommended it) and costs $39.99." (a3's fact: true, shown, and not what it cited;
-        17 of 100 Steam default reasons, its targets 3)."""
+    def _cited_next(self, text: str, raw: str) -> Copying | None:
+        """After a whole offered phrase and " and", the words of a handle the reply cites and has not said: after a
+        cited past-item link, the other cited fact; after a fact, a cited link. v24 cited "h4", "a1" (is tagged Open
+        World) of Grand Theft Auto V and wrote "It shares its tag Crime with your PAYDAY 2 (you recommended it) and
+        costs $39.99." (a3's fact: true, shown, and not what it cited; 17 of 100 Steam default reasons, its targets
+        3); v25 cited "h2", "a1" and wrote "It is tagged Physics, as you asked, and also Physics." (the link unsaid;
+        12 of 100 asked Steam default replies looped so)."""
         cut = text.rfind(" and")
         said = text[:cut].removesuffix(",")  # "This one {a}, and it {b}."
-        links = [self.handle_phrases[h] for h in cited_so_far(raw) if h.startswith("h") and h in self.handle_phrases]
-        if cut < 0 or not any(said.endswith(link) for link in links):
+        if cut < 0 or not any(said.endswith(p) for p in self.phrases):
             return None
+        cited = cited_so_far(raw)
+        links = [self.handle_phrases[h] for h in cited if h.startswith("h") and h in self.handle_phrases]
+        after_link = any(said.endswith(link) for link in links)
         start, lead = cut + len(" and"), " it" if len(said) < cut else ""
-        choices = [f"{lead} {p}" for p in self._cited(raw) if p.casefold() not in said.casefold()
+        choices = [f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h))
+                   and h.startswith("h") != after_link and p.casefold() not in said.casefold()
                    and (self.room is None or start + len(lead) + len(p) + 1 < self.room)]
         copied = text[start:]
         if not choices or _state(copied, choices) != "copying":

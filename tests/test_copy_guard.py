@@ -69,10 +69,11 @@ def test_a_reason_links_one_past_item():
     assert _next_ok(linked + " has the", " same") is False
 
 
-def test_after_a_link_the_sentence_says_what_the_reply_cites():
+def test_a_sentence_says_the_facts_its_reply_cites():
     """v24 cited "h4" and "a1" (is tagged Open World) of Grand Theft Auto V and wrote "It shares its tag Crime with
     your PAYDAY 2 (you recommended it) and costs $39.99.": true and shown, but not what it cited (17 of 100 Steam
-    default reasons). After a cited link and " and", the sentence goes on with the other cited handle's words."""
+    default reasons); v25 cited "h2" and "a1" and wrote "It is tagged Physics, as you asked, and also Physics." (the
+    link unsaid). After a whole phrase and " and", the sentence goes on with the cited facts it has not said."""
     handles = Handles([GAME], [PastItem(LIKED, 1.0)], [])
     guard = CopyGuard.for_candidate(handles, 0)
     link = handles.phrase(0, "h1")
@@ -87,6 +88,11 @@ def test_after_a_link_the_sentence_says_what_the_reply_cites():
     assert guard.pending(raw(said + " is tagged Story")).forced() == " Rich"
     this_one = f"This one {link}, and"  # the plan "This one {a}, and it {b}."
     assert guard.pending(raw(this_one)).allows(raw(this_one + " it is")) is True
+    # after the other cited fact, the cited link (v25: "It is tagged Physics, as you asked, and also Physics.")
+    first = "It is tagged Story Rich and"
+    assert guard.pending(raw(first)).allows(raw(first + " shares")) is True
+    assert guard.pending(raw(first + " shares")).forced().startswith(" its tag")
+    assert guard.pending(raw(first)).allows(raw(first + " also")) is False
     # a reply that cites the link alone is not steered
     alone = '{"claims":["h1"],"text":' + json.dumps(said, ensure_ascii=False)[:-1]
     pending = guard.pending(alone)
