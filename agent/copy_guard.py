@@ -25,9 +25,13 @@ A longer reason opens with its card's sentence plan ("Chosen because it" of the 
 targets of that card position open with, which v23 was taught and did not learn (it opened "A pick that" on 56 to 79
 of 100 first cards, eval/runs/adapter-20261206T123854Z-257deefd), so five cards of an answer open five ways.
 
-A short reason ("It {a} and {b}.", at most 60 characters) says after " and" only an offered phrase that fits, whole,
-and ends after the first where none does ("It features the Red Gift Box design."), not mid-value at the cap; where
-one does, it goes on (" and"), as its targets do.
+A short reason ("It {a} and {b}.", at most 80 characters) says after " and" only an offered phrase that fits, whole
+(one its reply cites, where one fits, and none stating a value it said), and ends after the first where none does
+("It features the Red Gift Box design."), not mid-value at the cap; where one does, it goes on (" and"), as its
+targets do.
+
+A sentence says the facts its reply cites (the JSON's claims come first): after a whole phrase and " and", a cited
+fact it has not said (the link after a fact, the fact after a link), and a longer reason ends once it has said them.
 
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
@@ -164,6 +168,8 @@ class CopyGuard:
                 return Closing(len(text))
             if fitting and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
                 return Continuing(len(said))
+        if self._says_all_cited(text, raw):
+            return Closing(len(text))
         if (second := self._second_phrase(text, raw)) is not None:
             return second
         if (cited := self._cited_next(text, raw)) is not None:
@@ -240,6 +246,15 @@ class CopyGuard:
     def _cited(self, raw: str) -> list[str]:
         """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
         return [p for h in cited_so_far(raw) if (p := self.handle_phrases.get(h))]
+
+    def _says_all_cited(self, text: str, raw: str) -> bool:
+        """Whether a longer reason has just said the last of the two or more facts its reply cites, whole: it ends
+        there, as its targets do (fed the cited link after a fact, v25 went on "… (you recommended it) and offers
+        Stats.", a third fact it never cited)."""
+        phrases = self._cited(raw)
+        folded = text.casefold()
+        return (self.max_chars is None and len(phrases) >= 2 and all(p.casefold() in folded for p in phrases)
+                and any(text.endswith(p) for p in phrases))
 
     def _cited_next(self, text: str, raw: str) -> Copying | None:
         """After a whole offered phrase and " and", the words of a handle the reply cites and has not said: after a

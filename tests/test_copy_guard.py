@@ -93,6 +93,9 @@ def test_a_sentence_says_the_facts_its_reply_cites():
     assert guard.pending(raw(first)).allows(raw(first + " shares")) is True
     assert guard.pending(raw(first + " shares")).forced().startswith(" its tag")
     assert guard.pending(raw(first)).allows(raw(first + " also")) is False
+    # both said, it ends (v25 went on "… (you recommended it) and offers Stats.", a fact it never cited)
+    both = f"{first} {link}"
+    assert guard.pending(raw(both)).allows(raw(both + ".")) and not guard.pending(raw(both)).allows(raw(both + " and"))
     # a reply that cites the link alone is not steered
     alone = '{"claims":["h1"],"text":' + json.dumps(said, ensure_ascii=False)[:-1]
     pending = guard.pending(alone)
