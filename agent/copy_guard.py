@@ -223,7 +223,7 @@ class CopyGuard:
     def _ends_phrase(self, text: str) -> bool:
         return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
 
-    def _second_phrase(self, text: str, raw: str = "") -> Copying | None:
+    def _second_phrase(self, text: str, raw: str) -> Copying | None:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole (those of the
         handles the reply cites, where one fits): v14's second phrase "comes in a pop-up reveal" ran past the cap
         where "comes from Amazon" fitted."""
@@ -241,7 +241,6 @@ class CopyGuard:
         if not choices or _state(copied, choices) != "copying":
             return None
         return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
-
 
     def _cited(self, raw: str) -> list[str]:
         """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
@@ -264,8 +263,10 @@ class CopyGuard:
         3); v25 cited "h2", "a1" and wrote "It is tagged Physics, as you asked, and also Physics." (the link unsaid;
         12 of 100 asked Steam default replies looped so)."""
         cut = text.rfind(" and")
+        if cut < 0:
+            return None
         said = text[:cut].removesuffix(",")  # "This one {a}, and it {b}."
-        if cut < 0 or not any(said.endswith(p) for p in self.phrases):
+        if not any(said.endswith(p) for p in self.phrases):
             return None
         cited = cited_so_far(raw)
         links = [self.handle_phrases[h] for h in cited if h.startswith("h") and h in self.handle_phrases]

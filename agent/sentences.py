@@ -189,22 +189,20 @@ def jaccard(a: str, b: str) -> float:
 
 
 # the plans' first words ("Picked for you: it"), longest first: what differs between two cards' frames
-_OPENINGS = sorted((o.casefold() for o in PLAN_OPENINGS), key=len, reverse=True)
+_OPENINGS = sorted(PLAN_OPENINGS, key=len, reverse=True)
 
 
 def opening_of(text: str) -> str:
     """The plan opening a reason begins with ("Picked for you: it"), as PLAN_OPENINGS spells it; "" for none."""
     folded = text.strip().casefold()
-    return next((o for o in sorted(PLAN_OPENINGS, key=len, reverse=True) if folded.startswith(o.casefold() + " ")), "")
+    return next((o for o in _OPENINGS if folded.startswith(o.casefold() + " ")), "")
 
 
 def same_but_opening(a: str, b: str) -> bool:
     """Whether two reasons say the same words but for their plans' openings: "It is tagged Horror, as you asked,
     and also VR." and "Picked for you: it is tagged Horror, as you asked, and also VR." read as one reason twice."""
     def body(text: str) -> list[str]:
-        folded = text.strip().casefold()
-        opening = next((o for o in _OPENINGS if folded.startswith(o + " ")), "")
-        return re.findall(r"[a-z0-9]+", folded[len(opening):])
+        return re.findall(r"[a-z0-9]+", text.strip().casefold()[len(opening_of(text)):])
     return body(a) == body(b)
 
 
