@@ -236,11 +236,7 @@ class CopyGuard:
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
         fitting = self._fitting(said)
         cited = [p for p in fitting if p in self._cited(raw)]
-        choices = [f" {p}" for p in cited or fitting]
-        copied = text[start:]
-        if not choices or _state(copied, choices) != "copying":
-            return None
-        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+        return _copying_one_of(text, start, [f" {p}" for p in cited or fitting])
 
     def _cited(self, raw: str) -> list[str]:
         """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
@@ -272,13 +268,17 @@ class CopyGuard:
         links = [self.handle_phrases[h] for h in cited if h.startswith("h") and h in self.handle_phrases]
         after_link = any(said.endswith(link) for link in links)
         start, lead = cut + len(" and"), " it" if len(said) < cut else ""
-        choices = [f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h))
-                   and h.startswith("h") != after_link and p.casefold() not in said.casefold()
-                   and (self.room is None or start + len(lead) + len(p) + 1 < self.room)]
-        copied = text[start:]
-        if not choices or _state(copied, choices) != "copying":
-            return None
-        return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
+        return _copying_one_of(text, start, [
+            f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h)) and h.startswith("h") != after_link
+            and p.casefold() not in said.casefold() and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
+
+
+def _copying_one_of(text: str, start: int, choices: list[str]) -> Copying | None:
+    """The text from `start` on copying one of `choices` whole (None: no choice, or it no longer copies one)."""
+    copied = text[start:]
+    if not choices or _state(copied, choices) != "copying":
+        return None
+    return Copying(start, tuple(choices), tuple(v[len(copied):] for v in choices if v.startswith(copied)))
 
 
 @dataclass(frozen=True)

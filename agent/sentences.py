@@ -343,9 +343,8 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
             else:
                 plans = PLANS_TWO if len(said) == 2 else PLANS_ONE
             start = seeded_index(seed, len(plans)) if first_plan is None else first_plan % len(plans)
-            order = sorted((plans[(start + n) % len(plans)] for n in range(len(plans))),
-                           key=lambda p: p.partition("{a}")[0].strip() in taken)  # stable: the rest in turn
-            for plan in order:
+            turn = [(start + n) % len(plans) for n in range(len(plans))]  # PLANS_ONE/TWO open as PLAN_OPENINGS
+            for plan in (plans[k] for k in sorted(turn, key=lambda k: PLAN_OPENINGS[k] in taken)):  # stable
                 text = plan.format(a=said[0], b=said[1] if len(said) == 2 else "")
                 if max_chars is not None and len(text) > max_chars:
                     continue
