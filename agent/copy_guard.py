@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import permutations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.reply_models import cited_so_far, text_closed, text_so_far
 from agent.schemas import TOGETHER
 from agent.select import MAKERS
-from agent.sentences import clip_title, quoted, short_name
+from agent.sentences import ASKED, clip_title, merged_phrase, quoted, short_name
 from agent.text_checks import SLOT_KEYS
 from agent.text_quality import without_parenthetical
 from agent.wording import PLAN_OPENINGS, PLAN_WORDING, VERB_PHRASES
@@ -101,6 +102,9 @@ class CopyGuard:
     # an offered phrase of the pick's own -> the value it states: one the sentence said is not offered again
     # (`_fitting`)
     phrase_values: dict[str, str] = field(default_factory=dict)
+    # two facts of one verb said once ("is tagged Physics and Co-op, as you asked", as the targets merge them) -> the
+    # phrases it states
+    merged: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def for_candidate(cls, handles: Handles, index: int, message: str = "") -> CopyGuard:
@@ -139,6 +143,11 @@ class CopyGuard:
                 values.setdefault("chosen by", set()).update(f"{claim.value} who had {n}" for n in names)  # short
         slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
                        for verb, keys in HELD_VERBS.items()}
+        named = [h for h in handles.claim_handles(index) if h != "none"]
+        facts = {h: (claim, handles.phrase(index, h)) for h in named
+                 if (claim := handles.to_claim(index, h)).kind != "history"}
+        merged = {m: frozenset((facts[x][1], facts[y][1])) for x, y in permutations(facts, 2)
+                  if (m := merged_phrase(*facts[x], *facts[y]))}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
@@ -148,7 +157,8 @@ class CopyGuard:
                    "" if handles.short else plan_opening(index),
                    {h: handles.phrase(index, h) for h in handles.claim_handles(index) if h != "none"},
                    {handles.phrase(index, h): claim.value for h in handles.claim_handles(index)
-                    if h != "none" and (claim := handles.to_claim(index, h)).kind != "history" and claim.value})
+                    if h != "none" and (claim := handles.to_claim(index, h)).kind != "history" and claim.value},
+                   merged)
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
         """For a reply so far, the value being copied, the sentence's first letters (`Opening`), its end where no
@@ -157,6 +167,8 @@ class CopyGuard:
         text = text_so_far(raw)
         if text is None:
             return None
+        if text == (self.opening or "It") and (first := self._first_phrase(text, raw)) is not None:
+            return first
         if len(text) <= len(self.opening):
             return Opening(self.message, plan=self.opening, said=text)
         if len(text) < OPENING_CHARS or _may_echo(text, self.message):
@@ -166,7 +178,7 @@ class CopyGuard:
             fitting = self._fitting(said)
             if said == text and not fitting:
                 return Closing(len(text))
-            if fitting and sum(p.casefold() in said.casefold() for p in self.phrases) == 1:
+            if fitting and len(self._said(said)) == 1:
                 return Continuing(len(said))
         if self._says_all_cited(text, raw):
             return Closing(len(text))
@@ -174,6 +186,8 @@ class CopyGuard:
             return second
         if (cited := self._cited_next(text, raw)) is not None:
             return cited
+        if (first := self._first_phrase(text, raw)) is not None:
+            return first
         refusing = Refusing(spans) if (spans := _after_a_link(text) + self._refused_words(text)) else None
         return self._copying(text, refusing) or refusing
 
@@ -217,11 +231,40 @@ class CopyGuard:
         `said` says: v25, fed "comes from Zaxby's, as you asked" after "It is from Zaxby's, as you asked", looped on
         10 of 100 asked Gift Cards terse reasons."""
         room, folded = (self.max_chars or 0) - len(said) - len(" and ."), said.casefold()
+        asked = ASKED in said  # said once a sentence: "…, as you asked, and offers Steam Workshop, as you asked" loops
         return [p for p in self.phrases if len(p) <= room and p.casefold() not in folded
+                and not (asked and p.endswith(ASKED))
                 and ((value := self.phrase_values.get(p)) is None or value.casefold() not in folded)]
 
     def _ends_phrase(self, text: str) -> bool:
-        return self.max_chars is not None and any(text.endswith(p) for p in self.phrases)
+        return self.max_chars is not None and any(text.endswith(p) for p in (*self.phrases, *self.merged))
+
+    def _said(self, text: str) -> set[str]:
+        """The offered phrases whose facts `text` states, alone or merged with another."""
+        folded = text.casefold()
+        said = {p for p in self.handle_phrases.values() if p.casefold() in folded}
+        return said.union(*(ps for m, ps in self.merged.items() if m.casefold() in folded))
+
+    def _first_phrase(self, text: str, raw: str) -> Copying | None:
+        """After the opening ("It", the card's plan), one of the phrases the reply cites (or two of them merged),
+        copied whole. v25 cited "h7", "a1" (is tagged FPS, as you asked) and wrote "It offers Online Co-op and shares
+        its tag Heist with your PAYDAY™ The Heist (you recommended it)." (a fact it never cited first, then the link,
+        then the end): 35 of 100 asked Steam default reasons said nothing the shopper asked for, v24 6."""
+        lead = self.opening or "It"  # a short reason's targets open "It"
+        cited = self._cited(raw)
+        if not cited or not (text == lead or text.startswith(f"{lead} ")):
+            return None
+        def fits(phrase: str) -> bool:  # with the closing "."
+            return self.room is None or len(lead) + len(phrase) + 1 < self.room
+
+        merged = [m for m, ps in self.merged.items() if ps <= set(cited) and fits(m)]
+        # two cited facts of one verb are said once, as the targets say them (never "…, as you asked, and is
+        # tagged Co-op, as you asked")
+        alone = [p for p in cited if fits(p) and not any(p in self.merged[m] for m in merged)]
+        choices = [f" {p}" for p in dict.fromkeys(alone + merged)]
+        if any(text[len(lead):].startswith(c) for c in choices):
+            return None  # said whole: what follows it is the other steps' (`Continuing`, `_cited_next`, `Refusing`)
+        return _copying_one_of(text, len(lead), choices)
 
     def _second_phrase(self, text: str, raw: str) -> Copying | None:
         """After a whole offered phrase and " and", one of the offered phrases that fit, copied whole (those of the
@@ -246,10 +289,10 @@ class CopyGuard:
         """Whether a longer reason has just said the last of the two or more facts its reply cites, whole: it ends
         there, as its targets do (fed the cited link after a fact, v25 went on "… (you recommended it) and offers
         Stats.", a third fact it never cited)."""
-        phrases = self._cited(raw)
-        folded = text.casefold()
-        return (self.max_chars is None and len(phrases) >= 2 and all(p.casefold() in folded for p in phrases)
-                and any(text.endswith(p) for p in phrases))
+        cited = set(self._cited(raw))
+        endings = [*cited, *(m for m, ps in self.merged.items() if ps <= cited)]
+        return (self.max_chars is None and len(cited) >= 2 and cited <= self._said(text)
+                and any(text.endswith(p) for p in endings))
 
     def _cited_next(self, text: str, raw: str) -> Copying | None:
         """After a whole offered phrase and " and", the words of a handle the reply cites and has not said: after a
@@ -262,7 +305,7 @@ class CopyGuard:
         if cut < 0:
             return None
         said = text[:cut].removesuffix(",")  # "This one {a}, and it {b}."
-        if not any(said.endswith(p) for p in self.phrases):
+        if not any(said.endswith(p) for p in (*self.phrases, *self.merged)):
             return None
         cited = cited_so_far(raw)
         links = [self.handle_phrases[h] for h in cited if h.startswith("h") and h in self.handle_phrases]
@@ -270,7 +313,7 @@ class CopyGuard:
         start, lead = cut + len(" and"), " it" if len(said) < cut else ""
         return _copying_one_of(text, start, [
             f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h)) and h.startswith("h") != after_link
-            and p.casefold() not in said.casefold() and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
+            and p not in self._said(said) and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
 
 
 def _copying_one_of(text: str, start: int, choices: list[str]) -> Copying | None:

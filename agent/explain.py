@@ -150,9 +150,11 @@ class Handles:
             # plan says (a metascore, a gift amount) comes last: first, as the rarest, it was a1 of PAYDAY 2, which
             # v15 cited while its sentence said "offers Multi-player". Beside an offered link, the values its past
             # item has too come after the others, as the targets choose them: v20, taught the fact that game lacks
-            # while the prompt showed the rarest first, cited a1 after every link and said another fact
+            # while the prompt showed the rarest first, cited a1 after every link and said another fact. A value the
+            # shopper asked for comes first of all: v25 cited "h4", "a1" on every asked Steam default pair, whatever
+            # a1 was ("racing game": a1 "is tagged Music-Based Procedural Generation", a3 the Racing genre)
             self.attributes.append(sorted(shown, key=lambda kv: (
-                kv[0] not in RENDERED, self.linked_has(index, *kv),
+                kv[0] not in RENDERED, (kv[0], kv[1].casefold()) not in self.asked, self.linked_has(index, *kv),
                 _rarity(Claim(kind="attribute", attribute=kv[0], value=kv[1]), self.stats))))
 
     def shared(self, item: Item, past: Item) -> tuple[str, str] | None:
@@ -263,15 +265,23 @@ class Handles:
         return said or f"{(claim.attribute or '').replace('_', ' ')}: {claim.value}"  # a list-like value, as listed
 
     def claim_handles(self, index: int) -> list[str]:
+        """The handles a reply for candidate `index` may cite: one per fact. A met request that is one of the
+        item's shown values is its attribute's handle ("a1: is tagged FPS, as you asked"), not a second one: offered
+        both, v25 cited "r1", "a1" (one fact) on most asked Steam terse replies and went on with a fact it never
+        cited, and said a brand twice ("It is from Zaxby's, as you asked, and comes from Zaxby's, as you asked.")."""
+        shown = {(key, value.casefold()) for key, value in self.attributes[index]}
         handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
                    + [f"h{j + 1}" for j in self.citable_history(index)]
-                   + [f.handle for f in self.citable_facets(index)])
+                   + [f.handle for f in self.citable_facets(index) if (f.key, f.value.casefold()) not in shown])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
     def offered(self, index: int) -> list[Claim]:
         """The facts the prompt shows for candidate `index` that a sentence may state without citing them: its
-        attributes, past-item links and the requests it meets (agent/verify.py `verify_reason`)."""
-        return [self.to_claim(index, h) for h in self.claim_handles(index) if h != "none"]
+        attributes, past-item links and the requests it meets (agent/verify.py `verify_reason`), in either wording
+        ("is from Zaxby's, as you asked" as well as "comes from Zaxby's")."""
+        handles = [h for h in self.claim_handles(index) if h != "none"]
+        return [self.to_claim(index, h)
+                for h in handles + [f.handle for f in self.citable_facets(index) if f.handle not in handles]]
 
     def has_facts(self, index: int) -> bool:
         """Whether candidate `index` has anything a reason could cite (else its only handle is "none")."""
@@ -424,7 +434,10 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     value most of the catalogue shares is among them."""
     stats = handles.stats
     met = handles.satisfied_facets(index) if every_request else handles.citable_facets(index)
-    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in met]
+    shown = {(key, value.casefold()) for key, value in handles.attributes[index]}
+    # a met request that is a shown value is said as that attribute ("is tagged FPS, as you asked"), one claim
+    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in met
+              if (f.key, f.value.casefold()) not in shown]
     citable = handles.citable_history(index)  # the rarest shared value first
     if citable:
         claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
@@ -432,13 +445,23 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     for key, value in handles.attributes[index]:
         if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
-    ordered = sorted(claims, key=lambda c: _rarity(c, stats))  # stable: ties keep request, history, key order
+
+    def asked(claim: Claim) -> bool:
+        return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in handles.asked
+
+    def rarity(claim: Claim) -> float:  # what was asked ranks as asked, whichever handle says it
+        return _rarity(claim.model_copy(update={"kind": "request"}) if asked(claim) else claim, stats)
+
+    def own_value(claim: Claim) -> bool:
+        return claim.kind == "attribute" and not asked(claim)
+
+    ordered = sorted(claims, key=rarity)  # stable: ties keep request, history, key order
     top = ordered[:limit]
     # what was asked and a past item can fill every slot ("is tagged Co-op, as you asked" on three cards): keep one
     # for the item's own most specific value, so each card has a fact of its own to say
-    if limit >= 2 and not any(c.kind == "attribute" for c in top):
-        if own := next((c for c in ordered[limit:] if c.kind == "attribute"), None):
-            top = sorted([*top[: limit - 1], own], key=lambda c: _rarity(c, stats))
+    if limit >= 2 and not any(own_value(c) for c in top):
+        if own := next((c for c in ordered[limit:] if own_value(c)), None):
+            top = sorted([*top[: limit - 1], own], key=rarity)
     return top or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
 
 

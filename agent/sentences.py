@@ -75,6 +75,10 @@ def _attribute_phrase(claim: Claim) -> str:
         return "is free"
     if key == "spec" and value.lower().endswith(" available"):  # not "offers Captions available"
         return f"has {value[:1].lower()}{value[1:]}"
+    if key == "spec" and value.lower().endswith(" enabled"):  # "has Valve Anti-Cheat enabled"
+        return f"has {value}"
+    if key == "spec" and value.lower().startswith("includes "):  # not "offers Includes level editor"
+        return f"{value[:1].lower()}{value[1:]}"
     if key == "scent":  # "is unscented", "has an argan scent" (not "has a Unscented scent")
         if squash(value) in ("unscented", "fragrancefree", "scentfree", "nofragrance"):
             return f"is {value.lower()}"
@@ -239,13 +243,14 @@ def shared_start(phrases: list[list[str]]) -> int:
     return n
 
 
-def _merge(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
+def merged_phrase(a: Claim, pa: str, b: Claim, pb: str) -> str | None:
     """Two phrases of one verb said once: "comes in Peppermint flavor" + "comes in Paste form" -> "comes in
     Peppermint flavor and Paste form", "is tagged Mature" + "is tagged RPG" -> "is tagged Mature and RPG"; what was
     asked first, so "as you asked" stays with its value: "is tagged Story Rich, as you asked, and also Mature", or
     says it once of both: "is tagged Agriculture and Relaxing, as you asked". None when they do not share a verb, either
-    quotes a bullet, or the second would lose its noun ("comes in Softgel form and Unflavored")."""
-    if "“" in pa + pb:
+    quotes a bullet, the second would lose its noun ("comes in Softgel form and Unflavored"), or both state one
+    value (an asked tag and the same tag as the item's own)."""
+    if "“" in pa + pb or (a.value and b.value and _same_value(a.value, b.value)):
         return None
     both = pa.endswith(ASKED) and pb.endswith(ASKED)  # "is tagged Agriculture and Relaxing, as you asked"
     if both:
@@ -284,7 +289,7 @@ def _pairs(phrases: list[tuple[Claim, str]]) -> list[Part]:
             if ca.value and cb.value and _same_value(ca.value, cb.value):
                 continue  # one value twice ("is made by Valve and is published by VALVE")
             if a.split()[:2] == b.split()[:2]:
-                if merged := _merge(ca, a, cb, b):
+                if merged := merged_phrase(ca, a, cb, b):
                     two.append(((merged,), (cb, ca) if cb.kind == "request" else (ca, cb)))
                 continue
             if both_asked:

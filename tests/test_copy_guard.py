@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from agent.catalogue import Catalogue
 from agent.copy_guard import CopyGuard
 from agent.explain import Handles
 from agent.schemas import PastItem
 from agent.wording import PLANS_ONE
 from index.models import Dataset, Interaction, Item, LoadReport
+
+pytestmark = pytest.mark.fast  # no model decode, no index build
 
 GAME = Item(item_id="g1", title="Star Wars: Republic Commando", text="", source="steam", attributes=[
     ("tag", "Choices Matter"), ("tag", "Story Rich"), ("tag", "Dark"), ("tag", "Offroad"),
@@ -334,8 +338,11 @@ def test_a_short_reason_never_goes_on_with_a_value_it_has_said():
     card = Item(item_id="z1", title="Zaxby's Gift Card", text="", source="gift",
                 attributes=[("brand", "Zaxby's"), ("delivery", "e-mail")])
     asked = [Facet(handle="r1", key="brand", value="Zaxby's", label="from Zaxby's")]
-    guard = CopyGuard.for_candidate(Handles([card], [], asked, reason_max_chars=80), 0)
-    said = "It is from Zaxby's, as you asked, and"
+    handles = Handles([card], [], asked, reason_max_chars=80)
+    assert [handles.phrase(0, h) for h in handles.claim_handles(0)] == [  # the brand once: the card's own handle
+        "comes from Zaxby's, as you asked", "is delivered by e-mail"]
+    guard = CopyGuard.for_candidate(handles, 0)
+    said = "It comes from Zaxby's, as you asked, and"
     assert guard.pending(_raw(said)).rests == (" is delivered by e-mail",)
 
 
@@ -378,3 +385,42 @@ def test_after_a_link_and_and_the_sentence_says_another_fact_not_the_link_again(
     assert _next_ok("It has the same developer as your LucasArts Classics and", " shares") is False  # a maker link
     assert _next_ok(linked + " is tagged", " Story") is True  # the next lead-in is guarded as before
     assert _next_ok("It is tagged Dark and", " shares") is not False  # no link said: a link may follow
+
+
+def test_a_sentence_opens_with_a_fact_its_reply_cites():
+    """v25 cited "h7" and "a1" (is tagged FPS, as you asked) and wrote "It offers Online Co-op and shares its tag
+    Heist with your PAYDAY™ The Heist (you recommended it).": 35 of 100 asked Steam default reasons said nothing the
+    shopper asked for. After the opening, the first phrase is one the reply cites."""
+    handles = Handles([GAME], [PastItem(LIKED, 1.0)], [])
+    guard = CopyGuard.for_candidate(handles, 0)
+    story = next(h for h in handles.claim_handles(0) if handles.phrase(0, h) == "is tagged Story Rich")
+    raw = '{"claims":["h1","' + story + '"],"text":'
+
+    def next_ok(text: str, more: str) -> bool:
+        return guard.pending(raw + json.dumps(text, ensure_ascii=False)[:-1]).allows(
+            raw + json.dumps(text + more, ensure_ascii=False)[:-1])
+
+    assert next_ok("It", " offers") is False and next_ok("It", " costs") is False
+    assert next_ok("It", " is tagged Story") is True and next_ok("It", " shares") is True
+    assert next_ok("It is tagged", " Dark") is False  # a true tag, but not the one it cites
+    said = "It is tagged Story Rich"  # said whole: the other steps take over (the cited link next)
+    assert next_ok(said + " and", " shares") is True and next_ok(said + " and", " offers") is False
+
+
+def test_two_asked_values_of_one_verb_are_said_once():
+    """Asked for two tags, v25 wrote "It is tagged Physics, as you asked, and is tagged Co-op, as you asked." (13 of
+    100 asked Steam terse replies, each rejected as a loop) where its targets merge them: "is tagged Physics and
+    Co-op, as you asked"; the guard offers the merged phrase, and a sentence that said it has said both."""
+    from agent.request import Facet
+
+    asked = [Facet(handle="r1", key="tag", value="Story Rich", label="Story Rich"),
+             Facet(handle="r2", key="tag", value="Choices Matter", label="Choices Matter")]
+    handles = Handles([GAME], [], asked)
+    guard = CopyGuard.for_candidate(handles, 0)
+    both = [h for h in handles.claim_handles(0) if handles.phrase(0, h).endswith("as you asked")]
+    raw = '{"claims":' + json.dumps(both) + ',"text":'
+    said = "It is tagged Story Rich"
+    pending = guard.pending(raw + json.dumps(said)[:-1])
+    assert pending.rests == (" and Choices Matter, as you asked",)  # not ", as you asked" and then the other
+    whole = said + " and Choices Matter, as you asked"
+    assert guard.pending(raw + json.dumps(whole)[:-1]).rests == (".",)  # both cited facts said: it ends

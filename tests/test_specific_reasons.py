@@ -74,6 +74,9 @@ def test_handles_are_offered_most_telling_first():
     stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
     assert Handles([games[0]], [], [], stats=stats).attributes[0] == [
         ("tag", "Roguelike"), ("tag", "Co-op"), ("tag", "Action"), ("price", "$4.99"), ("metascore", "79")]
+    # what the shopper asked for comes first: v25 cited "h4", "a1" on every asked Steam default pair, whatever a1 was
+    action = [Facet(handle="r1", key="tag", value="action", label="action")]
+    assert Handles([games[0]], [], action, stats=stats).attributes[0][:2] == [("tag", "Action"), ("tag", "Roguelike")]
 
 
 def test_a_common_value_only_fills_in_for_an_item_with_few_telling_ones():
@@ -220,7 +223,8 @@ def test_a_past_item_is_never_linked_through_the_value_the_shopper_asked_for():
     assert Handles([SBUX], [PastItem(PANERA, rating=5.0)], [], stats=STARS.stats).to_claim(0, "h1").value == "Coffee"
     asked = Handles([SBUX], [PastItem(PANERA, rating=5.0)], [coffee], stats=STARS.stats)
     assert "h1" not in asked.claim_handles(0)  # nothing else they share is specific enough to link through
-    assert "r1" in asked.claim_handles(0)  # said as asked, once
+    said = [asked.phrase(0, h) for h in asked.claim_handles(0)]
+    assert "r1" not in asked.claim_handles(0) and said.count("comes in Coffee flavor, as you asked") == 1  # once
 
 
 def test_steam_ratings_are_recommended_or_not():
@@ -683,7 +687,9 @@ def test_an_item_with_nothing_to_cite_is_picked_only_when_nothing_else_fits():
     ("scent", "Unscented", "is unscented"), ("scent", "Fragrance Free", "is fragrance free"),
     ("scent", "argan", "has an argan scent"), ("scent", "Lavender", "has a Lavender scent"),
     ("active_ingredients", "Vitamin_e", "has active ingredients Vitamin e"),
-    ("spec", "Captions available", "has captions available"), ("spec", "Online Co-op", "offers Online Co-op")])
+    ("spec", "Captions available", "has captions available"), ("spec", "Online Co-op", "offers Online Co-op"),
+    ("spec", "Includes level editor", "includes level editor"),  # not "offers Includes level editor"
+    ("spec", "Valve Anti-Cheat enabled", "has Valve Anti-Cheat enabled")])
 def test_a_value_reads_as_words_with_its_article(key, value, phrase):
     from agent.sentences import fact_phrase
 
