@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import os
 import re
-from itertools import permutations
 from dataclasses import dataclass, field
+from itertools import permutations
 from typing import TYPE_CHECKING
 
 from agent.reply_models import cited_so_far, text_closed, text_so_far
@@ -254,6 +254,7 @@ class CopyGuard:
         cited = self._cited(raw)
         if not cited or not (text == lead or text.startswith(f"{lead} ")):
             return None
+
         def fits(phrase: str) -> bool:  # with the closing "."
             return self.room is None or len(lead) + len(phrase) + 1 < self.room
 

@@ -197,6 +197,10 @@ class Handles:
         return [f for f in self.satisfied_facets(index)
                 if not every_pick_meets(Claim(kind="request", attribute=f.key, value=f.value))]
 
+    def asks_for(self, claim: Claim) -> bool:
+        """Whether `claim` is one of the pick's own values the shopper asked for ("is tagged FPS, as you asked")."""
+        return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in self.asked
+
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
 
@@ -446,14 +450,11 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
         if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
 
-    def asked(claim: Claim) -> bool:
-        return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in handles.asked
-
     def rarity(claim: Claim) -> float:  # what was asked ranks as asked, whichever handle says it
-        return _rarity(claim.model_copy(update={"kind": "request"}) if asked(claim) else claim, stats)
+        return _rarity(claim.model_copy(update={"kind": "request"}) if handles.asks_for(claim) else claim, stats)
 
     def own_value(claim: Claim) -> bool:
-        return claim.kind == "attribute" and not asked(claim)
+        return claim.kind == "attribute" and not handles.asks_for(claim)
 
     ordered = sorted(claims, key=rarity)  # stable: ties keep request, history, key order
     top = ordered[:limit]

@@ -227,7 +227,7 @@ def test_a_short_reason_says_first_what_the_shopper_asked_for(examples):
 
     def asked(ex, handle: str) -> bool:  # a met request, or the pick's own value that was asked (one handle)
         claim = ex.handles.to_claim(0, handle)
-        return claim.kind == "request" or (claim.attribute, (claim.value or "").casefold()) in ex.handles.asked
+        return claim.kind == "request" or ex.handles.asks_for(claim)
 
     asked_short = [ex for ex in made if ex.handles.short and ex.handles.citable_facets(0)]
     first = [asked(ex, ex.target["claims"][0]) for ex in asked_short]

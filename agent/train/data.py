@@ -339,12 +339,11 @@ class TargetBuilder:
         # which it has too (Steam's targets said "is tagged FPS" of CS:GO beside every FPS game they linked); the
         # prompt offers them in that order (stable: the rest keep their order)
         specific = sorted(specific, key=lambda c: c.kind == "attribute" and handles.linked_has(
-            0, c.attribute or "", c.value or "") and (c.attribute, (c.value or "").casefold()) not in handles.asked)
+            0, c.attribute or "", c.value or "") and not handles.asks_for(c))
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         # a short reason says first what the shopper asked for ("It is tagged Racing, as you asked, and …"): led by
         # the link, v24 said it on 10 of 100 asked Steam terse reasons (the base model's fallback 99)
-        asked = [c for c in specific if c.kind == "request" or c.kind == "attribute" and (
-            c.attribute, (c.value or "").casefold()) in handles.asked] if handles.short else []
+        asked = [c for c in specific if c.kind == "request" or handles.asks_for(c)] if handles.short else []
         lead = asked + linked + said_in_review + named
         try:
             chosen, text = self.fit(lead + specific, handles, request, template, position)
