@@ -135,7 +135,7 @@ class Handles:
         self.past = {p.item.item_id: p for p in self.history}
         # a value the shopper asked for is on every pick: a link through it ("shares its delivery e-mail with your
         # Panera card" on five e-mail cards) says nothing of this one, so a link goes through another shared value
-        self.asked = frozenset((f.key, f.value.casefold()) for f in self.facets if not f.key.startswith("exclude_"))
+        self.asked = asked_values(self.facets)
         self.links = [self._find_links(i) for i in range(len(self.candidates))]
         # a value the offered link already says is said once, with its past item: shown both as "a1: comes from
         # Amazon" and "h1: shares its brand Amazon with …", a reply cited both and said Amazon twice
@@ -199,7 +199,7 @@ class Handles:
 
     def asks_for(self, claim: Claim) -> bool:
         """Whether `claim` is one of the pick's own values the shopper asked for ("is tagged FPS, as you asked")."""
-        return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in self.asked
+        return is_asked(claim, self.asked)
 
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
@@ -414,9 +414,22 @@ def read_reason(raw: str, handles: Handles, template: Template, index: int) -> t
 _REQUEST_RARITY = {"occasion": 0.005, "like_item": 0.02, "price_max": 0.35, "price_min": 0.35}
 
 
-def _rarity(claim: Claim, stats: ValueStats | None) -> float:
+def asked_values(facets: list[Facet]) -> frozenset[tuple[str, str]]:
+    """(key, casefolded value) of what the shopper asked for: not what they excluded."""
+    return frozenset((f.key, f.value.casefold()) for f in facets if not f.key.startswith("exclude_"))
+
+
+def is_asked(claim: Claim, asked: frozenset[tuple[str, str]]) -> bool:
+    """Whether `claim` is one of the pick's own values the shopper asked for (`asked_values`)."""
+    return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in asked
+
+
+def _rarity(claim: Claim, stats: ValueStats | None, asked: frozenset[tuple[str, str]] = frozenset()) -> float:
     """How common the fact behind a claim is (lower = more specific). A link to a liked past item is personal (its
-    share halved); a met request by _REQUEST_RARITY, or first of all when it names an attribute value."""
+    share halved); a met request by _REQUEST_RARITY, or first of all when it names an attribute value (as the
+    pick's own value of it does: "is tagged FPS, as you asked")."""
+    if is_asked(claim, asked):
+        claim = claim.model_copy(update={"kind": "request"})
     if claim.kind == "request":
         key = claim.attribute or ""
         if key in _REQUEST_RARITY:
@@ -450,8 +463,8 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
         if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
 
-    def rarity(claim: Claim) -> float:  # what was asked ranks as asked, whichever handle says it
-        return _rarity(claim.model_copy(update={"kind": "request"}) if handles.asks_for(claim) else claim, stats)
+    def rarity(claim: Claim) -> float:
+        return _rarity(claim, stats, handles.asked)
 
     def own_value(claim: Claim) -> bool:
         return claim.kind == "attribute" and not handles.asks_for(claim)
@@ -524,7 +537,8 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     plan fits (a card's reason keeps the template's length), longer where none does; in the plan of `first_plan`
     (else the seed's), a plan opening with words in `taken` last. The card shows only the claims the sentence
     says."""
-    ordered = sorted(_one_amount(claims), key=lambda c: _rarity(c, stats))
+    asked = asked_values(facets)  # what was asked first, whichever claim says it
+    ordered = sorted(_one_amount(claims), key=lambda c: _rarity(c, stats, asked))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars, first_plan=first_plan, taken=taken)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none

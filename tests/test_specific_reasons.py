@@ -840,3 +840,19 @@ def test_two_reasons_that_differ_only_in_their_openings_read_as_one():
     assert not same_but_opening("It is tagged Horror, as you asked, and also VR.",
                                 "This one is tagged Horror, as you asked, and also Survival Horror.")
     assert not same_but_opening("It is tagged Horror.", "It is tagged Horror and VR.")
+
+
+def test_a_rendered_reason_says_first_what_the_shopper_asked_for():
+    """The fallback says what was asked first, whichever claim states it: a met request, or (one handle per fact)
+    the pick's own value of it. After the r-handles went, the base model's fallback ranked "is tagged Action, as you
+    asked" by the tag's rarity and said it on 43 of 100 asked Steam default pairs (was 100)."""
+    def game(item_id, *tags):
+        return Item(item_id=item_id, title=f"Game {item_id}", text="", source="s", attributes=[("tag", t) for t in tags])
+    games = [game("G1", "Action", "Roguelike", "Co-op"), *(game(f"S{n}", "Action", "Strategy") for n in range(9))]
+    stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
+    action = [Facet(handle="r1", key="tag", value="Action", label="action")]
+    handles = Handles([games[0]], [], action, stats=stats)
+    claims = fallback_claims(handles, 0, 4)
+    assert claims[0] == Claim(kind="attribute", attribute="tag", value="Action")  # the commonest tag, first
+    text = compose_reason(claims, {}, action, stats=stats, seed="G1", title="Game G1").text
+    assert "Action, as you asked" in text
