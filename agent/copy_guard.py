@@ -280,7 +280,16 @@ class CopyGuard:
         start = cut + len(" and")  # from the word after " and" on ("comes" of "comes in a tin" is not free)
         fitting = self._fitting(said)
         cited = [p for p in fitting if p in self._cited(raw)]
-        return _copying_one_of(text, start, [f" {p}" for p in cited or fitting])
+        return _copying_one_of(text, start, self._merged_rests(said, raw, start) or [f" {p}" for p in cited or fitting])
+
+    def _merged_rests(self, said: str, raw: str, start: int) -> list[str]:
+        """After a cited phrase and " and", the rest of its merged phrase with the other cited one, where it fits:
+        " Space" of "is tagged Exploration and Space" (v26 wrote "It is tagged Exploration and is tagged Space." of
+        one game for three shoppers, where its targets merge them)."""
+        cited = set(self._cited(raw))
+        rests = [rest[len(" and"):] for m, ps in self.merged.items() if ps <= cited for p in ps
+                 if said.endswith(p) and m.startswith(p) and (rest := m[len(p):].removeprefix(",")).startswith(" and ")]
+        return [r for r in rests if self.room is None or start + len(r) + 1 < self.room]
 
     def _cited(self, raw: str) -> list[str]:
         """The phrases of the handles the reply cites (`reply_models.cited_so_far`)."""
@@ -312,6 +321,8 @@ class CopyGuard:
         links = [self.handle_phrases[h] for h in cited if h.startswith("h") and h in self.handle_phrases]
         after_link = any(said.endswith(link) for link in links)
         start, lead = cut + len(" and"), " it" if len(said) < cut else ""
+        if not lead and (rests := self._merged_rests(said, raw, start)):
+            return _copying_one_of(text, start, rests)
         return _copying_one_of(text, start, [
             f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h)) and h.startswith("h") != after_link
             and p not in self._said(said) and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])

@@ -424,3 +424,16 @@ def test_two_asked_values_of_one_verb_are_said_once():
     assert pending.rests == (" and Choices Matter, as you asked",)  # not ", as you asked" and then the other
     whole = said + " and Choices Matter, as you asked"
     assert guard.pending(raw + json.dumps(whole)[:-1]).rests == (".",)  # both cited facts said: it ends
+
+
+def test_two_cited_values_of_one_verb_said_one_after_the_other_are_merged():
+    """v26 cited "a1", "a2" and wrote "It is tagged Exploration and is tagged Space." (one game's text for three
+    shoppers): after the first whole and " and", the rest of the merged phrase, as the targets say it."""
+    for max_chars in (80, None):
+        handles = Handles([GAME], [], [], **({"reason_max_chars": max_chars} if max_chars else {}))
+        guard = CopyGuard.for_candidate(handles, 0)
+        by_phrase = {handles.phrase(0, h): h for h in handles.claim_handles(0)}
+        raw = '{"claims":' + json.dumps([by_phrase["is tagged Choices Matter"], by_phrase["is tagged Story Rich"]])
+        said = "It is tagged Choices Matter and"
+        pending = guard.pending(raw + ',"text":' + json.dumps(said)[:-1])
+        assert pending.rests == (" Story Rich",), max_chars
