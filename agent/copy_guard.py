@@ -30,8 +30,10 @@ A short reason ("It {a} and {b}.", at most 80 characters) says after " and" only
 ("It features the Red Gift Box design."), not mid-value at the cap; where one does, it goes on (" and"), as its
 targets do.
 
-A sentence says the facts its reply cites (the JSON's claims come first): after a whole phrase and " and", a cited
-fact it has not said (the link after a fact, the fact after a link), and a longer reason ends once it has said them.
+A sentence says the facts its reply cites (the JSON's claims come first): its first phrase is one of them (two of one
+verb merged, "is tagged Physics and Co-op, as you asked", as the targets say them); after a whole phrase and " and",
+a cited fact it has not said (the link after a fact, the fact after a link, the rest of a merged phrase), and a
+longer reason ends once it has said them.
 
 A server (vLLM) decodes out of reach: this is a local-only call option, like `abandon_if`.
 """
