@@ -145,21 +145,21 @@ class CopyGuard:
                 values.setdefault("chosen by", set()).update(f"{claim.value} who had {n}" for n in names)  # short
         slot_values = {verb: tuple(v.casefold() for k, v in item.attributes if k in keys)
                        for verb, keys in HELD_VERBS.items()}
-        named = [h for h in handles.claim_handles(index) if h != "none"]
-        facts = {h: (claim, handles.phrase(index, h)) for h in named
-                 if (claim := handles.to_claim(index, h)).kind != "history"}
+        offered = handles.claim_handles(index)
+        named = [h for h in offered if h != "none"]
+        phrase = {h: handles.phrase(index, h) for h in offered}  # each handle's words, worked out once
+        facts = {h: (claim, phrase[h]) for h in named if (claim := handles.to_claim(index, h)).kind != "history"}
         merged = {m: frozenset((facts[x][1], facts[y][1])) for x, y in permutations(facts, 2)
                   if (m := merged_phrase(*facts[x], *facts[y]))}
         # a lead-in is matched without its space, so the token that carries the space and the value's first letters
         # (" Choices") is checked too
         return cls({lead: tuple(sorted(f" {v}" for v in vals)) for lead, vals in values.items() if vals},
                    handles.reason_max_chars if handles.short else None,  # a short reason's plan: "It {a} and {b}."
-                   tuple(handles.phrase(index, h) for h in handles.claim_handles(index)), _folded(message),
-                   slot_values, tuple(h for h in handles.claim_handles(index) if h != "none"), handles.reason_max_chars,
+                   tuple(phrase[h] for h in offered), _folded(message),
+                   slot_values, tuple(named), handles.reason_max_chars,
                    "" if handles.short else plan_opening(index),
-                   {h: handles.phrase(index, h) for h in handles.claim_handles(index) if h != "none"},
-                   {handles.phrase(index, h): claim.value for h in handles.claim_handles(index)
-                    if h != "none" and (claim := handles.to_claim(index, h)).kind != "history" and claim.value},
+                   {h: phrase[h] for h in named},
+                   {said: claim.value for claim, said in facts.values() if claim.value},
                    merged)
 
     def pending(self, raw: str) -> Copying | Opening | Closing | Continuing | Refusing | None:
@@ -325,9 +325,10 @@ class CopyGuard:
         start, lead = cut + len(" and"), " it" if len(said) < cut else ""
         if not lead and (rests := self._merged_rests(said, raw, start)):
             return _copying_one_of(text, start, rests)
+        done = self._said(said)
         return _copying_one_of(text, start, [
             f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h)) and h.startswith("h") != after_link
-            and p not in self._said(said) and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
+            and p not in done and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
 
 
 def _copying_one_of(text: str, start: int, choices: list[str]) -> Copying | None:

@@ -197,6 +197,11 @@ class Handles:
         return [f for f in self.satisfied_facets(index)
                 if not every_pick_meets(Claim(kind="request", attribute=f.key, value=f.value))]
 
+    def said_by_its_value(self, index: int, facet: Facet) -> bool:
+        """Whether a met request is one of candidate `index`'s shown values, so that value's handle says it ("a1: is
+        tagged FPS, as you asked"): one handle, one claim per fact."""
+        return (facet.key, facet.value.casefold()) in {(k, v.casefold()) for k, v in self.attributes[index]}
+
     def asks_for(self, claim: Claim) -> bool:
         """Whether `claim` is one of the pick's own values the shopper asked for ("is tagged FPS, as you asked")."""
         return is_asked(claim, self.asked)
@@ -273,10 +278,9 @@ class Handles:
         item's shown values is its attribute's handle ("a1: is tagged FPS, as you asked"), not a second one: offered
         both, v25 cited "r1", "a1" (one fact) on most asked Steam terse replies and went on with a fact it never
         cited, and said a brand twice ("It is from Zaxby's, as you asked, and comes from Zaxby's, as you asked.")."""
-        shown = {(key, value.casefold()) for key, value in self.attributes[index]}
         handles = ([f"a{j + 1}" for j in range(len(self.attributes[index]))]
                    + [f"h{j + 1}" for j in self.citable_history(index)]
-                   + [f.handle for f in self.citable_facets(index) if (f.key, f.value.casefold()) not in shown])
+                   + [f.handle for f in self.citable_facets(index) if not self.said_by_its_value(index, f)])
         return handles or ["none"]  # an empty enum is no grammar; "none" maps to a failing claim (fallback text)
 
     def offered(self, index: int) -> list[Claim]:
@@ -451,10 +455,8 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     value most of the catalogue shares is among them."""
     stats = handles.stats
     met = handles.satisfied_facets(index) if every_request else handles.citable_facets(index)
-    shown = {(key, value.casefold()) for key, value in handles.attributes[index]}
-    # a met request that is a shown value is said as that attribute ("is tagged FPS, as you asked"), one claim
     claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in met
-              if (f.key, f.value.casefold()) not in shown]
+              if not handles.said_by_its_value(index, f)]  # else said as that attribute, one claim
     citable = handles.citable_history(index)  # the rarest shared value first
     if citable:
         claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
