@@ -21,7 +21,8 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          is one of the specific facts of 2. (a short one's last); sharing no specific value with any liked past
          item, or only a price, the liked past item whose having it tells most of i ("is also the choice of 4
          shoppers who had your IHOP card (you rated it 5★)", counted from the held-in interactions without u:
-         `Shoppers`), else the price ("shares its price $50.00 with your Applebee's card (you rated it 5★)");
+         `Shoppers`), else the price ("shares its price $50.00 with your Applebee's card (you rated it 5★)"),
+         never first;
       1. the attribute handles of i whose VALUES u's real review talks about (`review_mentions`): the brand named
          in the review; a gift amount or price equal to an amount the review states ("$50", "50 dollars");
          a feature bullet sharing a content word with the review (occasion words are mapped first: "xmas" ->
@@ -32,6 +33,8 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          trait, the values the linked past item has too come last (`Handles.linked_has`: "shares its tag Crafting with your
          Stranded Deep" goes on with what that game lacks, not "is tagged Survival"). No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
+    On a later card of its answer (`position` past 0) what the shopper asked for comes last: the first card says
+    it, the others what sets them apart (the chat shows each card's met request as a chip).
     A quoted listing bullet or a cut past-item title ("…") that would make a two-fact sentence longer than
     PAIRED_LONG_CHARS leaves the fact chosen first alone (`_long_pair`).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
@@ -291,6 +294,11 @@ class TargetBuilder:
         final = [by_handle[h] for h in chosen]
         return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars, position).text
 
+    @staticmethod
+    def _asked(claim: Claim, handles: Handles) -> bool:
+        """Whether `claim` says what the shopper asked for (a request facet, or the pick's own value asked for)."""
+        return claim.kind == "request" or handles.asks_for(claim)
+
     def tells_apart(self, claim: Claim) -> bool:
         """Whether a value the review talks about leads the target: not a price (the card's tag shows it, and "$25"
         is in many reviews) nor a value LEAD_SHARE of the catalogue shares ("comes from Amazon", of a fifth of the
@@ -317,7 +325,8 @@ class TargetBuilder:
         """The example, or the reason it cannot be made. Claims, most telling first: the liked past item sharing
         the item's rarest value (the personal reason a shopper with a history gets); the values the shopper's
         review talks about, the values the request `named`, then the item's most specific facts and the request
-        facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them)."""
+        facets it meets (`fallback_claims`: no value most of the catalogue shares is ever among them); on a later
+        card of its answer (`position` past 0), what the shopper asked for last."""
         seed = f"{dataset}:{user_id}:{item.item_id}"
         template = self.template_for(seed)
         position = seeded_position(seed) if position is None else position
@@ -331,10 +340,13 @@ class TargetBuilder:
         # one, "shares its brand Amazon with …" of an Amazon.com card, is never offered: Handles.shared)
         linked = [c for c in (handles.to_claim(0, f"h{j + 1}") for j in handles.citable_history(0)[:1])
                   if c.attribute == TOGETHER or squash(c.value or "") not in squash(item.title)]
-        if handles.short:  # room for one fact: never a link through a thin value (a price, a maker: THIN) alone,
-            # "It shares its price $25.00 with your Starbucks Gift Card." was the commonest target of all
-            linked = [c for c in linked if not _thin_link(c)]
-            specific = sorted(specific, key=_thin_link)  # stable: the others keep their order
+        # never led by a link through a price ("It shares its price $50.00 with your Applebee's card (you rated it
+        # 5★)." was a whole default target: any $50 card costs that); a short reason, with room for one fact, by
+        # no thin value (a price, a maker: THIN) ("… its price $25.00 with your Starbucks Gift Card." was the
+        # commonest target of all)
+        weak = _thin_link if handles.short else _price_link
+        linked = [c for c in linked if not weak(c)]
+        specific = sorted(specific, key=weak)  # stable: the others keep their order
         # beside "shares its tag Crafting with your Stranded Deep", what that game lacks, not "is tagged Survival"
         # which it has too (Steam's targets said "is tagged FPS" of CS:GO beside every FPS game they linked); the
         # prompt offers them in that order (stable: the rest keep their order)
@@ -343,8 +355,14 @@ class TargetBuilder:
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         # a short reason says first what the shopper asked for ("It is tagged Racing, as you asked, and …"): led by
         # the link, v24 said it on 10 of 100 asked Steam terse reasons (the base model's fallback 99)
-        asked = [c for c in specific if c.kind == "request" or handles.asks_for(c)] if handles.short else []
+        asked = [c for c in specific if self._asked(c, handles)] if handles.short else []
         lead = asked + linked + said_in_review + named
+        if position > 0:
+            # but a later card of the answer says what sets it apart, what was asked last: its chip shows the request
+            # met, and v26, taught "as you asked" on every card, wrote "It is tagged Co-op, as you asked, and also
+            # Survival." on nearly every card of an asked Steam answer
+            lead = [c for c in lead if not self._asked(c, handles)]
+            specific = sorted(specific, key=lambda c: (weak(c), self._asked(c, handles)))  # a price link last
         try:
             chosen, text = self.fit(lead + specific, handles, request, template, position)
         except ValueError:
@@ -371,6 +389,11 @@ def _long_pair(text: str) -> bool:
 def _thin_link(claim: Claim) -> bool:
     """A link to a past item through a thin value (a price, a maker: agent/catalogue.THIN)."""
     return claim.kind == "history" and (claim.attribute or "") in THIN
+
+
+def _price_link(claim: Claim) -> bool:
+    """A link to a past item through its price alone."""
+    return claim.kind == "history" and claim.attribute == "price"
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
