@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from agent.sentences import ASKED
 from agent.settings import REASONS_ADAPTER
 from eval.bench_registry import BenchContext, percentile, register
 from index import torch_thread
@@ -305,15 +306,22 @@ def bench_adapter(ctx: BenchContext) -> dict[str, Any]:
     written: dict[str, int] = {s: 0 for s in apps}
     cards: dict[str, int] = {s: 0 for s in apps}
     tokens: dict[str, int] = {s: 0 for s in apps}
+    # what a shopper reads: an answer whose every card says "…, as you asked" repeats its chips (v26), so count them
+    asked: dict[str, int] = {s: 0 for s in apps}
+    samples: dict[str, list[list[str]]] = {s: [] for s in apps}
     for i, user, order in _alternating(ctx, apps):
         for setting in order:
-            row = _timed_turn(apps[setting], MESSAGES[i % len(MESSAGES)], user, Conversation(user_id=user))
+            message = MESSAGES[i % len(MESSAGES)]
+            row = _timed_turn(apps[setting], message, user, Conversation(user_id=user))
             times[setting].append(row["total_s"])
             explain[setting].append(row["answer"].timings_ms.get("explain", 0.0) / 1000)
             tokens[setting] += int(row["completion_tokens"])
             shown = row["answer"].recommendations
             written[setting] += sum(not r.reasons[0].fallback for r in shown)
+            asked[setting] += sum(ASKED in r.reasons[0].text for r in shown)
             cards[setting] += len(shown)
+            if len(samples[setting]) < 3:
+                samples[setting].append([message] + [r.reasons[0].text for r in shown])
     p50 = {s: round(statistics.median(v), 3) for s, v in times.items()}
     # where the difference is: the explain step (prefill + decode) and the tokens decoded per card
     return {"adapter": str(path), "turns": len(times["base"]), "turn_base_p50_s": p50["base"],
@@ -321,7 +329,8 @@ def bench_adapter(ctx: BenchContext) -> dict[str, Any]:
             **{f"explain_{s}_p50_s": round(statistics.median(explain[s]), 3) for s in apps},
             **{f"tokens_per_card_{s}": round(tokens[s] / cards[s], 1) if cards[s] else None for s in apps},
             **{f"model_written_{s}": round(written[s] / cards[s], 3) if cards[s] else None for s in apps},
-            "cards": cards["base"]}
+            **{f"cards_saying_asked_per_answer_{s}": round(asked[s] / len(times[s]), 2) for s in apps},
+            "cards": cards["base"], "samples": samples}
 
 
 @register("guard", "The same chat turns with and without the copy guard (agent/copy_guard.py), on the reasons "

@@ -114,4 +114,6 @@ def test_the_adapter_row_times_the_same_turns_with_and_without_an_adapter(tmp_pa
     assert row["adapter"] == str(folder) and row["turns"] == 1 and row["cards"] == 5
     assert row["adapter_over_base"] == round(row["turn_adapter_p50_s"] / row["turn_base_p50_s"], 3)
     assert row["model_written_adapter"] == row["model_written_base"]  # a zero LoRA changes no reply
+    assert row["cards_saying_asked_per_answer_adapter"] == row["cards_saying_asked_per_answer_base"]
+    assert [len(answer) for answer in row["samples"]["adapter"]] == [1 + 5]  # the message, then each card's reason
 
