@@ -532,15 +532,23 @@ NOTHING_SPECIFIC = ("One of the closest matches to your request; its listing giv
 def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: list[Facet], *,
                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
                    title: str = "", message: str = "", max_chars: int | None = None,
-                   first_plan: int | None = None, taken: frozenset[str] = frozenset()) -> Sentence:
+                   first_plan: int | None = None, taken: frozenset[str] = frozenset(),
+                   asked_last: bool = False) -> Sentence:
     """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
     specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
     plan fits (a card's reason keeps the template's length), longer where none does; in the plan of `first_plan`
-    (else the seed's), a plan opening with words in `taken` last. The card shows only the claims the sentence
-    says."""
-    asked = asked_values(facets)  # what was asked first, whichever claim says it
-    ordered = sorted(_one_amount(claims), key=lambda c: _rarity(c, stats, asked))
+    (else the seed's), a plan opening with words in `taken` last. What was asked comes first, whichever claim says
+    it; with `asked_last` (a later card of an answer, whose chip shows the request met), after the card's own facts.
+    The card shows only the claims the sentence says."""
+    asked = asked_values(facets)
+    if asked_last:
+        def rank(c: Claim) -> tuple[bool, float]:
+            return c.kind == "request" or is_asked(c, asked), _rarity(c, stats)
+    else:
+        def rank(c: Claim) -> tuple[bool, float]:
+            return False, _rarity(c, stats, asked)
+    ordered = sorted(_one_amount(claims), key=rank)
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars, first_plan=first_plan, taken=taken)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
