@@ -206,6 +206,10 @@ class Handles:
         """Whether `claim` is one of the pick's own values the shopper asked for ("is tagged FPS, as you asked")."""
         return is_asked(claim, self.asked)
 
+    def says_asked(self, claim: Claim) -> bool:
+        """Whether `claim` says what the shopper asked for: a met request, or the pick's own value asked for."""
+        return claim.kind == "request" or self.asks_for(claim)
+
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
 

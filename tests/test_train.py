@@ -252,9 +252,7 @@ def test_a_later_card_says_what_sets_it_apart_before_what_was_asked(examples):
 
 
 def _asked(ex, handle: str) -> bool:
-    """A met request, or the pick's own value that was asked (one handle)."""
-    claim = ex.handles.to_claim(0, handle)
-    return claim.kind == "request" or ex.handles.asks_for(claim)
+    return ex.handles.says_asked(ex.handles.to_claim(0, handle))
 
 
 def test_examples_are_deterministic(gift):

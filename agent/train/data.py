@@ -294,11 +294,6 @@ class TargetBuilder:
         final = [by_handle[h] for h in chosen]
         return chosen, self.sentence(final, past_by_id, handles, request, gen.reason_max_chars, position).text
 
-    @staticmethod
-    def _asked(claim: Claim, handles: Handles) -> bool:
-        """Whether `claim` says what the shopper asked for (a request facet, or the pick's own value asked for)."""
-        return claim.kind == "request" or handles.asks_for(claim)
-
     def tells_apart(self, claim: Claim) -> bool:
         """Whether a value the review talks about leads the target: not a price (the card's tag shows it, and "$25"
         is in many reviews) nor a value LEAD_SHARE of the catalogue shares ("comes from Amazon", of a fifth of the
@@ -355,14 +350,14 @@ class TargetBuilder:
         said_in_review = [c for c in (handles.to_claim(0, h) for h in mentioned) if self.tells_apart(c)][:2]
         # a short reason says first what the shopper asked for ("It is tagged Racing, as you asked, and …"): led by
         # the link, v24 said it on 10 of 100 asked Steam terse reasons (the base model's fallback 99)
-        asked = [c for c in specific if self._asked(c, handles)] if handles.short else []
+        asked = [c for c in specific if handles.says_asked(c)] if handles.short else []
         lead = asked + linked + said_in_review + named
         if position > 0:
             # but a later card of the answer says what sets it apart, what was asked last: its chip shows the request
             # met, and v26, taught "as you asked" on every card, wrote "It is tagged Co-op, as you asked, and also
             # Survival." on nearly every card of an asked Steam answer
-            lead = [c for c in lead if not self._asked(c, handles)]
-            specific = sorted(specific, key=lambda c: (weak(c), self._asked(c, handles)))  # a price link last
+            lead = [c for c in lead if not handles.says_asked(c)]
+            specific = sorted(specific, key=lambda c: (weak(c), handles.says_asked(c)))  # a price link last
         try:
             chosen, text = self.fit(lead + specific, handles, request, template, position)
         except ValueError:
