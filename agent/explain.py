@@ -543,7 +543,7 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
     plan fits (a card's reason keeps the template's length), longer where none does; in the plan of `first_plan`
     (else the seed's), a plan opening with words in `taken` last. What was asked comes first, whichever claim says
-    it; with `asked_last` (a later card of an answer, whose chip shows the request met), after the card's own facts.
+    it; with `asked_last` (a later card of an answer: every pick meets the request), after the card's own facts.
     The card shows only the claims the sentence says."""
     asked = asked_values(facets)
     if asked_last:

@@ -859,8 +859,8 @@ def test_a_rendered_reason_says_first_what_the_shopper_asked_for():
 
 
 def test_a_later_card_falls_back_to_its_own_facts_before_what_was_asked():
-    """Every pick of an answer meets the request, and its chip shows it: rendered first on each card, "comes in Coffee
-    flavor, as you asked" was the answer's chip said five times. The first card says it first; a later one (the
+    """Every pick of an answer meets the request, and a constraint chip shows it: rendered first on each card, "comes in Coffee
+    flavor, as you asked" was that chip said five times. The first card says it first; a later one (the
     chain passes `asked_last` from the second card on) says its own facts, and what was asked only with room left."""
     coffee = Facet(handle="r1", key="flavor", value="coffee", label="flavor Coffee")
     tin = card("T", "Starbucks Card in a Tin", 25.0, "Starbucks", ("flavor", "Coffee"), ("packaging", "tin"))

@@ -238,7 +238,7 @@ def test_a_short_reason_says_first_what_the_shopper_asked_for(examples):
 
 
 def test_a_later_card_says_what_sets_it_apart_before_what_was_asked(examples):
-    """Every card of an answer meets the request (its chip shows it): taught to open with it on every card, v26 wrote
+    """Every card of an answer meets the request (a constraint chip shows it): taught to open with it on every card, v26 wrote
     "It is tagged Co-op, as you asked, and also Survival." on nearly every card of an asked Steam answer. A later
     card (the prompt's "Candidate 2" on) says what was asked after its own facts, first only where it has none
     but a link through a price ("shares its price $25.00 with your Starbucks card") or none that fits."""

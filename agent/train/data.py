@@ -34,7 +34,7 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          Stranded Deep" goes on with what that game lacks, not "is tagged Survival"). No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
     On a later card of its answer (`position` past 0) what the shopper asked for comes last: the first card says
-    it, the others what sets them apart (the chat shows each card's met request as a chip).
+    it, the others what sets them apart (every pick meets it, and the chat shows it as a constraint chip).
     A quoted listing bullet or a cut past-item title ("…") that would make a two-fact sentence longer than
     PAIRED_LONG_CHARS leaves the fact chosen first alone (`_long_pair`).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
@@ -353,9 +353,9 @@ class TargetBuilder:
         asked = [c for c in specific if handles.says_asked(c)] if handles.short else []
         lead = asked + linked + said_in_review + named
         if position > 0:
-            # but a later card of the answer says what sets it apart, what was asked last: its chip shows the request
-            # met, and v26, taught "as you asked" on every card, wrote "It is tagged Co-op, as you asked, and also
-            # Survival." on nearly every card of an asked Steam answer
+            # but a later card of the answer says what sets it apart, what was asked last: every pick meets it (the
+            # chat shows it as a constraint chip), and v26, taught "as you asked" on every card, wrote "It is tagged
+            # Co-op, as you asked, and also Survival." on nearly every card of an asked Steam answer
             lead = [c for c in lead if not handles.says_asked(c)]
             specific = sorted(specific, key=lambda c: (weak(c), handles.says_asked(c)))  # a price link last
         try:
