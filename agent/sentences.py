@@ -210,6 +210,16 @@ def same_but_opening(a: str, b: str) -> bool:
     return body(a) == body(b)
 
 
+_FULL_STOP = re.compile(r"[.!?…][\"'”’)]*$")
+
+
+def full_stopped(text: str) -> str:
+    """The sentence with its full stop: a reply may close its text after a quoted listing line or a past item's
+    "(you rated it 5★)" and stop there, whole but for the "." (the text checks pass it: it ends as a sentence may)."""
+    text = text.rstrip()
+    return text if not text or _FULL_STOP.search(text) else text + "."
+
+
 def seeded_index(seed: str, n: int) -> int:
     """A stable choice among n wordings, by seed (an item id): the same item reads the same, items differ."""
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % n

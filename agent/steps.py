@@ -29,7 +29,7 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import fact_phrase, is_exclusion, opening_of, same_but_opening
+from agent.sentences import fact_phrase, full_stopped, is_exclusion, opening_of, same_but_opening
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -347,7 +347,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
                        and not any(same_but_opening(reason.text, t) for t in shown))
         if text_ok:
-            text = reason.text
+            text = full_stopped(reason.text)
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked
             chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 4)]
             supported += [c for c in chosen if c.verdict == "supported"]

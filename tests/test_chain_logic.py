@@ -107,6 +107,16 @@ def test_grounded_reply_is_kept_and_every_claim_verified():
         assert rec.reasons[0].claims and all(c.verdict == "supported" for c in rec.reasons[0].claims)
 
 
+def test_a_reply_that_stops_without_its_full_stop_is_shown_with_it():
+    """The base model closed a true sentence after a quoted listing line or "(you rated it 5★)" and shown so, three of
+    five cards of a chat answer read as cut off."""
+    chain, _ = chain_with(**{"Starbucks Card": reply(["a1"], "It comes from Starbucks"),
+                             "Visa Gift Card": reply(["a1"], "It comes from Visa.")})
+    reasons = [r.reasons[0] for r in ask(chain, "a gift card under $45").recommendations]
+    assert [r.text for r in reasons] == ["It comes from Starbucks.", "It comes from Visa."]
+    assert not any(r.fallback for r in reasons)  # the model's words, shown as it wrote them
+
+
 def test_reason_text_stating_a_value_the_item_lacks_is_replaced_by_verified_facts():
     chain, _ = chain_with(reply(["a1"], "A Starbucks treat for $3."), k=2)
     answer = ask(chain, "gift card under $45")

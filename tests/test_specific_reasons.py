@@ -10,7 +10,7 @@ from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block
                            fallback_claims, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import TOGETHER, Claim, PastItem
-from agent.sentences import jaccard, same_but_opening, short_name
+from agent.sentences import full_stopped, jaccard, same_but_opening, short_name
 from agent.text_checks import (cut_off, degenerate_problems, doomed_claims, popularity_supported, shared_problems,
                                stops_mid_sentence, whose_problems)
 from agent.understand import Facet
@@ -875,3 +875,13 @@ def test_a_later_card_falls_back_to_its_own_facts_before_what_was_asked():
     only_asked = [c for c in claims if c.attribute == "flavor"]  # nothing else to say: it still says what was asked
     assert "Coffee flavor, as you asked" in compose_reason(only_asked, {}, [coffee], stats=STARS.stats, seed="T",
                                                             asked_last=True).text
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("It is listed as “The gift that lets them fly”", "It is listed as “The gift that lets them fly”."),
+    ("It is also the choice of 3 shoppers who had your IHOP card (you rated it 5★)",
+     "It is also the choice of 3 shoppers who had your IHOP card (you rated it 5★)."),
+    ("It comes from Target.", "It comes from Target."), ("Great for kids!", "Great for kids!"),
+    ("It is listed as “Fly anywhere.”", "It is listed as “Fly anywhere.”"), ("", "")])
+def test_a_sentence_is_shown_with_its_full_stop(text, shown):
+    assert full_stopped(text) == shown
