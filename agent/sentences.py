@@ -217,7 +217,7 @@ def full_stopped(text: str) -> str:
     """The sentence with its full stop: a reply may close its text after a quoted listing line or a past item's
     "(you rated it 5★)" and stop there, whole but for the "." (the text checks pass it: it ends as a sentence may)."""
     text = text.rstrip()
-    return text if not text or _FULL_STOP.search(text) else text + "."
+    return text if not text or _FULL_STOP.search(text) else text.rstrip(",;:").rstrip() + "."
 
 
 def seeded_index(seed: str, n: int) -> int:

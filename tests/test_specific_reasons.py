@@ -882,6 +882,7 @@ def test_a_later_card_falls_back_to_its_own_facts_before_what_was_asked():
     ("It is also the choice of 3 shoppers who had your IHOP card (you rated it 5★)",
      "It is also the choice of 3 shoppers who had your IHOP card (you rated it 5★)."),
     ("It comes from Target.", "It comes from Target."), ("Great for kids!", "Great for kids!"),
-    ("It is listed as “Fly anywhere.”", "It is listed as “Fly anywhere.”"), ("", "")])
+    ("It is listed as “Fly anywhere.”", "It is listed as “Fly anywhere.”"), ("It is tagged Co-op,", "It is tagged Co-op."),
+    ("", "")])
 def test_a_sentence_is_shown_with_its_full_stop(text, shown):
     assert full_stopped(text) == shown
