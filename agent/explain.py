@@ -207,8 +207,7 @@ class Handles:
         return is_asked(claim, self.asked)
 
     def says_asked(self, claim: Claim) -> bool:
-        """Whether `claim` says what the shopper asked for: a met request, or the pick's own value asked for."""
-        return claim.kind == "request" or self.asks_for(claim)
+        return says_asked(claim, self.asked)
 
     def liked(self, past: PastItem) -> bool:
         return self.stats is None or past.mentioned or self.stats.liked(past.rating)
@@ -432,6 +431,11 @@ def is_asked(claim: Claim, asked: frozenset[tuple[str, str]]) -> bool:
     return claim.kind == "attribute" and (claim.attribute, (claim.value or "").casefold()) in asked
 
 
+def says_asked(claim: Claim, asked: frozenset[tuple[str, str]]) -> bool:
+    """Whether `claim` says what the shopper asked for: a met request, or the pick's own value asked for."""
+    return claim.kind == "request" or is_asked(claim, asked)
+
+
 def _rarity(claim: Claim, stats: ValueStats | None, asked: frozenset[tuple[str, str]] = frozenset()) -> float:
     """How common the fact behind a claim is (lower = more specific). A link to a liked past item is personal (its
     share halved); a met request by _REQUEST_RARITY, or first of all when it names an attribute value (as the
@@ -546,13 +550,8 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     it; with `asked_last` (a later card of an answer: every pick meets the request), after the card's own facts.
     The card shows only the claims the sentence says."""
     asked = asked_values(facets)
-    if asked_last:
-        def rank(c: Claim) -> tuple[bool, float]:
-            return c.kind == "request" or is_asked(c, asked), _rarity(c, stats)
-    else:
-        def rank(c: Claim) -> tuple[bool, float]:
-            return False, _rarity(c, stats, asked)
-    ordered = sorted(_one_amount(claims), key=rank)
+    first = frozenset() if asked_last else asked  # what was asked ranks as the rarest fact, or last by its own rarity
+    ordered = sorted(_one_amount(claims), key=lambda c: (asked_last and says_asked(c, asked), _rarity(c, stats, first)))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars, first_plan=first_plan, taken=taken)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
