@@ -437,3 +437,14 @@ def test_two_cited_values_of_one_verb_said_one_after_the_other_are_merged():
         said = "It is tagged Choices Matter and"
         pending = guard.pending(raw + ',"text":' + json.dumps(said)[:-1])
         assert pending.rests == (" Story Rich",), max_chars
+
+
+def test_a_lead_in_s_article_is_copied_with_its_value():
+    # v27 wrote "It is tagged Grand Strategy and sits in Strategy genre, as you asked" where the phrase is "sits in
+    # the Strategy genre"; "comes in" keeps its freedom ("comes in a tin", "comes in Red")
+    guard = _guard()
+    assert guard.pending(_raw("It is tagged Dark and sits in")).allows(_raw("It is tagged Dark and sits in Action")) \
+        is False
+    assert _next_ok("It is tagged Dark and sits in", " the") is True
+    assert _next_ok("It is tagged Dark and sits in the", " Action") is True
+    assert "comes in" not in guard.values
