@@ -42,6 +42,11 @@ class Conversation(BaseModel):
         facets = turn.request.facets if turn else []
         return [f for f in facets if (f.key, f.value) not in self.removed]
 
+    def reasons_shown(self, item_id: str) -> list[str]:
+        """The reasons earlier turns showed for this item: a pick shown again says something else where it can."""
+        return [reason.text for turn in self.turns for rec in turn.answer.recommendations if rec.item_id == item_id
+                for reason in rec.reasons]
+
     def remove(self, key: str, value: str) -> None:
         """The shopper removed a chip: the next turn no longer carries that constraint."""
         if (key, value) not in self.removed:

@@ -344,8 +344,11 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         # a text that says what a card already shown says, but for its opening, is rendered instead, from other
         # facts where there are any: v24 wrote "It is tagged Horror, as you asked, and also VR." and "Picked for
         # you: it is tagged Horror, as you asked, and also VR." on two cards of one answer (`whyrec ask`, Steam)
+        # nor does a pick shown again in this chat repeat what it said then (the base model's IHOP card read the
+        # same in two answers running): both its sentences would be true, the second says nothing new
+        seen = shown + turn.conversation.reasons_shown(scored.item.item_id)
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
-                       and not any(same_but_opening(reason.text, t) for t in shown))
+                       and not any(same_but_opening(reason.text, t) for t in seen))
         if text_ok:
             text = full_stopped(reason.text)
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked
@@ -357,7 +360,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
             # it, onto one no other card opens with: seeded by the item, a rendered card opened as the next did
             taken = frozenset(PLAN_OPENINGS[j % len(PLAN_OPENINGS)] for j in range(len(turn.candidates)) if j != i)
             sentence = compose_reason(unique, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
-                                      seed=scored.item.item_id, avoid=shown, title=scored.item.title,
+                                      seed=scored.item.item_id, avoid=seen, title=scored.item.title,
                                       message=turn.message, max_chars=deps.template.generation.reason_max_chars,
                                       first_plan=i, taken=taken | {opening_of(t) for t in shown},
                                       asked_last=i > 0)  # one card says "…, as you asked", not every card

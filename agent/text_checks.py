@@ -412,6 +412,27 @@ def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) ->
                    for n in (clip_title(past.title), short_name(past.title)))]
 
 
+# "You rated it 5★.", "You chose it for your Applebee's card.": the shopper said to have had the pick, which a chat's
+# shopper never had (the base model's garble of "the choice of 10 shoppers who had your Applebee's card"); a past
+# item's "(you rated it 5★)" ending a link is `whose_problems`'
+_HAD_THE_PICK = re.compile(r"\byou(?:'ve| have)? (?:rated|recommended|chose|bought|ordered|picked|purchased|owned|"
+                           r"liked|loved|enjoyed|played|reviewed|used|tried|got|gave) (?:it|this)\b", re.I)
+
+
+def had_the_pick_problems(text: str) -> list[str]:
+    """A sentence that says the shopper had, rated or chose the pick: they never did (their history is not
+    recommended to them), so it is false whatever it cites."""
+    outside_links = _WHOSE.sub(" ", text)
+    return [f"says the shopper {m.group(0).lower().removeprefix('you ')} (the pick is none of their past items)"
+            for m in _HAD_THE_PICK.finditer(outside_links)]
+
+
+def says_together(text: str, count: str) -> bool:
+    """Whether the text says how many other shoppers had a past item and the pick, with that count: naming the past
+    item alone ("You chose it for your Applebee's card") does not state it."""
+    return any(m.group(1) == count for m in _TOGETHER.finditer(text))
+
+
 def together_problems(text: str, sources: list[Item], stats: ValueStats | None) -> list[str]:
     """"the choice of 4 shoppers who had your Wendy's card": a cited past item, and exactly as many other shoppers had
     it and the pick (`ValueStats.together`)."""
@@ -494,4 +515,4 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
-            + shared_problems(text, sources) + whose_problems(text, sources))
+            + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text))

@@ -14,7 +14,7 @@ from agent.occasions import made_for, occasions_in
 from agent.schemas import TOGETHER, Claim, Reason
 from agent.select import MAKER_EXCLUSIONS, MAKERS, meets
 from agent.sentences import clip_title, every_pick_meets, short_name
-from agent.text_checks import blank_titles, claims_problems, degenerate_problems, together_problems
+from agent.text_checks import blank_titles, claims_problems, degenerate_problems, says_together, together_problems
 from agent.text_quality import rating_is_reason
 from agent.understand import Facet
 from index.attributes import SHARED
@@ -246,7 +246,9 @@ def _covered(words: list[str], values: list[str]) -> set[int]:
 
 def states(text: str, claim: Claim, evidence: Evidence) -> bool:
     """Does the text name the fact behind `claim`: its value (any comma part, or the same number), or for a history
-    claim the past item's title or brand?"""
+    claim the past item's title or brand (and, for what other shoppers chose, their count said as such)?"""
+    if claim.attribute == TOGETHER and not says_together(text, claim.value or ""):
+        return False
     said = squash(text)
     numbers = {round(float(n), 2) for n in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
     values = [claim.value or ""]

@@ -139,6 +139,23 @@ def test_a_reason_that_says_what_a_shown_one_says_is_rendered_from_verified_fact
     assert not first.fallback and second.fallback and "under your budget" not in second.text and second.claims
 
 
+def test_a_pick_shown_again_in_the_chat_says_something_new():
+    """The base model's IHOP card read "A pick that comes from IHOP, is also the choice of 3 shoppers who had your
+    Applebee's card (you rated it 5★)." in two answers running (`whyrec ask`, Gift Cards): shown again, a pick's
+    card says other verified facts (or the same in other words), never the earlier sentence."""
+    own = {i.title: reply(["a1"], f"It comes from {i.first('brand')}.") for i in ITEMS}
+    chain, _ = chain_with(**own)
+    conversation = Conversation(user_id="u1")
+    first = ask(chain, "a gift card under $45", conversation=conversation)
+    again = ask(chain, "a gift card under $45 for a friend", conversation=conversation)
+    before = {r.item_id: r.reasons[0].text for r in first.recommendations}
+    repeated = [r for r in again.recommendations if r.item_id in before]
+    assert repeated  # the same picks, so the check below is about them
+    for rec in repeated:
+        assert rec.reasons[0].fallback and rec.reasons[0].text != before[rec.item_id] and rec.reasons[0].claims
+    assert not any(r.reasons[0].fallback for r in first.recommendations)
+
+
 def test_a_rendered_reason_opens_with_its_own_cards_plan():
     """The model's reply for the card at position k opens with plan k (agent/copy_guard.py plan_opening); a card
     rendered instead opens the same way, never with another card's opening: seeded by its item, a rendered reason

@@ -5,8 +5,8 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
-from agent.text_checks import asked_problems, bare_is_problems, slot_problems, whose_problems
-from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
+from agent.text_checks import asked_problems, bare_is_problems, had_the_pick_problems, slot_problems, whose_problems
+from agent.verify import Evidence, TextChecker, states, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
 
@@ -463,6 +463,21 @@ def test_a_past_item_said_with_whose_it_is_only_ends_a_link():
                           "it).", sources) == []  # a title with a comma in it
     # a link that names no key is one the shared-value check cannot hold (v15 wrote it once in 400 Steam reasons)
     assert whose_problems("It shares Crafting with your PAYDAY™ The Heist (you recommended it).", sources) != []
+
+
+def test_the_shopper_is_never_said_to_have_had_the_pick():
+    """The base model, citing "the choice of 10 shoppers who had your Applebee's card", wrote of a Taco Bell card
+    "… it costs $25.00. You rated it 5★. You chose it for your Applebee's card." (`whyrec ask`, Gift Cards): the
+    shopper never had the pick, and naming their past card does not say what other shoppers chose."""
+    garbled = "Picked for you: it comes from Taco Bell. You rated it 5★. You chose it for your Applebee's card."
+    assert len(had_the_pick_problems(garbled)) == 2
+    assert had_the_pick_problems("It is also the choice of 10 shoppers who had your Applebee's card (you rated it "
+                                 "5★).") == []  # whose the past item is, ending its link
+    together = Claim(kind="history", attribute="chosen_with", value="10", history_item_id=AMAZON.item_id)
+    assert not states("You chose it for your Amazon.com eGift Card.", together, evidence())
+    assert not states("It is the choice of 3 shoppers who had your Amazon.com eGift Card.", together, evidence())
+    assert states("It is the choice of 10 shoppers who had your Amazon.com eGift Card.", together, evidence())
+    assert states("It is chosen by 10 who had your Amazon card and costs $25.00.", together, evidence())
 
 
 def test_a_value_said_inside_a_longer_one_is_not_listed_as_its_own_fact():
