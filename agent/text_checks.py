@@ -414,17 +414,16 @@ def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) ->
 
 # "You rated it 5★.", "You chose it for your Applebee's card.": the shopper said to have had the pick, which a chat's
 # shopper never had (the base model's garble of "the choice of 10 shoppers who had your Applebee's card"); a past
-# item's "(you rated it 5★)" ending a link is `whose_problems`'
-_HAD_THE_PICK = re.compile(r"\byou(?:'ve| have)? (?:rated|recommended|chose|bought|ordered|picked|purchased|owned|"
+# item's "(you rated it 5★)" ending a link, whole or cut off, is `whose_problems`'
+_HAD_THE_PICK = re.compile(r"(?<!\()\byou(?:'ve| have)? (?:rated|recommended|chose|bought|ordered|picked|purchased|owned|"
                            r"liked|loved|enjoyed|played|reviewed|used|tried|got|gave) (?:it|this)\b", re.I)
 
 
 def had_the_pick_problems(text: str) -> list[str]:
     """A sentence that says the shopper had, rated or chose the pick: they never did (their history is not
     recommended to them), so it is false whatever it cites."""
-    outside_links = _WHOSE.sub(" ", text)
     return [f"says the shopper {m.group(0).lower().removeprefix('you ')} (the pick is none of their past items)"
-            for m in _HAD_THE_PICK.finditer(outside_links)]
+            for m in _HAD_THE_PICK.finditer(text)]
 
 
 def says_together(text: str, count: str) -> bool:

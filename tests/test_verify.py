@@ -473,6 +473,7 @@ def test_the_shopper_is_never_said_to_have_had_the_pick():
     assert len(had_the_pick_problems(garbled)) == 2
     assert had_the_pick_problems("It is also the choice of 10 shoppers who had your Applebee's card (you rated it "
                                  "5★).") == []  # whose the past item is, ending its link
+    assert had_the_pick_problems("It shares its packaging tin with your Santa Tin (you rated it") == []  # cut off
     together = Claim(kind="history", attribute="chosen_with", value="10", history_item_id=AMAZON.item_id)
     assert not states("You chose it for your Amazon.com eGift Card.", together, evidence())
     assert not states("It is the choice of 3 shoppers who had your Amazon.com eGift Card.", together, evidence())
