@@ -439,7 +439,7 @@ def test_two_cited_values_of_one_verb_said_one_after_the_other_are_merged():
         assert pending.rests == (" Story Rich",), max_chars
 
 
-def test_a_lead_in_s_article_is_copied_with_its_value():
+def test_a_lead_ins_article_is_copied_with_its_value():
     # v27 wrote "It is tagged Grand Strategy and sits in Strategy genre, as you asked" where the phrase is "sits in
     # the Strategy genre"; "comes in" keeps its freedom ("comes in a tin", "comes in Red")
     guard = _guard()
