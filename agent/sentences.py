@@ -367,7 +367,9 @@ def compose_sentence(claims: list[Claim], history: dict[str, PastItem], facets: 
                          if c.kind == "history" and c.history_item_id in history]
                 if degenerate_kinds(text, title, message, names):
                     break  # the plan's wording does not change what repeats: try the next facts
-                score = max((1.0 if t == text else jaccard(t, text) for t in avoid), default=0.0)
+                # the same words after another opening are the same reason ("A pick that comes from IHOP and costs
+                # $30.00." then "Picked for you: it comes from IHOP and costs $30.00." for a pick shown again)
+                score = max((1.0 if same_but_opening(t, text) else jaccard(t, text) for t in avoid), default=0.0)
                 if score < MAX_SIMILARITY:
                     return Sentence(text, list(stated))
                 if score < best_score:

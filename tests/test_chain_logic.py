@@ -13,6 +13,7 @@ from agent.chain import build_chain
 from agent.conversation import Conversation
 from agent.explain import Handles
 from agent.rank_llm import neutral_order, neutral_seed
+from agent.sentences import same_but_opening
 from agent.settings import Settings
 from index.models import Dataset, Interaction, Item, LoadReport
 from index.retrieve import Candidate, HistoryEntry
@@ -141,19 +142,23 @@ def test_a_reason_that_says_what_a_shown_one_says_is_rendered_from_verified_fact
 
 def test_a_pick_shown_again_in_the_chat_says_something_new():
     """The base model's IHOP card read "A pick that comes from IHOP, is also the choice of 3 shoppers who had your
-    Applebee's card (you rated it 5★)." in two answers running (`whyrec ask`, Gift Cards): shown again, a pick's
-    card says other verified facts (or the same in other words), never the earlier sentence."""
+    Applebee's card (you rated it 5★)." in two answers running, and the third time its rendered sentence said the
+    second's facts after another opening (`whyrec ask`, Gift Cards): shown again, a pick's card says other verified
+    facts, never an earlier sentence in other words."""
     own = {i.title: reply(["a1"], f"It comes from {i.first('brand')}.") for i in ITEMS}
     chain, _ = chain_with(**own)
     conversation = Conversation(user_id="u1")
-    first = ask(chain, "a gift card under $45", conversation=conversation)
-    again = ask(chain, "a gift card under $45 for a friend", conversation=conversation)
-    before = {r.item_id: r.reasons[0].text for r in first.recommendations}
-    repeated = [r for r in again.recommendations if r.item_id in before]
-    assert repeated  # the same picks, so the check below is about them
-    for rec in repeated:
-        assert rec.reasons[0].fallback and rec.reasons[0].text != before[rec.item_id] and rec.reasons[0].claims
-    assert not any(r.reasons[0].fallback for r in first.recommendations)
+    answers = [ask(chain, message, conversation=conversation)
+               for message in ("a gift card under $45", "a gift card under $45 for a friend", "one under $45 again")]
+    assert not any(r.reasons[0].fallback for r in answers[0].recommendations)
+    said: dict[str, list[str]] = {}
+    for answer in answers:
+        for rec in answer.recommendations:
+            reason = rec.reasons[0]
+            assert reason.claims and not any(same_but_opening(reason.text, t) for t in said.get(rec.item_id, []))
+            assert reason.fallback or rec.item_id not in said
+            said.setdefault(rec.item_id, []).append(reason.text)
+    assert any(len(texts) == 3 for texts in said.values())  # a pick shown three times, three ways
 
 
 def test_a_rendered_reason_opens_with_its_own_cards_plan():
