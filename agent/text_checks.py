@@ -342,7 +342,8 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
             # "is tagged Mature and RPG": a capitalised word after "and" is a second value of the same slot (a plan's
             # next verb is lower case: "and sits in the Action genre"), as is whatever follows "and also" ("is
             # tagged Story Rich, as you asked, and also Mature"; v24 wrote "is delivered by e-mail, as you asked,
-            # and also by papa John's Pizza")
+            # and also by papa John's Pizza"; the base model "is tagged Horror, as you asked, and also VR, and also
+            # Logvinenko Alexandr, and also Atriagames", its developer and publisher as tags)
             rest = rest.lstrip("$")[end:]
             if not (second := _SECOND_VALUE.match(rest)):
                 break
@@ -350,7 +351,7 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
     return found
 
 
-_SECOND_VALUE = re.compile(r"(?:,?\s+as you asked,?)?\s+and\s+also\s+|\s+and\s+(?=[A-Z0-9$])")
+_SECOND_VALUE = re.compile(r"(?:,?\s+as you asked)?,?\s+and\s+also\s+|\s+and\s+(?=[A-Z0-9$])")
 
 
 def _value_end(rest: str, values: list[str], after: str) -> int | None:

@@ -361,6 +361,11 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
     assert slot_problems("It is tagged Survival, as you asked, and also Hack and Slash.", ark, survival) == []
     assert slot_problems("It is tagged Survival, as you asked, and also Zombies.", ark, survival) == [
         "says it is tagged Zombies, which is not one of its values"]
+    # however long the list (the base model, in a chat: "… and also VR, and also Logvinenko Alexandr, and also $5.99")
+    assert slot_problems("It is tagged Survival, as you asked, and also Hack and Slash, and also Studio Wildcard, and "
+                         "also $5.99.", ark, survival) == [
+        "says it is tagged Studio Wildcard, which is not one of its values"]
+    assert slot_problems("It is tagged Survival, and also Hack and Slash.", ark, []) == []
     papa = Item(item_id="pj", title="Papa John's Pizza Gift Card", text="", source="t",
                 attributes=[("brand", "Papa John's Pizza"), ("delivery", "e-mail")])
     assert slot_problems("A pick that is delivered by e-mail, as you asked, and also by papa John's Pizza.", papa,
