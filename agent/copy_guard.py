@@ -80,6 +80,23 @@ HELD_VERBS = {**SLOT_KEYS, PRICE_VERB: frozenset({"price"})}  # verb -> the keys
 FREE_LEADS = PLAN_LEADS - HELD_VERBS.keys()  # wordings that go on whatever the pick has ("is made for the occasion")
 
 
+def _article_leads() -> dict[str, tuple[str, str]]:
+    """Guarded lead-in -> (its verb, its article): "sits in the" -> ("sits in", "the"), where no other verb phrase
+    goes on from "sits in" ("comes in a" does not qualify: "comes in {v} form" and "comes in {v}" go on from
+    "comes in" without one)."""
+    out = {}
+    for key in GUARDED_KEYS:
+        lead = VERB_PHRASES[key].split("{v}")[0].rstrip()
+        verb, _, article = lead.rpartition(" ")
+        if verb and article in ("the", "a") and not any(
+                p.startswith(f"{verb} ") and not p.startswith(f"{lead} ") for p in VERB_PHRASES.values()):
+            out[lead] = (verb, article)
+    return out
+
+
+ARTICLE_LEADS = _article_leads()  # worked out once: `for_candidate` runs for every card of every turn
+
+
 @dataclass(frozen=True)
 class CopyGuard:
     """Lead-in -> the values that may follow it (the reply's JSON escaping is undone before comparing)."""
@@ -115,8 +132,8 @@ class CopyGuard:
         for key in GUARDED_KEYS:
             lead = VERB_PHRASES[key].split("{v}")[0].rstrip()
             values.setdefault(lead, set()).update(item.values(key))
-            verb, article = _article_lead(lead)
-            if article:  # the article is copied too: v27 wrote "… and sits in Strategy genre, as you asked"
+            if lead in ARTICLE_LEADS:  # the article too: v27 wrote "… and sits in Strategy genre, as you asked"
+                verb, article = ARTICLE_LEADS[lead]
                 values.setdefault(verb, set()).update(f"{article} {v}" for v in item.values(key))
         # a listing's words are quoted whole, as the sentence plans quote them (agent/sentences.py): v24 wrote
         # "is listed as “Redemption: In-Restaurant and OnlineTo" and left two quotes open past the cap
@@ -332,16 +349,6 @@ class CopyGuard:
         return _copying_one_of(text, start, [
             f"{lead} {p}" for h in cited if (p := self.handle_phrases.get(h)) and h.startswith("h") != after_link
             and p not in done and (self.room is None or start + len(lead) + len(p) + 1 < self.room)])
-
-
-def _article_lead(lead: str) -> tuple[str, str]:
-    """("sits in", "the") of "sits in the", where no other verb phrase goes on from "sits in" ("comes in a" does not
-    qualify: "comes in {v} form" and "comes in {v}" go on from "comes in" without one); ("", "") otherwise."""
-    verb, _, article = lead.rpartition(" ")
-    if article not in ("the", "a") or not verb:
-        return "", ""
-    others = [p for p in VERB_PHRASES.values() if p.startswith(f"{verb} ") and not p.startswith(f"{lead} ")]
-    return ("", "") if others else (verb, article)
 
 
 def _copying_one_of(text: str, start: int, choices: list[str]) -> Copying | None:
