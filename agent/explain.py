@@ -541,17 +541,20 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
                    stats: ValueStats | None = None, seed: str = "", avoid: list[str] | None = None,
                    title: str = "", message: str = "", max_chars: int | None = None,
                    first_plan: int | None = None, taken: frozenset[str] = frozenset(),
-                   asked_last: bool = False) -> Sentence:
+                   later_card: bool = False) -> Sentence:
     """A card's fallback reason and exactly the claims it states: one short natural sentence from the two most
     specific verified claims (agent/sentences.py; a met exclusion only after a real fact), never degenerate for
     `title`/`message`, worded to differ from `avoid` (the answer's other reasons), within `max_chars` where any
     plan fits (a card's reason keeps the template's length), longer where none does; in the plan of `first_plan`
     (else the seed's), a plan opening with words in `taken` last. What was asked comes first, whichever claim says
-    it; with `asked_last` (a later card of an answer: every pick meets the request), after the card's own facts.
-    The card shows only the claims the sentence says."""
+    it; on a `later_card` of an answer (every pick meets the request), after the card's own facts, and so does a
+    link through what other shoppers chose, before the price (v28 opened four cards of one chat answer with "is also
+    the choice of N shoppers who had your …"). The card shows only the claims the sentence says."""
     asked = asked_values(facets)
-    first = frozenset() if asked_last else asked  # what was asked ranks as the rarest fact, or last by its own rarity
-    ordered = sorted(_one_amount(claims), key=lambda c: (asked_last and says_asked(c, asked), _rarity(c, stats, first)))
+    first = frozenset() if later_card else asked  # what was asked ranks as the rarest fact, or last by its own rarity
+    ordered = sorted(_one_amount(claims), key=lambda c: (later_card and says_asked(c, asked),
+                                                         _later_card_rank(c) if later_card else 0,
+                                                         _rarity(c, stats, first)))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars, first_plan=first_plan, taken=taken)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none
@@ -562,6 +565,13 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     start = seeded_index(seed, len(NOTHING_SPECIFIC))  # the item picks its wording, as it picks a sentence plan
     wordings = NOTHING_SPECIFIC[start:] + NOTHING_SPECIFIC[:start]
     return Sentence(next((t for t in wordings if t not in (avoid or [])), wordings[0]))
+
+
+def _later_card_rank(claim: Claim) -> int:
+    """Where a fact goes on a later card: the card's own facts, then what other shoppers chose, then the price."""
+    if claim.kind == "history" and claim.attribute == TOGETHER:
+        return 1
+    return 2 if claim.kind == "attribute" and claim.attribute == "price" else 0
 
 
 def _one_amount(claims: list[Claim]) -> list[Claim]:

@@ -861,20 +861,20 @@ def test_a_rendered_reason_says_first_what_the_shopper_asked_for():
 def test_a_later_card_falls_back_to_its_own_facts_before_what_was_asked():
     """Every pick of an answer meets the request, and a constraint chip shows it: rendered first on each card, "comes in Coffee
     flavor, as you asked" was that chip said five times. The first card says it first; a later one (the
-    chain passes `asked_last` from the second card on) says its own facts, and what was asked only with room left."""
+    chain passes `later_card` from the second card on) says its own facts, and what was asked only with room left."""
     coffee = Facet(handle="r1", key="flavor", value="coffee", label="flavor Coffee")
     tin = card("T", "Starbucks Card in a Tin", 25.0, "Starbucks", ("flavor", "Coffee"), ("packaging", "tin"))
     claims = fallback_claims(Handles([tin], [], [coffee], stats=STARS.stats), 0, 4)
 
-    def reason(asked_last: bool) -> str:
+    def reason(later_card: bool) -> str:
         return compose_reason(claims, {}, [coffee], stats=STARS.stats, seed="T", title=tin.title, message="coffee",
-                              max_chars=150, first_plan=1, asked_last=asked_last).text
+                              max_chars=150, first_plan=1, later_card=later_card).text
 
-    assert reason(asked_last=False) == "This one comes in Coffee flavor, as you asked, and also a tin."
-    assert reason(asked_last=True) == "This one comes in a tin, and it comes from Starbucks."
+    assert reason(later_card=False) == "This one comes in Coffee flavor, as you asked, and also a tin."
+    assert reason(later_card=True) == "This one comes in a tin, and it comes from Starbucks."
     only_asked = [c for c in claims if c.attribute == "flavor"]  # nothing else to say: it still says what was asked
     assert "Coffee flavor, as you asked" in compose_reason(only_asked, {}, [coffee], stats=STARS.stats, seed="T",
-                                                            asked_last=True).text
+                                                            later_card=True).text
 
 
 @pytest.mark.parametrize("text, shown", [
