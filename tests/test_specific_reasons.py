@@ -182,6 +182,30 @@ def test_what_shoppers_of_a_liked_card_chose_links_before_a_shared_price():
     assert Handles([bigger], history, [], stats=few).to_claim(0, "h1").value == "$50.00"
 
 
+def test_a_later_card_says_its_own_fact_before_what_other_shoppers_chose():
+    """v28 opened four of five cards of a chat answer with "is also the choice of N shoppers who had your …": true
+    and personal, and the same sentence four times. The first card leads with the link; a later one with its own
+    fact, the link next, its price after both."""
+    bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
+    had_both = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("X", "A3")]
+    history = [PastItem(AMZ_50, rating=5.0)]
+    stats = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
+                              interactions=had_both)).stats
+    link = Handles([bigger], history, [], stats=stats).to_claim(0, "h1")
+    brand = Claim(kind="attribute", attribute="brand", value="Olive Garden")
+    price = Claim(kind="attribute", attribute="price", value="$50.00")
+
+    def reason(claims: list[Claim], later_card: bool) -> str:
+        return compose_reason(claims, {"A3": history[0]}, [], stats=stats, seed="X", first_plan=1,
+                              later_card=later_card).text
+
+    assert reason([brand, link], later_card=False) == ("This one is also the choice of 4 shoppers who had your Black "
+                                                       "Gift Box (you rated it 5★), and it comes from Olive Garden.")
+    assert reason([link, brand], later_card=True) == ("This one comes from Olive Garden, and it is also the choice of "
+                                                      "4 shoppers who had your Black Gift Box (you rated it 5★).")
+    assert reason([price, link], later_card=True).startswith("This one is also the choice of 4 shoppers")
+
+
 def test_cards_sharing_one_trait_with_several_past_items_link_different_ones():
     """Two tins and a shopper with two liked tins: each card names a different one, not both the most recent
     ("shares its packaging tin with … Birthday Cupcake Tin" twice in one answer)."""
