@@ -502,3 +502,24 @@ def test_a_value_said_inside_a_longer_one_is_not_listed_as_its_own_fact():
         reason = Reason(text=text, claims=attributes(next(kv for kv in game.attributes if kv[1] == said[0])))
         stated, _, _ = verify_reason(reason, facts, TextChecker(catalogue.vocabulary), offered)
         assert sorted(c.value for c in stated) == sorted(said), text
+
+
+def test_every_sentence_of_a_reason_says_one_of_its_facts():
+    """The base model showed "It is offered in a $25 amount. It is a gift card for the birthday of the person who
+    made it." of a Birthday Cupcake Tin (adapter grid, base column): the amount was checked, the second sentence was
+    a story nothing supports. A sentence that says none of the card's facts is rejected, whatever its neighbours
+    say; a full stop in a quoted listing line ends no sentence."""
+    tin = Item(item_id="T1", title="Amazon.com Gift Card in a Birthday Cupcake Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Amazon"), ("gift_amount", "25"), ("design", "Birthday Cupcake"),
+                           ("feature", "Ready to give. Comes in a tin.")])
+    facts = evidence(item=tin, history=(AMAZON,), facets=(), message="a birthday gift")
+    checker = TextChecker(Catalogue(Dataset(name="t", items=[tin, AMAZON], report=LoadReport(dataset="t"))).vocabulary)
+    offered = attributes(*tin.attributes)
+
+    def problems(text: str) -> list[str]:
+        return verify_reason(Reason(text=text, claims=offered[1:2]), facts, checker, offered)[2]
+
+    story = "It is offered in a $25 amount. It is a gift card for the birthday of the person who made it."
+    assert any("says none of its facts" in p for p in problems(story))
+    assert problems("It is offered in a $25 amount. It features the Birthday Cupcake design.") == []
+    assert problems("It is offered in a $25 amount and is listed as “Ready to give. Comes in a tin.”") == []
