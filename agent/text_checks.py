@@ -330,6 +330,8 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
     for m in _SLOT_VERB.finditer(text):
         keys, follows = _SLOTS[m.group(1).lower()]
         values = {v for k, v in item.attributes if k in keys} | {f.value for f in facets if f.key in keys}
+        # any part of a list value is one too, as `states` reads it ("LucasArts,Aspyr Studios": made by either)
+        values |= {part.strip() for v in values for part in v.split(",") if len(part.strip()) >= 2}
         values = sorted(values | {_COMPANY_SUFFIX.sub("", v) for v in values}, key=len, reverse=True)
         after = _AFTER_VALUE.format(follows="|".join(re.escape(w) for w in follows) or "(?!)")
         rest = text[m.end():]
@@ -343,7 +345,8 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
             # next verb is lower case: "and sits in the Action genre"), as is whatever follows "and also" ("is
             # tagged Story Rich, as you asked, and also Mature"; v24 wrote "is delivered by e-mail, as you asked,
             # and also by papa John's Pizza"; the base model "is tagged Horror, as you asked, and also VR, and also
-            # Logvinenko Alexandr, and also Atriagames", its developer and publisher as tags)
+            # Logvinenko Alexandr, and also Atriagames", its developer and publisher as tags), as is a list's next
+            # capitalised item after a comma ("is tagged Warhammer 40K and RTS, Feral Interactive (Mac/Linux)")
             rest = rest.lstrip("$")[end:]
             if not (second := _SECOND_VALUE.match(rest)):
                 break
@@ -351,7 +354,9 @@ def slot_problems(text: str, item: Item, facets: list[Facet]) -> list[str]:
     return found
 
 
-_SECOND_VALUE = re.compile(r"(?:,?\s+as you asked)?,?\s+and\s+also\s+|\s+and\s+(?=[A-Z0-9$])")
+# a next value of the same slot: after "and also", or "and" or a comma before a capitalised word ("is made by
+# Aspyr Studios, LucasArts, Disney Interactive, and Disney World" was the base model's, of a Star Wars game)
+_SECOND_VALUE = re.compile(r"(?:,?\s+as you asked)?,?\s+and\s+also\s+|,?\s+and\s+(?=[A-Z0-9$])|,\s+(?=[A-Z0-9$])")
 
 
 def _value_end(rest: str, values: list[str], after: str) -> int | None:

@@ -366,6 +366,17 @@ def test_a_plan_verb_must_be_followed_by_one_of_the_picks_own_values_whole():
                          "also $5.99.", ark, survival) == [
         "says it is tagged Studio Wildcard, which is not one of its values"]
     assert slot_problems("It is tagged Survival, and also Hack and Slash.", ark, []) == []
+    # and a list's next capitalised item after a comma (the base model: "is made by Aspyr Studios, LucasArts, Disney
+    # Interactive, and Disney World"; "is tagged Warhammer 40K and RTS, Feral Interactive (Mac/Linux)")
+    assert slot_problems("It is tagged Survival, Hack and Slash, and Studio Wildcard.", ark, []) == [
+        "says it is tagged Studio Wildcard, which is not one of its values"]
+    assert slot_problems("It is tagged Survival and Hack and Slash, Studio Wildcard.", ark, []) != []
+    assert slot_problems("It is tagged Survival, Hack and Slash, and it comes in Vanilla flavor.", ark, []) == []
+    sith = Item(item_id="sw", title="STAR WARS™ - The Force Unleashed™", text="", price=19.99, source="t",
+                attributes=[("developer", "LucasArts,Aspyr Studios")])  # a list value: made by either
+    assert slot_problems("It is made by Aspyr Studios and LucasArts.", sith, []) == []
+    assert slot_problems("It is made by Aspyr Studios, LucasArts, and Disney World.", sith, []) == [
+        "says it is made by Disney World, which is not one of its values"]
     papa = Item(item_id="pj", title="Papa John's Pizza Gift Card", text="", source="t",
                 attributes=[("brand", "Papa John's Pizza"), ("delivery", "e-mail")])
     assert slot_problems("A pick that is delivered by e-mail, as you asked, and also by papa John's Pizza.", papa,
