@@ -635,7 +635,7 @@ def test_a_run_of_words_is_not_a_one_word_brand_and_a_word_inside_the_items_valu
 def test_gluten_free_is_not_a_price_claim_but_free_of_charge_is():
     checker = TextChecker({})
     gummy = card("G", "Gummies", 12.0, "Zeal", ("diet_type", "Gluten Free"), category="Health")
-    assert checker.problems("It comes from Zeal and is labelled Gluten Free, GMO-free too.", [],
+    assert checker.problems("It comes from Zeal, is labelled Gluten Free and is GMO-free too.", [],
                             Evidence(item=gummy)) == []
     assert "says free, but the item has a price" in checker.problems("These Zeal gummies are free of charge.", [],
                                                                      Evidence(item=gummy))
