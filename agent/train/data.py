@@ -34,9 +34,7 @@ Gift Cards (amazon2018_gift_cards, real users). For every held-in interaction (u
          Stranded Deep" goes on with what that game lacks, not "is tagged Survival"). No value most of the catalogue
          shares is ever offered as a handle, so none can be a target ("Category: Gift Cards" is gone).
     On a later card of its answer (`position` past 0) what the shopper asked for comes last: the first card says
-    it, the others what sets them apart (every pick meets it, and the chat shows it as a constraint chip); and the
-    sentence says the card's own fact before a link through what other shoppers chose (`compose_reason`'s
-    `later_card`: v28 opened four of five cards of a chat answer with "is also the choice of N shoppers who had …").
+    it, the others what sets them apart (every pick meets it, and the chat shows it as a constraint chip).
     A quoted listing bullet or a cut past-item title ("…") that would make a two-fact sentence longer than
     PAIRED_LONG_CHARS leaves the fact chosen first alone (`_long_pair`).
     A review that names nothing of i still gives an example (its claims are the specific facts alone).
@@ -310,11 +308,13 @@ class TargetBuilder:
         `position` (the next one that fits `max_chars`), and the claims it states. Picked by what the prompt does
         not show (the item id) the plan was noise the model averaged ("A pick that …" on most replies of the first
         adapters); picked by the kinds of the facts, a Steam answer of five tag links opened "Worth a look:" five
-        times (v22, 96 of 100 grid reasons). A later card orders its facts as the chain's fallback does there."""
+        times (v22, 96 of 100 grid reasons). A later card's facts keep the renderer's first-card order, not the
+        chain's later-card one (its own fact before what other shoppers chose): v29, taught that, fell under USR 0.90
+        on Gift Cards terse, so v28's data stays (agent/adapters/HISTORY.md)."""
         item = handles.candidates[0]
         return compose_reason(claims, past_by_id, request.facets, stats=handles.stats, seed=item.item_id,
                               title=item.title, message=request.message, max_chars=max_chars,
-                              first_plan=position, later_card=position > 0)
+                              first_plan=position)
 
     def example(self, dataset: str, user_id: str | None, item: Item, request: Request, history: list[PastItem],
                 named: list[Claim], max_attributes: int, review: str | None = None,
