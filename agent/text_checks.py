@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agent.catalogue import normalise, squash
+from agent.occasions import occasions_in
 from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
@@ -520,4 +521,16 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + quote_problems(text, sources) + copied_listing_problems(text, sources[0]) + asked_problems(text, facets) + slot_problems(text, sources[0], facets)
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
-            + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text))
+            + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text)
+            + occasion_problems(text, sources))
+
+
+def occasion_problems(text: str, sources: list[Item]) -> list[str]:
+    """An occasion the sentence gives the pick that nothing of the pick names: the base model, asked for "a birthday
+    gift card", showed "… features the Red Gift Box design, and is a gift card for your birthday." The pick's
+    title and values may name it ("Birthday Cupcake Tin"); a cited past item's title or a quoted listing line is
+    not the sentence saying it."""
+    pick = sources[0]
+    own = occasions_in(" ".join([pick.title, *(v for _, v in pick.attributes)]))
+    said = occasions_in(_QUOTED.sub(" ", blank_titles(text, sources)))
+    return [f"says it is for {o.replace('_', ' ')}, which nothing of the item names" for o in sorted(said - own)]

@@ -5,7 +5,8 @@ import pytest
 from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
-from agent.text_checks import asked_problems, bare_is_problems, had_the_pick_problems, slot_problems, whose_problems
+from agent.text_checks import (asked_problems, bare_is_problems, had_the_pick_problems, occasion_problems,
+                               slot_problems, whose_problems)
 from agent.verify import Evidence, TextChecker, states, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
@@ -534,3 +535,18 @@ def test_every_sentence_of_a_reason_says_one_of_its_facts():
     assert any("says none of its facts" in p for p in problems(story))
     assert problems("It is offered in a $25 amount. It features the Birthday Cupcake design.") == []
     assert problems("It is offered in a $25 amount and is listed as “Ready to give. Comes in a tin.”") == []
+
+
+def test_an_occasion_is_said_only_of_a_pick_made_for_it():
+    """Asked for "a birthday gift card", the base model showed "… features the Red Gift Box design, and is a gift card
+    for your birthday." of a plain red box. The pick's title or values must name the occasion; a cited past item's
+    title naming one ("your Birthday Cupcake Tin") is not the sentence saying it."""
+    red = Item(item_id="R1", title="Amazon.com Gift Card in a Red Gift Box", text="", source="t", price=35.0,
+               attributes=[("design", "Red Gift Box"), ("gift_amount", "25")])
+    cupcake = Item(item_id="C1", title="Amazon.com Gift Card in a Birthday Cupcake Tin", text="", source="t",
+                   attributes=[("design", "Birthday Cupcake")])
+    assert occasion_problems("It features the Red Gift Box design, and is a gift card for your birthday.", [red]) == [
+        "says it is for birthday, which nothing of the item names"]
+    assert occasion_problems("It features the Birthday Cupcake design.", [cupcake]) == []
+    assert occasion_problems("It shares its design with your Amazon.com Gift Card in a Birthday Cupcake Tin (you "
+                             "rated it 5★).", [red, cupcake]) == []
