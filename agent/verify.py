@@ -301,8 +301,11 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
              if c.kind == "history" and c.history_item_id in evidence.history]
     problems = checker.problems(reason.text, stated or supported, evidence) + said_twice(
         blank_titles(reason.text, cited), stated)
-    if stated and all(every_pick_meets(c) for c in stated):
-        problems.append("says only what every pick meets (the budget or a ruled-out maker), nothing of this item")
+    # "It is like Terraria, as you asked." (the base model, first card of "something like Terraria but co-op") is
+    # verified by a shared trait it does not say: with nothing else it tells the shopper nothing of this pick
+    if stated and all(every_pick_meets(c) or c.attribute == "like_item" for c in stated):
+        problems.append("says only what every pick meets (the budget, a ruled-out maker, being like the item named), "
+                        "nothing of this item")
     if stated and (idle := idle_sentences(reason.text, stated, evidence)):
         problems.append(f"a sentence says none of its facts (filler, or a story no data supports): {idle[0]!r}")
     return stated, unsupported, problems

@@ -443,6 +443,13 @@ def test_a_reason_must_say_something_of_its_own_item_not_only_what_every_pick_me
     brand = Claim(kind="attribute", attribute="brand", value="Starbucks")
     with_fact = Reason(text="It comes from Starbucks and is under $30, as you asked.", claims=[brand, budget])
     assert not any("every pick meets" in p for p in verify_reason(with_fact, evidence(), checker)[2])
+    # nor does being like the item the shopper named, which the verifier checks by a trait the sentence never says
+    # (the base model: "It is like Terraria, as you asked.")
+    like = Claim(kind="request", attribute="like_item", value="Amazon.com eGift Card")
+    facts = evidence(facets=[Facet(handle="r1", key="like_item", value="Amazon.com eGift Card",
+                                   label="like Amazon.com eGift Card")], message="something like Amazon.com eGift Card")
+    likeness = Reason(text="It is like Amazon.com eGift Card, as you asked.", claims=[like])
+    assert any("every pick meets" in p for p in verify_reason(likeness, facts, checker)[2])
 
 
 def test_a_thing_the_pick_has_said_with_is_is_a_problem():
