@@ -363,7 +363,7 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
                                       seed=scored.item.item_id, avoid=seen, title=scored.item.title,
                                       message=turn.message, max_chars=deps.template.generation.reason_max_chars,
                                       first_plan=i, taken=taken | {opening_of(t) for t in shown},
-                                      later_card=i > 0)  # one card says "…, as you asked", not every card
+                                      later_card=i > 0)  # one card leads with "…, as you asked", not every card
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
         shown.append(text)
         recs.append(Recommendation(

@@ -164,34 +164,35 @@ def test_the_amount_a_liked_card_cost_links_it_when_nothing_rarer_is_shared():
     assert "shares its price $50.00 with your Black Gift Box (you rated it 5★)" in text  # the words that tell it apart
 
 
+OLIVE_GARDEN = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
+HAD_BOTH = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("X", "A3")]
+
+
+def chosen_together(had_both: list[Interaction]) -> tuple:
+    """Stats where `had_both` shoppers had the Olive Garden card and the Black Gift Box, the shopper's history (the
+    box, rated 5★) and the pick's first link."""
+    stats = Catalogue(Dataset(name="t", items=[*ITEMS, OLIVE_GARDEN], report=LoadReport(dataset="t"),
+                              interactions=had_both)).stats
+    history = [PastItem(AMZ_50, rating=5.0)]
+    return stats, history, Handles([OLIVE_GARDEN], history, [], stats=stats).to_claim(0, "h1")
+
+
 def test_what_shoppers_of_a_liked_card_chose_links_before_a_shared_price():
     """"shares its price $50.00 with your Black Gift Box" is true of every $50 card; that four other shoppers who had
     it chose this one too says why this one. A price still links where no liked card was chosen with it often
     enough (MIN_TOGETHER)."""
-    bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
-    had_both = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("X", "A3")]
-    history = [PastItem(AMZ_50, rating=5.0)]
-    chosen = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
-                               interactions=had_both)).stats
-    link = Handles([bigger], history, [], stats=chosen).to_claim(0, "h1")
+    chosen, history, link = chosen_together(HAD_BOTH)
     assert (link.attribute, link.value) == (TOGETHER, "4")
     text = render_reason([link], {"A3": history[0]}, [], stats=chosen)
     assert "the choice of 4 shoppers who had your Black Gift Box (you rated it 5★)" in text
-    few = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
-                            interactions=had_both[:2])).stats  # one other shopper had both
-    assert Handles([bigger], history, [], stats=few).to_claim(0, "h1").value == "$50.00"
+    assert chosen_together(HAD_BOTH[:2])[2].value == "$50.00"  # one other shopper had both
 
 
 def test_a_later_card_says_its_own_fact_before_what_other_shoppers_chose():
     """v28 opened four of five cards of a chat answer with "is also the choice of N shoppers who had your …": true
     and personal, and the same sentence four times. The first card leads with the link; a later one with its own
     fact, the link next, its price after both."""
-    bigger = card("X", "Olive Garden Gift Card", 50.0, "Olive Garden", ("feature", "Endless breadsticks"))
-    had_both = [Interaction(user_id=f"o{n}", item_id=i, rating=5.0) for n in range(4) for i in ("X", "A3")]
-    history = [PastItem(AMZ_50, rating=5.0)]
-    stats = Catalogue(Dataset(name="t", items=[*ITEMS, bigger], report=LoadReport(dataset="t"),
-                              interactions=had_both)).stats
-    link = Handles([bigger], history, [], stats=stats).to_claim(0, "h1")
+    stats, history, link = chosen_together(HAD_BOTH)
     brand = Claim(kind="attribute", attribute="brand", value="Olive Garden")
     price = Claim(kind="attribute", attribute="price", value="$50.00")
 
