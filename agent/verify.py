@@ -303,12 +303,22 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
         blank_titles(reason.text, cited), stated)
     # "It is like Terraria, as you asked." (the base model, first card of "something like Terraria but co-op") is
     # verified by a shared trait it does not say: with nothing else it tells the shopper nothing of this pick
-    if stated and all(every_pick_meets(c) or c.attribute == "like_item" for c in stated):
+    if stated and all(every_pick_meets(c) or _likeness_only(c, reason.text, evidence) for c in stated):
         problems.append("says only what every pick meets (the budget, a ruled-out maker, being like the item named), "
                         "nothing of this item")
     if stated and (idle := idle_sentences(reason.text, stated, evidence)):
         problems.append(f"a sentence says none of its facts (filler, or a story no data supports): {idle[0]!r}")
     return stated, unsupported, problems
+
+
+def _likeness_only(claim: Claim, text: str, evidence: Evidence) -> bool:
+    """The pick is like the item the shopper named: the met request, or a link to that item (named in the shopper's
+    history) whose shared trait the text does not say."""
+    if claim.kind == "request":
+        return claim.attribute == "like_item"
+    past = evidence.history.get(claim.history_item_id or "")
+    liked = {squash(f.value) for f in evidence.facets if f.key == "like_item"}
+    return bool(past and squash(past.title) in liked and squash(claim.value or "") not in squash(text))
 
 
 def idle_sentences(text: str, claims: Sequence[Claim], evidence: Evidence) -> list[str]:

@@ -450,6 +450,18 @@ def test_a_reason_must_say_something_of_its_own_item_not_only_what_every_pick_me
                                    label="like Amazon.com eGift Card")], message="something like Amazon.com eGift Card")
     likeness = Reason(text="It is like Amazon.com eGift Card, as you asked.", claims=[like])
     assert any("every pick meets" in p for p in verify_reason(likeness, facts, checker)[2])
+    # naming that item says no more, though it is in the shopper's history and offered as a link (in a chat)
+    tin = Item(item_id="S2", title="Starbucks Coffee Tin", text="", source="t", price=25.0,
+               attributes=[("brand", "Starbucks"), ("price", "$25.00")])
+    named = evidence(history=(tin,), facets=[Facet(handle="r1", key="like_item", value=tin.title,
+                                                    label=f"like {tin.title}")], message="something like that tin")
+    link = Claim(kind="history", history_item_id="S2", attribute="price", value="$25.00")
+    stated, _, problems = verify_reason(Reason(text="It is like Starbucks Coffee Tin, as you asked.", claims=[]),
+                                        named, checker, [link])
+    assert stated == [link.model_copy(update={"verdict": "supported", "why": stated[0].why})]
+    assert any("every pick meets" in p for p in problems)
+    said = Reason(text="It shares its price $25.00 with your Starbucks Coffee Tin.", claims=[link])
+    assert not any("every pick meets" in p for p in verify_reason(said, named, checker, [link])[2])
 
 
 def test_a_thing_the_pick_has_said_with_is_is_a_problem():
