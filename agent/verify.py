@@ -21,7 +21,8 @@ from index.attributes import SHARED
 from index.models import Item
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)")
-# where a sentence ends: a full stop (or ! ?), maybe a closing quote, space, a capital; not in a quote or title
+# where a sentence ends: a full stop (or ! ?), maybe a closing quote, space, a capital (`idle_sentences` blanks
+# quotes and titles first: their full stops end no sentence)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[”\"')]?\s+(?=[A-Z“\"])")
 _PERCENT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|per ?cent\b)", re.I)
 _HANDLE = re.compile(r"\b(?:[ahr]\d+|C\d+)\b")
@@ -306,7 +307,7 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     if stated and all(every_pick_meets(c) or _likeness_only(c, reason.text, evidence) for c in stated):
         problems.append("says only what every pick meets (the budget, a ruled-out maker, being like the item named), "
                         "nothing of this item")
-    if stated and (idle := idle_sentences(reason.text, stated, evidence)):
+    if stated and (idle := idle_sentences(reason.text, stated, evidence, [evidence.item, *cited])):
         problems.append(f"a sentence says none of its facts (filler, or a story no data supports): {idle[0]!r}")
     return stated, unsupported, problems
 
@@ -321,13 +322,12 @@ def _likeness_only(claim: Claim, text: str, evidence: Evidence) -> bool:
     return bool(past and squash(past.title) in liked and squash(claim.value or "") not in squash(text))
 
 
-def idle_sentences(text: str, claims: Sequence[Claim], evidence: Evidence) -> list[str]:
+def idle_sentences(text: str, claims: Sequence[Claim], evidence: Evidence, titled: list[Item]) -> list[str]:
     """The sentences of a reason that state none of its `claims`. The base model showed "It is offered in a $25
     amount. It is a gift card for the birthday of the person who made it." of a Birthday Cupcake Tin: the first
-    sentence was checked, the second was a story nothing supports. A full stop in a quote or a title ends none."""
-    sources = [evidence.item] + [evidence.history[c.history_item_id] for c in claims
-                                 if c.kind == "history" and c.history_item_id in evidence.history]
-    masked = re.sub(r"“[^”]*”", lambda m: " " * len(m.group(0)), blank_titles(text, sources))
+    sentence was checked, the second was a story nothing supports. A full stop in a quote or in the title of one of
+    the `titled` items (the pick, the cited past items) ends none."""
+    masked = re.sub(r"“[^”]*”", lambda m: " " * len(m.group(0)), blank_titles(text, titled))
     cuts = [m.end() for m in _SENTENCE_END.finditer(masked)]
     sentences = [text[a:b].strip() for a, b in zip([0, *cuts], [*cuts, len(text)])]
     return [s for s in sentences if s and not any(states(s, c, evidence) for c in claims)]
