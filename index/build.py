@@ -100,8 +100,9 @@ def index_dataset(dataset: Dataset, settings: IndexSettings, fingerprint: str, p
     started = time.perf_counter() if started is None else started
     client = store.open_client(settings)
     chunk_rows = min(chunk_rows, client.get_max_batch_size())
-    items_col = store.get_collection(client, store.items_collection_name(dataset.name), create=True)
-    history_col = store.get_collection(client, store.history_collection_name(dataset.name), create=True)
+    rebuilt: list[str] = []
+    items_col = _readable_collection(client, store.items_collection_name(dataset.name), rebuilt)
+    history_col = _readable_collection(client, store.history_collection_name(dataset.name), rebuilt)
     skipped: Counter[str] = Counter()
 
     item_rows = _item_rows(dataset)
@@ -143,6 +144,7 @@ def index_dataset(dataset: Dataset, settings: IndexSettings, fingerprint: str, p
         "items_written": len(items_todo),
         "history_written": len(history_todo),
         "deleted": len(items_stale) + len(history_stale),
+        "rebuilt": rebuilt,
         "collections": {items_col.name: items_col.count(), history_col.name: history_col.count()},
         "snapshot": snapshot_meta[SNAPSHOT],
         "seconds": round(seconds, 2),
@@ -158,7 +160,8 @@ def index_snapshot(dataset: str, settings: IndexSettings) -> str:
 
 def index_metadata(dataset: str, settings: IndexSettings, client=None) -> dict[str, Any]:
     """The metadata of the dataset's complete index (snapshot id, fingerprint of the input files, counts); raises
-    IndexNotBuilt when there is none or it is incomplete (DatasetError for a name that is a path)."""
+    IndexNotBuilt when there is none, it is incomplete or Chroma cannot read it (DatasetError for a name that is a
+    path)."""
     from index.loaders import check_dataset_name
 
     check_dataset_name(dataset)
@@ -169,6 +172,12 @@ def index_metadata(dataset: str, settings: IndexSettings, client=None) -> dict[s
         raise IndexNotBuilt(f"no index for {dataset!r}: run `whyrec index --dataset {dataset}`") from e
     if not meta.get(SNAPSHOT):
         raise IndexNotBuilt(f"the index of {dataset!r} is incomplete: run `whyrec index --dataset {dataset}` again")
+    for name in (store.items_collection_name(dataset), store.history_collection_name(dataset)):
+        try:
+            store.check_readable(store.get_collection(client, name))
+        except Exception as e:
+            raise IndexNotBuilt(f"Chroma cannot read {name} ({str(e).splitlines()[0][:200]}): run "
+                                f"`whyrec index --dataset {dataset}` to rebuild it") from e
     return meta
 
 
@@ -192,6 +201,24 @@ def _history_rows(dataset: Dataset, item_hashes: dict[str, str], skipped: Counte
         meta[store.CONTENT_HASH] = store.content_hash(interaction.review, meta, item_hash)
         rows.append(Row(id=row_id, document=interaction.review, metadata=meta, item_id=interaction.item_id))
     return rows
+
+
+def _readable_collection(client, name: str, rebuilt: list[str]):
+    """The collection, made if missing. One that Chroma can no longer read (a run killed while Chroma wrote its
+    vector index) is dropped and made anew, and its name added to `rebuilt`: its rows are derived from the data
+    files, so the diff then writes them all again."""
+    from chromadb.errors import ChromaError
+
+    collection = store.get_collection(client, name, create=True)
+    try:
+        store.check_readable(collection)
+        return collection
+    except ChromaError as e:
+        reason = str(e).splitlines()[0][:200]
+    print(f"whyrec index: {name} cannot be read any more ({reason}); rebuilding it", file=sys.stderr, flush=True)
+    client.delete_collection(name)
+    rebuilt.append(name)
+    return store.get_collection(client, name, create=True)
 
 
 def _stored_hashes(collection) -> dict[str, str | None]:

@@ -65,6 +65,15 @@ def get_collection(client, name: str, create: bool = False):
     return client.get_collection(name, embedding_function=None)
 
 
+def check_readable(collection) -> None:
+    """Raise chromadb's error unless the collection's rows, vectors and vector index can all be read. A process
+    killed while Chroma 1.5 wrote a vector index file can leave it truncated; every later read of that collection
+    then fails (InternalError "Error constructing hnsw segment reader", or "Error finding id" on a query)."""
+    if collection.count():
+        first = collection.get(limit=1, include=["embeddings"])
+        collection.query(query_embeddings=first["embeddings"], n_results=1, include=[])
+
+
 def content_hash(*parts: Any) -> str:
     """Stable hash of what a row is made of; an unchanged hash means the stored row (and embedding) is current."""
     blob = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -111,6 +111,32 @@ def test_a_changed_item_is_re_encoded_and_a_removed_one_deleted(gift_home, tmp_p
     assert index_snapshot(GIFT_CARDS, settings) != snapshot
 
 
+def test_a_collection_chroma_cannot_read_is_rebuilt(gift_home, tmp_path):
+    """A run killed while Chroma wrote a vector index file leaves it cut short (seen once in CI's kill test): Chroma
+    then fails every read of that collection, so the next `whyrec index` drops it and writes its rows again."""
+    shutil.copytree(gift_home[0] / "chroma", tmp_path / "chroma")
+    settings = settings_for(tmp_path)
+    cut_short = list((tmp_path / "chroma").glob("*/index_metadata.pickle"))
+    assert cut_short, "the copied index has no vector index file to damage"
+    for path in cut_short:
+        path.write_bytes(path.read_bytes()[:100])
+    history = store.get_collection(store.open_client(settings), f"{GIFT_CARDS}-history")
+    with pytest.raises(Exception, match="hnsw segment reader"):
+        history.count()
+    with pytest.raises(IndexNotBuilt, match=f"cannot read {GIFT_CARDS}-history .* to rebuild it"):
+        index_snapshot(GIFT_CARDS, settings)  # what the chat and `whyrec ask` say instead of a traceback
+
+    counts = build_index(GIFT_CARDS, settings, progress=False)
+
+    assert f"{GIFT_CARDS}-history" in counts["rebuilt"]
+    assert counts["collections"] == gift_home[1]["collections"]
+    assert counts["snapshot"] == gift_home[1]["snapshot"]
+    rows = all_rows(settings, f"{GIFT_CARDS}-history")
+    assert len(rows) == 2972 and all(row["metadata"][store.CONTENT_HASH] for row in rows.values())
+    again = build_index(GIFT_CARDS, settings, progress=False)
+    assert (again["rebuilt"], again["history_written"], again["items_written"]) == ([], 0, 0)
+
+
 def test_index_snapshot_needs_a_complete_index(tmp_path):
     with pytest.raises(IndexNotBuilt, match="whyrec index --dataset steam"):
         index_snapshot("steam", settings_for(tmp_path))

@@ -27,6 +27,8 @@ def format_counts(counts: dict) -> str:
         f"{counts['history_written']:,} history rows, deleted {counts['deleted']:,} stale rows",
         "  collections: " + ", ".join(f"{name} {n:,}" for name, n in counts["collections"].items()),
     ]
+    if counts.get("rebuilt"):
+        lines.append("  rebuilt (Chroma could not read them): " + ", ".join(counts["rebuilt"]))
     if "quote_sentences_encoded" in counts:
         lines.append(f"  quotes: embedded {counts['quote_sentences_encoded']:,} review sentences in "
                      f"{counts['quote_sentences_s']:.1f} s")

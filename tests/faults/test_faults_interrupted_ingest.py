@@ -1,7 +1,9 @@
 """`whyrec index` SIGKILLed at seeded random points, several times in a row on the same Chroma, then run once
 more: the collections end with exactly the right ids (none missing, none duplicated, none stale), every row
 current, and the same snapshot id as an uninterrupted build. After each kill, a snapshot id is present only if the
-index really is complete (a killed run must never leave an index that claims to be whole).
+index really is complete (a killed run must never leave an index that claims to be whole). A kill while Chroma writes
+a vector index file can leave that collection unreadable (seen once in CI); the next run rebuilds it
+(tests/test_index.py damages one on purpose).
 
 Real Gift Cards data, the real CLI in a subprocess, real Chroma; the index is inspected from a separate process so
 this process never holds a stale view of files another process wrote.
@@ -45,7 +47,11 @@ INSPECT = textwrap.dedent("""
         except Exception:
             out[role] = None
             continue
-        rows = list(store.iter_rows(col, include=["metadatas"]))
+        try:
+            rows = list(store.iter_rows(col, include=["metadatas"]))
+        except Exception as e:  # a kill while Chroma wrote its vector index: the next run must rebuild it
+            out[role] = {"unreadable": str(e)[:300], "meta": col.metadata or {}}
+            continue
         out[role] = {"count": col.count(), "ids": [r["id"] for r in rows],
                      "hashes": {r["id"]: (r["metadata"] or {}).get(store.CONTENT_HASH) for r in rows},
                      "meta": col.metadata or {}}
@@ -59,7 +65,8 @@ def env_for(home: Path) -> dict[str, str]:
 
 def inspect(home: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", INSPECT, GIFT], env=env_for(home), capture_output=True, text=True,
-                         timeout=120, check=True)
+                         timeout=120)
+    assert out.returncode == 0, f"the index could not be read after a kill:\n{out.stderr[-3000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -113,10 +120,12 @@ def test_index_survives_repeated_sigkill_and_ends_exact(tmp_path, expected, gift
             finished += 1
         state = inspect(home)
         items, history = state["items"], state["history"]
-        counts = (items or {}).get("count", 0), (history or {}).get("count", 0)
+        counts = [(col or {}).get("count", "unreadable" if col and "unreadable" in col else 0)
+                  for col in (items, history)]
         states.append({"phase": phase, "delay_s": delay, "items": counts[0], "history": counts[1],
                        "snapshot": bool(items and items["meta"].get("whyrec:snapshot"))})
         if items and items["meta"].get("whyrec:snapshot"):  # claims to be complete: then it must be
+            assert "ids" in items and "ids" in history, f"kill {n} ({phase}+{delay}s): complete but unreadable {state}"
             assert sorted(items["ids"]) == expected["items"] and sorted(history["ids"]) == expected["history"], (
                 f"kill {n} ({phase}+{delay}s) left a snapshot id on an incomplete index")
 
