@@ -167,6 +167,18 @@ class Handles:
                 if stats is not None and squash(v) and squash(v) in title and stats.common(k, v)}
         return shared_attribute(item, past, stats, skip=self.asked | said)
 
+    def likeness(self, index: int, facet: Facet) -> Claim | None:
+        """For a met "like X" request where X is a past item, the link to X through the trait they share ("shares its
+        spec Online Co-op with your Terraria (you mentioned it)"): "is like Terraria, as you asked" alone does not say
+        how (the fallback showed it beside "is tagged Puzzle" of a game that shares only Online Co-op with it)."""
+        if facet.key != "like_item":
+            return None
+        item = self.candidates[index]
+        for past in self.history:
+            if squash(past.item.title) == squash(facet.value) and (shared := self.shared(item, past.item)):
+                return Claim(kind="history", history_item_id=past.item.item_id, attribute=shared[0], value=shared[1])
+        return None
+
     def linked_has(self, index: int, key: str, value: str) -> bool:
         """Whether the past item candidate `index` is linked to has this value too: such a value comes after the
         others (in the prompt, as in the training targets), since beside the link it tells nothing new."""
@@ -463,18 +475,20 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     value most of the catalogue shares is among them."""
     stats = handles.stats
     met = handles.satisfied_facets(index) if every_request else handles.citable_facets(index)
-    claims = [Claim(kind="request", attribute=f.key, value=f.value) for f in met
+    claims = [handles.likeness(index, f) or Claim(kind="request", attribute=f.key, value=f.value) for f in met
               if not handles.said_by_its_value(index, f)]  # else said as that attribute, one claim
+    likeness = [c for c in claims if c.kind == "history"]
     citable = handles.citable_history(index)  # the rarest shared value first
-    if citable:
-        claims.append(handles.to_claim(index, f"h{citable[0] + 1}"))
-    linked = {(c.attribute, c.value) for c in claims if c.kind == "history"}
+    if citable and (link := handles.to_claim(index, f"h{citable[0] + 1}")) not in likeness:
+        claims.append(link)
+    linked = {squash(c.value or "") for c in claims if c.kind == "history"}
     for key, value in handles.attributes[index]:
-        if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
+        # a shared value is said once, with its past item (the tag "Online Co-Op" and the spec "Online Co-op" too)
+        if key in RENDERED and squash(value) not in linked:
             claims.append(Claim(kind="attribute", attribute=key, value=value))
 
-    def rarity(claim: Claim) -> float:
-        return _rarity(claim, stats, handles.asked)
+    def rarity(claim: Claim) -> float:  # the likeness asked for ranks as the request it says
+        return _REQUEST_RARITY["like_item"] if claim in likeness else _rarity(claim, stats, handles.asked)
 
     def own_value(claim: Claim) -> bool:
         return claim.kind == "attribute" and not handles.asks_for(claim)
@@ -549,12 +563,21 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     (else the seed's), a plan opening with words in `taken` last. What was asked comes first, whichever claim says
     it; on a `later_card` of an answer (every pick meets the request), after the card's own facts, and so does a
     link through what other shoppers chose, before the price (v28 opened four cards of one chat answer with "is also
-    the choice of N shoppers who had your …"). The card shows only the claims the sentence says."""
+    the choice of N shoppers who had your …"). A link to the game the shopper said the pick is like ranks as that
+    request does, on every card: how each pick is like it differs by card. The card shows only the claims the
+    sentence says."""
     asked = asked_values(facets)
     first = frozenset() if later_card else asked  # what was asked ranks as the rarest fact, or last by its own rarity
+    liked = {squash(f.value) for f in facets if f.key == "like_item"}
+
+    def rarity(claim: Claim) -> float:  # the link to the game the shopper named says how this pick is like it
+        past = history.get(claim.history_item_id or "") if claim.kind == "history" else None
+        if past is not None and squash(past.item.title) in liked:
+            return _REQUEST_RARITY["like_item"]
+        return _rarity(claim, stats, first)
+
     ordered = sorted(_one_amount(claims), key=lambda c: (later_card and says_asked(c, asked),
-                                                         _later_card_rank(c) if later_card else 0,
-                                                         _rarity(c, stats, first)))
+                                                         _later_card_rank(c) if later_card else 0, rarity(c)))
     sentence = compose_sentence(ordered, history, facets, stats=stats, seed=seed, avoid=avoid or [], title=title,
                                 message=message, max_chars=max_chars, first_plan=first_plan, taken=taken)
     if not sentence.text and max_chars is not None:  # no plan fits the length: a longer true sentence beats none

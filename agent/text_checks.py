@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agent.catalogue import normalise, squash
-from agent.occasions import occasions_in
+from agent.occasions import made_for, occasions_in
 from agent.select import MAKERS
 from agent.sentences import clip_title, short_name
 from agent.text_quality import (DEGENERATE_KINDS, RATING_KEYS, degenerate_kinds, finished_words, mostly_copied,
@@ -522,15 +522,23 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
             + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text)
-            + occasion_problems(text, sources))
+            + occasion_problems(text, sources, facets))
 
 
-def occasion_problems(text: str, sources: list[Item]) -> list[str]:
+_OCCASION_NAMED = re.compile(r"\boccasion you (?:named|asked|mentioned)", re.I)
+
+
+def occasion_problems(text: str, sources: list[Item], facets: list[Facet] = ()) -> list[str]:
     """An occasion the sentence gives the pick that nothing of the pick names: the base model, asked for "a birthday
     gift card", showed "… features the Red Gift Box design, and is a gift card for your birthday." The pick's
     title and values may name it ("Birthday Cupcake Tin"); a cited past item's title or a quoted listing line is
-    not the sentence saying it."""
+    not the sentence saying it. "The occasion you named" says the one the request names: the base model wrote it of
+    an AMC popcorn card for "a thank-you gift" with no occasion claim."""
     pick = sources[0]
     own = occasions_in(" ".join([pick.title, *(v for _, v in pick.attributes)]))
     said = occasions_in(_QUOTED.sub(" ", blank_titles(text, sources)))
-    return [f"says it is for {o.replace('_', ' ')}, which nothing of the item names" for o in sorted(said - own)]
+    problems = [f"says it is for {o.replace('_', ' ')}, which nothing of the item names" for o in sorted(said - own)]
+    named = {o for f in facets if f.key == "occasion" for o in occasions_in(f.value)}
+    if _OCCASION_NAMED.search(text) and not made_for(pick) & named:  # as verify.py meets an occasion facet
+        problems.append("says it is made for the occasion the shopper named, which nothing of the item names")
+    return problems

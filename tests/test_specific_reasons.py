@@ -911,3 +911,33 @@ def test_a_later_card_falls_back_to_its_own_facts_before_what_was_asked():
     ("", "")])
 def test_a_sentence_is_shown_with_its_full_stop(text, shown):
     assert full_stopped(text) == shown
+
+
+def test_a_pick_like_the_game_named_says_the_trait_they_share():
+    """Asked for "something like Terraria but co-op", the fallback showed "It is tagged Puzzle and is like Terraria,
+    as you asked." of a game whose likeness was Online Co-Op: the link to the game the shopper named says it, and
+    ranks as that request does, on later cards too (how each pick is like it differs by card)."""
+    def game(item_id, title, *tags):
+        return Item(item_id=item_id, title=title, text="", source="s", attributes=[("tag", t) for t in tags])
+    terraria = game("T", "Terraria", "Sandbox", "Crafting", "Online Co-Op")
+    tales = game("E", "Tales of Escape", "Puzzle", "Online Co-Op")
+    wanderlust = game("W", "Wanderlust: Rebirth", "Pixel Graphics", "Online Co-Op")
+    wanderlust.attributes += [("spec", "Online Co-op"), ("spec", "Online Multi-Player")]
+    games = [terraria, tales, wanderlust, *(game(f"S{n}", f"Game {n}", "Strategy", f"Tag{n}") for n in range(10))]
+    stats = Catalogue(Dataset(name="s", items=games, report=LoadReport(dataset="s"))).stats
+    like = Facet(handle="r1", key="like_item", value="Terraria", label="like Terraria")
+    history = [PastItem(item=terraria, mentioned=True)]
+    claims = fallback_claims(Handles([tales], history, [like], stats=stats), 0, limit=2)
+
+    assert Claim(kind="history", history_item_id="T", attribute="tag", value="Online Co-Op") in claims
+    assert not any(c.attribute == "like_item" for c in claims)
+    text = render_reason(claims, {"T": history[0]}, [like], stats=stats)
+    assert "Online Co-Op" in text and "Terraria" in text, text
+    # the same value under another key is said once, with the link ("offers Online Co-op" beside it said it twice)
+    claims = fallback_claims(Handles([wanderlust], history, [like], stats=stats), 0, limit=2)
+    assert ("attribute", "Online Co-op") not in {(c.kind, c.value) for c in claims}
+    # a later card that the model's two own facts would fill still says how it is like Terraria
+    own = [Claim(kind="attribute", attribute="tag", value="Pixel Graphics"),
+           Claim(kind="attribute", attribute="spec", value="Online Multi-Player")]
+    later = compose_reason([*own, *claims], {"T": history[0]}, [like], stats=stats, later_card=True)
+    assert "shares its tag Online Co-Op with your Terraria" in later.text, later.text

@@ -569,3 +569,18 @@ def test_an_occasion_is_said_only_of_a_pick_made_for_it():
     assert occasion_problems("It features the Birthday Cupcake design.", [cupcake]) == []
     assert occasion_problems("It shares its design with your Amazon.com Gift Card in a Birthday Cupcake Tin (you "
                              "rated it 5★).", [red, cupcake]) == []
+
+
+def test_the_occasion_you_named_is_said_only_of_a_pick_made_for_it():
+    """Asked for "a thank-you gift", the base model showed "… is delivered by e-mail, as you asked, and is made for the
+    occasion you named." of an AMC popcorn card whose only claim was its delivery."""
+    popcorn = Item(item_id="P1", title="AMC Theatres Popcorn Gift Cards - E-mail Delivery", text="", source="t",
+                   attributes=[("delivery", "e-mail"), ("brand", "AMC Theatres")])
+    thanks = Item(item_id="T1", title="Amazon.com Gift Card in a Thank You Card", text="", source="t",
+                  attributes=[("design", "Thank You")])
+    thank_you = Facet(handle="r1", key="occasion", value="a thank-you", label="for a thank-you")
+    said = "It is delivered by e-mail, as you asked, and is made for the occasion you named."
+    assert occasion_problems(said, [popcorn], [thank_you]) == [
+        "says it is made for the occasion the shopper named, which nothing of the item names"]
+    assert occasion_problems(said, [popcorn], []) != []  # no occasion was named at all
+    assert occasion_problems(said, [thanks], [thank_you]) == []
