@@ -481,14 +481,14 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     citable = handles.citable_history(index)  # the rarest shared value first
     if citable and (link := handles.to_claim(index, f"h{citable[0] + 1}")) not in likeness:
         claims.append(link)
-    linked = {squash(c.value or "") for c in claims if c.kind == "history"}
+    linked = {(c.attribute, c.value) for c in claims if c.kind == "history"}
     for key, value in handles.attributes[index]:
-        # a shared value is said once, with its past item (the tag "Online Co-Op" and the spec "Online Co-op" too)
-        if key in RENDERED and squash(value) not in linked:
+        if key in RENDERED and (key, value) not in linked:  # a shared value is said once, with its past item
             claims.append(Claim(kind="attribute", attribute=key, value=value))
 
-    def rarity(claim: Claim) -> float:  # the likeness asked for ranks as the request it says
-        return _REQUEST_RARITY["like_item"] if claim in likeness else _rarity(claim, stats, handles.asked)
+    def rarity(claim: Claim) -> float:  # the likeness asked for ranks as the request it says, or by its rarer trait
+        own = _rarity(claim, stats, handles.asked)
+        return min(own, _REQUEST_RARITY["like_item"]) if claim in likeness else own
 
     def own_value(claim: Claim) -> bool:
         return claim.kind == "attribute" and not handles.asks_for(claim)
@@ -570,11 +570,10 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     first = frozenset() if later_card else asked  # what was asked ranks as the rarest fact, or last by its own rarity
     liked = {squash(f.value) for f in facets if f.key == "like_item"}
 
-    def rarity(claim: Claim) -> float:  # the link to the game the shopper named says how this pick is like it
+    def rarity(claim: Claim) -> float:  # the link to the game the shopper named: as that request, or its rarer trait
         past = history.get(claim.history_item_id or "") if claim.kind == "history" else None
-        if past is not None and squash(past.item.title) in liked:
-            return _REQUEST_RARITY["like_item"]
-        return _rarity(claim, stats, first)
+        own = _rarity(claim, stats, first)
+        return min(own, _REQUEST_RARITY["like_item"]) if past and squash(past.item.title) in liked else own
 
     ordered = sorted(_one_amount(claims), key=lambda c: (later_card and says_asked(c, asked),
                                                          _later_card_rank(c) if later_card else 0, rarity(c)))
