@@ -504,6 +504,18 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
 
 
 
+# Values that are no reason alone: a price, a maker (THIN floors their rarity) and the gift amount a card is bought in.
+THIN_ALONE = {*THIN, "gift_amount"}
+
+
+def only_thin_facts(claims: list[Claim], item: Item) -> bool:
+    """Whether every fact of `claims` is thin (THIN_ALONE) or a value the pick's title already says: true, and worth
+    nothing as a reason ("It comes from Applebee's." of the Applebee's card, "It is made by INT2000.")."""
+    title = squash(item.title)
+    return all(c.kind == "attribute" and (c.attribute in THIN_ALONE or squash(c.value or "") in title)
+               for c in claims)
+
+
 def _said_once(phrases: list[str]) -> str:
     """Verb phrases joined, each verb once: "is tagged Agriculture", "is tagged Relaxing", "costs $6.99" -> "is
     tagged Agriculture and Relaxing and costs $6.99" (phrases sharing their first two words share their longest

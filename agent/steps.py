@@ -16,8 +16,8 @@ from langchain_core.runnables import RunnableConfig
 from agent.catalogue import Catalogue, squash
 from agent.conversation import Conversation
 from agent.copy_guard import CopyGuard
-from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims, prompt_inputs, read_reason,
-                           render_text, reply_model)
+from agent.explain import (DoomedReply, Handles, compose_reason, fallback_claims, only_thin_facts, prompt_inputs,
+                           read_reason, render_text, reply_model)
 from agent.kinds import animals_asked
 from agent.llm import ABANDONED, invoke_all
 from agent.llm.prefetch import CANCELLED, PrefetchCancelled
@@ -347,8 +347,12 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         # nor does a pick shown again in this chat repeat what it said then (the base model's IHOP card read the
         # same in two answers running): both its sentences would be true, the second says nothing new
         seen = shown + turn.conversation.reasons_shown(scored.item.item_id)
+        # nor a text whose every fact is thin or in the title ("It comes from Applebee's." of the Applebee's card,
+        # "It is made by INT2000.": the base model's) where the card has a telling fact to say instead
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
-                       and not any(same_but_opening(reason.text, t) for t in seen))
+                       and not any(same_but_opening(reason.text, t) for t in seen)
+                       and not (only_thin_facts(supported, scored.item) and handles is not None
+                                and not only_thin_facts(fallback_claims(handles, i, 4), scored.item)))
         if text_ok:
             text = full_stopped(reason.text)
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked

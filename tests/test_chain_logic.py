@@ -3,6 +3,7 @@ Chroma and real data are exercised in test_ask.py)."""
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -138,6 +139,22 @@ def test_a_reason_that_says_what_a_shown_one_says_is_rendered_from_verified_fact
     monkeypatch.setattr(agent.steps, "same_but_opening", lambda a, b: True)  # as if each said what the first did
     first, second = [r.reasons[0] for r in ask(chain_with(**own)[0], "a gift card under $45").recommendations]
     assert not first.fallback and second.fallback and "under your budget" not in second.text and second.claims
+
+
+def test_a_reason_saying_only_what_the_title_or_a_price_says_gives_way_to_a_telling_fact(monkeypatch):
+    """The base model's "It comes from Applebee's." of the Applebee's card, "It is made by INT2000.": true, and
+    nothing a shopper learns from. Where the card has a telling fact, its reason is rendered to say it; where it has
+    none (every item above: a brand, a price, a category), the model's words stand."""
+    here = sys.modules[__name__]
+    starbucks = ITEMS[1].model_copy(update={"attributes": [*ITEMS[1].attributes, ("flavor", "Pumpkin Spice")]})
+    items = [starbucks if i.item_id == "S" else i for i in ITEMS]
+    monkeypatch.setattr(here, "ITEMS", items)  # what the retriever offers
+    monkeypatch.setattr(here, "DATASET", DATASET.model_copy(update={"items": items}))
+    own = {i.title: reply(["a1"], f"It comes from {i.first('brand')}.") for i in items}
+    cards = {r.title: r.reasons[0] for r in ask(chain_with(**own)[0], "a gift card under $45").recommendations}
+
+    assert cards["Starbucks Card"].fallback and "Pumpkin Spice" in cards["Starbucks Card"].text
+    assert [r.text for title, r in cards.items() if title != "Starbucks Card"] == ["It comes from Visa."]
 
 
 def test_a_pick_shown_again_in_the_chat_says_something_new():
