@@ -508,11 +508,11 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
 THIN_ALONE = {*THIN, "gift_amount"}
 
 
-def only_thin_facts(claims: list[Claim], item: Item) -> bool:
-    """Whether every fact of `claims` is thin (THIN_ALONE) or a value the pick's title already says: true, and worth
-    nothing as a reason ("It comes from Applebee's." of the Applebee's card, "It is made by INT2000.")."""
-    title = squash(item.title)
-    return all(c.kind == "attribute" and (c.attribute in THIN_ALONE or squash(c.value or "") in title)
+def only_thin_facts(claims: list[Claim], title: str = "") -> bool:
+    """Whether every fact of `claims` is thin (THIN_ALONE) or a value the pick's `title` already says: true, and
+    worth nothing as a reason ("It comes from Applebee's." of the Applebee's card, "It is made by INT2000.")."""
+    said = squash(title)
+    return all(c.kind == "attribute" and (c.attribute in THIN_ALONE or bool(said) and squash(c.value or "") in said)
                for c in claims)
 
 
@@ -579,6 +579,9 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     request does, on every card: how each pick is like it differs by card. The card shows only the claims the
     sentence says."""
     asked = asked_values(facets)
+    # a later card says what was asked last, unless the card's own facts are all thin ("made by Christoffer Ryrvall
+    # and costs $0.99" of a game asked for as "something scary", where "is tagged Horror, as you asked" tells more)
+    later_card = later_card and not only_thin_facts([c for c in claims if not says_asked(c, asked)])
     first = frozenset() if later_card else asked  # what was asked ranks as the rarest fact, or last by its own rarity
     liked = {squash(f.value) for f in facets if f.key == "like_item"}
 

@@ -351,8 +351,8 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         # "It is made by INT2000.": the base model's) where the card has a telling fact to say instead
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
                        and not any(same_but_opening(reason.text, t) for t in seen)
-                       and not (only_thin_facts(supported, scored.item) and handles is not None
-                                and not only_thin_facts(fallback_claims(handles, i, 4), scored.item)))
+                       and not (only_thin_facts(supported, scored.item.title) and handles is not None
+                                and not only_thin_facts(fallback_claims(handles, i, 4), scored.item.title)))
         if text_ok:
             text = full_stopped(reason.text)
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked

@@ -207,6 +207,17 @@ def test_a_later_card_says_its_own_fact_before_what_other_shoppers_chose():
     assert reason([price, link], later_card=True).startswith("This one is also the choice of 4 shoppers")
 
 
+def test_a_later_card_with_only_thin_facts_of_its_own_says_what_was_asked_first():
+    """"A pick that is made by Christoffer Ryrvall and costs $0.99." (a later card, asked for "something scary"): a
+    maker and a price tell less than the tag asked for, so such a card says it, as a first card does."""
+    horror = Facet(handle="r1", key="tag", value="Horror", label="tag Horror", wish="scary")
+    claims = [Claim(kind="attribute", attribute="developer", value="Christoffer Ryrvall"),
+              Claim(kind="attribute", attribute="price", value="$0.99"),
+              Claim(kind="attribute", attribute="tag", value="Horror")]
+    text = compose_reason(claims, {}, [horror], title="Fear Of Nightmares: Madness Descent", later_card=True).text
+    assert "Horror, as you asked" in text and "$0.99" not in text, text
+
+
 def test_cards_sharing_one_trait_with_several_past_items_link_different_ones():
     """Two tins and a shopper with two liked tins: each card names a different one, not both the most recent
     ("shares its packaging tin with … Birthday Cupcake Tin" twice in one answer)."""
