@@ -509,10 +509,12 @@ THIN_ALONE = {*THIN, "gift_amount"}
 
 
 def only_thin_facts(claims: list[Claim], title: str = "") -> bool:
-    """Whether every fact of `claims` is thin (THIN_ALONE) or a value the pick's `title` already says: true, and
-    worth nothing as a reason ("It comes from Applebee's." of the Applebee's card, "It is made by INT2000.")."""
+    """Whether every fact of `claims` is thin (THIN_ALONE) or a value the pick's `title` already says, or a link to
+    a past item through such a value: true, and worth nothing as a reason ("It comes from Applebee's." of the
+    Applebee's card, "It is made by INT2000.", "It shares its price $25.00 with your Texas Roadhouse card.")."""
     said = squash(title)
-    return all(c.kind == "attribute" and (c.attribute in THIN_ALONE or bool(said) and squash(c.value or "") in said)
+    return all(c.kind in ("attribute", "history") and c.attribute != TOGETHER
+               and (c.attribute in THIN_ALONE or bool(said and c.value) and squash(c.value or "") in said)
                for c in claims)
 
 

@@ -347,13 +347,13 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         # nor does a pick shown again in this chat repeat what it said then (the base model's IHOP card read the
         # same in two answers running): both its sentences would be true, the second says nothing new
         seen = shown + turn.conversation.reasons_shown(scored.item.item_id)
-        # nor a text whose every fact is thin or in the title ("It comes from Applebee's." of the Applebee's card,
-        # "It is made by INT2000.": the base model's) where the card has a telling fact to say instead
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
-                       and not any(same_but_opening(reason.text, t) for t in seen)
-                       and not (only_thin_facts(supported, scored.item.title) and handles is not None
-                                and not only_thin_facts(fallback_claims(handles, i, 4), scored.item.title)))
-        if text_ok:
+                       and not any(same_but_opening(reason.text, t) for t in seen))
+        # nor a text whose every fact is thin or in the title ("It comes from Applebee's." of the Applebee's card,
+        # "It is made by INT2000.": the base model's), where the rendered sentence says a telling fact instead
+        thin = text_ok and handles is not None and only_thin_facts(supported, scored.item.title)
+        model_said = list(supported)
+        if text_ok and not thin:
             text = full_stopped(reason.text)
         else:  # rendered from verified facts: the model's and the item's most specific, what the shopper asked
             chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 4)]
@@ -369,6 +369,10 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
                                       first_plan=i, taken=taken | {opening_of(t) for t in shown},
                                       later_card=i > 0)  # one card leads with "…, as you asked", not every card
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
+            if thin and only_thin_facts(supported, scored.item.title):  # no more telling: the model's words stand
+                text, supported = full_stopped(reason.text), model_said
+            else:
+                text_ok = False
         shown.append(text)
         recs.append(Recommendation(
             item_id=scored.item.item_id, title=scored.item.title, rank=i + 1, score=round(scored.score, 4),

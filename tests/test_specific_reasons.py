@@ -7,7 +7,7 @@ import pytest
 
 from agent.catalogue import COMMON_SHARE, Catalogue
 from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, compose_reason,
-                           fallback_claims, render_reason)
+                           fallback_claims, only_thin_facts, render_reason)
 from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
 from agent.schemas import TOGETHER, Claim, PastItem
 from agent.sentences import full_stopped, jaccard, same_but_opening, short_name
@@ -205,6 +205,22 @@ def test_a_later_card_says_its_own_fact_before_what_other_shoppers_chose():
     assert reason([link, brand], later_card=True) == ("This one comes from Olive Garden, and it is also the choice of "
                                                       "4 shoppers who had your Black Gift Box (you rated it 5★).")
     assert reason([price, link], later_card=True).startswith("This one is also the choice of 4 shoppers")
+
+
+def test_thin_facts_are_a_price_a_maker_an_amount_a_value_the_title_says_and_links_through_them():
+    """What a card's title and price already tell, or a maker's name: the chain renders a reason saying only these
+    from a telling fact where it has one (agent/steps.py answer_of)."""
+    def claim(kind="attribute", **kw):
+        return Claim(kind=kind, **kw)
+    title = "Amazon.com Gift Card in Gold Hearts Box"
+    assert only_thin_facts([claim(attribute="design", value="Gold Hearts"), claim(attribute="gift_amount",
+                                                                                  value="$25")], title)
+    assert only_thin_facts([claim("history", attribute="price", value="$25.00", history_item_id="T")], title)
+    assert only_thin_facts([claim(attribute="developer", value="INT2000")])
+    assert not only_thin_facts([claim("history", attribute="packaging", value="gift box", history_item_id="W")], title)
+    assert not only_thin_facts([claim("history", attribute=TOGETHER, value="4", history_item_id="W")], title)
+    assert not only_thin_facts([claim(attribute="tag", value="Horror")], "Fear Of Nightmares")
+    assert not only_thin_facts([claim("request", attribute="occasion", value="birthday")], title)
 
 
 def test_a_later_card_with_only_thin_facts_of_its_own_says_what_was_asked_first():
