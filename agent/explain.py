@@ -503,7 +503,6 @@ def fallback_claims(handles: Handles, index: int, limit: int, every_request: boo
     return top or [Claim(kind="attribute", attribute=k, value=v) for k, v in handles.attributes[index][:1]]
 
 
-
 # Values that are no reason alone: a price, a maker (THIN floors their rarity) and the gift amount a card is bought in.
 THIN_ALONE = {*THIN, "gift_amount"}
 
@@ -578,8 +577,8 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     it; on a `later_card` of an answer (every pick meets the request), after the card's own facts, and so does a
     link through what other shoppers chose, before the price (v28 opened four cards of one chat answer with "is also
     the choice of N shoppers who had your …"). A link to the game the shopper said the pick is like ranks as that
-    request does, on every card: how each pick is like it differs by card. The card shows only the claims the
-    sentence says."""
+    request does (or by its trait, where rarer), on every card: how each pick is like it differs by card. The card
+    shows only the claims the sentence says."""
     asked = asked_values(facets)
     # a later card says what was asked last, unless the card's own facts are all thin ("made by Christoffer Ryrvall
     # and costs $0.99" of a game asked for as "something scary", where "is tagged Horror, as you asked" tells more)
