@@ -18,7 +18,7 @@ from agent.sentences import (ASKED, Sentence, compose_sentence, every_pick_meets
 from agent.text_checks import doomed_claims, support_text
 from agent.text_quality import doomed_kinds, rating_is_reason
 from agent.understand import Facet, Request
-from agent.verify import facet_satisfied, shared_attribute
+from agent.verify import facet_satisfied, named_as_like, shared_attribute
 from index.attributes import HANDLE_ORDER, NOT_REASONS, RENDERED
 from index.models import Item
 from index.normalise import parse_price
@@ -175,7 +175,7 @@ class Handles:
             return None
         item = self.candidates[index]
         for past in self.history:
-            if squash(past.item.title) == squash(facet.value) and (shared := self.shared(item, past.item)):
+            if named_as_like(past.item, [facet]) and (shared := self.shared(item, past.item)):
                 return Claim(kind="history", history_item_id=past.item.item_id, attribute=shared[0], value=shared[1])
         return None
 
@@ -584,12 +584,11 @@ def compose_reason(claims: list[Claim], history: dict[str, PastItem], facets: li
     # and costs $0.99" of a game asked for as "something scary", where "is tagged Horror, as you asked" tells more)
     later_card = later_card and not only_thin_facts([c for c in claims if not says_asked(c, asked)])
     first = frozenset() if later_card else asked  # what was asked ranks as the rarest fact, or last by its own rarity
-    liked = {squash(f.value) for f in facets if f.key == "like_item"}
 
     def rarity(claim: Claim) -> float:  # the link to the game the shopper named: as that request, or its rarer trait
         past = history.get(claim.history_item_id or "") if claim.kind == "history" else None
         own = _rarity(claim, stats, first)
-        return min(own, _REQUEST_RARITY["like_item"]) if past and squash(past.item.title) in liked else own
+        return min(own, _REQUEST_RARITY["like_item"]) if past and named_as_like(past.item, facets) else own
 
     ordered = sorted(_one_amount(claims), key=lambda c: (later_card and says_asked(c, asked),
                                                          _later_card_rank(c) if later_card else 0, rarity(c)))

@@ -312,14 +312,18 @@ def verify_reason(reason: Reason, evidence: Evidence, checker: TextChecker,
     return stated, unsupported, problems
 
 
+def named_as_like(item: Item, facets: Sequence[Facet]) -> bool:
+    """Whether `item` is the one the shopper asked for something like ("something like Terraria")."""
+    return any(f.key == "like_item" and squash(f.value) == squash(item.title) for f in facets)
+
+
 def _likeness_only(claim: Claim, text: str, evidence: Evidence) -> bool:
     """The pick is like the item the shopper named: the met request, or a link to that item (named in the shopper's
     history) whose shared trait the text does not say."""
     if claim.kind == "request":
         return claim.attribute == "like_item"
     past = evidence.history.get(claim.history_item_id or "")
-    liked = {squash(f.value) for f in evidence.facets if f.key == "like_item"}
-    return bool(past and squash(past.title) in liked and squash(claim.value or "") not in squash(text))
+    return bool(past and named_as_like(past, evidence.facets) and squash(claim.value or "") not in squash(text))
 
 
 def idle_sentences(text: str, claims: Sequence[Claim], evidence: Evidence, titled: list[Item]) -> list[str]:
