@@ -406,6 +406,21 @@ def whose_problems(text: str, sources: list[Item]) -> list[str]:
     return found
 
 
+# the shopper's own rating of a past item: "(you rated it 5★)", cut short at the card's length "(you rated it 5★",
+# "the Amazon card you rated 5 stars" (said of the pick, "you rated it" is `had_the_pick_problems`')
+_OWN_RATING = re.compile(r"\(?\byou rated (?:it )?\d(?:\.\d+)?\s*(?:★|stars?\b)\)?", re.I)
+
+
+def stray_rating_problems(text: str, item: Item) -> list[str]:
+    """A star count that is not the shopper's own of a past item ("(you rated it 5★)") rates the pick, so it must be
+    the pick's average: the base model wrote "it's rated 5★ by the Applebee's card" of an e-mail card no review
+    rated (the 5★ was the shopper's, of their Applebee's card), and every word was in its prompt."""
+    averages = [float(v) for k, v in item.attributes if k == "average_rating" and re.fullmatch(r"\d+(?:\.\d+)?", v)]
+    said = _QUOTED.sub(" ", _OWN_RATING.sub(" ", text))
+    return [f"says it is rated {m.group(0).strip()}, which is not its average rating" for m in _STARS.finditer(said)
+            if not any(abs(float(m.group(1)) - a) < 0.05 for a in averages)]
+
+
 def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) -> list[Item]:
     """The cited past items (sources[1:]) a link's name (`m.group(group)`) says: the title, its first words as a
     sentence cuts it short, the title whole and then more ("… with Assassin’s Creed® Rogue and offers Partial
@@ -522,6 +537,7 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
             + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text)
+            + stray_rating_problems(text, sources[0])
             + occasion_problems(text, sources, facets))
 
 

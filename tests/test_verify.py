@@ -6,7 +6,7 @@ from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
 from agent.text_checks import (asked_problems, bare_is_problems, had_the_pick_problems, occasion_problems,
-                               slot_problems, whose_problems)
+                               slot_problems, stray_rating_problems, whose_problems)
 from agent.verify import Evidence, TextChecker, states, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
@@ -515,6 +515,26 @@ def test_the_shopper_is_never_said_to_have_had_the_pick():
     assert not states("It is the choice of 3 shoppers who had your Amazon.com eGift Card.", together, evidence())
     assert states("It is the choice of 10 shoppers who had your Amazon.com eGift Card.", together, evidence())
     assert states("It is chosen by 10 who had your Amazon card and costs $25.00.", together, evidence())
+
+
+def test_a_star_count_is_the_shoppers_own_of_a_past_item_or_the_picks_average():
+    """The base model wrote "This one is delivered by e-mail, and it's rated 5★ by the Applebee's card." of an
+    e-mail card no review rated, citing a link to the shopper's Applebee's card (`whyrec ask`, "not Amazon"), and
+    "… the same brand as your Panera Bread card, which is a 3-star product." (grid, 3 of 800 shown): the stars
+    were the shopper's own, of a past card."""
+    rated = Item(item_id="R1", title="Lowe's Gift Card", text="", source="t", price=25.0,
+                 attributes=[("brand", "Lowe's"), ("average_rating", "4.7")])
+    for garbled in ["This one is delivered by e-mail, and it's rated 5★ by the Applebee's card.",
+                    "It has the same brand as your Panera Bread card, which is a 3-star product."]:
+        assert stray_rating_problems(garbled, STARBUCKS) != [], garbled
+        assert TextChecker(CATALOGUE.vocabulary).problems(garbled, [], evidence()) != [], garbled
+    assert stray_rating_problems("It is rated 5★.", rated) != []  # rated, but not 5★
+    assert stray_rating_problems("It averages 4.7 stars from its reviewers.", rated) == []
+    assert stray_rating_problems("It has the same brand as your Applebee's card (you rated it 5★).", STARBUCKS) == []
+    assert stray_rating_problems("It shares its packaging tin with your Santa Tin (you rated it 5★", STARBUCKS) == []
+    assert stray_rating_problems("It is listed as “Rated 5 stars by chefs”.", STARBUCKS) == []  # the listing's words
+    assert stray_rating_problems("Like the Amazon card you rated 5 stars.", STARBUCKS) == []
+    assert had_the_pick_problems("A pick that comes in a tin, as you rated it 5★.") != []  # the pick, not a past card
 
 
 def test_a_value_said_inside_a_longer_one_is_not_listed_as_its_own_fact():
