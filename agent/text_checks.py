@@ -421,6 +421,33 @@ def stray_rating_problems(text: str, item: Item) -> list[str]:
             if not any(abs(float(m.group(1)) - a) < 0.05 for a in averages)]
 
 
+_LIKE_LEAD = re.compile(r"\blike (?:your )?$", re.I)  # "Like the Amazon card you rated 5 stars": a link too
+
+
+def past_outside_link_problems(text: str, sources: list[Item]) -> list[str]:
+    """A cited past item is named only where a link leads to it ("shares its … with [your] …", "the choice of 4
+    shoppers who had [your] …", "has the same brand as [your] …", "like [your] …"): the base model, citing true
+    links, wrote "… and is a Red Gift Box Reveal with Jingle Bells." of a Kraft Paper Reveal, "Your SUBWAY card is a
+    gift from DSW Designer Shoe Warehouse." and "… it is rated 5★ by the carrabba's Italian Grill card." A name the
+    pick's own title says too is the pick's ("a Starbucks card" whatever the shopper had)."""
+    pick = squash(sources[0].title)
+    found = []
+    for past in sources[1:]:
+        names = {n for n in (past.title, without_parenthetical(past.title), clip_title(past.title),
+                             short_name(past.title))
+                 if n and len(squash(n)) >= 3 and squash(re.sub(r"\s+card$", "", n, flags=re.I)) not in pick}
+        said: list[tuple[int, int]] = []
+        for name in sorted(names, key=len, reverse=True):  # the longest name first: a short one is inside it
+            for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.I):
+                if any(a <= m.start() < b for a, b in said):
+                    continue
+                said.append(m.span())
+                before = re.sub(r"\bthe $", "", text[:m.start()], flags=re.I)  # "who had your The Cheesecake …"
+                if not (_LINK_LEAD.search(before) or _LIKE_LEAD.search(before)):
+                    found.append(f"names {name} outside a link to it")
+    return found
+
+
 def _named_past(text: str, m: re.Match[str], group: int, sources: list[Item]) -> list[Item]:
     """The cited past items (sources[1:]) a link's name (`m.group(group)`) says: the title, its first words as a
     sentence cuts it short, the title whole and then more ("… with Assassin’s Creed® Rogue and offers Partial
@@ -537,7 +564,7 @@ def claims_problems(text: str, sources: list[Item], message: str, facets: list[F
             + bare_is_problems(text, sources[0])
             + excluded_problems(text, sources, facets)
             + shared_problems(text, sources) + whose_problems(text, sources) + had_the_pick_problems(text)
-            + stray_rating_problems(text, sources[0])
+            + stray_rating_problems(text, sources[0]) + past_outside_link_problems(text, sources)
             + occasion_problems(text, sources, facets))
 
 

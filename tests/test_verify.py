@@ -6,7 +6,8 @@ from agent.catalogue import Catalogue
 from agent.schemas import Claim, Reason
 from agent.understand import Facet
 from agent.text_checks import (asked_problems, bare_is_problems, had_the_pick_problems, occasion_problems,
-                               slot_problems, stray_rating_problems, whose_problems)
+                               past_outside_link_problems, slot_problems, stray_rating_problems,
+                               whose_problems)
 from agent.verify import Evidence, TextChecker, states, verify_claim, verify_reason
 from eval.metrics import feature_vocabulary
 from index.models import Dataset, Item, LoadReport
@@ -535,6 +536,44 @@ def test_a_star_count_is_the_shoppers_own_of_a_past_item_or_the_picks_average():
     assert stray_rating_problems("It is listed as “Rated 5 stars by chefs”.", STARBUCKS) == []  # the listing's words
     assert stray_rating_problems("Like the Amazon card you rated 5 stars.", STARBUCKS) == []
     assert had_the_pick_problems("A pick that comes in a tin, as you rated it 5★.") != []  # the pick, not a past card
+
+
+def test_a_past_item_is_named_only_in_a_link_to_it():
+    """Shown by the base model in grid runs, each citing a true link to the shopper's past item: "… features the
+    Kraft Paper design, and is a Red Gift Box Reveal with Jingle Bells." of a Kraft Paper Reveal, "Your SUBWAY card
+    is a gift from DSW Designer Shoe Warehouse.", and "Your gift card is a Panera Bread Card, and you can purchase it
+    at any box office or concession." of an AMC card."""
+    kraft = Item(item_id="K1", title="Amazon.com Gift Card in a Kraft Paper Reveal with Jingle Bells", text="",
+                 source="t", price=25.0, attributes=[("design", "Kraft Paper"), ("packaging", "pop-up reveal")])
+    red_box = Item(item_id="K2", title="Amazon.com Gift Card in a Red Gift Box Reveal", text="", source="t",
+                   price=25.0, attributes=[("design", "Red Gift Box"), ("packaging", "pop-up reveal")])
+    amc = Item(item_id="M1", title="AMC Theatre Gift Card", text="", source="t", price=25.0,
+               attributes=[("brand", "AMC Theatres")])
+    panera = Item(item_id="P1", title="Panera Bread Gift Card", text="", source="t", price=25.0,
+                  attributes=[("brand", "Panera Bread")])
+    subway = Item(item_id="S2", title="SUBWAY Gift Card", text="", source="t", price=25.0,
+                  attributes=[("brand", "SUBWAY")])
+    garbled = [("It features the Kraft Paper design, and is a Red Gift Box Reveal with Jingle Bells.", [kraft, red_box]),
+               ("Your gift card is a Panera Bread Card.", [amc, panera]),
+               ("Your SUBWAY card is a gift from DSW Designer Shoe Warehouse.", [amc, subway]),
+               ("It shares its tag Exploration with Tomb Raider (you recommended it) and Panera Bread card.",
+                [amc, panera])]  # a second naming, outside the link
+    for text, sources in garbled:
+        assert past_outside_link_problems(text, sources) != [], text
+    linked = [("It shares its packaging pop-up reveal with your Red Gift Box Reveal (you rated it 5★).", [kraft, red_box]),
+              ("It has the same brand as your Panera Bread card.", [amc, panera]),
+              ("Like your Panera Bread card, it is a restaurant card.", [amc, panera]),
+              ("It is also the choice of 4 shoppers who had your The Cheesecake Factory card.",
+               [amc, Item(item_id="C1", title="The Cheesecake Factory Gift Card", text="", source="t", price=25.0)]),
+              ("It is chosen by 22 who had your SUBWAY card and comes from Panera Bread.", [panera, subway])]
+    for text, sources in linked:
+        assert past_outside_link_problems(text, sources) == [], text
+    # a pick whose own title says the past item's store is that store's card; a title inside a word is no naming
+    multipack = Item(item_id="P2", title="Panera Bread Gift Cards, Multipack of 3", text="", source="t", price=30.0,
+                     attributes=[("brand", "Panera Bread")])
+    assert past_outside_link_problems("It is a Panera Bread card, like your Panera Bread card.", [multipack, panera]) == []
+    crawl = Item(item_id="G3", title="Crawl", text="", source="t", price=9.99, attributes=[("tag", "Dungeon Crawler")])
+    assert past_outside_link_problems("It shares its tag Dungeon Crawler with your Crawl.", [amc, crawl]) == []
 
 
 def test_a_value_said_inside_a_longer_one_is_not_listed_as_its_own_fact():
