@@ -556,8 +556,8 @@ def test_a_past_item_is_named_only_in_a_link_to_it():
     garbled = [("It features the Kraft Paper design, and is a Red Gift Box Reveal with Jingle Bells.", [kraft, red_box]),
                ("Your gift card is a Panera Bread Card.", [amc, panera]),
                ("Your SUBWAY card is a gift from DSW Designer Shoe Warehouse.", [amc, subway]),
-               ("It shares its tag Exploration with Tomb Raider (you recommended it) and Panera Bread card.",
-                [amc, panera])]  # a second naming, outside the link
+               ("It shares its packaging pop-up reveal with your Red Gift Box Reveal, a Red Gift Box Reveal with "
+                "Jingle Bells.", [kraft, red_box])]  # named again, outside the link
     for text, sources in garbled:
         assert past_outside_link_problems(text, sources) != [], text
     linked = [("It shares its packaging pop-up reveal with your Red Gift Box Reveal (you rated it 5★).", [kraft, red_box]),
