@@ -392,12 +392,17 @@ _TOGETHER = re.compile(r"\b(?:the choice of|chosen by) (\d+)(?: shoppers)? who h
 _BY_SHOPPERS = re.compile(r"\bshoppers who (?:had|bought|own|liked)\b", re.I)
 
 
+def past_names(past: Item) -> set[str]:
+    """The names a sentence may call a past item by: its title, without its bracket, cut short, or its short name."""
+    return {n for n in (past.title, without_parenthetical(past.title), clip_title(past.title),
+                        short_name(past.title)) if n}
+
+
 def whose_problems(text: str, sources: list[Item]) -> list[str]:
     """A past item said with whose it is must end a link, "shares its <key> <value> with [your] <a cited past item's
     name> (you rated it 5★)": the base model wrote "… and comes with a Plaid Gift Box (you rated it 5★)" of a card
     that comes with none (the shopper's past card is one), and every word was in the data."""
-    names = {n for past in sources[1:] for n in (past.title, without_parenthetical(past.title),
-                                                   clip_title(past.title), short_name(past.title)) if n}
+    names = {n for past in sources[1:] for n in past_names(past)}
     found = []
     for m in _WHOSE.finditer(text):
         before = text[:m.start()].rstrip()
@@ -433,9 +438,8 @@ def past_outside_link_problems(text: str, sources: list[Item]) -> list[str]:
     pick = squash(sources[0].title)
     found = []
     for past in sources[1:]:
-        names = {n for n in (past.title, without_parenthetical(past.title), clip_title(past.title),
-                             short_name(past.title))
-                 if n and len(squash(n)) >= 3 and squash(re.sub(r"\s+card$", "", n, flags=re.I)) not in pick}
+        names = {n for n in past_names(past)
+                 if len(squash(n)) >= 3 and squash(re.sub(r"\s+card$", "", n, flags=re.I)) not in pick}
         said: list[tuple[int, int]] = []
         for name in sorted(names, key=len, reverse=True):  # the longest name first: a short one is inside it
             for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.I):
