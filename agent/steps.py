@@ -24,7 +24,7 @@ from agent.llm.prefetch import CANCELLED, PrefetchCancelled
 from agent.occasions import occasions_in
 from agent.provenance import git_commit
 from agent.quotes import QuoteFinder
-from agent.rank import Scored, history_similarity, pick, rank, requested_kinds
+from agent.rank import TOPIC_SHARE, Scored, history_similarity, pick, rank, requested_kinds, topic_closeness
 from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
@@ -186,6 +186,9 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
         return turn
     t0 = time.perf_counter()
     items = [s.item for s in turn.candidates]
+    # the shopper's own words set a topic; a query made of the history's titles (no request) sets none
+    closeness = (topic_closeness({s.item.item_id: s.signals["request"] for s in turn.candidates})
+                 if turn.request.search_text else None)
     past = turn.history
     vectors = deps.retriever.embeddings([i.item_id for i in items] + [p.item.item_id for p in past])
     cand_vecs = np.array([vectors[i.item_id] for i in items])
@@ -215,8 +218,14 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
     # the occasion the conversation carries: "cheaper" after "a birthday gift card" still wants no Christmas card
     occasions = occasions_in(" ".join([turn.message, *turn.request.values("occasion")]))
     turn.candidates = pick(ranked, deps.settings.k, turn.message, kinds, product=product, occasions=occasions,
-                           animals=animals_asked(asked), citable=partial(citable, turn=turn, deps=deps))
-    # no near-duplicates; occasion, kind and product first; an item with nothing to cite last
+                           animals=animals_asked(asked), citable=partial(citable, turn=turn, deps=deps),
+                           closeness=closeness)
+    # no near-duplicates; occasion, kind, product and topic first; an item with nothing to cite last
+    if closeness is not None and (close := sum(closeness.get(s.item.item_id, 1.0) >= TOPIC_SHARE
+                                               for s in turn.candidates)) < len(turn.candidates):
+        others = len(turn.candidates) - close
+        turn.notes.append(f"Only {close} of these picks closely match{'es' if close == 1 else ''} what you asked; "
+                          f"the other{'s are' if others > 1 else ' is'} the nearest I found.")
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn

@@ -247,6 +247,20 @@ def test_a_conversation_of_another_user_is_not_carried_over():
     assert any("don't know shopper" in n for n in answer.notes)
 
 
+def test_a_topical_request_shows_its_close_matches_first_and_says_how_many_there_are():
+    class Topical(MemoryRetriever):  # "coffee" is close to the Starbucks card only
+        def candidates(self, query, filters, n):
+            close = {"S": 0.42} if "coffee" in query else {}
+            return [c.model_copy(update={"similarity": close.get(c.item.item_id, 0.1)})
+                    for c in super().candidates(query, filters, n)]
+
+    chain = build_chain(Scripted(), Topical(), Catalogue(DATASET), get_template("explain_default"), Settings(k=2))
+    answer = ask(chain, "something for a coffee lover")
+    assert answer.recommendations[0].item_id == "S"
+    assert "Only 1 of these picks closely matches what you asked; the other is the nearest I found." in answer.notes
+    assert not any("closely match" in n for n in ask(chain, "something nice").notes)  # no topic: no such note
+
+
 def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
     settings = Settings(k=2, rank_template="rank_default")
     settings.rank.llm = 10.0  # let the model's order dominate, to see it act

@@ -4,8 +4,9 @@ Each dialogue reads like a shopper: a request, then refinements ("not Amazon ple
 one?"). Each turn lists what a person would expect to be in force after it (written here by hand, never read back
 from whyrec's own output), and every pick is checked against the raw rows of the dataset files (not our loaders'
 items): budgets, brand and value exclusions, asked-for values, "cheaper" than the previous picks, duplicates, what
-the request is about (a restaurant card's raw text names food or dining), another occasion's item, and "history"
-wording for items the shopper only mentioned. A constraint whyrec did not apply counts as a violation
+the request is about (a restaurant card's raw text names food or dining; past the picks a note says closely match
+it, the nearest others may not), another occasion's item, and "history" wording for items the shopper only
+mentioned. A constraint whyrec did not apply counts as a violation
 unless the answer states it (a `relaxed` entry naming the pick, and a note).
 
 The chain runs for real (understand, retrieve over the real Chroma index, rank, draft, verify) with `explain: False`:
@@ -66,6 +67,8 @@ E = Expect
 CHRISTMAS = ["Christmas", "Holiday", "Santa", "Jingle", "Snowman", "Reindeer", "Merry"]
 RESTAURANT = ["restaurant", "restaurants", "dining", "food", "meals", "menu", "pizza", "sandwiches", "subs", "burgers",
               "seafood", "steak", "grill", "cafe", "breakfast", "pancakes"]
+MOVIES = ["movie", "movies", "theatre", "theatres", "theater", "cinema", "cinemas", "film", "films", "ticket",
+          "tickets", "popcorn"]
 DIALOGUES = [
     Dialogue("sister's birthday, not Amazon, cheaper, why", GIFT, "A1U1G73EI5IRZF", [
         ("a birthday gift card for my sister under $50", E(price_max=50)),
@@ -82,6 +85,9 @@ DIALOGUES = [
         ("a restaurant gift card under $30", E(price_max=30)),
         ("another brand", E(price_max=30)),
         ("why the first one?", E(price_max=30, why=1))]),
+    Dialogue("movie fan, then a budget", GIFT, None, [  # few items' text says "movie": the rest come after, said so
+        ("something for a movie fan", E(about=MOVIES)),
+        ("under $30", E(price_max=30, about=MOVIES))]),
     Dialogue("coffee lover without Starbucks", GIFT, None, [
         ("a gift card for a coffee lover, no Starbucks", E(brands_out=["Starbucks"])),
         ("under $25 please", E(price_max=25, brands_out=["Starbucks"]))]),
@@ -298,7 +304,9 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
         prices = [raw[r["item_id"]].price for r in previous["recommendations"]
                   if r["item_id"] in raw and raw[r["item_id"]].price is not None]
         cheaper_than = min(prices) if prices else None
-    for rec in recs:
+    # "Only 2 of these picks closely match what you asked": the picks after those two may be off the request
+    close = int(m.group(1)) if (m := re.search(r"only (\d+) of these picks closely match", notes)) else len(recs)
+    for n, rec in enumerate(recs):
         item = raw.get(rec["item_id"])
         if item is None:
             found.append(("constraint_violation", f"{rec['item_id']} is not in the raw data"))
@@ -322,7 +330,7 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
         for value in expect.values_out:
             if has_value(item, value, title_counts=dataset != STEAM):
                 found.append(("constraint_violation", f"{rid} {item.title[:40]!r} has {value}"))
-        if expect.about and not set(_norm(item.text or item.title).split()) & {_norm(w) for w in expect.about}:
+        if expect.about and n < close and not set(_norm(item.text or item.title).split()) & {_norm(w) for w in expect.about}:
             found.append(("off_request", f"{rid} {item.title[:40]!r} names none of {expect.about[:3]}…"))
         if said := [w for w in expect.other_occasion if f" {_norm(w)} " in f" {_norm(item.title)} "]:
             found.append(("constraint_violation", f"{rid} {item.title[:40]!r} is made for another occasion ({said[0]})"))

@@ -8,7 +8,7 @@ import pytest
 from agent.catalogue import COMMON_SHARE, Catalogue
 from agent.explain import (MAX_LINKS, NOTHING_SPECIFIC, Handles, candidate_block, compose_reason,
                            fallback_claims, only_thin_facts, render_reason)
-from agent.rank import Scored, near_duplicate, occasions_in, pick, title_family
+from agent.rank import TOPIC_SHARE, Scored, near_duplicate, occasions_in, pick, title_family, topic_closeness
 from agent.schemas import TOGETHER, Claim, PastItem
 from agent.sentences import full_stopped, jaccard, same_but_opening, short_name
 from agent.text_checks import (cut_off, degenerate_problems, doomed_claims, popularity_supported, shared_problems,
@@ -607,6 +607,19 @@ def test_picks_skip_near_duplicates_unless_variants_are_asked_for():
     assert [s.item.item_id for s in pick(ranked, 3)] == ["A1", "S", "A3"]
     assert [s.item.item_id for s in pick(ranked, 3, "amazon tins in different designs")] == ["A1", "A2", "S"]
     assert [s.item.item_id for s in pick(scored(AMZ_CAKE, AMZ_SANTA), 2)] == ["A1", "A2"]  # nothing else fits
+
+
+def test_a_topical_request_picks_on_topic_items_first_and_the_rest_nearest_first():
+    # "something for a coffee lover": the history-favoured Amazon tins rank first but sit far off the topic
+    ranked = scored(AMZ_CAKE, AMZ_50, SBUX, PANERA)
+    closeness = topic_closeness({"A1": 0.10, "A3": 0.20, "S": 0.42, "P": 0.30})
+    assert closeness["S"] == 1.0 and closeness["P"] >= TOPIC_SHARE > closeness["A3"] > closeness["A1"]
+    assert [s.item.item_id for s in pick(ranked, 2, closeness=closeness)] == ["S", "P"]
+    assert [s.item.item_id for s in pick(ranked, 3, closeness=closeness)] == ["S", "P", "A3"]  # nearest, not A1
+    assert [s.item.item_id for s in pick(ranked, 2)] == ["A1", "A3"]  # no topic: rank order
+    # a request that barely separates the candidates ("Recommend something for me") keeps the ranker's order
+    flat = topic_closeness({"A1": 0.30, "A3": 0.31, "S": 0.36, "P": 0.33})
+    assert [s.item.item_id for s in pick(ranked, 2, closeness=flat)] == ["A1", "A3"]
 
 
 def test_the_named_occasion_outranks_another_occasions_item():
