@@ -117,21 +117,23 @@ def requested_kinds(request: Request, mentioned: list[Item]) -> set[str]:
     return kinds_asked(f"{request.message}\n{text}") | {item_kind(i) for i in mentioned} - {GAME}
 
 
-# An item whose cosine similarity to the shopper's words is under this share of the best candidate's is off the
-# request's topic: picked only when too few on-topic ones remain, nearest first. The share is relative, so a request
-# that barely separates items ("Recommend something for me based on my past purchases.": every one of the 50
-# candidates is within 0.7 of the best on Gift Cards and on Steam) loses nothing to it, while a topical one does: on
-# Gift Cards "something for a coffee lover" (best 0.42, Starbucks) keeps 11 candidates (Starbucks, IHOP Coffee,
-# SUBWAY, Panera, …) where the ranker's history signal had put an Amazon Snowflake Tin (0.15 of it) among the
-# picks; "something for a movie fan" (Fandango 0.38) keeps Fandango and AMC's popcorn card (0.62), and the other
-# AMC cards (0.52-0.56) come before Justice (0.48); "… who loves gardening" keeps Lowe's (0.63) beside Olive Garden.
+# An item whose cosine similarity to the shopper's words is under TOPIC_SHARE of the best candidate's is off the
+# request's topic: picked only when too few on-topic ones remain (then in rank order, with a note). The share is
+# relative, so words that barely separate items ("Recommend something for me based on my past purchases.": all 50
+# candidates are within 0.74 of the best on Gift Cards, 0.6 on Steam) lose nothing to it, and words no item is near
+# (best under TOPIC_FLOOR: "a thank you", 0.18) set no topic. Measured on Gift Cards: "something for a coffee lover"
+# (best 0.42, Starbucks) keeps 11 candidates (Starbucks, IHOP Coffee, SUBWAY, Panera, …) where the ranker's history
+# signal had put an Amazon Snowflake Tin (0.15 of it) among the picks; "something for a movie fan" (Fandango 0.38)
+# keeps Fandango and AMC's popcorn card (0.62); "a birthday" (0.35) the six birthday cards.
 TOPIC_SHARE = 0.6
+TOPIC_FLOOR = 0.3
 
 
-def topic_closeness(similarity: dict[str, float]) -> dict[str, float]:
-    """item id -> its similarity to the request over the best candidate's (1.0: the closest)."""
+def topic_closeness(similarity: dict[str, float]) -> dict[str, float] | None:
+    """item id -> its similarity to the request over the best candidate's (1.0: the closest); None when no candidate
+    is TOPIC_FLOOR close (the words set no topic)."""
     best = max(similarity.values(), default=0.0)
-    return {item_id: s / best for item_id, s in similarity.items()} if best > 0 else {}
+    return {item_id: s / best for item_id, s in similarity.items()} if best >= TOPIC_FLOOR else None
 
 
 def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None = None,
@@ -145,7 +147,7 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
     by default read from `message`), and not an animal's product unless one was asked for
     (`animals`; by default read from `message`: "a multivitamin" is not the flowerhorn fish's), and on the
     request's topic (`closeness`, from `topic_closeness`: at least TOPIC_SHARE); then, only if too few, the rest in
-    rank order (an off-topic one nearest first), another kind last ("unless nothing else fits"). A request asking for variants
+    rank order, another kind last ("unless nothing else fits"). A request asking for variants
     keeps near-duplicates. Where no candidate is of the kind asked for (an Amazon catalogue has no videos), kind
     is no reason to pass over anything. An item whose data offers nothing a reason could cite (`citable` False: a
     card that can only say "its listing gives no specific detail") comes after every other one."""
@@ -157,17 +159,13 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
         product = None
     pets = animals_asked(message) if animals is None else animals
 
-    def off_topic(s: Scored) -> float:
-        """How far under the topic's floor a pick is (0.0: on topic)."""
-        close = 1.0 if closeness is None else closeness.get(s.item.item_id, 1.0)
-        return 0.0 if close >= TOPIC_SHARE else 1.0 - close
-
-    def off(s: Scored) -> tuple[bool, bool, bool, bool, bool, float]:
+    def off(s: Scored) -> tuple[bool, bool, bool, bool, bool, bool]:
         """What is wrong with a pick, most serious first: another kind, another product, an animal's, another
-        occasion's, nothing to say about it, another topic (by how far)."""
+        occasion's, nothing to say about it, another topic."""
         return (off_kind(s.item, wanted_kinds), product is not None and not product.matches(s.item),
                 not pets and for_animals(s.item), off_occasion(s.item, wanted),
-                citable is not None and not citable(s.item), off_topic(s))
+                citable is not None and not citable(s.item),
+                closeness is not None and closeness.get(s.item.item_id, 1.0) < TOPIC_SHARE)
 
     variants = bool(_WANTS_VARIANTS.search(message))
     chosen: list[Scored] = []
@@ -182,7 +180,7 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
     if len(chosen) == k:
         return chosen  # the usual case: no need to judge (and sort) every other candidate
     rest = [s for s in ranked if s not in chosen]
-    # stable: a duplicate before another topic's item (nearest first), one with nothing to cite, another
+    # stable: a duplicate before another topic's item, one with nothing to cite, another
     # occasion's, an animal's, another product, another kind
     rest.sort(key=off)
     return chosen + rest[: k - len(chosen)]

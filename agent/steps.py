@@ -186,7 +186,7 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
         return turn
     t0 = time.perf_counter()
     items = [s.item for s in turn.candidates]
-    # the shopper's own words set a topic; a query made of the history's titles (no request) sets none
+    # the shopper's own words may set a topic; a query made of the history's titles (no request) sets none
     closeness = (topic_closeness({s.item.item_id: s.signals["request"] for s in turn.candidates})
                  if turn.request.search_text else None)
     past = turn.history
@@ -225,7 +225,7 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
                                                for s in turn.candidates)) < len(turn.candidates):
         others = len(turn.candidates) - close
         turn.notes.append(f"Only {close} of these picks closely match{'es' if close == 1 else ''} what you asked; "
-                          f"the other{'s are' if others > 1 else ' is'} the nearest I found.")
+                          f"the other{'s are' if others > 1 else ' is'} the next best I found.")
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn

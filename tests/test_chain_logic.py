@@ -257,7 +257,7 @@ def test_a_topical_request_shows_its_close_matches_first_and_says_how_many_there
     chain = build_chain(Scripted(), Topical(), Catalogue(DATASET), get_template("explain_default"), Settings(k=2))
     answer = ask(chain, "something for a coffee lover")
     assert answer.recommendations[0].item_id == "S"
-    assert "Only 1 of these picks closely matches what you asked; the other is the nearest I found." in answer.notes
+    assert "Only 1 of these picks closely matches what you asked; the other is the next best I found." in answer.notes
     assert not any("closely match" in n for n in ask(chain, "something nice").notes)  # no topic: no such note
 
 

@@ -609,17 +609,19 @@ def test_picks_skip_near_duplicates_unless_variants_are_asked_for():
     assert [s.item.item_id for s in pick(scored(AMZ_CAKE, AMZ_SANTA), 2)] == ["A1", "A2"]  # nothing else fits
 
 
-def test_a_topical_request_picks_on_topic_items_first_and_the_rest_nearest_first():
+def test_a_topical_request_picks_on_topic_items_first():
     # "something for a coffee lover": the history-favoured Amazon tins rank first but sit far off the topic
     ranked = scored(AMZ_CAKE, AMZ_50, SBUX, PANERA)
     closeness = topic_closeness({"A1": 0.10, "A3": 0.20, "S": 0.42, "P": 0.30})
-    assert closeness["S"] == 1.0 and closeness["P"] >= TOPIC_SHARE > closeness["A3"] > closeness["A1"]
+    assert closeness["S"] == 1.0 and closeness["P"] >= TOPIC_SHARE > closeness["A3"]
     assert [s.item.item_id for s in pick(ranked, 2, closeness=closeness)] == ["S", "P"]
-    assert [s.item.item_id for s in pick(ranked, 3, closeness=closeness)] == ["S", "P", "A3"]  # nearest, not A1
+    assert [s.item.item_id for s in pick(ranked, 3, closeness=closeness)] == ["S", "P", "A1"]  # then rank order
     assert [s.item.item_id for s in pick(ranked, 2)] == ["A1", "A3"]  # no topic: rank order
-    # a request that barely separates the candidates ("Recommend something for me") keeps the ranker's order
+    # words that barely separate the candidates ("Recommend something for me") keep the ranker's order, and words
+    # no item is near ("a thank you", best 0.18) set no topic
     flat = topic_closeness({"A1": 0.30, "A3": 0.31, "S": 0.36, "P": 0.33})
     assert [s.item.item_id for s in pick(ranked, 2, closeness=flat)] == ["A1", "A3"]
+    assert topic_closeness({"A1": 0.05, "S": 0.18}) is None
 
 
 def test_the_named_occasion_outranks_another_occasions_item():
