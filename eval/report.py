@@ -121,6 +121,34 @@ def versus_table(runs: list[dict[str, Any]]) -> str:
     return _table(["dataset", "backends", "template", "n"] + [h for h, _ in VERSUS_COLUMNS], rows) if rows else ""
 
 
+def paired_table(runs: list[dict[str, Any]], run_dirs: list[Path]) -> str:
+    """Each explain cell of the first backend against the same dataset and template on every other backend: the
+    difference in the variety and FMR bars and its paired permutation p-value (eval/paired.py); empty when a run
+    has one backend."""
+    from eval.paired import PAIRED_METRICS, paired_difference
+
+    cells = [(c, d) for run, d in zip(runs, run_dirs) for c in run["cells"] if c["kind"] == "explain"]
+    backends = list(dict.fromkeys(c["backend"] for c, _ in cells))
+    by_key = {(c["dataset"], c["backend"], c["template"]): (c, d) for c, d in cells}
+
+    def rows_of(cell: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
+        path = Path(run_dir) / cell.get("samples", "")
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+    rows = []
+    for other in backends[1:]:
+        for c, d in ((c, d) for c, d in cells if c["backend"] == backends[0]):
+            if (found := by_key.get((c["dataset"], other, c["template"]))) is None:
+                continue
+            if not (first := rows_of(c, d)) or not (second := rows_of(*found)):
+                continue  # a run without its samples (written by hand, or its samples removed)
+            diffs = [paired_difference(m, first, second) for m in PAIRED_METRICS]
+            rows.append([c["dataset"], f"{other} − {backends[0]}", c["template"], str(diffs[0].n)]
+                        + [f"{x.value:+.3f} (p {x.p:.2f})" if x.p == x.p else "–" for x in diffs])
+    headers = ["dataset", "backends", "template", "pairs"] + [f"{m} shown {_arrow(m)}" for m in PAIRED_METRICS]
+    return _table(headers, rows) if rows else ""
+
+
 def ranking_table(runs: list[dict[str, Any]]) -> str:
     headers = ["dataset", "LLM backend", "protocol", "scorer", "n"] + [f"{h} ↑" for h, _ in RANK_COLUMNS]
     rows = []
@@ -236,7 +264,11 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
                   "", "![claim precision and FMR](claims_fmr.png)"]
         if versus := versus_table(runs):
             parts += ["", "## Explanations: backends side by side",
-                      "The first backend's figure → the other's, same dataset, template and pairs.", "", versus]
+                      "The first backend's figure → the other's, same dataset, template and pairs.", "", versus,
+                      "", "The other backend's figure minus the first's on the same pairs, and how often a gap that "
+                      "large arises when each pair's two reasons are swapped at random (a paired permutation test, "
+                      "eval/paired.py, 1,000 permutations): p above 0.05 is a gap these pairs cannot tell from "
+                      "chance.", "", paired_table(runs, run_dirs) or "(no samples to compare)"]
     if any(c["kind"] == "ranking" for run in runs for c in run["cells"]):
         plot_ndcg(runs, out_dir / "ndcg.png")
         parts += ["", "## Ranking (leave-last-out)", "", ranking_table(runs)]
