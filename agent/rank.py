@@ -180,7 +180,7 @@ def pick(ranked: list[Scored], k: int, message: str = "", kinds: set[str] | None
     if len(chosen) == k:
         return chosen  # the usual case: no need to judge (and sort) every other candidate
     rest = [s for s in ranked if s not in chosen]
-    # stable: a duplicate before another topic's item, one with nothing to cite, another
-    # occasion's, an animal's, another product, another kind
+    # stable: a duplicate before another topic's item, one with nothing to cite, another occasion's, an animal's,
+    # another product, another kind
     rest.sort(key=off)
     return chosen + rest[: k - len(chosen)]

@@ -223,12 +223,19 @@ def rank_step(turn: Turn, deps: ChainDeps, config: RunnableConfig | None = None)
     # no near-duplicates; occasion, kind, product and topic first; an item with nothing to cite last
     if closeness is not None and (close := sum(closeness.get(s.item.item_id, 1.0) >= TOPIC_SHARE
                                                for s in turn.candidates)) < len(turn.candidates):
-        others = len(turn.candidates) - close
-        turn.notes.append(f"Only {close} of these picks closely match{'es' if close == 1 else ''} what you asked; "
-                          f"the other{'s are' if others > 1 else ' is'} the next best I found.")
+        turn.notes.append(topic_note(close, len(turn.candidates)))
     with_handles(turn, deps)
     timed("rank", turn, t0)
     return turn
+
+
+def topic_note(close: int, shown: int) -> str:
+    """What the shopper is told when fewer than all `shown` picks are close to the request's topic."""
+    if close == 0:
+        return "None of these picks closely matches what you asked; they are the next best I found."
+    others = shown - close
+    return (f"Only {close} of these picks closely match{'es' if close == 1 else ''} what you asked; "
+            f"the other{'s are' if others > 1 else ' is'} the next best I found.")
 
 
 def citable(item: Item, turn: Turn, deps: ChainDeps) -> bool:

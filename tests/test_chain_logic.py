@@ -15,6 +15,7 @@ from agent.conversation import Conversation
 from agent.explain import Handles
 from agent.rank_llm import neutral_order, neutral_seed
 from agent.sentences import same_but_opening
+from agent.steps import topic_note
 from agent.settings import Settings
 from index.models import Dataset, Interaction, Item, LoadReport
 from index.retrieve import Candidate, HistoryEntry
@@ -259,6 +260,8 @@ def test_a_topical_request_shows_its_close_matches_first_and_says_how_many_there
     assert answer.recommendations[0].item_id == "S"
     assert "Only 1 of these picks closely matches what you asked; the other is the next best I found." in answer.notes
     assert not any("closely match" in n for n in ask(chain, "something nice").notes)  # no topic: no such note
+    assert topic_note(0, 2) == "None of these picks closely matches what you asked; they are the next best I found."
+    assert topic_note(3, 5).startswith("Only 3 of these picks closely match what you asked; the others are")
 
 
 def test_the_llm_ranking_signal_reorders_when_a_rank_template_is_set():
