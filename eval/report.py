@@ -126,6 +126,7 @@ def paired_table(runs: list[dict[str, Any]], run_dirs: list[Path]) -> str:
     difference in the variety and FMR bars and its paired permutation p-value (eval/paired.py); empty when a run
     has one backend."""
     from eval.paired import PAIRED_METRICS, paired_difference
+    from eval.score import read_jsonl
 
     cells = [(c, d) for run, d in zip(runs, run_dirs) for c in run["cells"] if c["kind"] == "explain"]
     backends = list(dict.fromkeys(c["backend"] for c, _ in cells))
@@ -133,7 +134,7 @@ def paired_table(runs: list[dict[str, Any]], run_dirs: list[Path]) -> str:
 
     def rows_of(cell: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
         path = Path(run_dir) / cell.get("samples", "")
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+        return read_jsonl(path)[0] if path.is_file() else []
 
     rows = []
     for other in backends[1:]:

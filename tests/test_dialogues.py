@@ -330,7 +330,8 @@ def check_turn(answer: dict, expect: Expect, dataset: str, raw: dict[str, RawIte
         for value in expect.values_out:
             if has_value(item, value, title_counts=dataset != STEAM):
                 found.append(("constraint_violation", f"{rid} {item.title[:40]!r} has {value}"))
-        if expect.about and n < close and not set(_norm(item.text or item.title).split()) & {_norm(w) for w in expect.about}:
+        about = {_norm(w) for w in expect.about}
+        if about and n < close and not set(_norm(item.text or item.title).split()) & about:
             found.append(("off_request", f"{rid} {item.title[:40]!r} names none of {expect.about[:3]}…"))
         if said := [w for w in expect.other_occasion if f" {_norm(w)} " in f" {_norm(item.title)} "]:
             found.append(("constraint_violation", f"{rid} {item.title[:40]!r} is made for another occasion ({said[0]})"))
