@@ -47,6 +47,11 @@ class Conversation(BaseModel):
         return [reason.text for turn in self.turns for rec in turn.answer.recommendations if rec.item_id == item_id
                 for reason in rec.reasons]
 
+    def facts_shown(self, item_id: str) -> set[tuple]:
+        """The facts earlier turns' reasons stated of this item (`Claim.fact`): a pick shown again tells new ones."""
+        return {claim.fact for turn in self.turns for rec in turn.answer.recommendations if rec.item_id == item_id
+                for reason in rec.reasons for claim in reason.claims}
+
     def remove(self, key: str, value: str) -> None:
         """The shopper removed a chip: the next turn no longer carries that constraint."""
         if (key, value) not in self.removed:

@@ -33,6 +33,11 @@ class Claim(BaseModel):
     verdict: Verdict = "unchecked"
     why: str | None = Field(None, description="the verifier's reason for its verdict")
 
+    @property
+    def fact(self) -> tuple[str, str | None, str | None, str | None]:
+        """What the claim states, whatever its verdict: two claims with one fact say the same thing."""
+        return (self.kind, self.attribute, self.value, self.history_item_id)
+
 
 class Reason(BaseModel):
     text: str

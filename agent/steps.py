@@ -29,7 +29,7 @@ from agent.rank_llm import llm_preference, neutral_seed
 from agent.reply_models import response_format, without_text
 from agent.schemas import ActiveConstraint, Answer, Claim, PastItem, Provenance, Reason, Recommendation, Relaxation
 from agent.select import product_kind, select
-from agent.sentences import fact_phrase, full_stopped, is_exclusion, opening_of, same_but_opening
+from agent.sentences import Sentence, fact_phrase, full_stopped, is_exclusion, opening_of, same_but_opening
 from agent.settings import Settings
 from agent.understand import Request, understand
 from agent.verify import Evidence, TextChecker, verify_claim, verify_reason
@@ -360,11 +360,18 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
         # a text that says what a card already shown says, but for its opening, is rendered instead, from other
         # facts where there are any: v24 wrote "It is tagged Horror, as you asked, and also VR." and "Picked for
         # you: it is tagged Horror, as you asked, and also VR." on two cards of one answer (`whyrec ask`, Steam)
-        # nor does a pick shown again in this chat repeat what it said then (the base model's IHOP card read the
-        # same in two answers running): both its sentences would be true, the second says nothing new
+        # nor does a pick shown again in this chat repeat what it said then, in its words or in others (the base
+        # model's IHOP card: "A pick that comes from IHOP, is also the choice of …", then "Chosen because it comes
+        # from IHOP, and is also the choice of …"): it is rendered from telling facts not said yet, where it has
+        # any (a price alone, "Chosen because it costs $30.00.", tells less than the facts said before)
         seen = shown + turn.conversation.reasons_shown(scored.item.item_id)
+        told = turn.conversation.facts_shown(scored.item.item_id)
+        fresh = [c for c in (verify_claim(c, evidence) for c in fallback_claims(handles, i, 4 + len(told)))
+                 if c.verdict == "supported" and c.fact not in told] if told and handles else []
+        fresh = [] if only_thin_facts(fresh, scored.item.title) else fresh
         text_ok = bool(reason and reason.text and supported and not unsupported and not problems
-                       and not any(same_but_opening(reason.text, t) for t in seen))
+                       and not any(same_but_opening(reason.text, t) for t in seen)
+                       and not (fresh and {c.fact for c in supported} <= told))
         # nor a text whose every fact is thin or in the title ("It comes from Applebee's." of the Applebee's card,
         # "It is made by INT2000.": the base model's), where the rendered sentence says a telling fact instead
         thin = text_ok and handles is not None and only_thin_facts(supported, scored.item.title)
@@ -375,15 +382,21 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
             chosen = [verify_claim(c, evidence) for c in fallback_claims(handles, i, 4)]
             supported += [c for c in chosen if c.verdict == "supported"]
             # each fact once (a reply may cite one handle several times); the sentence takes the most specific
-            unique = list({(c.kind, c.attribute, c.value, c.history_item_id): c for c in supported}.values())
+            unique = list({c.fact: c for c in supported}.values())
             # in its own card's plan, as the model's reply is fed it (agent/copy_guard.py plan_opening); moved off
             # it, onto one no other card opens with: seeded by the item, a rendered card opened as the next did
             taken = frozenset(PLAN_OPENINGS[j % len(PLAN_OPENINGS)] for j in range(len(turn.candidates)) if j != i)
-            sentence = compose_reason(unique, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
+
+            def render(claims: list[Claim]) -> Sentence:
+                return compose_reason(claims, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
                                       seed=scored.item.item_id, avoid=seen, title=scored.item.title,
                                       message=turn.message, max_chars=deps.template.generation.reason_max_chars,
                                       first_plan=i, taken=taken | {opening_of(t) for t in shown},
                                       later_card=i > 0)  # one card leads with "…, as you asked", not every card
+
+            sentence = render(fresh) if fresh else None
+            if sentence is None or not sentence.claims:
+                sentence = render(unique)
             text, supported = sentence.text, sentence.claims  # the card shows exactly what its sentence says
             if thin and only_thin_facts(supported, scored.item.title):  # no more telling: the model's words stand
                 text, supported = full_stopped(reason.text), model_said

@@ -162,7 +162,7 @@ def test_a_pick_shown_again_in_the_chat_says_something_new():
     """The base model's IHOP card read "A pick that comes from IHOP, is also the choice of 3 shoppers who had your
     Applebee's card (you rated it 5★)." in two answers running, and the third time its rendered sentence said the
     second's facts after another opening (`whyrec ask`, Gift Cards): shown again, a pick's card says other verified
-    facts, never an earlier sentence in other words."""
+    facts, never an earlier sentence in other words, nor the same facts in another sentence."""
     own = {i.title: reply(["a1"], f"It comes from {i.first('brand')}.") for i in ITEMS}
     chain, _ = chain_with(**own)
     conversation = Conversation(user_id="u1")
@@ -170,13 +170,42 @@ def test_a_pick_shown_again_in_the_chat_says_something_new():
                for message in ("a gift card under $45", "a gift card under $45 for a friend", "one under $45 again")]
     assert not any(r.reasons[0].fallback for r in answers[0].recommendations)
     said: dict[str, list[str]] = {}
+    told: dict[str, set[tuple]] = {}
     for answer in answers:
         for rec in answer.recommendations:
             reason = rec.reasons[0]
             assert reason.claims and not any(same_but_opening(reason.text, t) for t in said.get(rec.item_id, []))
             assert reason.fallback or rec.item_id not in said
+            if rec.item_id in told and len(said[rec.item_id]) == 1:  # shown a second time: a fact not said before
+                assert {c.fact for c in reason.claims} - told[rec.item_id], reason.text
             said.setdefault(rec.item_id, []).append(reason.text)
+            told.setdefault(rec.item_id, set()).update(c.fact for c in reason.claims)
     assert any(len(texts) == 3 for texts in said.values())  # a pick shown three times, three ways
+
+
+def test_a_pick_shown_again_says_a_telling_fact_it_has_not_said(monkeypatch):
+    """Shown again, a card whose reply says its earlier facts in other words says a telling fact not said yet: the
+    Starbucks card's design after its flavor. With nothing left but a price ("Chosen because it costs $30.00." of
+    the IHOP card, `whyrec ask`), the reply's own words stand: a price alone tells less than what was said."""
+    here = sys.modules[__name__]
+    extra = [("flavor", "Pumpkin Spice"), ("design", "Holiday Cup")]
+    starbucks = ITEMS[1].model_copy(update={"attributes": [*ITEMS[1].attributes, *extra]})
+    items = [starbucks if i.item_id == "S" else i for i in ITEMS]
+    monkeypatch.setattr(here, "ITEMS", items)
+    monkeypatch.setattr(here, "DATASET", DATASET.model_copy(update={"items": items}))
+    conversation = Conversation(user_id="u1")
+
+    def starbucks_card(text):
+        chain, _ = chain_with(**{"Starbucks Card": reply(["a1"], text)})
+        answer = ask(chain, "a gift card under $45", conversation=conversation)
+        return next(r.reasons[0] for r in answer.recommendations if r.item_id == "S")
+
+    first = starbucks_card("It is offered in Pumpkin Spice.")
+    again = starbucks_card("Its flavor is Pumpkin Spice.")
+    assert not first.fallback and again.fallback
+    assert "Holiday Cup" in again.text and "Pumpkin Spice" not in again.text
+    third = starbucks_card("It comes in Pumpkin Spice.")
+    assert not third.fallback and third.text == "It comes in Pumpkin Spice."
 
 
 def test_a_rendered_reason_opens_with_its_own_cards_plan():

@@ -394,7 +394,7 @@ def _price_link(claim: Claim) -> bool:
 
 
 def _same_claim(a: Claim, b: Claim) -> bool:
-    return (a.kind, a.attribute, a.value, a.history_item_id) == (b.kind, b.attribute, b.value, b.history_item_id)
+    return a.fact == b.fact
 
 
 # ---------------------------------------------------------------- per dataset
