@@ -63,11 +63,13 @@ def paired_targets(heldout: HeldOut, template_id: str, limit: int | None = 100, 
 
 
 def target_variety(dataset: str, data_dir: Path, templates: list[str], limit: int | None = 100,
-                   seed: int = 0, reason_chars: int | None = None) -> dict[str, Any]:
+                   seed: int = 0, reason_chars: int | None = None, split: str = "test") -> dict[str, Any]:
     """template id -> the targets' USR, top text share, DIV, FMR against the held-out review (as the grid scores
     it; NaN where no review names a feature) and most repeated texts (`target_texts`); with `reason_chars`, as if
-    every template allowed that many characters (how far a length limit holds the variety back)."""
-    heldout = load_heldout(dataset, data_dir, seed=seed)
+    every template allowed that many characters (how far a length limit holds the variety back). `split`
+    "validation": on the validation pairs, where a change to the targets is tuned against the base model's figures
+    (eval/grids/base-validation-gc.yaml) before the test pairs grade the adapter it trains."""
+    heldout = load_heldout(dataset, data_dir, seed=seed, target=split)
     out: dict[str, Any] = {}
     for template_id in templates:
         made = paired_targets(heldout, template_id, limit, reason_chars=reason_chars)

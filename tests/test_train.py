@@ -368,4 +368,10 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     longer = [t for _, t in paired_targets(heldout, "explain_terse", limit=30, reason_chars=140)]
     limit = get_template("explain_terse").generation.reason_max_chars
     assert len(longer) >= len(texts) and max(map(len, longer)) > limit >= max(map(len, texts))
+    # `--split validation`: other shoppers' pairs, none of them a test pair, where a change to the targets is tuned
+    validation = load_heldout(GIFT, SETTINGS.data_dir, target="validation")
+    test_pairs = {(p.user_id, p.item_id) for p in heldout.pairs}
+    assert not test_pairs & {(p.user_id, p.item_id) for p in validation.pairs[:30]}
+    tuned = target_variety(GIFT, SETTINGS.data_dir, ["explain_default"], limit=30, split="validation")
+    assert tuned["explain_default"]["pairs"] >= 25 and tuned["explain_default"] != scores
 

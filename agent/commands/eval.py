@@ -149,8 +149,10 @@ def metrics() -> None:
 @click.option("--template", "templates", multiple=True, help="Explain template(s) (default: the adapter grid's).")
 @click.option("--reason-chars", type=int, default=None,
               help="Build the targets as if each template allowed this many characters (default: its own limit).")
+@click.option("--split", type=click.Choice(["test", "validation"]), default="test", show_default=True,
+              help="Whose held-out pairs: the grid's (test), or validation pairs to tune a change to the targets on.")
 def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | None, templates: tuple[str, ...],
-            reason_chars: int | None) -> None:
+            reason_chars: int | None, split: str) -> None:
     """The variety (USR, top text share, DIV) and FMR of the adapter's training targets on the adapter grid's held-out pairs,
     for every explain template: the ceiling an adapter trained on them can show (eval/target_variety.py). No model.
     `--reason-chars 110 --template explain_terse`: what a 60-character template's targets would reach at 110."""
@@ -161,10 +163,10 @@ def targets(datasets: tuple[str, ...], limit: int, out: Path, data_dir: Path | N
     grid = load_grid(ADAPTER_GRID)
     data_dir = data_dir or Settings().data_dir
     results = {name: target_variety(name, data_dir, list(templates or grid.templates), limit,
-                                    reason_chars=reason_chars) for name in datasets or grid.datasets}
+                                    reason_chars=reason_chars, split=split) for name in datasets or grid.datasets}
     for name, by_template in results.items():
         for template_id, r in by_template.items():
             click.echo(f"{name:24} {template_id:20} pairs {r['pairs']:4}  USR {r['usr']:.3f}  "
                        f"top text {r['top_text_share']:.3f}  DIV {r['div']:.3f}  FMR {r['fmr']:.3f}")
-    write({"limit": limit, "message": DEFAULT_MESSAGE, "reason_chars": reason_chars, **results}, out)
+    write({"limit": limit, "split": split, "message": DEFAULT_MESSAGE, "reason_chars": reason_chars, **results}, out)
     click.echo(f"wrote {out}")
