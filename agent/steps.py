@@ -389,10 +389,10 @@ def answer_of(turn: Turn, reasons: list[Reason | None], deps: ChainDeps, with_qu
 
             def render(claims: list[Claim]) -> Sentence:
                 return compose_reason(claims, past_by_id, turn.request.facets, stats=deps.catalogue.stats,
-                                      seed=scored.item.item_id, avoid=seen, title=scored.item.title,
-                                      message=turn.message, max_chars=deps.template.generation.reason_max_chars,
-                                      first_plan=i, taken=taken | {opening_of(t) for t in shown},
-                                      later_card=i > 0)  # one card leads with "…, as you asked", not every card
+                                     seed=scored.item.item_id, avoid=seen, title=scored.item.title,
+                                     message=turn.message, max_chars=deps.template.generation.reason_max_chars,
+                                     first_plan=i, taken=taken | {opening_of(t) for t in shown},
+                                     later_card=i > 0)  # one card leads with "…, as you asked", not every card
 
             sentence = render(fresh) if fresh else None
             if sentence is None or not sentence.claims:

@@ -368,7 +368,7 @@ def test_the_targets_variety_is_measured_on_the_grids_own_pairs():
     longer = [t for _, t in paired_targets(heldout, "explain_terse", limit=30, reason_chars=140)]
     limit = get_template("explain_terse").generation.reason_max_chars
     assert len(longer) >= len(texts) and max(map(len, longer)) > limit >= max(map(len, texts))
-    # `--split validation`: other shoppers' pairs, none of them a test pair, where a change to the targets is tuned
+    # `--split validation`: each shopper's card before the test one, never a test pair: where a change is tuned
     validation = load_heldout(GIFT, SETTINGS.data_dir, target="validation")
     test_pairs = {(p.user_id, p.item_id) for p in heldout.pairs}
     assert not test_pairs & {(p.user_id, p.item_id) for p in validation.pairs[:30]}
